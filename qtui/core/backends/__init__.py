@@ -1,0 +1,81 @@
+"""Framework runtimes behind one small interface; each framework's module is imported only when
+that framework is chosen (`get_backend`)."""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class BackendError(Exception):
+    """A runtime could not load or run an artifact; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A prepared model on disk: `path` is the file the runtime loads; `meta` its metadata."""
+
+    directory: Path
+    path: Path
+    framework: str
+    precision: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file() and p.name != "meta.json")
+
+
+class Backend(ABC):
+    """Load an artifact with a thread count, then predict batches of NCHW float32 → logits."""
+
+    framework: str = ""
+
+    #: Largest batch the loaded model accepts (None: any). Fixed-batch models report 1.
+    max_batch: int | None = None
+
+    @abstractmethod
+    def load(self, artifact: Artifact, threads: int, scenario: str) -> None: ...
+
+    @abstractmethod
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Logits (N, 1000) float32 for a batch (N, 3, 224, 224) float32."""
+
+    @abstractmethod
+    def version(self) -> str: ...
+
+    @abstractmethod
+    def executed_precision(self) -> str:
+        """What the runtime actually executes, in its own words (e.g. ORT op types)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the runtime's resources."""
+
+
+_MODULES = {
+    "onnxruntime": "qtui.core.backends.onnxruntime_backend",
+    "torch": "qtui.core.backends.torch_backend",
+}
+
+
+def get_backend(framework: str) -> Backend:
+    """Instantiate the backend for `framework`, importing its module only now."""
+    module_name = _MODULES.get(framework)
+    if module_name is None:
+        raise BackendError(f"no runtime backend for framework '{framework}' in this qtui")
+    module = importlib.import_module(module_name)
+    backend: Backend = module.create()
+    return backend
+
+
+def predict_in_chunks(backend: Backend, batch: np.ndarray) -> np.ndarray:
+    """Predict a batch, splitting it when the model has a fixed maximum batch."""
+    limit = backend.max_batch
+    if limit is None or batch.shape[0] <= limit:
+        return backend.predict(batch)
+    return np.concatenate([backend.predict(batch[i : i + limit]) for i in range(0, batch.shape[0], limit)])

@@ -1,0 +1,179 @@
+"""Preparing artifacts: export and quantize the torch model for a framework and precision, into
+a content-addressed cache so that a second run prepares nothing.
+
+The cache key covers the model, the weights' identity, framework, precision, the calibration set
+(static quantization only), the versions of the tools that made the artifact and the artifact
+format. Each framework has its own module here, imported only when that framework is prepared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from qtui.core.backends import Artifact
+from qtui.core.memory import PeakRSS
+from qtui.core.paths import cache_dir
+from qtui.core.profile import RunProfile
+
+ARTIFACT_FORMAT = 1
+
+Progress = Callable[[str, "float | None"], None]
+
+_MODULES = {
+    "onnxruntime": "qtui.core.prepare.onnxruntime",
+    "torch": "qtui.core.prepare.torch",
+}
+
+
+class PrepareError(Exception):
+    """Preparation cannot be done here (missing tool, unsupported combination); user-facing."""
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """Which samples calibrate static quantization; `identity` goes into the cache key."""
+
+    dataset_identity: str
+    indices: tuple[int, ...]
+
+    @property
+    def identity(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.indices).encode()).hexdigest()[:12]
+        return f"{self.dataset_identity}|n={len(self.indices)}|{digest}"
+
+
+def dist_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def weights_identity(profile: RunProfile) -> str:
+    """A stable identity of the weights that needs no torch: seed, published file, or file hash."""
+    source = profile.weights.source
+    if source == "random":
+        from qtui.core.models.weights import RANDOM_WEIGHTS_VERSION
+
+        return f"random:seed={profile.weights.seed}:v{RANDOM_WEIGHTS_VERSION}"
+    if source == "torchvision":
+        return f"torchvision:{profile.model}:IMAGENET1K_V1"
+    return f"file:{file_sha256(Path(source).expanduser())}"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as exc:
+        raise PrepareError(f"cannot read weights file {path}: {exc}") from None
+    return h.hexdigest()
+
+
+def prepare_module(framework: str) -> Any:
+    name = _MODULES.get(framework)
+    if name is None:
+        raise PrepareError(f"qtui cannot prepare models for '{framework}' yet")
+    return importlib.import_module(name)
+
+
+def artifacts_root() -> Path:
+    root = cache_dir() / "artifacts"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def artifact_key(
+    profile: RunProfile, weights_id: str, tools: dict[str, str | None], calibration: str | None
+) -> tuple[str, dict[str, Any]]:
+    spec = {
+        "format": ARTIFACT_FORMAT,
+        "model": profile.model,
+        "weights": weights_id,
+        "framework": profile.framework,
+        "precision": profile.precision,
+        "calibration": calibration,
+        "tools": tools,
+    }
+    blob = json.dumps(spec, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:24], spec
+
+
+def _load_artifact(directory: Path) -> Artifact | None:
+    meta_path = directory / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        path = directory / meta["file"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if not path.exists():
+        return None
+    return Artifact(directory=directory, path=path, framework=meta["framework"], precision=meta["precision"], meta=meta)
+
+
+def find_or_prepare(
+    profile: RunProfile,
+    load_model: Callable[[], Any],
+    calibration: CalibrationSpec | None,
+    calibration_batches: Callable[[], Any] | None,
+    progress: Progress,
+) -> tuple[Artifact, bool]:
+    """The artifact for the profile, from the cache or freshly prepared. Returns (artifact, hit)."""
+    module = prepare_module(profile.framework)
+    module.check_supported(profile.precision)
+    weights_id = weights_identity(profile)
+    tools = module.tool_versions()
+    calib_id = calibration.identity if (calibration and profile.precision == "int8_static") else None
+    key, spec = artifact_key(profile, weights_id, tools, calib_id)
+    final = artifacts_root() / key
+    cached = _load_artifact(final)
+    if cached is not None:
+        return cached, True
+
+    progress("loading weights", None)
+    loaded = load_model()
+    staging = artifacts_root() / f".{key}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    started = time.perf_counter()
+    try:
+        with PeakRSS() as peak:
+            produced = module.prepare(
+                loaded, profile.precision, staging, calibration_batches, progress
+            )
+        meta = {
+            **spec,
+            "key": key,
+            "weights_digest": loaded.digest,
+            "weights_provenance": loaded.provenance,
+            "file": produced["file"],
+            "format": produced.get("format", produced["file"].rsplit(".", 1)[-1]),
+            "details": produced.get("details", {}),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "prepare_seconds": round(time.perf_counter() - started, 3),
+            "prepare_peak_rss_bytes": peak.bytes,
+        }
+        (staging / "meta.json").write_text(json.dumps(meta, indent=2))
+        try:
+            os.replace(staging, final)
+        except OSError:  # another process finished first: use theirs
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    artifact = _load_artifact(final)
+    if artifact is None:  # pragma: no cover - only on a broken file system
+        raise PrepareError(f"prepared artifact in {final} is unreadable")
+    return artifact, False

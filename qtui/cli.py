@@ -1,0 +1,316 @@
+"""The `qtui` command line: the TUI (default), headless `run`, `report`, `prepare` and `doctor`.
+
+Heavy imports (torch, frameworks, Textual) happen inside the commands that need them, so
+`qtui --help` and `qtui doctor` stay fast and framework-free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qtui import __version__
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _fail_input(message: str) -> None:
+    click.echo(f"qtui: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _load_profile(path: str, assignments: tuple[str, ...]) -> Any:
+    from qtui.core.profile import ProfileError, apply_overrides, load
+
+    try:
+        profile = load(path)
+        if assignments:
+            profile = apply_overrides(profile, list(assignments))
+    except ProfileError as exc:
+        _fail_input(str(exc))
+    return profile
+
+
+class _ProgressPrinter:
+    """Prints run events: one rewritten line on a TTY (≤ 4 Hz), plain lines ≤ 1 Hz otherwise."""
+
+    def __init__(self, stream: Any, quiet: bool = False) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.quiet = quiet
+        self.min_interval = 0.25 if self.tty else 1.0
+        self._last = 0.0
+        self._last_step = ""
+
+    def __call__(self, event: Any) -> None:
+        from qtui.core import events as ev
+
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if isinstance(event, ev.Preparing):
+            if event.step != self._last_step or now - self._last >= self.min_interval:
+                frac = f" {event.fraction * 100:3.0f}%" if event.fraction is not None else ""
+                self._line(f"{event.step}{frac}", now, force=event.step != self._last_step)
+                self._last_step = event.step
+        elif isinstance(event, ev.Started):
+            self._line(f"LoadGen {event.scenario} {event.mode} started", now, force=True)
+        elif isinstance(event, ev.Progress):
+            if now - self._last >= self.min_interval:
+                pct = event.percentiles_ms
+                exp = f"/{event.expected_samples}" if event.expected_samples else ""
+                self._line(
+                    f"{event.completed_samples}{exp} samples  {event.elapsed_s:5.1f} s  "
+                    f"p50 {pct.get('p50', 0):.2f} ms  p90 {pct.get('p90', 0):.2f} ms  "
+                    f"{event.samples_per_s:.1f} samples/s",
+                    now,
+                )
+        elif isinstance(event, ev.Log):
+            self._newline()
+            self.stream.write(f"{event.level}: {event.text}\n")
+        elif isinstance(event, (ev.Finished, ev.Failed)):
+            self._newline()
+        self.stream.flush()
+
+    def _line(self, text: str, now: float, force: bool = False) -> None:
+        if not force and now - self._last < self.min_interval:
+            return
+        self._last = now
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + text[:200])
+            self._dirty = True
+        else:
+            self.stream.write(text + "\n")
+
+    def _newline(self) -> None:
+        if self.tty and getattr(self, "_dirty", False):
+            self.stream.write("\n")
+            self._dirty = False
+
+
+def _run_with_interrupt(profile: Any, results_dir: str | None, printer: _ProgressPrinter) -> tuple[Any, bool]:
+    """Run in a worker thread so Ctrl-C in the main thread can cancel through the drain."""
+    from qtui.core.runner import RunOptions, run
+
+    stop = threading.Event()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = run(profile, printer, stop, RunOptions(results_root=Path(results_dir) if results_dir else None))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="qtui-run", daemon=True)
+    worker.start()
+    interrupted = False
+    while worker.is_alive():
+        try:
+            worker.join(0.2)
+        except KeyboardInterrupt:
+            if interrupted:
+                click.echo("\nqtui: interrupted twice, exiting now", err=True)
+                os._exit(EXIT_INTERRUPTED)
+            interrupted = True
+            stop.set()
+            click.echo("\nqtui: cancelling (Ctrl-C again to exit at once)…", err=True)
+    if "error" in box:
+        raise box["error"]
+    return box["result"], interrupted
+
+
+class _DefaultToTui(click.Group):
+    """`qtui` and `qtui PROFILE.toml` open the TUI; subcommands otherwise."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["tui", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToTui, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="qtui")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """qtui — what quantization does to DNN inference on this machine, measured with MLPerf LoadGen.
+
+    Run `qtui` for the terminal UI, `qtui run PROFILE` for a headless run.
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(tui)
+
+
+@main.command()
+@click.argument("profile", required=False, type=click.Path(dir_okay=False))
+@click.option("--results-dir", type=click.Path(file_okay=False), default=None, help="Where results are saved and read.")
+@click.option("--ansi", is_flag=True, help="Use the terminal's own ANSI colours (plain terminals).")
+def tui(profile: str | None, results_dir: str | None, ansi: bool) -> None:
+    """Open the terminal UI, optionally with PROFILE loaded."""
+    try:
+        from qtui.ui.app import QtuiApp
+    except ImportError:
+        _fail_input("the terminal UI is not part of this qtui version yet: use `qtui run PROFILE`")
+        return
+    loaded = _load_profile(profile, ()) if profile else None
+    QtuiApp(profile=loaded, results_dir=results_dir, ansi=ansi).run()
+
+
+@main.command("run")
+@click.argument("profile", type=click.Path(dir_okay=False))
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a profile key (dotted for tables), e.g. --set precision=fp32 --set loadgen.min_query_count=128.")
+@click.option("--results-dir", type=click.Path(file_okay=False), default=None, help="Where results are saved (default: user data dir, or $QTUI_RESULTS_DIR).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None, as_json: bool, quiet: bool) -> None:
+    """Run PROFILE headless and print the result table (every [sweep] combination in turn)."""
+    from qtui.core.profile import expand_sweep
+
+    prof = _load_profile(profile, assignments)
+    printer = _ProgressPrinter(sys.stderr, quiet=quiet)
+    results = []
+    interrupted = False
+    for one in expand_sweep(prof):
+        result, interrupted = _run_with_interrupt(one, results_dir, printer)
+        results.append(result)
+        if interrupted:
+            break
+    if as_json:
+        payload = [r.to_dict() for r in results]
+        click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, default=str))
+    else:
+        _print_table(results)
+        for r in results:
+            if r.message:
+                click.echo(f"{r.run_id}: {r.message}", err=True)
+            click.echo(f"saved: {Path(r.loadgen.get('log_dir') or '')}", err=True) if r.loadgen.get("log_dir") else None
+    if interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if any(r.status == "failed" for r in results):
+        sys.exit(EXIT_FAILED)
+
+
+def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from qtui.core.results import TABLE_COLUMNS, table_rows
+
+    rows = table_rows(results, pool)
+    table = Table(title="qtui results", show_lines=False)
+    cols = [c for c in TABLE_COLUMNS if c != "run_id"]
+    for c in cols:
+        table.add_column(c.replace("_", " "), overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(row[c]) for c in cols))
+    Console().print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+@main.command()
+@click.option("--results-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]), default="table")
+@click.option("--model", default=None)
+@click.option("--framework", default=None)
+@click.option("--precision", default=None)
+@click.option("--scenario", default=None)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout.")
+def report(results_dir: str | None, fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, output: str | None) -> None:
+    """Tabulate saved results (with speed-up over the matching FP32 run)."""
+    from qtui.core.paths import results_dir as resolve
+    from qtui.core.results import load_results, table_rows, to_csv, to_markdown
+
+    pool = load_results(resolve(results_dir))
+    chosen = [
+        r for r in pool
+        if (model is None or r.profile.model == model)
+        and (framework is None or r.profile.framework == framework)
+        and (precision is None or r.profile.precision == precision)
+        and (scenario is None or r.profile.scenario == scenario)
+    ]
+    if fmt == "table" and output is None:
+        _print_table(chosen, pool)
+        return
+    rows = table_rows(chosen, pool)
+    if fmt == "markdown":
+        text = to_markdown(rows)
+    elif fmt == "csv":
+        text = to_csv(rows)
+    elif fmt == "json":
+        text = json.dumps([r.to_dict() for r in chosen], indent=2, default=str)
+    else:
+        text = to_markdown(rows)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(rows)} rows to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("profile", required=False, type=click.Path(dir_okay=False))
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE")
+def prepare(profile: str | None, assignments: tuple[str, ...]) -> None:
+    """Prepare (export/quantize) the artifact of PROFILE without running it."""
+    from qtui.core.profile import RunProfile, apply_overrides
+
+    prof = _load_profile(profile, assignments) if profile else apply_overrides(RunProfile(), list(assignments))
+    from qtui.core.runner import prepare_only
+
+    printer = _ProgressPrinter(sys.stderr)
+    try:
+        artifact, hit = prepare_only(prof, printer)
+    except Exception as exc:  # user-facing failure
+        click.echo(f"qtui: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"{'cached' if hit else 'prepared'}: {artifact.path} ({artifact.size_bytes / 1e6:.1f} MB)")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def doctor(as_json: bool) -> None:
+    """What is installed, the CPU features that decide INT8/FP16 speed, and what can run here."""
+    from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES, matrix
+    from qtui.core.environment import capture_environment, describe_isa
+
+    env = capture_environment(frameworks=["onnxruntime", "openvino", "nncf", "tflite", "torch", "litert-torch", "ai-edge-quantizer", "onnx"])
+    combos = matrix()
+    if as_json:
+        click.echo(json.dumps({"environment": env, "combinations": [c.__dict__ for c in combos]}, indent=2))
+        return
+    click.echo(f"qtui {__version__} on {env.get('board_model') or env.get('cpu_model') or env.get('machine')}")
+    click.echo(f"  OS: {env.get('os')}  Python {env.get('python', {}).get('version')}")
+    click.echo(f"  cores: {env.get('cores_logical')} logical / {env.get('cores_physical')} physical")
+    click.echo(f"  ISA: {describe_isa(env)}")
+    if env.get("governor"):
+        click.echo(f"  governor: {env['governor']}")
+    if env.get("temperature_c") is not None:
+        click.echo(f"  temperature: {env['temperature_c']} °C")
+    for w in env.get("warnings", []):
+        click.echo(f"  warning: {w}")
+    click.echo("frameworks:")
+    for name, version in env.get("frameworks", {}).items():
+        click.echo(f"  {name:<18} {version or 'not installed'}")
+    click.echo("what can run here:")
+    for c in combos:
+        mark = "yes" if c.available else "no "
+        click.echo(f"  {mark} {FRAMEWORK_TITLES[c.framework]:<16} {PRECISION_TITLES[c.precision]:<13} {c.reason}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,109 @@
+"""What qtui offers and what can run here: models, frameworks, precisions, scenarios, and for
+every framework × precision whether it is available on this machine and, if not, why.
+
+Availability is decided without importing any framework (`importlib.util.find_spec` and package
+metadata only), so `qtui doctor` and the TUI's menus stay fast on a Raspberry Pi.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
+
+MODEL_TITLES = {"mobilenet_v2": "MobileNetV2", "vgg19": "VGG-19", "densenet121": "DenseNet-121"}
+FRAMEWORK_TITLES = {
+    "onnxruntime": "ONNX Runtime",
+    "openvino": "OpenVINO",
+    "tflite": "TensorFlow Lite",
+    "torch": "PyTorch",
+}
+PRECISION_TITLES = {
+    "fp32": "FP32",
+    "fp16": "FP16",
+    "int8_dynamic": "INT8 dynamic",
+    "int8_static": "INT8 static",
+}
+SCENARIO_TITLES = {s: s for s in SCENARIOS}
+
+#: Python modules a framework's runtime needs, and the pip extra that installs them.
+RUNTIME_MODULES: dict[str, tuple[str, ...]] = {
+    "onnxruntime": ("onnxruntime",),
+    "openvino": ("openvino",),
+    "tflite": ("ai_edge_litert",),
+    "torch": ("torch",),
+}
+
+#: Precisions this version of qtui implements per framework (the quantization matrix grows here).
+IMPLEMENTED: dict[str, tuple[str, ...]] = {
+    "onnxruntime": ("fp32",),
+    "openvino": (),
+    "tflite": (),
+    "torch": ("fp32",),
+}
+
+#: What each precision means in each framework, shown beside the menu entry.
+NOTES: dict[tuple[str, str], str] = {
+    ("onnxruntime", "fp32"): "torch → ONNX export (opset 17), CPU execution provider",
+    ("torch", "fp32"): "eager, channels_last",
+}
+
+
+@dataclass(frozen=True)
+class Availability:
+    framework: str
+    precision: str
+    available: bool
+    reason: str  # why not, or a note on what it means when available
+
+
+def module_present(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def framework_installed(framework: str) -> bool:
+    return all(module_present(m) for m in RUNTIME_MODULES[framework])
+
+
+def install_hint(framework: str) -> str:
+    return f"pip install 'qtui[{framework}]'"
+
+
+def availability(framework: str, precision: str) -> Availability:
+    if not framework_installed(framework):
+        return Availability(
+            framework, precision, False, f"{framework} not installed — {install_hint(framework)}"
+        )
+    if precision not in IMPLEMENTED[framework]:
+        return Availability(
+            framework, precision, False, f"{PRECISION_TITLES[precision]} for {FRAMEWORK_TITLES[framework]} is not implemented in this qtui version yet"
+        )
+    if not module_present("torch"):
+        return Availability(
+            framework,
+            precision,
+            True,
+            "runs prepared artifacts only: preparing needs torch (pip install 'qtui[torch]')",
+        )
+    return Availability(framework, precision, True, NOTES.get((framework, precision), ""))
+
+
+def matrix() -> list[Availability]:
+    return [availability(f, p) for f in FRAMEWORKS for p in PRECISIONS]
+
+
+__all__ = [
+    "MODELS",
+    "FRAMEWORKS",
+    "PRECISIONS",
+    "SCENARIOS",
+    "Availability",
+    "availability",
+    "matrix",
+    "framework_installed",
+    "install_hint",
+]

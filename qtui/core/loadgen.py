@@ -1,0 +1,359 @@
+"""MLPerf LoadGen glue: settings from a profile, the QSL and SUT, cancellation by draining, and
+parsing LoadGen's logs. The only module that imports `mlperf_loadgen` (lazily, when a run starts).
+
+Facts this module is built on (LoadGen 6.0.17): `StartTest` releases the GIL and calls
+`issue_queries` on the thread that called it; there is no abort, so a run is cancelled by
+completing every outstanding and later query at once; completing an unknown or already completed
+id crashes the process, and so does an exception escaping `issue_queries`; the log directory must
+exist before the run.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qtui.core.latency import LatencyRecorder
+from qtui.core.profile import RunProfile
+
+#: LoadGen settings of each preset (None: filled from the warm-up measurement).
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # The shortest runs LoadGen still accepts as VALID.
+    "quick": {
+        "SingleStream": {"min_duration_ms": 0, "min_query_count": 64},
+        "MultiStream": {"min_duration_ms": 0, "min_query_count": 662, "samples_per_query": 8},
+        "Offline": {"min_duration_ms": 0, "min_query_count": 256},
+    },
+    # The MLPerf Inference edge rules (mlperf.conf).
+    "mlperf": {
+        "SingleStream": {"min_duration_ms": 600_000, "min_query_count": 1024},
+        "MultiStream": {"min_duration_ms": 600_000, "min_query_count": 662, "samples_per_query": 8},
+        "Offline": {"min_duration_ms": 600_000, "min_query_count": 24_576},
+    },
+}
+TARGET_PERCENTILE = {"SingleStream": 90.0, "MultiStream": 99.0, "Offline": 90.0}
+
+
+def resolve_settings(
+    profile: RunProfile, performance_sample_count: int, measured_batch_s: float | None = None
+) -> dict[str, Any]:
+    """LoadGen settings for the profile: preset, then the profile's explicit overrides.
+
+    Expected latency / QPS default to the warm-up measurement, biased the safe way (latency a
+    little lower, QPS a little higher than measured), so LoadGen schedules enough work.
+    """
+    lg = profile.loadgen
+    scenario = profile.scenario
+    settings: dict[str, Any] = {
+        "scenario": scenario,
+        "mode": profile.mode,
+        "preset": lg.preset,
+        "max_duration_ms": 0,
+        "samples_per_query": 1,
+        "target_latency_percentile": TARGET_PERCENTILE[scenario],
+        "performance_sample_count": performance_sample_count,
+    }
+    settings.update(PRESETS[lg.preset][scenario])
+    if measured_batch_s is not None and measured_batch_s > 0:
+        per_sample = measured_batch_s / max(1, profile.batch_size)
+        settings["expected_latency_ms"] = round(measured_batch_s * 1000 * 0.9, 4)
+        settings["expected_qps"] = round(1.1 / per_sample, 3)
+    else:
+        settings["expected_latency_ms"] = 1.0
+        settings["expected_qps"] = 1000.0
+    for name in (
+        "min_duration_ms",
+        "max_duration_ms",
+        "min_query_count",
+        "max_query_count",
+        "expected_latency_ms",
+        "expected_qps",
+        "samples_per_query",
+    ):
+        value = getattr(lg, name)
+        if value is not None:
+            settings[name] = value
+    if scenario != "MultiStream":
+        settings["samples_per_query"] = 1
+    return settings
+
+
+def expected_samples(settings: dict[str, Any]) -> int:
+    """How many samples the run will process at least (for progress and "remaining")."""
+    scenario = settings["scenario"]
+    min_q = int(settings.get("min_query_count") or 0)
+    dur_s = (settings.get("min_duration_ms") or 0) / 1000
+    if scenario == "Offline":
+        return max(min_q, int(dur_s * settings["expected_qps"]))
+    per_query_s = settings["expected_latency_ms"] / 1000
+    queries = max(min_q, int(dur_s / per_query_s) if per_query_s > 0 else 0)
+    return queries * settings.get("samples_per_query", 1)
+
+
+def build_test_settings(settings: dict[str, Any]) -> Any:
+    import mlperf_loadgen as lg
+
+    ts = lg.TestSettings()
+    ts.scenario = getattr(lg.TestScenario, settings["scenario"])
+    ts.mode = lg.TestMode.AccuracyOnly if settings["mode"] == "accuracy" else lg.TestMode.PerformanceOnly
+    ts.min_duration_ms = int(settings["min_duration_ms"])
+    ts.max_duration_ms = int(settings.get("max_duration_ms") or 0)
+    ts.min_query_count = int(settings["min_query_count"])
+    if settings.get("max_query_count"):
+        ts.max_query_count = int(settings["max_query_count"])
+    expected_ns = max(1, int(settings["expected_latency_ms"] * 1e6))
+    ts.single_stream_expected_latency_ns = expected_ns
+    ts.multi_stream_expected_latency_ns = expected_ns
+    ts.multi_stream_samples_per_query = int(settings["samples_per_query"])
+    ts.offline_expected_qps = float(settings["expected_qps"])
+    pct = settings["target_latency_percentile"] / 100.0
+    ts.single_stream_target_latency_percentile = pct
+    ts.multi_stream_target_latency_percentile = pct
+    ts.performance_sample_count_override = int(settings["performance_sample_count"])
+    return ts
+
+
+class SampleLibrary:
+    """The QSL's memory: samples LoadGen asked to load, kept as float32 arrays."""
+
+    def __init__(self, get_sample: Callable[[int], np.ndarray], total: int, performance_count: int) -> None:
+        self.get_sample = get_sample
+        self.total = total
+        self.performance_count = performance_count
+        self._loaded: dict[int, np.ndarray] = {}
+
+    def preload(self, indices: range, on_progress: Callable[[float], None] | None = None) -> None:
+        n = len(indices)
+        for k, i in enumerate(indices):
+            if i not in self._loaded:
+                self._loaded[i] = self.get_sample(i)
+            if on_progress and (k % 16 == 0 or k == n - 1):
+                on_progress((k + 1) / n)
+
+    def load(self, indices: list[int]) -> None:
+        for i in indices:
+            if i not in self._loaded:
+                self._loaded[i] = self.get_sample(i)
+
+    def unload(self, indices: list[int]) -> None:
+        """LoadGen unloads between accuracy chunks; keep what fits (we preloaded it)."""
+
+    def batch(self, indices: list[int]) -> np.ndarray:
+        if len(indices) == 1:
+            return self._loaded[indices[0]][None]
+        return np.stack([self._loaded[i] for i in indices])
+
+
+@dataclass
+class SutState:
+    """What the runner reads from the SUT after (or during) a run."""
+
+    error: BaseException | None = None
+    logits: dict[int, np.ndarray] = field(default_factory=dict)
+    last_activity: float = field(default_factory=time.monotonic)
+
+
+class Sut:
+    """A LoadGen system under test around a backend's `predict`.
+
+    SingleStream completes inline in `issue_queries` (a thread hand-off costs ≈40 µs a query);
+    MultiStream predicts the query's samples as one batch; Offline predicts batches of
+    `batch_size` and completes each as it finishes. Every completion goes through one gate
+    (`_take`) so that an id is completed exactly once, whether by the SUT, by `drain()` on
+    cancel, or by the watchdog.
+    """
+
+    def __init__(
+        self,
+        predict: Callable[[np.ndarray], np.ndarray],
+        qsl: SampleLibrary,
+        recorder: LatencyRecorder,
+        scenario: str,
+        accuracy: bool,
+        batch_size: int,
+    ) -> None:
+        self.predict = predict
+        self.qsl = qsl
+        self.recorder = recorder
+        self.scenario = scenario
+        self.accuracy = accuracy
+        self.batch_size = max(1, batch_size)
+        self.state = SutState()
+        self._lock = threading.Lock()
+        self._pending: dict[int, int] = {}
+        self._draining = False
+        import mlperf_loadgen as lg
+
+        self._lg = lg
+
+    # -- completion gate -------------------------------------------------------------------
+    def _register(self, samples: list[Any]) -> bool:
+        """Track new query samples; returns False when draining (they were completed at once)."""
+        with self._lock:
+            if not self._draining:
+                for s in samples:
+                    self._pending[s.id] = s.index
+                self.state.last_activity = time.monotonic()
+                return True
+        self._lg.QuerySamplesComplete([self._lg.QuerySampleResponse(s.id, 0, 0) for s in samples])
+        return False
+
+    def _take(self, ids: list[int]) -> list[int]:
+        with self._lock:
+            taken = [i for i in ids if self._pending.pop(i, None) is not None]
+            self.state.last_activity = time.monotonic()
+            return taken
+
+    def _complete(self, samples: list[Any], logits: np.ndarray | None, start: int | None = None) -> None:
+        """Complete `samples` (those not completed yet) and record the latency since `start`."""
+        ids = self._take([s.id for s in samples])
+        if not ids:
+            return
+        lg = self._lg
+        buffers = []
+        if not self.accuracy or logits is None:
+            responses = [lg.QuerySampleResponse(i, 0, 0) for i in ids]
+        else:
+            keep = set(ids)
+            responses = []
+            for s, row in zip(samples, logits, strict=True):
+                if s.id not in keep:
+                    continue
+                self.state.logits[s.index] = row.astype(np.float32, copy=True)
+                buf = array.array("f", [float(np.argmax(row))])
+                buffers.append(buf)  # keeps the memory alive until LoadGen has copied it
+                addr, n = buf.buffer_info()
+                responses.append(lg.QuerySampleResponse(s.id, addr, n * buf.itemsize))
+        if start is not None:
+            self.recorder.record(time.perf_counter_ns() - start, len(ids))
+        lg.QuerySamplesComplete(responses)
+
+    def drain(self) -> int:
+        """Complete every outstanding query now and every later one on arrival (cancel)."""
+        with self._lock:
+            self._draining = True
+            ids = list(self._pending)
+            self._pending.clear()
+        if ids:
+            self._lg.QuerySamplesComplete([self._lg.QuerySampleResponse(i, 0, 0) for i in ids])
+        return len(ids)
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    @property
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    # -- LoadGen callbacks -----------------------------------------------------------------
+    def issue_queries(self, samples: list[Any]) -> None:
+        # An exception escaping here aborts the process: catch everything, fail the run, drain.
+        start = time.perf_counter_ns()
+        try:
+            if not self._register(samples):
+                return
+            if self.scenario == "Offline":
+                self._run_offline(samples)
+            else:
+                self._run_batch(samples, start)
+        except BaseException as exc:  # noqa: BLE001 - must never propagate into LoadGen
+            if self.state.error is None:
+                self.state.error = exc
+            self.drain()
+
+    def _run_batch(self, samples: list[Any], start: int) -> None:
+        batch = self.qsl.batch([s.index for s in samples])
+        logits = self.predict(batch)
+        self._complete(samples, logits, start)
+
+    def _run_offline(self, samples: list[Any]) -> None:
+        size = self.batch_size
+        for offset in range(0, len(samples), size):
+            if self._draining:
+                return
+            self._run_batch(samples[offset : offset + size], time.perf_counter_ns())
+
+    def flush_queries(self) -> None:
+        """Nothing is buffered: every query is completed as soon as it is computed."""
+
+
+_MLLOG = re.compile(r":::MLLOG (\{.*\})")
+
+
+def parse_detail_log(path: Path) -> dict[str, Any]:
+    """`key -> value` from `mlperf_log_detail.txt`'s `:::MLLOG {json}` lines (last wins)."""
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    warnings: list[str] = []
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return values
+    for line in text.splitlines():
+        m = _MLLOG.search(line)
+        if not m:
+            continue
+        try:
+            entry = json.loads(m.group(1))
+        except ValueError:
+            continue
+        key = entry.get("key")
+        if key is None:
+            continue
+        if key == "error":
+            errors.append(str(entry.get("value")))
+        elif key == "warning":
+            warnings.append(str(entry.get("value")))
+        values[key] = entry.get("value")
+    values["_errors"] = errors
+    values["_warnings"] = warnings
+    return values
+
+
+def parse_accuracy_log(path: Path) -> dict[int, float]:
+    """qsl_idx -> first float32 of the response data, from `mlperf_log_accuracy.json`."""
+    try:
+        entries = json.loads(path.read_text() or "[]")
+    except (OSError, ValueError):
+        return {}
+    out: dict[int, float] = {}
+    for e in entries:
+        data = bytes.fromhex(e.get("data", ""))
+        if len(data) >= 4:
+            out[int(e["qsl_idx"])] = float(np.frombuffer(data[:4], dtype=np.float32)[0])
+    return out
+
+
+def run_loadgen(
+    sut: Sut, qsl: SampleLibrary, settings: dict[str, Any], log_dir: Path
+) -> None:
+    """Construct LoadGen's SUT/QSL and run the test (blocks; call from a dedicated thread)."""
+    import mlperf_loadgen as lg
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out = lg.LogOutputSettings()
+    out.outdir = str(log_dir)
+    out.copy_summary_to_stdout = False
+    log_settings = lg.LogSettings()
+    log_settings.log_output = out
+    log_settings.enable_trace = False
+    ts = build_test_settings(settings)
+    lg_sut = lg.ConstructSUT(sut.issue_queries, sut.flush_queries)
+    lg_qsl = lg.ConstructQSL(qsl.total, qsl.performance_count, qsl.load, qsl.unload)
+    try:
+        # A path that does not exist: never pick up a stray audit.config from the cwd.
+        lg.StartTestWithLogSettings(lg_sut, lg_qsl, ts, log_settings, str(log_dir / "no-audit.config"))
+    finally:
+        lg.DestroyQSL(lg_qsl)
+        lg.DestroySUT(lg_sut)

@@ -1,0 +1,506 @@
+"""One run end to end, without a UI: prepare (or reuse) the artifact, load the backend, warm up,
+drive LoadGen, cross-check LoadGen's figures with ours, and save the result atomically.
+
+`run(profile, on_event, stop)` is the single entry point for the TUI and `qtui run`. Progress
+goes out through `on_event` from a reporter thread at ≤ 4 Hz (≤ 2 Hz when `SSH_CONNECTION` is
+set), never once per sample. Setting `stop` cancels within a couple of seconds in every scenario:
+the SUT completes every outstanding and later query at once and the result is saved as
+`cancelled`. A backend that stops answering is caught by a watchdog, which drains the queries
+and fails the run with a message instead of hanging forever.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import secrets
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qtui.core import events as ev
+from qtui.core.environment import capture_environment
+from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
+from qtui.core.memory import PeakRSS
+from qtui.core.paths import cache_dir, results_dir
+from qtui.core.profile import RunProfile
+from qtui.core.results import RunResult, save_result
+
+EventSink = Callable[[ev.Event], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Knobs that are not part of a profile (they don't change what is measured)."""
+
+    results_root: Path | None = None
+    progress_hz: float | None = None  # default: 4, or 2 over SSH
+    hang_timeout_s: float | None = None  # default: from the warm-up latency, at least 30 s
+    cancel_grace_s: float = 2.0
+    #: Tests wrap the backend (e.g. to make it hang); identity by default.
+    wrap_backend: Callable[[Any], Any] | None = None
+
+
+def default_progress_hz() -> float:
+    return 2.0 if os.environ.get("SSH_CONNECTION") else 4.0
+
+
+def resolve_threads(threads: int) -> int:
+    return threads if threads > 0 else (os.cpu_count() or 1)
+
+
+def new_run_id(profile: RunProfile) -> str:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{profile.model}-{profile.framework}-{profile.precision}-{profile.scenario}-{secrets.token_hex(2)}"
+
+
+class RunFailed(Exception):
+    """A run could not complete; the message is meant for the user."""
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def run(
+    profile: RunProfile,
+    on_event: EventSink | None = None,
+    stop: threading.Event | None = None,
+    options: RunOptions | None = None,
+) -> RunResult:
+    """Run the profile; always returns a saved RunResult (status ok/invalid/cancelled/failed)."""
+    return _Run(profile, on_event or (lambda e: None), stop or threading.Event(), options or RunOptions()).execute()
+
+
+class _Run:
+    def __init__(self, profile: RunProfile, emit: EventSink, stop: threading.Event, options: RunOptions) -> None:
+        self.profile = profile
+        self.emit = emit
+        self.stop = stop
+        self.options = options
+        self.run_id = new_run_id(profile)
+        self.run_dir = results_dir(options.results_root) / self.run_id
+        self.threads = resolve_threads(profile.threads)
+        self.timings: dict[str, float] = {}
+        self.result = RunResult(
+            run_id=self.run_id,
+            created=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            status="failed",
+            profile=profile,
+        )
+        self._loaded_model: Any = None
+
+    # -- helpers ------------------------------------------------------------------------------
+    def log(self, text: str, level: str = "info") -> None:
+        self.emit(ev.Log(text, level))
+
+    def step(self, name: str, fraction: float | None = None) -> None:
+        self.emit(ev.Preparing(name, fraction))
+        if self.stop.is_set():
+            raise _Cancelled()
+
+    def _model(self) -> Any:
+        if self._loaded_model is None:
+            from qtui.core.models import load_model
+
+            w = self.profile.weights
+            source = w.source if w.source in ("random", "torchvision") else "file"
+            self._loaded_model = load_model(
+                self.profile.model,
+                weights=w.source if source != "file" else "file",
+                seed=w.seed,
+                path=w.source if source == "file" else None,
+                on_progress=lambda s, f: self.step(s, f),
+            )
+        return self._loaded_model
+
+    # -- the run --------------------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.result.environment = capture_environment(
+            threads=self.threads, frameworks=[self.profile.framework, "torch", "onnx"]
+        )
+        for warning in self.result.environment.get("warnings", []):
+            self.log(f"environment: {warning}", "warning")
+        try:
+            with PeakRSS() as peak:
+                self._execute()
+            self.result.memory["peak_rss_bytes"] = peak.bytes
+        except _Cancelled:
+            self.result.status = "cancelled"
+            self.result.message = "cancelled before LoadGen started"
+        except RunFailed as exc:
+            self.result.status = "failed"
+            self.result.message = str(exc)
+        except MemoryError:
+            self.result.status = "failed"
+            self.result.message = "out of memory: try a smaller model, batch size or sample count"
+        except Exception as exc:  # any framework error: report, never crash the caller
+            self.result.status = "failed"
+            self.result.message = _user_message(exc)
+            self.result.loadgen.setdefault("traceback", traceback.format_exc(limit=8))
+        self.result.timings_s = self.timings
+        path = save_result(self.result, self.run_dir)
+        if self.result.status == "failed":
+            self.emit(ev.Failed(self.result.message, str(path)))
+        else:
+            from qtui.core.results import summary_line
+
+            self.emit(ev.Finished(self.result.status, str(path), summary_line(self.result)))
+        return self.result
+
+    def _execute(self) -> None:
+        from qtui.core.backends import BackendError, get_backend, predict_in_chunks
+        from qtui.core.data import DatasetError, calibration_indices, open_dataset
+        from qtui.core.prepare import CalibrationSpec, PrepareError, find_or_prepare
+
+        p = self.profile
+        t0 = time.perf_counter()
+        self.step("opening data set")
+        try:
+            count = p.dataset.count if p.dataset.count > 0 else None
+            dataset = open_dataset(p.dataset.source, count, seed=p.dataset.seed)
+        except DatasetError as exc:
+            raise RunFailed(str(exc)) from None
+        self.result.provenance["data"] = dataset.provenance
+        self.result.provenance["data_has_labels"] = dataset.has_labels
+
+        calib = None
+        if p.precision == "int8_static":
+            idx = calibration_indices(dataset, p.dataset.calibration_count, seed=p.dataset.seed)
+            calib = CalibrationSpec(dataset_identity=_dataset_identity(dataset), indices=tuple(idx))
+
+        def calibration_batches() -> Any:
+            assert calib is not None
+            for i in range(0, len(calib.indices), 8):
+                yield dataset.get_batch(list(calib.indices[i : i + 8]))
+
+        self.step("preparing artifact")
+        try:
+            artifact, hit = find_or_prepare(
+                p, self._model, calib, calibration_batches if calib else None, self.step
+            )
+        except PrepareError as exc:
+            raise RunFailed(str(exc)) from None
+        self.timings["prepare"] = time.perf_counter() - t0
+        self.log(("reused cached artifact " if hit else "prepared artifact ") + str(artifact.directory))
+        meta = artifact.meta
+        self.result.provenance["weights"] = meta.get("weights_provenance", meta.get("weights"))
+        self.result.provenance["weights_digest"] = meta.get("weights_digest")
+        self.result.artifact = {
+            "path": str(artifact.path),
+            "key": meta.get("key"),
+            "cache_hit": hit,
+            "size_bytes": artifact.size_bytes,
+            "format": meta.get("format"),
+            "tools": meta.get("tools"),
+            "prepare_seconds": meta.get("prepare_seconds"),
+            "prepare_peak_rss_bytes": meta.get("prepare_peak_rss_bytes"),
+        }
+
+        self.step("loading runtime")
+        t1 = time.perf_counter()
+        try:
+            backend = get_backend(p.framework)
+            backend.load(artifact, self.threads, p.scenario)
+        except BackendError as exc:
+            raise RunFailed(str(exc)) from None
+        except ImportError as exc:
+            raise RunFailed(f"{p.framework} is not installed here: pip install 'qtui[{p.framework}]' ({exc})") from None
+        if self.options.wrap_backend is not None:
+            backend = self.options.wrap_backend(backend)
+        self.timings["load"] = time.perf_counter() - t1
+        self.result.artifact["runtime_version"] = backend.version()
+        self.result.artifact["executed_precision"] = backend.executed_precision()
+        self.result.artifact["max_batch"] = backend.max_batch
+
+        accuracy = p.mode == "accuracy"
+        total = dataset.count if accuracy else min(dataset.count, p.dataset.performance_sample_count)
+        perf_count = min(total, p.dataset.performance_sample_count)
+        from qtui.core.loadgen import SampleLibrary, Sut, expected_samples, resolve_settings, run_loadgen
+
+        qsl = SampleLibrary(dataset.get, total, perf_count)
+        preload = range(total if total <= 4096 else perf_count)
+        self.step("loading samples", 0.0)
+        qsl.preload(preload, lambda f: self.step("loading samples", f))
+
+        # Warm-up: not counted, also measures the batch latency that sizes LoadGen's schedule.
+        self.step("warm-up", 0.0)
+        per_query = p.batch_size if p.scenario == "Offline" else (
+            (p.loadgen.samples_per_query or 8) if p.scenario == "MultiStream" else 1
+        )
+        warm_idx = [i % len(preload) for i in range(per_query)]
+        warm_batch = qsl.batch(warm_idx)
+        warm_times = []
+        n_warm = max(2, p.warmup_queries)
+        for k in range(n_warm):
+            s = time.perf_counter()
+            predict_in_chunks(backend, warm_batch)
+            warm_times.append(time.perf_counter() - s)
+            self.step("warm-up", (k + 1) / n_warm)
+        measured = float(np.median(warm_times[len(warm_times) // 2 :]))
+        settings = resolve_settings(p, perf_count, measured)
+        self.result.loadgen["settings"] = settings
+        self.result.loadgen["warmup_batch_ms"] = round(measured * 1000, 4)
+
+        recorder = LatencyRecorder()
+        sut = Sut(lambda b: predict_in_chunks(backend, b), qsl, recorder, p.scenario, accuracy, p.batch_size)
+        hang_timeout = self.options.hang_timeout_s or max(30.0, 50 * max(warm_times))
+        expected = expected_samples(settings) if not accuracy else total
+        self.emit(ev.Started(self.run_id, p.scenario, p.mode, settings, expected))
+
+        done = threading.Event()
+        loadgen_error: list[BaseException] = []
+
+        def loadgen_thread() -> None:
+            try:
+                run_loadgen(sut, qsl, settings, self.run_dir)
+            except BaseException as exc:  # noqa: BLE001
+                loadgen_error.append(exc)
+            finally:
+                done.set()
+
+        reporter_stop = threading.Event()
+        started = time.perf_counter()
+        reporter = threading.Thread(
+            target=self._report, args=(recorder, started, expected, reporter_stop), name="qtui-reporter", daemon=True
+        )
+        worker = threading.Thread(target=loadgen_thread, name="qtui-loadgen", daemon=True)
+        worker.start()
+        reporter.start()
+        cancelled = False
+        hung = False
+        cancel_at: float | None = None
+        while not done.wait(0.05):
+            if self.stop.is_set() and not sut.draining:
+                cancelled = True
+                cancel_at = time.monotonic()
+                sut.drain()
+                self.log("cancelling: completing outstanding queries")
+            if sut.state.error is not None and not sut.draining:
+                sut.drain()
+            if (
+                not sut.draining
+                and sut.pending_count > 0
+                and time.monotonic() - sut.state.last_activity > hang_timeout
+            ):
+                hung = True
+                cancel_at = time.monotonic()
+                sut.drain()
+                self.log(f"backend did not answer for {hang_timeout:.0f} s: stopping the run", "error")
+            if cancel_at is not None and time.monotonic() - cancel_at > max(self.options.cancel_grace_s, 5.0 if hung else 0):
+                # LoadGen is stuck behind a backend call that never returns: leave it behind.
+                break
+        reporter_stop.set()
+        reporter.join(timeout=2)
+        self.timings["loadgen"] = time.perf_counter() - started
+
+        if hung:
+            raise RunFailed(
+                f"the {p.framework} backend stopped answering (no completion for {hang_timeout:.0f} s); "
+                "the run was stopped. Restart qtui before the next run if this repeats."
+            )
+        if sut.state.error is not None:
+            err = sut.state.error
+            if isinstance(err, MemoryError):
+                raise RunFailed("out of memory during inference: try a smaller batch size or model")
+            raise RunFailed(f"{p.framework} failed during inference: {_user_message(err)}")
+        if loadgen_error:
+            raise RunFailed(f"LoadGen failed: {loadgen_error[0]}")
+        if not done.is_set():
+            raise RunFailed("LoadGen did not finish after the cancel; restart qtui before the next run")
+
+        self._collect(recorder, settings, cancelled, dataset, accuracy, sut)
+
+    def _report(self, recorder: LatencyRecorder, started: float, expected: int | None, stop: threading.Event) -> None:
+        hz = self.options.progress_hz or default_progress_hz()
+        period = 1.0 / min(hz, 4.0)
+        while not stop.wait(period):
+            snap = recorder.snapshot()
+            elapsed = time.perf_counter() - started
+            self.emit(
+                ev.Progress(
+                    completed_queries=snap.queries,
+                    completed_samples=snap.samples,
+                    elapsed_s=elapsed,
+                    percentiles_ms=snap.percentiles_ms,
+                    samples_per_s=snap.samples / elapsed if elapsed > 0 else 0.0,
+                    histogram=snap.histogram,
+                    expected_samples=expected,
+                )
+            )
+
+    def _collect(self, recorder: LatencyRecorder, settings: dict[str, Any], cancelled: bool, dataset: Any, accuracy: bool, sut: Any) -> None:
+        from qtui.core.loadgen import parse_detail_log
+
+        p = self.profile
+        detail = parse_detail_log(self.run_dir / "mlperf_log_detail.txt")
+        validity = detail.get("result_validity")
+        lat = recorder.array()
+        ours = exact_percentiles(lat)
+        self.result.latency_ms = {
+            "basis": "per batch" if p.scenario == "Offline" else "per query",
+            **ours,
+            "min": float(lat.min()) / 1e6 if lat.size else None,
+            "mean": float(lat.mean()) / 1e6 if lat.size else None,
+            "max": float(lat.max()) / 1e6 if lat.size else None,
+        }
+        hist = histogram(lat)
+        self.result.histogram = {"edges_ms": list(hist.edges_ms), "counts": list(hist.counts)}
+        queries, samples = recorder.counts
+        loadgen_lat = {
+            k.replace("result_", "").replace("_percentile_latency_ns", ""): v / 1e6
+            for k, v in detail.items()
+            if k.startswith("result_") and k.endswith("_percentile_latency_ns") and isinstance(v, (int, float))
+        }
+        self.result.loadgen.update(
+            {
+                "validity": validity,
+                "invalid_reasons": [str(e) for e in detail.get("_errors", [])] + _invalid_reasons(detail),
+                "warnings": detail.get("_warnings", []),
+                "scenario_metric": _scenario_metric(p.scenario, detail),
+                "samples_per_second": detail.get("result_samples_per_second"),
+                "qps_with_loadgen_overhead": detail.get("result_qps_with_loadgen_overhead"),
+                "percentiles_ms": loadgen_lat,
+                "min_latency_ms": _ns_ms(detail.get("result_min_latency_ns")),
+                "mean_latency_ms": _ns_ms(detail.get("result_mean_latency_ns")),
+                "max_latency_ms": _ns_ms(detail.get("result_max_latency_ns")),
+                "version": detail.get("loadgen_version"),
+                "log_dir": str(self.run_dir),
+            }
+        )
+        duration_s = self.timings.get("loadgen", 0.0)
+        ours_sps = detail.get("result_samples_per_second")
+        if p.scenario != "Offline" or not ours_sps:
+            ours_sps = samples / lat.sum() * 1e9 if lat.size and lat.sum() > 0 else None
+        self.result.throughput = {
+            "samples_per_s": float(ours_sps) if ours_sps else None,
+            "queries": queries,
+            "samples": samples,
+            "duration_s": round(duration_s, 3),
+        }
+        if accuracy and not cancelled:
+            self.result.accuracy = self._accuracy(dataset, sut)
+        if cancelled:
+            self.result.status = "cancelled"
+            self.result.message = "cancelled by the user; figures cover the completed part only"
+        elif validity == "VALID":
+            self.result.status = "ok"
+        else:
+            self.result.status = "invalid"
+            self.result.message = "LoadGen: INVALID — " + "; ".join(self.result.loadgen["invalid_reasons"] or ["see log"])
+
+    def _accuracy(self, dataset: Any, sut: Any) -> dict[str, Any]:
+        from qtui.core.fidelity import fidelity, topk_accuracy
+        from qtui.core.loadgen import parse_accuracy_log
+
+        logged = parse_accuracy_log(self.run_dir / "mlperf_log_accuracy.json")
+        indices = sorted(sut.state.logits)
+        out: dict[str, Any] = {"samples": len(indices), "logged_responses": len(logged)}
+        if not indices:
+            return out
+        logits = np.stack([sut.state.logits[i] for i in indices])
+        if dataset.has_labels:
+            labels = dataset.labels(indices)
+            predicted = np.array([int(logged.get(i, -1)) for i in indices])
+            out["top1"] = float(np.mean(predicted == labels))
+            out["top5"] = topk_accuracy(logits, labels, 5)
+            out["labels"] = "ImageNet val_map.txt"
+        self.step("computing FP32 torch reference")
+        reference = self._reference_logits(dataset, indices)
+        out["fidelity"] = fidelity(reference, logits)
+        out["reference"] = "FP32 PyTorch on the same weights and samples"
+        return out
+
+    def _reference_logits(self, dataset: Any, indices: list[int]) -> np.ndarray:
+        import hashlib
+
+        from qtui.core.prepare import weights_identity
+
+        key = hashlib.sha256(
+            f"{self.profile.model}|{weights_identity(self.profile)}|{_dataset_identity(dataset)}|{indices}".encode()
+        ).hexdigest()[:24]
+        path = cache_dir() / "reference" / f"{key}.npy"
+        if path.exists():
+            return np.load(path)
+        import torch
+
+        module = self._model().module
+        rows = []
+        with torch.inference_mode():
+            for i in range(0, len(indices), 16):
+                rows.append(module(torch.from_numpy(dataset.get_batch(indices[i : i + 16]))).numpy())
+                self.step("computing FP32 torch reference", min(1.0, (i + 16) / len(indices)))
+        ref = np.concatenate(rows)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
+        np.save(tmp, ref)
+        os.replace(tmp, path)
+        return ref
+
+
+def _dataset_identity(dataset: Any) -> str:
+    key = getattr(dataset, "cache_key", None)
+    if key:
+        return f"imagenet:{key}:{dataset.count}"
+    return f"synthetic:seed={getattr(dataset, 'seed', 0)}:n={dataset.count}"
+
+
+def _ns_ms(value: Any) -> float | None:
+    return float(value) / 1e6 if isinstance(value, (int, float)) else None
+
+
+def _scenario_metric(scenario: str, detail: dict[str, Any]) -> dict[str, Any]:
+    if scenario == "Offline":
+        return {"name": "samples per second", "value": detail.get("result_samples_per_second")}
+    pct = "90.00" if scenario == "SingleStream" else "99.00"
+    value = detail.get(f"result_{pct}_percentile_latency_ns")
+    early = detail.get("early_stopping_result")
+    return {
+        "name": f"p{pct[:2]} latency (ms)",
+        "value": _ns_ms(value),
+        "early_stopping": early,
+    }
+
+
+def _invalid_reasons(detail: dict[str, Any]) -> list[str]:
+    reasons = detail.get("result_invalid_reason")
+    if not reasons:
+        return []
+    if isinstance(reasons, list):
+        return [str(r) for r in reasons]
+    return [str(reasons)]
+
+
+def _user_message(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:500]
+
+
+def prepare_only(profile: RunProfile, on_event: EventSink | None = None) -> tuple[Any, bool]:
+    """Prepare (or find cached) the profile's artifact without running it: (artifact, cache hit)."""
+    from qtui.core.data import calibration_indices, open_dataset
+    from qtui.core.prepare import CalibrationSpec, find_or_prepare
+
+    emit = on_event or (lambda e: None)
+    helper = _Run(profile, emit, threading.Event(), RunOptions())
+    calib = None
+    dataset = None
+    if profile.precision == "int8_static":
+        dataset = open_dataset(profile.dataset.source, profile.dataset.count or None, seed=profile.dataset.seed)
+        idx = calibration_indices(dataset, profile.dataset.calibration_count, seed=profile.dataset.seed)
+        calib = CalibrationSpec(dataset_identity=_dataset_identity(dataset), indices=tuple(idx))
+
+    def batches() -> Any:
+        assert calib is not None and dataset is not None
+        for i in range(0, len(calib.indices), 8):
+            yield dataset.get_batch(list(calib.indices[i : i + 8]))
+
+    return find_or_prepare(profile, helper._model, calib, batches if calib else None, helper.step)
