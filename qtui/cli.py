@@ -104,18 +104,24 @@ def _run_with_interrupt(profile: Any, results_dir: str | None, printer: _Progres
     stop = threading.Event()
     box: dict[str, Any] = {}
 
+    finished = threading.Event()
+
     def target() -> None:
         try:
             box["result"] = run(profile, printer, stop, RunOptions(results_root=Path(results_dir) if results_dir else None))
         except BaseException as exc:  # noqa: BLE001 - reported below
             box["error"] = exc
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=target, name="qtui-run", daemon=True)
     worker.start()
     interrupted = False
-    while worker.is_alive():
+    # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread
+    # looking dead while it still runs (CPython gh-90882).
+    while not finished.is_set():
         try:
-            worker.join(0.2)
+            finished.wait(0.2)
         except KeyboardInterrupt:
             if interrupted:
                 click.echo("\nqtui: interrupted twice, exiting now", err=True)
@@ -198,25 +204,56 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
         sys.exit(EXIT_FAILED)
 
 
+SHORT = {
+    "mobilenet_v2": "MobileNetV2", "vgg19": "VGG-19", "densenet121": "DenseNet121",
+    "onnxruntime": "ORT", "openvino": "OpenVINO", "tflite": "TFLite", "torch": "PyTorch",
+    "fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8d", "int8_static": "INT8s",
+    "SingleStream": "Single", "MultiStream": "Multi", "Offline": "Offline",
+}
+
+
+NARROW = {"mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121", "openvino": "OV", "tflite": "TFL", "torch": "PT"}
+
+
 def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
+    """A compact Rich table that fits 80 columns (full detail: --json or `report --format`)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    from qtui.core.results import TABLE_COLUMNS, table_rows
+    from qtui.core.results import table_rows
 
     rows = table_rows(results, pool)
-    table = Table(title="qtui results", show_lines=False)
-    cols = [c for c in TABLE_COLUMNS if c != "run_id"]
-    for c in cols:
-        table.add_column(c.replace("_", " "), overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row[c]) for c in cols))
-    Console().print(table)
+    console = Console()
+    narrow = console.width < 110
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+    spec = [
+        ("model", "model", "left"), ("framework", "fw", "left"), ("precision", "prec", "left"),
+        ("scenario", "scen", "left"), ("status", "status", "left"), ("p50_ms", "p50 ms", "right"),
+        ("p90_ms", "p90 ms", "right"), ("p99_ms", "p99 ms", "right"), ("samples_per_s", "/s", "right"),
+        ("speedup_vs_fp32", "×FP32", "right"), ("size_mb", "MB", "right"), ("accuracy", "accuracy / fidelity", "left"),
+    ]
+    names = SHORT | (NARROW if narrow else {})
+    if narrow:  # 80 columns: drop p50 (it stays in --json and the exports)
+        spec = [c for c in spec if c[0] != "p50_ms"]
+        spec[-1] = ("accuracy", "acc/fidelity", "left")
+    cells = [
+        [names.get(str(row[k]), _cell(row[k])) if row[k] not in (None, "") else "–" for k, _, _ in spec]
+        for row in rows
+    ]
+    for col, (_, header, justify) in enumerate(spec):
+        last = col == len(spec) - 1
+        width = max([len(header)] + [len(r[col]) for r in cells])
+        table.add_column(
+            header, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
+            min_width=None if last else width,
+        )
+    for r in cells:
+        table.add_row(*r)
+    console.print(table)
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return "–"
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)

@@ -135,6 +135,8 @@ TABLE_COLUMNS = (
 def fp32_baseline(result: RunResult, pool: Iterable[RunResult]) -> RunResult | None:
     """The newest completed FP32 run of the same model, weights, framework, scenario and mode."""
     p = result.profile
+    if p.precision == "fp32":
+        return result
     best: RunResult | None = None
     for r in pool:
         q = r.profile
@@ -164,7 +166,7 @@ def accuracy_text(result: RunResult) -> str:
         return f"top-1 {acc['top1'] * 100:.1f}%"
     fid = acc.get("fidelity") or {}
     if fid.get("sqnr_db") is not None:
-        return f"SQNR {fid['sqnr_db']:.1f} dB, agree {fid['centred_top1_agreement'] * 100:.0f}%"
+        return f"SQNR {fid['sqnr_db']:.0f} dB, agr {fid['centred_top1_agreement'] * 100:.0f}%/{fid['centred_distinct_classes']}cl"
     return ""
 
 

@@ -223,7 +223,13 @@ class _Run:
         accuracy = p.mode == "accuracy"
         total = dataset.count if accuracy else min(dataset.count, p.dataset.performance_sample_count)
         perf_count = min(total, p.dataset.performance_sample_count)
-        from qtui.core.loadgen import SampleLibrary, Sut, expected_samples, resolve_settings, run_loadgen
+        from qtui.core.loadgen import (
+            SampleLibrary,
+            Sut,
+            expected_samples,
+            resolve_settings,
+            run_loadgen,
+        )
 
         qsl = SampleLibrary(dataset.get, total, perf_count)
         preload = range(total if total <= 4096 else perf_count)
@@ -390,6 +396,16 @@ class _Run:
         if cancelled:
             self.result.status = "cancelled"
             self.result.message = "cancelled by the user; figures cover the completed part only"
+        elif accuracy:
+            # LoadGen gives no verdict in accuracy mode: the run is complete when every sample
+            # of the QSL was answered and logged.
+            answered = (self.result.accuracy or {}).get("logged_responses", 0)
+            self.result.loadgen["validity"] = "n/a (accuracy mode)"
+            if answered == dataset.count:
+                self.result.status = "ok"
+            else:
+                self.result.status = "invalid"
+                self.result.message = f"accuracy log has {answered} of {dataset.count} samples"
         elif validity == "VALID":
             self.result.status = "ok"
         else:
@@ -469,13 +485,23 @@ def _scenario_metric(scenario: str, detail: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_CHECKS = {
+    "result_min_duration_met": "minimum duration not met",
+    "result_min_queries_met": "minimum query count not met",
+    "early_stopping_met": "early-stopping criterion not met (too few queries for the percentile)",
+    "result_perf_constraints_met": "performance constraints not met",
+}
+
+
 def _invalid_reasons(detail: dict[str, Any]) -> list[str]:
-    reasons = detail.get("result_invalid_reason")
-    if not reasons:
-        return []
-    if isinstance(reasons, list):
-        return [str(r) for r in reasons]
-    return [str(reasons)]
+    """Why LoadGen called the run INVALID, from the `result_*_met` flags and its reason key."""
+    reasons = [text for key, text in _CHECKS.items() if detail.get(key) is False]
+    extra = detail.get("result_invalid_reason")
+    if isinstance(extra, list):
+        reasons += [str(r) for r in extra]
+    elif extra:
+        reasons.append(str(extra))
+    return reasons
 
 
 def _user_message(exc: BaseException) -> str:

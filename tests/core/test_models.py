@@ -133,18 +133,28 @@ def to_legacy_densenet(state_dict: dict[str, torch.Tensor]) -> OrderedDict[str, 
     return out
 
 
+@pytest.fixture(scope="module", autouse=True)
+def single_thread() -> Iterator[None]:
+    """Small-batch forward passes here are faster on one intra-op thread (thread wake-ups cost
+    more than the work); the recalibration uses a fixed thread count of its own anyway."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class _Built(dict):  # type: ignore[type-arg]
+    """name → default-initialised model, built on first use."""
+
+    def __missing__(self, name: str) -> torch.nn.Module:
+        self[name] = build_model(name)
+        return self[name]
+
+
 @pytest.fixture(scope="module")
-def built() -> Iterator[dict[str, torch.nn.Module]]:
-    """One default-initialised instance per model, built on first use."""
-    cache: dict[str, torch.nn.Module] = {}
-
-    class Lazy(dict):  # type: ignore[type-arg]
-        def __missing__(self, name: str) -> torch.nn.Module:
-            cache[name] = build_model(name)
-            return cache[name]
-
-    yield Lazy()
-    cache.clear()
+def built() -> dict[str, torch.nn.Module]:
+    """One default-initialised instance per model for the module (VGG-19 takes ~1.3 s)."""
+    return _Built()
 
 
 @pytest.fixture
@@ -222,25 +232,35 @@ def test_vgg19_full_key_list(built: dict[str, torch.nn.Module]) -> None:
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_strict_load_of_independent_state_dict(
-    name: str, built: dict[str, torch.nn.Module]
-) -> None:
+def test_strict_load_of_independent_state_dict(name: str) -> None:
     """A state dict with exactly torchvision's keys and shapes, from a second, independently
     constructed instance (with distinct values), loads with strict=True."""
     with torch.device("meta"):
         other = models.architecture(name)()
+        target = models.architecture(name)()
     state = OrderedDict()
     for i, (key, t) in enumerate(other.state_dict().items()):
         if key.endswith("num_batches_tracked"):
             state[key] = torch.tensor(i, dtype=torch.long)
-        else:
+        elif t.numel() <= 1_000_000:
             state[key] = torch.full(tuple(t.shape), float(i % 97) / 7)
-    target = models.architecture(name)() if name != "vgg19" else built[name]
-    result = target.load_state_dict(state, strict=True)
+        else:  # VGG's big Linear layers: lazily zeroed pages, cheap to allocate
+            state[key] = torch.zeros(tuple(t.shape))
+    # assign=True puts the tensors in place (no 548 MB copy for VGG-19); strict checking of
+    # keys and shapes is the same as for a copying load.
+    result = target.load_state_dict(state, strict=True, assign=True)
     assert not result.missing_keys and not result.unexpected_keys
     loaded = target.state_dict()
+    assert list(loaded) == list(state)
     for key, value in state.items():
-        assert torch.equal(loaded[key], value), key
+        assert loaded[key].shape == value.shape, key
+        if value.numel() <= 1_000_000:
+            assert torch.equal(loaded[key], value), key
+    bad = OrderedDict(state)
+    first = next(iter(bad))
+    bad[first] = torch.zeros(tuple(bad[first].shape) + (1,))
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        target.load_state_dict(bad, strict=True, assign=True)
 
 
 def test_mobilenet_forward_224(built: dict[str, torch.nn.Module]) -> None:
@@ -321,7 +341,9 @@ def mobilenet_random(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
         mp.setenv("QTUI_CACHE_DIR", str(cache))
         threads = torch.get_num_threads()
         start = time.perf_counter()
-        loaded = load_model("mobilenet_v2", "random", seed=0, on_progress=lambda s, f: events.append((s, f)))
+        loaded = load_model(
+            "mobilenet_v2", "random", seed=0, on_progress=lambda s, f: events.append((s, f))
+        )
         fresh_seconds = time.perf_counter() - start
         yield {
             "loaded": loaded,
@@ -449,7 +471,7 @@ def test_torchvision_offline_raises_weights_error(monkeypatch: pytest.MonkeyPatc
         load_model("densenet121", "torchvision")
     message = str(info.value)
     assert "https://download.pytorch.org/models/densenet121-a639ec97.pth" in message
-    assert 'weights = "/path/to/densenet121-a639ec97.pth"' in message
+    assert 'weights.source = "/path/to/densenet121-a639ec97.pth"' in message
     assert str(Path(torch.hub.get_dir()) / "checkpoints" / "densenet121-a639ec97.pth") in message
     assert "DenseNet-121" in message
 
@@ -537,7 +559,9 @@ def test_file_wrappers(
     loaded = load_model("mobilenet_v2", str(path))
     assert all(p.dtype == torch.float32 for p in loaded.module.parameters())
     if wrap == "half":
-        expected = {k: v.half().float() if v.is_floating_point() else v for k, v in mnv2_state.items()}
+        expected = {
+            k: v.half().float() if v.is_floating_point() else v for k, v in mnv2_state.items()
+        }
         assert loaded.digest == W.state_dict_digest(expected)
     else:
         assert loaded.digest == W.state_dict_digest(mnv2_state)
@@ -587,7 +611,9 @@ def test_file_with_pickled_objects_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
-def test_file_without_read_permission(tmp_path: Path, mnv2_state: OrderedDict[str, torch.Tensor]) -> None:
+def test_file_without_read_permission(
+    tmp_path: Path, mnv2_state: OrderedDict[str, torch.Tensor]
+) -> None:
     import os
 
     path = tmp_path / "locked.pth"
@@ -646,7 +672,6 @@ def test_file_of_another_model_lists_only_a_few_keys(
     with pytest.raises(WeightsError) as info:
         load_model("densenet121", str(path))
     message = str(info.value)
-    assert "727" not in message or "missing keys" in message
     assert re.search(r"\d+ missing keys \(features\.conv0\.weight, .*more\)", message)
     assert message.count("features.") < 20  # first few only
 

@@ -50,6 +50,9 @@ TORCHVISION_URLS: dict[str, str] = {
     "densenet121": "https://download.pytorch.org/models/densenet121-a639ec97.pth",
 }
 
+# The profile key users set to choose weights (named in error messages).
+PROFILE_KEY = "weights.source"
+
 _NUM_BATCHES_TRACKED = "num_batches_tracked"
 _LIST_LIMIT = 5  # keys shown per category in a mismatch message
 
@@ -345,7 +348,7 @@ def _save_atomic(state_dict: Mapping[str, torch.Tensor], target: Path) -> None:
                 pass
 
 
-def _random_provenance(name: str, seed: int, recalibrated: int) -> str:
+def _random_provenance(name: str, seed: int, recalibrated: bool) -> str:
     if recalibrated:
         stats = (
             f"BatchNorm statistics recalibrated on {CALIBRATION_IMAGES} synthetic images "
@@ -419,7 +422,7 @@ def _load_torchvision(name: str, report: ProgressFn) -> LoadedModel:
         raise WeightsError(
             f"could not get the torchvision {TORCHVISION_WEIGHTS} weights for {_title(name)} "
             f"from {url} ({type(exc).__name__}: {exc}). If this machine is offline, download "
-            f'that file elsewhere and either set weights = "/path/to/{file_name}" or copy it '
+            f'that file elsewhere and either set {PROFILE_KEY} = "/path/to/{file_name}" or copy it '
             f"to {hub} (torch's hub cache, checked before downloading)."
         ) from exc
     report("fetching torchvision weights", 1.0)
@@ -443,7 +446,7 @@ def _load_file(name: str, path: str, report: ProgressFn) -> LoadedModel:
     import torch
 
     p = Path(path).expanduser().absolute()
-    hint = 'set weights to "random", "torchvision" or the path of a .pth state dict'
+    hint = f'{PROFILE_KEY} must be "random", "torchvision" or the path of a .pth state dict'
     if not p.exists():
         raise WeightsError(f"weights file {p} does not exist; {hint}")
     if not p.is_file():

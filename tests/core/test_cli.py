@@ -1,0 +1,87 @@
+"""The `qtui` command line, run as a user would (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = str(ROOT / "profiles" / "quick.toml")
+SMALL = ["--set", "dataset.count=32", "--set", "dataset.performance_sample_count=32", "--set", "warmup_queries=2"]
+
+
+def _qtui(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "qtui", *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=os.environ.copy())
+
+
+def test_help_lists_commands() -> None:
+    out = _qtui("--help")
+    assert out.returncode == 0
+    for cmd in ("run", "report", "doctor", "prepare"):
+        assert cmd in out.stdout
+
+
+def test_run_json_then_report(tmp_path: Path) -> None:
+    results = tmp_path / "res"
+    out = _qtui("run", QUICK, *SMALL, "--results-dir", str(results), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["status"] == "ok" and data["schema_version"] == 1
+    assert data["loadgen"]["validity"] == "VALID"
+    assert (results / data["run_id"] / "result.json").exists()
+    assert (results / data["run_id"] / "mlperf_log_summary.txt").exists()
+    # progress went to stderr, not into the JSON; not a TTY → plain lines
+    assert "LoadGen SingleStream performance started" in out.stderr
+    md = _qtui("report", "--results-dir", str(results), "--format", "markdown")
+    assert md.returncode == 0 and "| mobilenet_v2 | onnxruntime | fp32 | SingleStream |" in md.stdout
+    csv_path = tmp_path / "r.csv"
+    c = _qtui("report", "--results-dir", str(results), "--format", "csv", "-o", str(csv_path))
+    assert c.returncode == 0 and csv_path.read_text().startswith("run_id,model")
+    table = _qtui("report", "--results-dir", str(results))
+    assert table.returncode == 0 and "ORT" in table.stdout and "FP32" in table.stdout and "ok" in table.stdout
+
+
+def test_failed_run_exits_1(tmp_path: Path) -> None:
+    out = _qtui("run", QUICK, *SMALL, "--set", "weights.source=/nonexistent/w.pth", "--results-dir", str(tmp_path))
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert "/nonexistent/w.pth" in out.stderr
+
+
+def test_ctrl_c_cancels_and_exits_130(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qtui", "run", QUICK, *SMALL, "--set", "loadgen.preset=mlperf", "--results-dir", str(tmp_path), "--json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    seen = ""
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen += line
+        if "started" in line:
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, seen + stderr
+    data = json.loads(stdout)
+    assert data["status"] == "cancelled"
+    assert "Traceback" not in stderr
+
+
+def test_doctor_reports_isa_and_combinations() -> None:
+    out = _qtui("doctor")
+    assert out.returncode == 0
+    assert "ISA:" in out.stdout and "what can run here" in out.stdout
+    assert "ONNX Runtime" in out.stdout
+    data = json.loads(_qtui("doctor", "--json").stdout)
+    combos = {(c["framework"], c["precision"]): c for c in data["combinations"]}
+    assert combos[("onnxruntime", "fp32")]["available"] is True
+    assert len(combos) == 16
+    assert all(c["reason"] for c in combos.values() if not c["available"])

@@ -1,0 +1,258 @@
+"""End-to-end runs with the real LoadGen and real ONNX Runtime / PyTorch: every scenario,
+accuracy mode, percentiles against LoadGen's summary, cancel, backend failures and hangs,
+throttled progress events."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qtui.core import events as ev
+from qtui.core.loadgen import parse_accuracy_log, parse_detail_log
+from qtui.core.profile import LoadGenSpec
+from qtui.core.runner import RunOptions, run
+from tests.conftest import small_profile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(profile: Any, **kwargs: Any) -> tuple[Any, list[Any]]:
+    events: list[Any] = []
+    result = run(profile, events.append, **kwargs)
+    return result, events
+
+
+def _loadgen_pct(result: Any, key: str) -> float:
+    return result.loadgen["percentiles_ms"][key]
+
+
+@pytest.mark.parametrize("framework", ["onnxruntime", "torch"])
+def test_singlestream_valid_and_percentiles_match_loadgen(framework: str) -> None:
+    profile = small_profile(framework=framework, loadgen=LoadGenSpec(preset="quick", min_query_count=200))
+    result, events = _run(profile)
+    assert result.status == "ok", result.message
+    assert result.loadgen["validity"] == "VALID"
+    assert result.throughput["queries"] == 200 and result.throughput["samples"] == 200
+    for ours, theirs in (("p50", "50.00"), ("p90", "90.00"), ("p99", "99.00")):
+        assert result.latency_ms[ours] == pytest.approx(_loadgen_pct(result, theirs), rel=0.01)
+    # the scenario metric is LoadGen's p90
+    assert result.loadgen["scenario_metric"]["value"] == pytest.approx(_loadgen_pct(result, "90.00"))
+    saved = json.loads((Path(result.loadgen["log_dir"]) / "result.json").read_text())
+    assert saved["status"] == "ok" and saved["profile"]["framework"] == framework
+    assert saved["environment"]["frameworks"][framework]
+    assert "seeded random weights" in saved["provenance"]["weights"]
+    assert "synthetic" in saved["provenance"]["data"]
+    assert isinstance(events[-1], ev.Finished) and events[-1].status == "ok"
+    assert any(isinstance(e, ev.Started) for e in events)
+
+
+def test_multistream_valid_with_p99_cross_check() -> None:
+    profile = small_profile(
+        scenario="MultiStream", loadgen=LoadGenSpec(preset="quick", samples_per_query=2)
+    )
+    result, _ = _run(profile)
+    assert result.status == "ok", result.message
+    assert result.throughput["queries"] == 662
+    assert result.throughput["samples"] == 2 * 662
+    assert result.latency_ms["p99"] == pytest.approx(_loadgen_pct(result, "99.00"), rel=0.01)
+    assert result.metric[0] == "p99 ms"
+
+
+def test_offline_batches_and_throughput() -> None:
+    profile = small_profile(scenario="Offline", batch_size=4, loadgen=LoadGenSpec(preset="quick", min_query_count=64))
+    result, _ = _run(profile)
+    assert result.status == "ok", result.message
+    assert result.throughput["samples"] == 64
+    assert result.throughput["queries"] == 16  # batches of 4
+    assert result.throughput["samples_per_s"] == pytest.approx(result.loadgen["samples_per_second"])
+    assert result.latency_ms["basis"] == "per batch"
+
+
+def test_invalid_run_reports_reasons() -> None:
+    profile = small_profile(
+        scenario="MultiStream", loadgen=LoadGenSpec(preset="quick", samples_per_query=2, min_query_count=20)
+    )
+    result, _ = _run(profile)
+    assert result.status == "invalid"
+    assert result.loadgen["validity"] == "INVALID"
+    assert any("early-stopping" in r for r in result.loadgen["invalid_reasons"])
+    assert result.latency_ms["p99"] > 0
+
+
+def test_accuracy_mode_writes_reference_log_and_fidelity() -> None:
+    profile = small_profile(scenario="Offline", mode="accuracy")
+    result, _ = _run(profile)
+    assert result.status == "ok", result.message
+    acc = result.accuracy
+    assert acc["samples"] == 32 and acc["logged_responses"] == 32
+    assert "top1" not in acc  # synthetic data has no labels: never call fidelity accuracy
+    fid = acc["fidelity"]
+    assert fid["sqnr_db"] > 60 and fid["cosine"] > 0.9999
+    assert fid["centred_top1_agreement"] == 1.0
+    assert fid["centred_distinct_classes"] >= 2
+    logged = parse_accuracy_log(Path(result.loadgen["log_dir"]) / "mlperf_log_accuracy.json")
+    assert sorted(logged) == list(range(32))
+    assert all(float(v).is_integer() and 0 <= v < 1000 for v in logged.values())
+
+
+def test_accuracy_top1_with_labels(tmp_path: Path) -> None:
+    """An MLPerf-layout folder whose labels are the FP32 model's own predictions → top-1 = 100 %."""
+    from PIL import Image
+
+    from qtui.core.synthetic import synthetic_image_u8
+
+    folder = tmp_path / "val"
+    folder.mkdir()
+    names = []
+    for i in range(12):
+        Image.fromarray(synthetic_image_u8(5, i)).resize((256, 256)).save(folder / f"img{i}.JPEG", quality=95)
+        names.append(f"img{i}.JPEG")
+    (folder / "val_map.txt").write_text("".join(f"{n} 0\n" for n in names))
+    profile = small_profile(scenario="SingleStream", mode="accuracy")
+    profile = replace(profile, dataset=replace(profile.dataset, source=str(folder), count=12))
+    first, _ = _run(profile)
+    assert first.status == "ok", first.message
+    predicted = parse_accuracy_log(Path(first.loadgen["log_dir"]) / "mlperf_log_accuracy.json")
+    (folder / "val_map.txt").write_text("".join(f"{n} {int(predicted[i])}\n" for i, n in enumerate(names)))
+    second, _ = _run(profile)
+    assert second.accuracy["top1"] == 1.0 and second.accuracy["top5"] == 1.0
+    assert "ImageNet validation folder" in second.provenance["data"]
+    assert second.provenance["data_has_labels"] is True
+
+
+@pytest.mark.parametrize("scenario", ["SingleStream", "MultiStream", "Offline"])
+def test_cancel_stops_within_two_seconds(scenario: str) -> None:
+    # The official 600 s rules: only a cancel ends this run early.
+    profile = small_profile(scenario=scenario, loadgen=LoadGenSpec(preset="mlperf"))
+    stop = threading.Event()
+    stopped_at: list[float] = []
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, ev.Progress) and event.completed_queries > 0 and not stop.is_set():
+            stopped_at.append(time.monotonic())
+            stop.set()
+
+    result = run(profile, on_event, stop)
+    elapsed = time.monotonic() - stopped_at[0]
+    assert result.status == "cancelled"
+    assert elapsed < 2.0, f"cancel took {elapsed:.2f} s"
+    saved = json.loads((Path(result.loadgen["log_dir"]) / "result.json").read_text())
+    assert saved["status"] == "cancelled"
+    assert saved["throughput"]["queries"] >= 1
+
+
+def test_cancel_before_loadgen() -> None:
+    stop = threading.Event()
+    stop.set()
+    result = run(small_profile(), None, stop)
+    assert result.status == "cancelled"
+
+
+class _FailingBackend:
+    def __init__(self, inner: Any, fail_after: int) -> None:
+        self.inner = inner
+        self.calls = 0
+        self.fail_after = fail_after
+        self.max_batch = inner.max_batch
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        if self.calls > self.fail_after:
+            raise RuntimeError("simulated runtime crash")
+        return self.inner.predict(batch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_backend_error_fails_run_cleanly() -> None:
+    profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=100))
+    result, events = _run(profile, options=RunOptions(wrap_backend=lambda b: _FailingBackend(b, 10)))
+    assert result.status == "failed"
+    assert "simulated runtime crash" in result.message
+    assert isinstance(events[-1], ev.Failed)
+    # the process is still healthy: the next run works
+    again, _ = _run(small_profile())
+    assert again.status == "ok"
+
+
+def test_hung_backend_is_caught_by_watchdog(tmp_path: Path) -> None:
+    """In a subprocess: the hung backend call stays blocked (LoadGen can't be reused there)."""
+    script = textwrap.dedent(
+        """
+        import json, sys, threading, time
+        from qtui.core.runner import RunOptions, run
+        from tests.conftest import small_profile
+        from qtui.core.profile import LoadGenSpec
+
+        class Hang:
+            def __init__(self, inner):
+                self.inner, self.calls, self.max_batch = inner, 0, inner.max_batch
+            def predict(self, batch):
+                self.calls += 1
+                if self.calls > 5:
+                    threading.Event().wait()  # never returns
+                return self.inner.predict(batch)
+            def __getattr__(self, name):
+                return getattr(self.inner, name)
+
+        t = time.monotonic()
+        r = run(small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=100)), None, None,
+                RunOptions(hang_timeout_s=1.0, wrap_backend=Hang))
+        print(json.dumps({"status": r.status, "message": r.message, "elapsed": time.monotonic() - t}))
+        sys.stdout.flush()
+        import os; os._exit(0)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    assert data["status"] == "failed"
+    assert "stopped answering" in data["message"]
+
+
+@pytest.mark.parametrize(("ssh", "limit_hz"), [(False, 4.0), (True, 2.0)])
+def test_progress_is_throttled(monkeypatch: pytest.MonkeyPatch, ssh: bool, limit_hz: float) -> None:
+    if ssh:
+        monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")
+    profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=600))
+    result, events = _run(profile)
+    progress = [e for e in events if isinstance(e, ev.Progress)]
+    duration = result.timings_s["loadgen"]
+    assert result.throughput["queries"] == 600
+    assert len(progress) >= 1
+    assert len(progress) <= duration * limit_hz + 1
+    last = progress[-1]
+    assert last.histogram.counts and sum(last.histogram.counts) == last.completed_queries
+
+
+def test_second_run_reuses_artifact() -> None:
+    first, _ = _run(small_profile())
+    second, events = _run(small_profile())
+    assert second.artifact["cache_hit"] is True
+    assert second.artifact["path"] == first.artifact["path"]
+    assert not any(isinstance(e, ev.Preparing) and "export" in e.step for e in events)
+
+
+def test_detail_log_parsing(tmp_path: Path) -> None:
+    log = tmp_path / "mlperf_log_detail.txt"
+    log.write_text(
+        ':::MLLOG {"key": "result_validity", "value": "INVALID"}\n'
+        ':::MLLOG {"key": "result_min_duration_met", "value": false}\n'
+        'garbage line\n:::MLLOG {not json}\n'
+        ':::MLLOG {"key": "error", "value": "boom"}\n'
+    )
+    parsed = parse_detail_log(log)
+    assert parsed["result_validity"] == "INVALID"
+    assert parsed["result_min_duration_met"] is False
+    assert parsed["_errors"] == ["boom"]
