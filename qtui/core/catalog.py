@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from typing import Any
 
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
 
@@ -35,21 +36,6 @@ RUNTIME_MODULES: dict[str, tuple[str, ...]] = {
     "torch": ("torch",),
 }
 
-#: Precisions this version of qtui implements per framework (the quantization matrix grows here).
-IMPLEMENTED: dict[str, tuple[str, ...]] = {
-    "onnxruntime": ("fp32",),
-    "openvino": (),
-    "tflite": (),
-    "torch": ("fp32",),
-}
-
-#: What each precision means in each framework, shown beside the menu entry.
-NOTES: dict[tuple[str, str], str] = {
-    ("onnxruntime", "fp32"): "torch → ONNX export (opset 17), CPU execution provider",
-    ("torch", "fp32"): "eager, channels_last",
-}
-
-
 @dataclass(frozen=True)
 class Availability:
     framework: str
@@ -73,23 +59,29 @@ def install_hint(framework: str) -> str:
     return f"pip install 'qtui[{framework}]'"
 
 
+def _prepare_module(framework: str) -> Any:
+    """The framework's prepare module: it imports no framework at module level."""
+    from qtui.core.prepare import prepare_module
+
+    return prepare_module(framework)
+
+
 def availability(framework: str, precision: str) -> Availability:
     if not framework_installed(framework):
         return Availability(
             framework, precision, False, f"{framework} not installed — {install_hint(framework)}"
         )
-    if precision not in IMPLEMENTED[framework]:
-        return Availability(
-            framework, precision, False, f"{PRECISION_TITLES[precision]} for {FRAMEWORK_TITLES[framework]} is not implemented in this qtui version yet"
-        )
+    try:
+        module = _prepare_module(framework)
+    except Exception as exc:  # PrepareError: framework not wired in this version
+        return Availability(framework, precision, False, str(exc))
+    reason = module.unavailable_reason(precision)
+    if reason:
+        return Availability(framework, precision, False, reason)
+    note = module.PRECISIONS.get(precision, "")
     if not module_present("torch"):
-        return Availability(
-            framework,
-            precision,
-            True,
-            "runs prepared artifacts only: preparing needs torch (pip install 'qtui[torch]')",
-        )
-    return Availability(framework, precision, True, NOTES.get((framework, precision), ""))
+        note = "runs prepared/imported artifacts only: preparing needs torch (pip install 'qtui[torch]')"
+    return Availability(framework, precision, True, note)
 
 
 def matrix() -> list[Availability]:

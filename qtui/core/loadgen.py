@@ -175,6 +175,7 @@ class Sut:
     def __init__(
         self,
         predict: Callable[[np.ndarray], np.ndarray],
+        predict_stream: Callable[[Any, Callable[[Any, np.ndarray], None]], None],
         qsl: SampleLibrary,
         recorder: LatencyRecorder,
         scenario: str,
@@ -182,6 +183,7 @@ class Sut:
         batch_size: int,
     ) -> None:
         self.predict = predict
+        self.predict_stream = predict_stream
         self.qsl = qsl
         self.recorder = recorder
         self.scenario = scenario
@@ -278,11 +280,23 @@ class Sut:
         self._complete(samples, logits, start)
 
     def _run_offline(self, samples: list[Any]) -> None:
+        """Batches of `batch_size`, each completed (and timed) as soon as it is predicted."""
         size = self.batch_size
-        for offset in range(0, len(samples), size):
-            if self._draining:
-                return
-            self._run_batch(samples[offset : offset + size], time.perf_counter_ns())
+        starts: dict[int, int] = {}
+
+        def batches() -> Any:
+            for offset in range(0, len(samples), size):
+                if self._draining:
+                    return
+                chunk = samples[offset : offset + size]
+                batch = self.qsl.batch([s.index for s in chunk])
+                starts[offset] = time.perf_counter_ns()
+                yield offset, batch
+
+        def on_result(offset: int, logits: np.ndarray) -> None:
+            self._complete(samples[offset : offset + size], logits, starts.pop(offset, None))
+
+        self.predict_stream(batches(), on_result)
 
     def flush_queries(self) -> None:
         """Nothing is buffered: every query is completed as soon as it is computed."""

@@ -256,7 +256,9 @@ class _Run:
         self.result.loadgen["warmup_batch_ms"] = round(measured * 1000, 4)
 
         recorder = LatencyRecorder()
-        sut = Sut(lambda b: predict_in_chunks(backend, b), qsl, recorder, p.scenario, accuracy, p.batch_size)
+        sut = Sut(
+            lambda b: predict_in_chunks(backend, b), backend.predict_stream, qsl, recorder, p.scenario, accuracy, p.batch_size
+        )
         hang_timeout = self.options.hang_timeout_s or max(30.0, 50 * max(warm_times))
         expected = expected_samples(settings) if not accuracy else total
         self.emit(ev.Started(self.run_id, p.scenario, p.mode, settings, expected))
@@ -283,7 +285,7 @@ class _Run:
         cancelled = False
         hung = False
         cancel_at: float | None = None
-        while not done.wait(0.05):
+        while not done.wait(0.2):
             if self.stop.is_set() and not sut.draining:
                 cancelled = True
                 cancel_at = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,9 +57,23 @@ class Backend(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the runtime's resources."""
 
+    def predict_stream(
+        self,
+        batches: Iterator[tuple[Any, np.ndarray]],
+        on_result: Callable[[Any, np.ndarray], None],
+    ) -> None:
+        """Offline: predict every `(key, batch)` and call `on_result(key, logits)` as each one
+        finishes. Runtimes with an asynchronous queue (OpenVINO) override this to keep several
+        batches in flight; `on_result` may then be called from the runtime's threads. Returns
+        once every submitted batch has been reported. The iterator stops early on cancel."""
+        for key, batch in batches:
+            on_result(key, predict_in_chunks(self, batch))
+
 
 _MODULES = {
     "onnxruntime": "qtui.core.backends.onnxruntime_backend",
+    "openvino": "qtui.core.backends.openvino_backend",
+    "tflite": "qtui.core.backends.tflite_backend",
     "torch": "qtui.core.backends.torch_backend",
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 import os
 import shutil
@@ -31,6 +32,8 @@ Progress = Callable[[str, "float | None"], None]
 
 _MODULES = {
     "onnxruntime": "qtui.core.prepare.onnxruntime",
+    "openvino": "qtui.core.prepare.openvino",
+    "tflite": "qtui.core.prepare.tflite",
     "torch": "qtui.core.prepare.torch",
 }
 
@@ -84,7 +87,7 @@ def file_sha256(path: Path) -> str:
 
 def prepare_module(framework: str) -> Any:
     name = _MODULES.get(framework)
-    if name is None:
+    if name is None or importlib.util.find_spec(name) is None:
         raise PrepareError(f"qtui cannot prepare models for '{framework}' yet")
     return importlib.import_module(name)
 

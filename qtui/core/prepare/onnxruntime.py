@@ -11,13 +11,24 @@ from typing import Any
 
 from qtui.core.prepare import PrepareError, dist_version
 
-SUPPORTED = ("fp32",)
+#: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
+PRECISIONS: dict[str, str] = {
+    "fp32": "torch → ONNX export (opset 17), CPU execution provider",
+}
 OPSET = 17
 
 
+def unavailable_reason(precision: str) -> str | None:
+    """Why `precision` cannot be prepared/run on this machine (None: it can)."""
+    if precision not in PRECISIONS:
+        return f"ONNX Runtime {precision} is not implemented in this qtui version"
+    return None
+
+
 def check_supported(precision: str) -> None:
-    if precision not in SUPPORTED:
-        raise PrepareError(f"ONNX Runtime {precision} is not available in this qtui yet (supported: {', '.join(SUPPORTED)})")
+    reason = unavailable_reason(precision)
+    if reason:
+        raise PrepareError(reason)
     for dist in ("torch", "onnx"):
         if dist_version(dist) is None:
             raise PrepareError(

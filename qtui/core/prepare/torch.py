@@ -8,12 +8,23 @@ from typing import Any
 
 from qtui.core.prepare import PrepareError, dist_version
 
-SUPPORTED = ("fp32",)
+#: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
+PRECISIONS: dict[str, str] = {
+    "fp32": "eager, channels_last",
+}
+
+
+def unavailable_reason(precision: str) -> str | None:
+    """Why `precision` cannot be prepared/run on this machine (None: it can)."""
+    if precision not in PRECISIONS:
+        return f"PyTorch {precision} is not implemented in this qtui version"
+    return None
 
 
 def check_supported(precision: str) -> None:
-    if precision not in SUPPORTED:
-        raise PrepareError(f"PyTorch {precision} is not available in this qtui yet (supported: {', '.join(SUPPORTED)})")
+    reason = unavailable_reason(precision)
+    if reason:
+        raise PrepareError(reason)
 
 
 def tool_versions() -> dict[str, str | None]:
