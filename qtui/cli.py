@@ -299,23 +299,112 @@ def report(results_dir: str | None, fmt: str, model: str | None, framework: str 
         click.echo(text, nl=False)
 
 
+def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> Any:
+    from qtui.core.profile import ProfileError, RunProfile, apply_overrides
+
+    extra = [f"{k}={v}" for k, v in (("model", model), ("framework", framework), ("precision", precision)) if v]
+    if profile:
+        return _load_profile(profile, (*assignments, *extra))
+    try:
+        return apply_overrides(RunProfile(), [*assignments, *extra])
+    except ProfileError as exc:
+        _fail_input(str(exc))
+
+
 @main.command()
 @click.argument("profile", required=False, type=click.Path(dir_okay=False))
+@click.option("--model", default=None, help="mobilenet_v2 | vgg19 | densenet121")
+@click.option("--framework", default=None, help="onnxruntime | openvino | tflite | torch")
+@click.option("--precision", default=None, help="fp32 | fp16 | int8_dynamic | int8_static")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE")
-def prepare(profile: str | None, assignments: tuple[str, ...]) -> None:
-    """Prepare (export/quantize) the artifact of PROFILE without running it."""
-    from qtui.core.profile import RunProfile, apply_overrides
-
-    prof = _load_profile(profile, assignments) if profile else apply_overrides(RunProfile(), list(assignments))
+def prepare(profile: str | None, model: str | None, framework: str | None, precision: str | None, assignments: tuple[str, ...]) -> None:
+    """Prepare (export/quantize) an artifact without running it: from PROFILE (every [sweep]
+    combination) or from --model/--framework/--precision on the default profile."""
+    from qtui.core.profile import expand_sweep
     from qtui.core.runner import prepare_only
 
+    base = _profile_from_args(profile, assignments, model, framework, precision)
     printer = _ProgressPrinter(sys.stderr)
-    try:
-        artifact, hit = prepare_only(prof, printer)
-    except Exception as exc:  # user-facing failure
-        click.echo(f"qtui: {exc}", err=True)
+    failed = False
+    for prof in expand_sweep(base):
+        try:
+            artifact, hit = prepare_only(prof, printer)
+        except Exception as exc:  # user-facing failure
+            click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {exc}", err=True)
+            failed = True
+            continue
+        click.echo(f"{'cached' if hit else 'prepared'}: {prof.model} {prof.framework} {prof.precision} → {artifact.path} ({artifact.size_bytes / 1e6:.1f} MB)")
+    if failed:
         sys.exit(EXIT_FAILED)
-    click.echo(f"{'cached' if hit else 'prepared'}: {artifact.path} ({artifact.size_bytes / 1e6:.1f} MB)")
+
+
+@main.group()
+def bundle() -> None:
+    """Move prepared artifacts between machines (prepare on a laptop, run on a Pi)."""
+
+
+@bundle.command("export")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("profiles", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--model", default=None)
+@click.option("--framework", default=None)
+@click.option("--precision", default=None)
+def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> None:
+    """Write FILE (.tar.gz) with the artifacts of PROFILES (prepared first if needed), or every
+    cached artifact matching --model/--framework/--precision."""
+    from qtui.core.bundle import BundleError, describe, export_bundle, select_artifacts
+    from qtui.core.profile import expand_sweep
+    from qtui.core.runner import prepare_only
+
+    chosen = []
+    if profiles:
+        printer = _ProgressPrinter(sys.stderr)
+        for path in profiles:
+            for prof in expand_sweep(_load_profile(path, ())):
+                try:
+                    artifact, _ = prepare_only(prof, printer)
+                except Exception as exc:
+                    click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {exc}", err=True)
+                    sys.exit(EXIT_FAILED)
+                chosen.append(artifact)
+    else:
+        chosen = select_artifacts(model, framework, precision)
+    try:
+        out = export_bundle(file, chosen)
+    except BundleError as exc:
+        _fail_input(str(exc))
+        return
+    for a in chosen:
+        click.echo(f"  {describe(a.meta)}")
+    click.echo(f"wrote {len(chosen)} artifacts to {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+@bundle.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+def bundle_import(file: str) -> None:
+    """Import the artifacts of a bundle FILE into this machine's cache."""
+    from qtui.core.bundle import BundleError, import_bundle
+
+    try:
+        imported = import_bundle(file)
+    except BundleError as exc:
+        _fail_input(str(exc))
+        return
+    for item in imported:
+        click.echo(f"  {item.status}: {item.description}")
+        for w in item.warnings:
+            click.echo(f"    warning: {w}")
+    click.echo(f"{sum(i.status == 'imported' for i in imported)} imported, {sum(i.status != 'imported' for i in imported)} already present")
+
+
+@bundle.command("list")
+def bundle_list() -> None:
+    """List the prepared artifacts in this machine's cache."""
+    from qtui.core.bundle import describe, select_artifacts
+
+    for a in select_artifacts():
+        origin = f"  [imported from {a.meta['imported_from']}]" if a.meta.get("imported_from") else ""
+        click.echo(f"{a.directory.name}  {describe(a.meta)}  {a.size_bytes / 1e6:.1f} MB{origin}")
 
 
 @main.command()

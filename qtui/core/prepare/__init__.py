@@ -98,20 +98,71 @@ def artifacts_root() -> Path:
     return root
 
 
-def artifact_key(
-    profile: RunProfile, weights_id: str, tools: dict[str, str | None], calibration: str | None
-) -> tuple[str, dict[str, Any]]:
-    spec = {
-        "format": ARTIFACT_FORMAT,
+def artifact_spec(
+    profile: RunProfile, weights_id: str, calibration: str | None
+) -> dict[str, Any]:
+    """What an artifact is, independent of the tools that made it."""
+    return {
+        "artifact_format": ARTIFACT_FORMAT,
         "model": profile.model,
         "weights": weights_id,
         "framework": profile.framework,
         "precision": profile.precision,
         "calibration": calibration,
-        "tools": tools,
     }
+
+
+def spec_id(spec: dict[str, Any]) -> str:
+    core = {k: spec[k] for k in ("artifact_format", "model", "weights", "framework", "precision", "calibration")}
+    return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def artifact_key(
+    profile: RunProfile, weights_id: str, tools: dict[str, str | None], calibration: str | None
+) -> tuple[str, dict[str, Any]]:
+    """Cache key: the artifact's spec plus the versions of the tools that make it here."""
+    spec = {**artifact_spec(profile, weights_id, calibration), "tools": tools}
     blob = json.dumps(spec, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:24], spec
+
+
+def list_artifacts() -> list[Artifact]:
+    """Every readable artifact in the cache (prepared here or imported from a bundle)."""
+    out = []
+    for directory in sorted(artifacts_root().iterdir()):
+        if directory.is_dir() and not directory.name.startswith("."):
+            artifact = _load_artifact(directory)
+            if artifact is not None:
+                out.append(artifact)
+    return out
+
+
+def _imported_match(sid: str) -> Artifact | None:
+    """An artifact imported from another machine with the same spec (newest first)."""
+    matches = [
+        a for a in list_artifacts()
+        if a.meta.get("spec_id") == sid and a.meta.get("imported_from")
+    ]
+    matches.sort(key=lambda a: a.meta.get("imported_at", ""), reverse=True)
+    return matches[0] if matches else None
+
+
+def _near_misses(spec: dict[str, Any]) -> list[str]:
+    """Describe cached artifacts of the same framework/model that differ from `spec`."""
+    notes = []
+    for a in list_artifacts():
+        m = a.meta
+        if m.get("framework") != spec["framework"]:
+            continue
+        diffs = [
+            f"{k} {m.get(k)!r} (wanted {spec[k]!r})"
+            for k in ("model", "weights", "precision", "calibration", "artifact_format")
+            if m.get(k) != spec[k]
+        ]
+        if diffs and len(diffs) <= 2:
+            origin = f" from {m['imported_from']}" if m.get("imported_from") else ""
+            notes.append(f"{a.directory.name}{origin}: " + ", ".join(diffs))
+    return notes[:5]
 
 
 def _load_artifact(directory: Path) -> Artifact | None:
@@ -133,17 +184,30 @@ def find_or_prepare(
     calibration_batches: Callable[[], Any] | None,
     progress: Progress,
 ) -> tuple[Artifact, bool]:
-    """The artifact for the profile, from the cache or freshly prepared. Returns (artifact, hit)."""
+    """The artifact for the profile, from the cache or freshly prepared. Returns (artifact, hit).
+
+    Lookup order: the artifact these local tools would make (exact key); then one imported
+    from another machine with the same model, weights, framework, precision and calibration;
+    only then prepare here (which needs the converter for this framework).
+    """
     module = prepare_module(profile.framework)
-    module.check_supported(profile.precision)
     weights_id = weights_identity(profile)
     tools = module.tool_versions()
     calib_id = calibration.identity if (calibration and profile.precision == "int8_static") else None
     key, spec = artifact_key(profile, weights_id, tools, calib_id)
+    sid = spec_id(spec)
     final = artifacts_root() / key
     cached = _load_artifact(final)
     if cached is not None:
         return cached, True
+    imported = _imported_match(sid)
+    if imported is not None:
+        return imported, True
+    reason = module.unavailable_reason(profile.precision)
+    if reason:
+        misses = _near_misses(spec)
+        hint = ("\ncached artifacts that do not fit:\n  " + "\n  ".join(misses)) if misses else ""
+        raise PrepareError(f"no prepared artifact for this profile here, and it cannot be prepared here: {reason}{hint}")
 
     progress("loading weights", None)
     loaded = load_model()
@@ -159,6 +223,7 @@ def find_or_prepare(
         meta = {
             **spec,
             "key": key,
+            "spec_id": sid,
             "weights_digest": loaded.digest,
             "weights_provenance": loaded.provenance,
             "file": produced["file"],

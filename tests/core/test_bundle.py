@@ -1,0 +1,80 @@
+"""Bundles: prepare on one "machine" (cache dir), run on another that cannot prepare."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from qtui.core import bundle
+from qtui.core.prepare import PrepareError, find_or_prepare
+from qtui.core.runner import prepare_only, run
+from tests.conftest import small_profile
+
+
+def _other_machine(monkeypatch: pytest.MonkeyPatch, cache: Path, tools: dict[str, str | None]) -> None:
+    """Switch to an empty cache whose ONNX tools differ and which cannot export ONNX."""
+    import qtui.core.prepare.onnxruntime as ort_prep
+
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(cache))
+    monkeypatch.setattr(ort_prep, "tool_versions", lambda: tools)
+    monkeypatch.setattr(ort_prep, "unavailable_reason", lambda precision: "exporter not installed here (test)")
+
+
+def test_export_import_then_run_where_preparing_is_impossible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    profile = small_profile()
+    artifact, _ = prepare_only(profile)
+    path = bundle.export_bundle(tmp_path / "b.tar.gz", [artifact])
+
+    _other_machine(monkeypatch, tmp_path / "pi-cache", {"torch": None, "onnx": None, "opset": "17"})
+    with pytest.raises(PrepareError, match="cannot be prepared here: exporter not installed"):
+        find_or_prepare(profile, lambda: None, None, None, lambda s, f: None)
+
+    imported = bundle.import_bundle(path)
+    assert [i.status for i in imported] == ["imported"]
+    again = bundle.import_bundle(path)
+    assert [i.status for i in again] == ["already present"]
+
+    result = run(profile)
+    assert result.status == "ok", result.message
+    assert result.artifact["cache_hit"] is True
+    meta = json.loads((Path(result.artifact["path"]).parent / "meta.json").read_text())
+    assert meta["imported_from"]
+
+
+def test_bundle_that_does_not_fit_gets_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    artifact, _ = prepare_only(small_profile())
+    path = bundle.export_bundle(tmp_path / "b.tar.gz", [artifact])
+    _other_machine(monkeypatch, tmp_path / "pi-cache", {"torch": None, "onnx": None, "opset": "17"})
+    bundle.import_bundle(path)
+    other_weights = small_profile()
+    from dataclasses import replace
+
+    other_weights = replace(other_weights, weights=replace(other_weights.weights, seed=7))
+    with pytest.raises(PrepareError) as err:
+        find_or_prepare(other_weights, lambda: None, None, None, lambda s, f: None)
+    msg = str(err.value)
+    assert "cached artifacts that do not fit" in msg
+    assert "random:seed=0" in msg and "random:seed=7" in msg
+
+
+def test_bad_bundles(tmp_path: Path) -> None:
+    with pytest.raises(bundle.BundleError, match="no such bundle"):
+        bundle.import_bundle(tmp_path / "missing.tar.gz")
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"not a tar file at all")
+    with pytest.raises(bundle.BundleError, match="not a qtui bundle"):
+        bundle.import_bundle(junk)
+    wrong = tmp_path / "wrong.tar.gz"
+    with tarfile.open(wrong, "w:gz") as tar:
+        data = json.dumps({"bundle_format": 1, "artifacts": [{"artifact_format": 999, "model": "vgg19", "framework": "onnxruntime", "precision": "fp32", "key": "k", "file": "m.onnx"}]}).encode()
+        info = tarfile.TarInfo("bundle.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(bundle.BundleError, match="artifact format 999"):
+        bundle.import_bundle(wrong)
+    with pytest.raises(bundle.BundleError, match="no prepared artifacts"):
+        bundle.export_bundle(tmp_path / "empty.tar.gz", [])
