@@ -261,7 +261,7 @@ def _cell(value: Any) -> str:
 
 @main.command()
 @click.option("--results-dir", type=click.Path(file_okay=False), default=None)
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study"]), default="table", help="study: the paper's layout, framework × precision per model and scenario (Markdown).")
 @click.option("--model", default=None)
 @click.option("--framework", default=None)
 @click.option("--precision", default=None)
@@ -284,7 +284,11 @@ def report(results_dir: str | None, fmt: str, model: str | None, framework: str 
         _print_table(chosen, pool)
         return
     rows = table_rows(chosen, pool)
-    if fmt == "markdown":
+    if fmt == "study":
+        from qtui.core.results import study_markdown
+
+        text = study_markdown(chosen)
+    elif fmt == "markdown":
         text = to_markdown(rows)
     elif fmt == "csv":
         text = to_csv(rows)

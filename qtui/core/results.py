@@ -228,3 +228,53 @@ def summary_line(result: RunResult) -> str:
     verdict = result.loadgen.get("validity", "")
     metric = f"{label} {value:.3f}" if isinstance(value, float) else f"{label} n/a"
     return f"{p.model} {p.framework} {p.precision} {p.scenario}: {result.status} ({verdict}) {metric}"
+
+
+def study_table(results: list[RunResult], model: str, scenario: str) -> tuple[list[str], list[list[str]]]:
+    """The study's layout for one model and scenario: a row per framework, a column per
+    precision; each cell the scenario metric of the newest completed run and its speed-up over
+    that framework's FP32 run. Returns (header, rows) of strings."""
+    from qtui.core.profile import FRAMEWORKS, PRECISIONS
+
+    newest: dict[tuple[str, str], RunResult] = {}
+    for r in results:
+        p = r.profile
+        if p.model != model or p.scenario != scenario or p.mode != "performance" or r.status not in ("ok", "invalid"):
+            continue
+        key = (p.framework, p.precision)
+        if key not in newest or r.created > newest[key].created:
+            newest[key] = r
+    label = "samples/s" if scenario == "Offline" else ("p90 ms" if scenario == "SingleStream" else "p99 ms")
+    header = [f"{model} {scenario} ({label})", *PRECISIONS]
+    rows = []
+    for fw in FRAMEWORKS:
+        if not any((fw, pr) in newest for pr in PRECISIONS):
+            continue
+        base = newest.get((fw, "fp32"))
+        cells = [fw]
+        for pr in PRECISIONS:
+            r = newest.get((fw, pr))
+            if r is None:
+                cells.append("")
+                continue
+            _, value = r.metric
+            sp = speedup(r, base) if base is not None else None
+            flag = "" if r.status == "ok" else " (INVALID)"
+            text = f"{value:.3g}" if isinstance(value, float) else "n/a"
+            cells.append(text + (f" ×{sp:.2f}" if sp is not None and pr != "fp32" else "") + flag)
+        rows.append(cells)
+    return header, rows
+
+
+def study_markdown(results: list[RunResult]) -> str:
+    """Every model × scenario present in `results`, as study tables in Markdown."""
+    blocks = []
+    combos = sorted({(r.profile.model, r.profile.scenario) for r in results})
+    for model, scenario in combos:
+        header, rows = study_table(results, model, scenario)
+        if not rows:
+            continue
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + ("\n" if blocks else "")

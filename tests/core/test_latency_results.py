@@ -129,3 +129,19 @@ def test_speedup_and_tables() -> None:
     csv_text = to_csv(rows)
     assert csv_text.splitlines()[0].startswith("run_id,model,")
     assert len(csv_text.strip().splitlines()) == 3
+
+
+def test_study_table_layout() -> None:
+    from dataclasses import replace
+
+    from qtui.core.results import study_markdown, study_table
+
+    fp32 = _result("f", "fp32", 4.0)
+    int8 = _result("i", "int8_static", 1.0)
+    torch_fp32 = _result("t", "fp32", 8.0)
+    torch_fp32.profile = replace(torch_fp32.profile, framework="torch")
+    header, rows = study_table([fp32, int8, torch_fp32], "mobilenet_v2", "SingleStream")
+    assert header[1:] == ["fp32", "fp16", "int8_dynamic", "int8_static"]
+    assert rows[0][0] == "onnxruntime" and rows[0][1] == "4" and rows[0][4] == "1 ×4.00"
+    assert rows[1] == ["torch", "8", "", "", ""]
+    assert "| mobilenet_v2 SingleStream (p90 ms) |" in study_markdown([fp32, int8])
