@@ -236,7 +236,7 @@ def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
     names = SHORT | (NARROW if narrow else {})
     if narrow:  # 80 columns: drop p50 (it stays in --json and the exports)
         spec = [c for c in spec if c[0] != "p50_ms"]
-        spec[-1] = ("accuracy", "acc/fidelity", "left")
+        spec[-1] = ("accuracy", "acc/fid", "left")
     cells = [
         [names.get(str(row[k]), _cell(row[k])) if row[k] not in (None, "") else "–" for k, _, _ in spec]
         for row in rows
