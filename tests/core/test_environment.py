@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -376,11 +375,8 @@ def test_capture_environment_restricts_frameworks() -> None:
 # --------------------------------------------------------------------------- real machine
 
 
-def test_capture_environment_real_machine_is_json_and_fast() -> None:
-    start = time.perf_counter()
+def test_capture_environment_real_machine_is_json() -> None:
     env = capture_environment(threads=2)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0
     text = json.dumps(env)
     assert json.loads(text) == env
     expected = {

@@ -405,10 +405,9 @@ def test_random_cache_hit_is_fast_and_identical(mobilenet_random: dict[str, obje
     events: list[tuple[str, float]] = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QTUI_CACHE_DIR", str(mobilenet_random["cache"]))
-        start = time.perf_counter()
         again = load_model("mobilenet_v2", seed=0, on_progress=lambda s, f: events.append((s, f)))
-        seconds = time.perf_counter() - start
-    assert seconds < 1.0
+    # served from the cache: no recalibration ran (no wall-clock thresholds: the box is noisy)
+    assert ("loading cached random weights", 1.0) in events
     assert again.digest == loaded.digest  # type: ignore[attr-defined]
     assert again.provenance == loaded.provenance  # type: ignore[attr-defined]
     assert not any(s == "recalibrating BatchNorm" for s, _ in events)
@@ -703,9 +702,10 @@ def test_vgg19_random(cache_dir: Path) -> None:
 def test_densenet121_random(cache_dir: Path) -> None:
     fresh = load_model("densenet121", "random", seed=0)
     assert (cache_dir / "weights" / "densenet121-random-seed0-v1.pt").is_file()
-    start = time.perf_counter()
-    cached = load_model("densenet121", "random", seed=0)
-    assert time.perf_counter() - start < 1.0
+    events: list[tuple[str, float]] = []
+    cached = load_model("densenet121", "random", seed=0, on_progress=lambda s, f: events.append((s, f)))
+    assert ("loading cached random weights", 1.0) in events
+    assert not any(s == "recalibrating BatchNorm" for s, _ in events)
     assert cached.digest == fresh.digest
     norm5 = cached.module.features.norm5
     assert int(norm5.num_batches_tracked) == 8
