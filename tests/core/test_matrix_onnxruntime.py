@@ -1,0 +1,277 @@
+"""ONNX Runtime × every precision on real frameworks: each artifact is prepared from the same
+torch model, loads, predicts, and is compared with FP32 torch on structured synthetic images;
+INT8 static runs through the real LoadGen in every scenario; the executed precision comes from
+ORT's profile of the optimised graph; a second prepare is a cache hit; a cancel during
+calibration leaves nothing behind. VGG-19 and DenseNet-121 INT8 static are `slow`.
+
+Fidelity thresholds were measured on 256 synthetic images (seed 1234; calibration uses the
+profile's data seed 0) with seeded random weights, on the x86 (Zen 4, VNNI) machine; each
+threshold has the measured value next to it and a margin for other CPUs' kernels.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qtui.core.backends import Artifact, get_backend, predict_in_chunks
+from qtui.core.data import SyntheticDataset
+from qtui.core.fidelity import fidelity
+from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
+from qtui.core.runner import prepare_only, run
+from tests.conftest import small_profile
+
+FIDELITY_SEED = 1234
+FIDELITY_SAMPLES = 256
+#: FP32 ORT vs FP32 torch, max |Δlogit| (measured 8.2e-06 on these 256 images).
+FP32_MAX_ABS = 1e-4
+
+#: Lower bounds per precision on MobileNetV2 (measured values in the comments).
+THRESHOLDS: dict[str, dict[str, float]] = {
+    # ORT runs this fp16 model in float32 on x86 (only the weights' float16 rounding is left);
+    # the margin leaves room for CPUs with float16 kernels (ARM), not measured here.
+    "fp16": {"sqnr_db": 25.0, "cosine": 0.999, "centred_top1_agreement": 0.75},  # 38.2 dB, 0.99990, 0.949
+    "int8_dynamic": {"sqnr_db": 9.0, "cosine": 0.94, "centred_top1_agreement": 0.08},  # 12.6 dB, 0.9689, 0.188
+    "int8_static": {"sqnr_db": 9.0, "cosine": 0.94, "centred_top1_agreement": 0.08},  # 12.9 dB, 0.9715, 0.199
+}
+
+
+def _profile(precision: str, model: str = "mobilenet_v2", **changes: Any) -> RunProfile:
+    """The tests' ORT profile; INT8 static calibrates on the profile's 16 images (measured on
+    MobileNetV2: SQNR 13.2 dB with 16, 13.1 with 64, 12.8 with 300 calibration images)."""
+    return small_profile(framework="onnxruntime", precision=precision, model=model, **changes)
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def _loaded(name: str) -> Any:
+    """The model with seeded random weights (seed 0), loaded once for this module: weights
+    loading recalibrates BatchNorm, which costs more than most of these tests."""
+    if name not in _MODELS:
+        from qtui.core.models.weights import load_model
+
+        _MODELS[name] = load_model(name, "random", 0)
+    return _MODELS[name]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_models() -> Any:
+    yield
+    _MODELS.clear()
+
+
+@pytest.fixture(autouse=True)
+def _reuse_loaded_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner (prepare_only, run) loads weights through `qtui.core.models.load_model`."""
+    import qtui.core.models as models
+
+    real = models.load_model
+
+    def load(name: str, weights: str = "random", seed: int = 0, path: str | None = None, on_progress: Any = None) -> Any:
+        if weights == "random" and seed == 0 and path is None:
+            return _loaded(name)
+        return real(name, weights, seed, path, on_progress)
+
+    monkeypatch.setattr(models, "load_model", load)
+
+
+@pytest.fixture(scope="module")
+def mobilenet() -> Any:
+    return _loaded("mobilenet_v2")
+
+
+def _reference(loaded: Any, count: int) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
+    images = SyntheticDataset(count, FIDELITY_SEED).get_batch(list(range(count)))
+    with torch.inference_mode():
+        ref = np.concatenate(
+            [loaded.module(torch.from_numpy(images[i : i + 32])).numpy() for i in range(0, count, 32)]
+        )
+    return images, ref
+
+
+@pytest.fixture(scope="module")
+def reference(mobilenet: Any) -> tuple[np.ndarray, np.ndarray]:
+    """256 synthetic images and the FP32 torch logits on them."""
+    return _reference(mobilenet, FIDELITY_SAMPLES)
+
+
+def _predict(artifact: Artifact, images: np.ndarray) -> tuple[np.ndarray, str]:
+    backend = get_backend("onnxruntime")
+    # One thread: the logits don't depend on it, and on a busy shared machine ORT's spinning
+    # worker threads made the many small ops of INT8 dynamic ≈2× slower than one thread.
+    backend.load(artifact, 1, "Offline")
+    try:
+        logits = np.concatenate([predict_in_chunks(backend, images[i : i + 16]) for i in range(0, len(images), 16)])
+        return logits, backend.executed_precision()
+    finally:
+        backend.close()
+
+
+def _assert_only_model_file(artifact: Artifact) -> None:
+    names = sorted(p.name for p in artifact.directory.iterdir())
+    assert names == ["meta.json", "model.onnx"], names  # no intermediate export left behind
+    assert not list(artifact.directory.parent.glob(".*tmp*")), "staging folder left behind"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8_dynamic", "int8_static"])
+def test_precision_prepares_loads_and_predicts(precision: str, reference: tuple[np.ndarray, np.ndarray]) -> None:
+    images, ref = reference
+    artifact, _ = prepare_only(_profile(precision))
+    _assert_only_model_file(artifact)
+    assert artifact.precision == precision and artifact.meta["format"] == "onnx"
+    logits, executed = _predict(artifact, images)
+    assert logits.shape == (FIDELITY_SAMPLES, 1000) and logits.dtype == np.float32
+    fid = fidelity(ref, logits)
+    # centred agreement is informative: 109 distinct FP32 classes (chance level ≈ 1 %)
+    assert fid["centred_distinct_classes"] >= 50
+
+    fp32_size = prepare_only(_profile("fp32"))[0].size_bytes
+    details = artifact.meta["details"]
+    if precision == "fp32":
+        assert fid["max_abs_diff"] < FP32_MAX_ABS
+        assert np.array_equal(np.argmax(logits, 1), np.argmax(ref, 1))
+        assert re.search(r"Conv×52 \(float32\)", executed) and "QLinear" not in executed, executed
+        return
+    for key, bound in THRESHOLDS[precision].items():
+        assert fid[key] >= bound, f"{precision} {key} {fid[key]:.4f} < {bound}"
+    if precision == "fp16":
+        assert 0.45 * fp32_size < artifact.size_bytes < 0.55 * fp32_size
+        assert details["keep_io_types"] is True
+        # Either ORT ran float16 kernels, or it says the model was executed in float32.
+        assert "(float16)" in executed or "runs in float32" in executed, executed
+    elif precision == "int8_dynamic":
+        assert artifact.size_bytes < 0.3 * fp32_size
+        assert "ConvInteger×52 (uint8 act, int8 weights)" in executed, executed
+        assert "DynamicQuantizeLinear×52" in executed
+    else:
+        assert artifact.size_bytes < 0.3 * fp32_size
+        assert details["format"] == "QDQ" and details["calibration"] == "MinMax"
+        assert details["calibration_images"] == 16
+        assert details["weights"] == "int8 per-channel"
+        assert details["activations"] in ("uint8", "int8") and details["choice_basis"]
+        assert "QLinearConv×" in executed and "int8 weights" in executed, executed
+        if details["activations"] == "uint8":
+            # U8S8 (x86): ORT fused every QDQ Conv into QLinearConv, no float Conv is left
+            # (with int8 activations it left 15 depthwise Convs in float here).
+            assert "QLinearConv×52 (uint8 act, int8 weights)" in executed, executed
+            assert not re.search(r"(?<!Linear)Conv×", executed), executed
+
+
+def test_int8_static_second_prepare_is_a_cache_hit() -> None:
+    profile = _profile("int8_static")
+    first, _ = prepare_only(profile)
+    steps: list[str] = []
+    second, hit = prepare_only(profile, lambda e: steps.append(getattr(e, "step", "")))
+    assert hit is True
+    assert second.path == first.path
+    assert not any("calibrat" in s or "export" in s for s in steps), steps
+    # a different calibration set is a different artifact
+    other = replace(profile, dataset=replace(profile.dataset, calibration_count=8))
+    from qtui.core.prepare import artifact_key, weights_identity
+
+    module_tools = first.meta["tools"]
+    assert module_tools["onnxruntime"] and module_tools["recipe"].startswith("v")
+    assert artifact_key(other, weights_identity(other), module_tools, "x")[0] != first.meta["key"]
+
+
+class _Cancel(Exception):
+    pass
+
+
+def test_cancel_during_calibration_leaves_nothing(mobilenet: Any) -> None:
+    from qtui.core.prepare import CalibrationSpec, artifacts_root, find_or_prepare
+
+    profile = _profile("int8_static", dataset=DatasetSpec(count=32, performance_sample_count=32, calibration_count=24))
+    data = SyntheticDataset(32, 0)
+    calib = CalibrationSpec(dataset_identity="synthetic:cancel-test", indices=tuple(range(24)))
+    before = set(artifacts_root().iterdir())
+    seen: list[tuple[str, float | None]] = []
+
+    def progress(step: str, fraction: float | None) -> None:
+        seen.append((step, fraction))
+        if step == "calibrating" and fraction and fraction > 0:
+            raise _Cancel()
+
+    def batches() -> Any:
+        for i in range(0, 24, 8):
+            yield data.get_batch(list(range(i, i + 8)))
+
+    with pytest.raises(_Cancel):
+        find_or_prepare(profile, lambda: mobilenet, calib, batches, progress)
+    assert set(artifacts_root().iterdir()) == before
+    fractions = [f for s, f in seen if s == "calibrating"]
+    assert fractions[:2] == [0.0, pytest.approx(1 / 24)]  # one image per calibration step
+
+
+@pytest.mark.parametrize(
+    ("scenario", "loadgen"),
+    [
+        ("SingleStream", LoadGenSpec(preset="quick")),
+        ("MultiStream", LoadGenSpec(preset="quick", samples_per_query=2)),
+        ("Offline", LoadGenSpec(preset="quick", min_query_count=64)),
+    ],
+)
+def test_int8_static_loadgen_run(scenario: str, loadgen: LoadGenSpec) -> None:
+    result = run(_profile("int8_static", scenario=scenario, loadgen=loadgen))
+    assert result.status == "ok", result.message
+    assert result.loadgen["validity"] == "VALID"
+    assert result.throughput["samples"] >= 64 and result.throughput["samples_per_s"] > 0
+    executed = result.artifact["executed_precision"]
+    assert "QLinearConv×52" in executed and "int8 weights" in executed, executed
+    assert result.artifact["size_bytes"] < 5_000_000  # 3.9 MB: int8 weights (FP32: 14 MB)
+
+
+def test_catalogue_entries() -> None:
+    from qtui.core.prepare import onnxruntime as ortprep
+
+    assert set(ortprep.PRECISIONS) == {"fp32", "fp16", "int8_dynamic", "int8_static"}
+    for precision in ortprep.PRECISIONS:
+        assert ortprep.unavailable_reason(precision) is None
+    assert "not implemented" in (ortprep.unavailable_reason("int4") or "")
+    tools = ortprep.tool_versions()
+    assert tools["onnxruntime"] and tools["onnx"] and tools["opset"] == "17"
+
+
+def test_static_recipe_per_architecture(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qtui.core.prepare import onnxruntime as ortprep
+
+    monkeypatch.setattr(ortprep.platform, "machine", lambda: "aarch64")
+    arm = ortprep.static_recipe()
+    assert arm["activations"] == "int8" and arm["reduce_range"] is False
+    assert "ARM" in arm["basis"] and "S8S8" in ortprep._recipe_id()
+    monkeypatch.setattr(ortprep.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(ortprep, "_has_vnni", lambda: True)
+    assert ortprep.static_recipe()["activations"] == "uint8"
+    assert ortprep.static_recipe()["reduce_range"] is False
+    monkeypatch.setattr(ortprep, "_has_vnni", lambda: False)
+    assert ortprep.static_recipe()["reduce_range"] is True
+    assert ortprep._recipe_id().endswith("-rr")
+
+
+#: Slow models: INT8 static SQNR / cosine lower bounds on 64 images (measured in the comments).
+SLOW_THRESHOLDS = {
+    "vgg19": {"sqnr_db": 20.0, "cosine": 0.995},  # 26.8 dB, 0.99891 (centred 0.70, 47 classes)
+    "densenet121": {"sqnr_db": 14.0, "cosine": 0.99},  # 18.7 dB, 0.99637 (centred 0.81, 46 classes)
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["vgg19", "densenet121"])
+def test_large_model_int8_static(model: str) -> None:
+    artifact, _ = prepare_only(_profile("int8_static", model=model))
+    _assert_only_model_file(artifact)
+    images, ref = _reference(_loaded(model), 64)
+    logits, executed = _predict(artifact, images)
+    fid = fidelity(ref, logits)
+    for key, bound in SLOW_THRESHOLDS[model].items():
+        assert fid[key] >= bound, f"{model} {key} {fid[key]:.4f} < {bound}"
+    assert "QLinearConv×" in executed and "int8 weights" in executed, executed
+    assert Path(artifact.path).stat().st_size == artifact.size_bytes
