@@ -231,7 +231,10 @@ def find_or_prepare(
             "details": produced.get("details", {}),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "prepare_seconds": round(time.perf_counter() - started, 3),
-            "prepare_peak_rss_bytes": peak.bytes,
+            # converters that run in a child process report their own peak
+            "prepare_peak_rss_bytes": max(
+                peak.bytes, int(produced.get("details", {}).get("converter_peak_rss_bytes") or 0)
+            ),
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2))
         try:
