@@ -1,45 +1,96 @@
-"""PyTorch backend: FP32 eager with channels_last, inference mode, explicit thread count."""
+"""PyTorch backend: eager FP32/FP16 state dicts (channels_last) and TorchScript int8 artifacts,
+run under `torch.inference_mode()` with an explicit thread count.
+
+For int8 artifacts the quantized engine recorded at preparation ("x86", "fbgemm" or "qnnpack") is
+set before `torch.jit.load` (packed weights are rebuilt for the current engine while loading, and
+ARM builds have no default engine). `executed_precision` counts the quantized ops of the loaded
+TorchScript graph and the float convolutions/linears left in it.
+"""
 
 from __future__ import annotations
+
+from collections import Counter
+from typing import Any
 
 import numpy as np
 import torch
 
 from qtui.core.backends import Artifact, Backend, BackendError
+from qtui.core.prepare.torch import native_fp16_flags, quiet
+
+#: Float compute ops worth naming when they are left in a TorchScript graph.
+_FLOAT_HEAVY = {
+    "aten::_convolution": "conv",
+    "aten::conv2d": "conv",
+    "aten::linear": "linear",
+    "aten::addmm": "linear",
+    "aten::matmul": "matmul",
+}
 
 
 class TorchBackend(Backend):
     framework = "torch"
 
     def __init__(self) -> None:
-        self._module: torch.nn.Module | None = None
+        self._module: Any = None
         self._dtype = torch.float32
+        self._kind = "state_dict"
+        self._channels_last = True
+        self._engine: str | None = None
+        self._threads = 0
+        self._ops = ""
 
     def load(self, artifact: Artifact, threads: int, scenario: str) -> None:
         from qtui.core.models import build_model
 
         torch.set_num_threads(threads)
-        kind = artifact.meta.get("format", "state_dict")
+        self._threads = threads
+        self._dtype = torch.float32
+        self._engine = None
+        self._ops = ""
+        meta = artifact.meta
+        details: dict[str, Any] = meta.get("details", {}) or {}
+        kind = meta.get("format", "state_dict")
+        engine = details.get("quantized_engine")
+        if engine:
+            _set_engine(engine)
+            self._engine = engine
         try:
-            if kind == "state_dict":
-                module = build_model(artifact.meta["model"])
-                state = torch.load(artifact.path, map_location="cpu", weights_only=True)
-                module.load_state_dict(state, strict=True)
-            elif kind == "torchscript":
-                module = torch.jit.load(str(artifact.path), map_location="cpu")
-            else:
-                raise BackendError(f"unknown torch artifact format '{kind}' in {artifact.directory}")
+            with quiet(native=True):
+                if kind == "state_dict":
+                    module = build_model(meta.get("model") or details["model"])
+                    state = torch.load(artifact.path, map_location="cpu", weights_only=True)
+                    module.load_state_dict(state, strict=True)
+                elif kind == "torchscript":
+                    module = torch.jit.load(str(artifact.path), map_location="cpu")
+                else:
+                    raise BackendError(f"unknown torch artifact format '{kind}' in {artifact.directory}")
         except BackendError:
             raise
         except Exception as exc:
             raise BackendError(f"PyTorch could not load {artifact.path}: {exc}") from exc
         module.eval()
-        if artifact.precision == "fp16":
-            module = module.half()
-            self._dtype = torch.float16
+        self._kind = kind
         if kind == "state_dict":
+            if artifact.precision == "fp16":
+                module = module.half()
+                self._dtype = torch.float16
             module = module.to(memory_format=torch.channels_last)
+            for p in module.parameters():
+                p.requires_grad_(False)
+            self._channels_last = True
+        else:
+            self._channels_last = details.get("input_memory_format") == "channels_last"
+            self._ops = _describe_graph(module)
         self._module = module
+        if kind == "torchscript":
+            # One call now, quietly: torch warns once per process (deprecated quantized tensors)
+            # on the first quantized run; that must not reach the terminal from LoadGen's thread.
+            try:
+                with quiet(native=True):
+                    self.predict(np.zeros((1, 3, 224, 224), dtype=np.float32))
+            except Exception as exc:
+                raise BackendError(f"PyTorch could not run {artifact.path}: {_first_line(exc)}") from exc
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         assert self._module is not None, "load() first"
@@ -47,18 +98,78 @@ class TorchBackend(Backend):
             x = torch.from_numpy(batch)
             if self._dtype != torch.float32:
                 x = x.to(self._dtype)
-            x = x.contiguous(memory_format=torch.channels_last)
+            if self._channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             out = self._module(x)
-        return out.float().numpy()
+            return out.float().numpy()
 
     def version(self) -> str:
         return torch.__version__
 
     def executed_precision(self) -> str:
-        return f"eager {str(self._dtype).replace('torch.', '')}, channels_last, {torch.get_num_threads()} threads"
+        threads = f"{torch.get_num_threads()} threads"
+        if self._kind == "state_dict":
+            dtype = str(self._dtype).replace("torch.", "")
+            if self._dtype == torch.float16:
+                flags = native_fp16_flags()
+                dtype += f" (CPU has {'/'.join(flags)})" if flags else " (no native FP16 on this CPU: emulated, slow)"
+            return f"eager {dtype}, channels_last, {threads}"
+        return f"TorchScript, quantized engine {self._engine or torch.backends.quantized.engine}, {self._ops}, {threads}"
 
     def close(self) -> None:
         self._module = None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+def _set_engine(engine: str) -> None:
+    supported = torch.backends.quantized.supported_engines
+    if engine not in supported:
+        raise BackendError(
+            f"this artifact needs PyTorch's '{engine}' quantized engine, which this build lacks "
+            f"(it has: {', '.join(e for e in supported if e != 'none') or 'none'}); prepare it on this machine"
+        )
+    torch.backends.quantized.engine = engine
+
+
+def graph_op_counts(module: Any) -> Counter[str]:
+    """Node kinds of a TorchScript module's graph with every submodule call inlined."""
+    graph = module.inlined_graph if hasattr(module, "inlined_graph") else module.graph
+    counts: Counter[str] = Counter()
+
+    def walk(block: Any) -> None:
+        for node in block.nodes():
+            counts[node.kind()] += 1
+            for sub in node.blocks():
+                walk(sub)
+
+    walk(graph)
+    return counts
+
+
+def _describe_graph(module: Any) -> str:
+    """E.g. 'quantized::conv2d_relu ×35, quantized::conv2d ×17, quantized::add ×10,
+    quantized::linear ×1 (int8); float conv ×0'."""
+    try:
+        counts = graph_op_counts(module)
+    except Exception:  # a graph we cannot walk: say so rather than fail the run
+        return "graph not inspectable"
+    quantized = sorted(
+        ((k, n) for k, n in counts.items() if k.startswith("quantized::")), key=lambda kv: (-kv[1], kv[0])
+    )
+    floats: Counter[str] = Counter()
+    for kind, n in counts.items():
+        if kind in _FLOAT_HEAVY:
+            floats[_FLOAT_HEAVY[kind]] += n
+    parts = []
+    if quantized:
+        parts.append(", ".join(f"{k} ×{n}" for k, n in quantized) + " (int8)")
+    float_text = ", ".join(f"{k} ×{n}" for k, n in sorted(floats.items())) if floats else "conv ×0"
+    parts.append(f"float {float_text}")
+    return "; ".join(parts)
 
 
 def create() -> Backend:
