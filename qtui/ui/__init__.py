@@ -1,0 +1,1 @@
+"""The Textual terminal UI of qtui (the core in `qtui.core` never imports it)."""

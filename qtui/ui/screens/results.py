@@ -1,0 +1,575 @@
+"""The results screens: the table of saved runs (filter, compare with FP32, export, replay), the
+details of one run, and the "study" view, framework × precision per scenario for one model.
+
+Everything shown comes from the saved result files (`load_results`) and the core's table helpers
+(`table_rows`, `fp32_baseline`, `speedup`, `to_markdown`, `to_csv`), so the TUI, `qtui report` and
+the exports agree.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Select, Static
+
+from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core.events import HistogramSnapshot
+from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS, RunProfile
+from qtui.core.results import (
+    RunResult,
+    accuracy_text,
+    fp32_baseline,
+    load_results,
+    speedup,
+    table_rows,
+    to_csv,
+    to_markdown,
+)
+from qtui.ui.widgets.histogram import LatencyHistogram
+
+SHORT = {
+    "mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121",
+    "onnxruntime": "ORT", "openvino": "OpenVINO", "tflite": "TFLite", "torch": "PyTorch",
+    "fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8d", "int8_static": "INT8s",
+    "SingleStream": "SS", "MultiStream": "MS", "Offline": "Off",
+}
+STATUS_SHORT = {"cancelled": "cancel"}
+FILTERS = (("model", MODELS, MODEL_TITLES), ("framework", FRAMEWORKS, FRAMEWORK_TITLES),
+           ("precision", PRECISIONS, PRECISION_TITLES), ("scenario", SCENARIOS, {s: s for s in SCENARIOS}))
+COLUMNS = (("model", "model"), ("fw", "fw"), ("prec", "prec"), ("scen", "scen"), ("status", "status"),
+           ("metric", "metric"), ("×FP32", "speedup"), ("Δacc", "delta"), ("when", "when"))
+
+
+def short(value: str) -> str:
+    return SHORT.get(value, value)
+
+
+def metric_text(result: RunResult) -> str:
+    """The run's headline figure, short: "p90 38.5ms", "245/s", or for accuracy runs "top1 71.2%"."""
+    if result.profile.mode == "accuracy":
+        acc = result.accuracy or {}
+        fid = acc.get("fidelity") or {}
+        if acc.get("top1") is not None:
+            return f"top1 {acc['top1'] * 100:.1f}%"
+        if fid.get("sqnr_db") is not None:
+            return f"SQNR {fid['sqnr_db']:.0f}dB"
+        return "accuracy –"
+    label, value = result.metric
+    if not isinstance(value, (int, float)):
+        return "–"
+    if label == "samples/s":
+        return f"{value:.4g}/s"
+    return f"{label.split()[0]} {value:.3g}ms"
+
+
+def speedup_text(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def accuracy_delta(result: RunResult, baseline: RunResult | None) -> str:
+    """Accuracy (top-1, in points) or fidelity change against the FP32 baseline."""
+    if baseline is None or baseline is result:
+        return ""
+    a, b = result.accuracy or {}, baseline.accuracy or {}
+    if a.get("top1") is not None and b.get("top1") is not None:
+        return f"{(a['top1'] - b['top1']) * 100:+.1f}pt"
+    fa, fb = a.get("fidelity") or {}, b.get("fidelity") or {}
+    key = "centred_top1_agreement"
+    if fa.get(key) is not None and fb.get(key) is not None:
+        return f"agr{(fa[key] - fb[key]) * 100:+.0f}pt"
+    if fa.get("sqnr_db") is not None and fb.get("sqnr_db") is not None:
+        return f"{fa['sqnr_db'] - fb['sqnr_db']:+.0f}dB"
+    return ""
+
+
+def _when(result: RunResult) -> str:
+    return result.created[5:16].replace("T", " ")
+
+
+class ResultsScreen(Screen[None]):
+    """Saved results: filter, compare with the FP32 run, study tables, export, replay."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="results.back"),
+        Binding("d", "details", "Details", key_display="⏎", id="results.details"),
+        Binding("c", "compare", "Compare", id="results.compare"),
+        Binding("s", "study", "Study", id="results.study"),
+        Binding("e", "export", "Export", id="results.export"),
+        Binding("r", "replay", "Replay", id="results.replay"),
+        Binding("f5", "reload", "Reload", show=False, id="results.reload"),
+    ]
+    AUTO_FOCUS = "#results-table"
+
+    def __init__(self, results_root: Path, select: str | None = None) -> None:
+        super().__init__()
+        self.results_root = results_root
+        self.select_run = select
+        self.pool: list[RunResult] = []
+        self.shown: list[RunResult] = []
+        self.warnings: list[str] = []
+        self.last_export = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="filters"):
+            for key, values, titles in FILTERS:
+                yield Select([(titles.get(v, v), v) for v in values], prompt=f"any {key}", id=f"filter-{key}", compact=True)
+        table: DataTable[str] = DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static(id="results-status")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.sub_title = f"results in {self.results_root}"
+        table = self.query_one(DataTable)
+        for label, key in COLUMNS:
+            table.add_column(label, key=key)
+        self.reload()
+
+    # -- data -----------------------------------------------------------------------------------
+    def reload(self) -> None:
+        self.warnings = []
+        self.pool = load_results(self.results_root, warn=self.warnings.append)
+        self._fill()
+
+    def filters(self) -> dict[str, str]:
+        out = {}
+        for key, _, _ in FILTERS:
+            value = self.query_one(f"#filter-{key}", Select).value
+            if value is not Select.NULL:
+                out[key] = str(value)
+        return out
+
+    def _matches(self, result: RunResult, wanted: dict[str, str]) -> bool:
+        return all(getattr(result.profile, key) == value for key, value in wanted.items())
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        keep = self.select_run or self.selected_run_id()
+        wanted = self.filters()
+        self.shown = [r for r in reversed(self.pool) if self._matches(r, wanted)]  # newest first
+        table.clear()
+        for r in self.shown:
+            base = fp32_baseline(r, self.pool)
+            p = r.profile
+            table.add_row(
+                short(p.model), short(p.framework), short(p.precision), short(p.scenario),
+                Text(STATUS_SHORT.get(r.status, r.status), style=_status_style(r.status)), metric_text(r),
+                speedup_text(speedup(r, base) if p.mode == "performance" else None),
+                accuracy_delta(r, base), _when(r),
+                key=r.run_id,
+            )
+        if keep is not None:
+            for index, r in enumerate(self.shown):
+                if r.run_id == keep:
+                    table.move_cursor(row=index)
+        self.select_run = None
+        self._status()
+
+    def _status(self, extra: str = "") -> None:
+        parts = [f"{len(self.shown)} of {len(self.pool)} runs"]
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} damaged file(s) skipped")
+        if not self.pool:
+            parts = [f"no results yet in {self.results_root}: run one from the setup screen (ctrl+r)"]
+        if extra or self.last_export:
+            parts.append(extra or self.last_export)
+        self.query_one("#results-status", Static).update(" · ".join(parts))
+
+    def selected_run_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+            return None
+        return self.shown[table.cursor_row].run_id
+
+    def selected(self) -> RunResult | None:
+        run_id = self.selected_run_id()
+        return next((r for r in self.shown if r.run_id == run_id), None)
+
+    @on(Select.Changed)
+    def _filter_changed(self) -> None:
+        self._fill()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_details()
+
+    # -- actions --------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_details(self) -> None:
+        result = self.selected()
+        if result is not None:
+            self.app.push_screen(DetailsScreen(result, fp32_baseline(result, self.pool)), self._after_details)
+
+    def _after_details(self, replay: RunProfile | None) -> None:
+        if replay is not None:
+            self._replay(replay)
+
+    def action_compare(self) -> None:
+        result = self.selected()
+        if result is not None:
+            self.app.push_screen(CompareScreen(result, fp32_baseline(result, self.pool)))
+
+    def action_study(self) -> None:
+        result = self.selected()
+        model = self.filters().get("model") or (result.profile.model if result else MODELS[0])
+        self.app.push_screen(StudyScreen(self.pool, model, self.results_root))
+
+    def action_replay(self) -> None:
+        result = self.selected()
+        if result is not None:
+            self._replay(result.profile)
+
+    def _replay(self, profile: RunProfile) -> None:
+        from qtui.ui.screens.run import RunOutcome, RunScreen
+
+        def done(outcome: RunOutcome | None) -> None:
+            self.select_run = outcome.run_id if outcome else None
+            self.reload()
+
+        self.app.push_screen(RunScreen(profile, self.results_root), done)
+
+    def action_export(self) -> None:
+        from qtui.ui.screens.dialogs import ExportScreen
+
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        stem = self.results_root / f"qtui-results-{stamp}"
+        self.app.push_screen(ExportScreen(stem, len(self.shown)), self._export_to)
+
+    def _export_to(self, request: Any) -> None:
+        from qtui.ui.screens.dialogs import ConfirmScreen
+
+        if request is None:
+            return
+        rows = table_rows(list(reversed(self.shown)), self.pool)
+        text = to_markdown(rows) if request.fmt == "markdown" else to_csv(rows)
+        if request.path.exists():
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._write_export(request.path, text, len(rows))
+                else:
+                    self.notify(f"not exported: {request.path} exists", severity="warning")
+
+            self.app.push_screen(ConfirmScreen(f"{request.path} already exists.\nReplace it?", yes="Replace"), confirmed)
+            return
+        self._write_export(request.path, text, len(rows))
+
+    def _write_export(self, path: Path, text: str, count: int) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"could not write {path}: {exc}", title="Export", severity="error")
+            return
+        self.last_export = f"wrote {count} rows to {path}"
+        self.notify(self.last_export, title="Export")
+        self._status()
+
+
+def _status_style(status: str) -> str:
+    return {"ok": "green", "invalid": "yellow", "cancelled": "yellow", "failed": "red"}.get(status, "")
+
+
+# -- compare --------------------------------------------------------------------------------------
+def _figure(value: Any, fmt: str = "{:.4g}") -> str:
+    return fmt.format(value) if isinstance(value, (int, float)) else "–"
+
+
+def compare_table(result: RunResult, baseline: RunResult | None) -> Table:
+    """This run next to its FP32 baseline, with speed-up and accuracy delta."""
+    table = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
+    table.add_column("", style="bold", no_wrap=True, min_width=11)
+    table.add_column("this run", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("FP32 baseline", no_wrap=True, overflow="ellipsis", ratio=1)
+    runs = [result, baseline]
+
+    def row(label: str, get: Any) -> None:
+        table.add_row(label, *[get(r) if r is not None else "–" for r in runs])
+
+    row("precision", lambda r: PRECISION_TITLES.get(r.profile.precision, r.profile.precision))
+    row("run of", _when)
+    row("status", lambda r: f"{r.status} ({r.loadgen.get('validity') or '–'})")
+    label, _ = result.metric
+    if label != "samples/s":  # Offline's metric is the samples/s row below
+        row(label, lambda r: _figure(r.metric[1]))
+    for key in ("p50", "p90", "p99"):
+        row(f"{key} ms", lambda r, key=key: _figure(r.latency_ms.get(key)))
+    row("samples/s", lambda r: _figure(r.throughput.get("samples_per_s")))
+    row("accuracy", lambda r: accuracy_text(r) or "–")
+    row("artifact MB", lambda r: _figure((r.artifact.get("size_bytes") or 0) / 1e6 or None, "{:.1f}"))
+    row("executed", lambda r: str(r.artifact.get("executed_precision") or "–"))
+    return table
+
+
+class CompareScreen(ModalScreen[None]):
+    """The selected run against the FP32 run of the same model, framework, scenario and mode."""
+
+    BINDINGS = [Binding("escape,c,q", "dismiss(None)", "Close")]
+
+    def __init__(self, result: RunResult, baseline: RunResult | None) -> None:
+        super().__init__()
+        self.result = result
+        self.baseline = baseline
+
+    def compose(self) -> ComposeResult:
+        r, base = self.result, self.baseline
+        p = r.profile
+        with Vertical(classes="dialog", id="compare-dialog"):
+            yield Static(f"Compare: {MODEL_TITLES.get(p.model, p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · {p.scenario} · {p.mode}", classes="dialog-title")
+            if base is None:
+                yield Static(
+                    "No completed FP32 run of the same model, weights, framework, scenario and mode: "
+                    "run one (precision FP32) to compare against.", id="compare-summary"
+                )
+            else:
+                sp = speedup(r, base)
+                summary = Text()
+                summary.append(f"speed-up ×{sp:.2f}" if sp is not None else "speed-up –", style="bold")
+                delta = accuracy_delta(r, base)
+                summary.append(f" · accuracy Δ {delta}" if delta else " · accuracy Δ – (accuracy-mode runs needed)")
+                if base is r:
+                    summary = Text("this is an FP32 run: it is its own baseline")
+                yield Static(summary, id="compare-summary")
+            yield Static(compare_table(r, base), id="compare-table")
+        yield Footer(show_command_palette=False)
+
+
+# -- details ---------------------------------------------------------------------------------------
+def _kv_table(rows: Iterable[tuple[str, Any]]) -> Table:
+    table = Table(box=None, padding=(0, 1), show_header=False, show_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        if value not in (None, "", [], {}):
+            table.add_row(key, str(value))
+    return table
+
+
+def details_renderables(result: RunResult, baseline: RunResult | None) -> list[RenderableType]:
+    """Everything about one run, in sections (the histogram is drawn by the widget)."""
+    from qtui.core.environment import describe_isa
+
+    p, lg, env = result.profile, result.loadgen, result.environment
+    mark = {"ok": "✓", "invalid": "!", "cancelled": "■", "failed": "✗"}.get(result.status, "?")
+    head = Text(f"{mark} {result.status.upper()}", style=f"bold {_status_style(result.status)}")
+    head.append(f"  {p.title}", style="bold")
+    if result.message:
+        head.append(f"\n{result.message}")
+    metric = lg.get("scenario_metric") or {}
+    verdict = _kv_table([
+        ("LoadGen verdict", lg.get("validity")),
+        ("why", "; ".join(lg.get("invalid_reasons") or [])),
+        ("warnings", "; ".join(str(w) for w in lg.get("warnings") or [])),
+        ("MLPerf metric", f"{metric.get('name')}: {_figure(metric.get('value'))}" if metric else None),
+        ("early stopping", " ".join(str(metric.get("early_stopping") or "").split())),
+        ("LoadGen", lg.get("version")),
+        ("settings", ", ".join(f"{k}={v}" for k, v in (lg.get("settings") or {}).items() if k not in ("scenario", "mode"))),
+    ])
+    lat = result.latency_ms
+    figures = _kv_table([
+        (f"latency ms ({lat.get('basis', '')})", "  ".join(f"{k} {_figure(lat[k])}" for k in ("p50", "p90", "p95", "p99", "p99.9") if k in lat)),
+        ("min/mean/max ms", " / ".join(_figure(lat.get(k)) for k in ("min", "mean", "max")) if lat else None),
+        ("throughput", f"{_figure(result.throughput.get('samples_per_s'))} samples/s, {result.throughput.get('queries')} queries, {result.throughput.get('samples')} samples in {result.throughput.get('duration_s')} s" if result.throughput else None),
+        ("accuracy", accuracy_text(result)),
+        ("vs FP32", f"×{_figure(speedup(result, baseline), '{:.2f}')} {accuracy_delta(result, baseline)}".strip() if baseline is not None and baseline is not result else None),
+    ])
+    art = result.artifact
+    prov = result.provenance
+    artifact = _kv_table([
+        ("executed precision", art.get("executed_precision")),
+        ("runtime", art.get("runtime_version")),
+        ("artifact", f"{art.get('format') or ''} {_figure((art.get('size_bytes') or 0) / 1e6 or None, '{:.1f}')} MB, {'cached' if art.get('cache_hit') else 'prepared'}" if art else None),
+        ("weights", prov.get("weights")),
+        ("weights digest", prov.get("weights_digest")),
+        ("data", prov.get("data")),
+        ("labels", "yes" if prov.get("data_has_labels") else "no" if prov else None),
+        ("peak RSS", f"{result.memory['peak_rss_bytes'] / 1e6:.0f} MB" if result.memory.get("peak_rss_bytes") else None),
+    ])
+    fw = env.get("frameworks") or {}
+    machine = _kv_table([
+        ("CPU", env.get("board_model") or env.get("cpu_model")),
+        ("cores", f"{env.get('cores_logical')} logical / {env.get('cores_physical')} physical, {env.get('threads')} threads used" if env else None),
+        ("ISA", describe_isa(env) if env else None),
+        ("OS", env.get("os")),
+        ("governor", env.get("governor")),
+        ("temperature", f"{env['temperature_c']} °C" if env.get("temperature_c") is not None else None),
+        ("frameworks", ", ".join(f"{k} {v}" for k, v in fw.items() if v)),
+        ("warnings", "; ".join(env.get("warnings") or [])),
+    ])
+    files = _kv_table([("run id", result.run_id), ("created", result.created), ("logs", lg.get("log_dir"))])
+    return [
+        head,
+        Text("\nLoadGen", style="bold underline"), verdict,
+        Text("\nFigures", style="bold underline"), figures,
+        Text("\nArtifact and provenance", style="bold underline"), artifact,
+        Text("\nMachine", style="bold underline"), machine,
+        Text("\nFiles", style="bold underline"), files,
+    ]
+
+
+class DetailsScreen(Screen[RunProfile | None]):
+    """One result in full; `r` replays its exact profile."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Back", id="details.back"),
+        Binding("r", "replay", "Replay", id="details.replay"),
+    ]
+    AUTO_FOCUS = "#details"
+
+    def __init__(self, result: RunResult, baseline: RunResult | None) -> None:
+        super().__init__()
+        self.result = result
+        self.baseline = baseline
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="details"):
+            sections = details_renderables(self.result, self.baseline)
+            yield Static(Group(*sections[:5]), id="details-head")
+            h = self.result.histogram or {}
+            snapshot = HistogramSnapshot(tuple(h.get("edges_ms") or ()), tuple(h.get("counts") or ()))
+            pct = {k: v for k, v in self.result.latency_ms.items() if k.startswith("p") and isinstance(v, (int, float))}
+            offline = self.result.profile.scenario == "Offline"
+            histogram = LatencyHistogram(
+                snapshot, pct, empty_text="no latencies recorded",
+                counted="batches" if offline else "queries", id="details-histogram",
+            )
+            histogram.border_title = f"latency per {'batch' if offline else 'query'} (log scale)"
+            yield histogram
+            yield Static(Group(*sections[5:]), id="details-rest")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.sub_title = self.result.run_id
+
+    def action_replay(self) -> None:
+        self.dismiss(self.result.profile)
+
+
+# -- study ------------------------------------------------------------------------------------------
+def study_table(pool: list[RunResult], model: str, scenario: str) -> Table | None:
+    """Framework × precision for one model and scenario: the newest performance result per cell,
+    its metric and speed-up over FP32 (None when there is no such result)."""
+    newest: dict[tuple[str, str], RunResult] = {}
+    for r in pool:
+        p = r.profile
+        if p.model == model and p.scenario == scenario and p.mode == "performance" and r.status in ("ok", "invalid"):
+            key = (p.framework, p.precision)
+            if key not in newest or r.created >= newest[key].created:
+                newest[key] = r
+    if not newest:
+        return None
+    label = "samples/s" if scenario == "Offline" else ("p90 ms" if scenario == "SingleStream" else "p99 ms")
+    table = Table(title=f"{scenario}: {label}, ×FP32", title_justify="left", padding=(0, 1), show_edge=False)
+    table.add_column("framework", no_wrap=True)
+    precisions = [q for q in PRECISIONS if any(k[1] == q for k in newest)]
+    for q in precisions:
+        table.add_column(SHORT[q], justify="right", no_wrap=True)
+    for f in FRAMEWORKS:
+        if not any(k[0] == f for k in newest):
+            continue
+        cells = []
+        for q in precisions:
+            r = newest.get((f, q))
+            if r is None:
+                cells.append("–")
+                continue
+            value = r.metric[1]
+            sp = speedup(r, fp32_baseline(r, pool))
+            text = f"{value:.3g}" if isinstance(value, (int, float)) else "–"
+            if sp is not None and q != "fp32":
+                text += f" ×{sp:.2f}"
+            if r.status == "invalid":
+                text += "*"
+            cells.append(text)
+        table.add_row(FRAMEWORK_TITLES.get(f, f), *cells)
+    return table
+
+
+def study_markdown(pool: list[RunResult], model: str) -> str:
+    """The study tables as Markdown (one table per scenario)."""
+    out = [f"# {MODEL_TITLES.get(model, model)}: framework × precision\n"]
+    for scenario in SCENARIOS:
+        table = study_table(pool, model, scenario)
+        if table is None:
+            continue
+        out.append(f"## {table.title}\n")
+        headers = [str(c.header) for c in table.columns]
+        out.append("| " + " | ".join(headers) + " |")
+        out.append("|" + "---|" * len(headers))
+        cells = [list(c.cells) for c in table.columns]
+        for i in range(table.row_count):
+            out.append("| " + " | ".join(str(col[i]) for col in cells) + " |")
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+class StudyScreen(Screen[None]):
+    """The paper's tables for one model: framework × precision per scenario."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Back", id="study.back"),
+        Binding("e", "export", "Export Markdown", id="study.export"),
+    ]
+
+    def __init__(self, pool: list[RunResult], model: str, results_root: Path) -> None:
+        super().__init__()
+        self.pool = pool
+        self.model = model
+        self.results_root = results_root
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="study-bar"):
+            yield Static("Model", id="study-label")
+            yield Select([(MODEL_TITLES[m], m) for m in MODELS], value=self.model, allow_blank=False, id="study-model", compact=True)
+        with VerticalScroll(id="study"):
+            yield Static(id="study-tables")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.sub_title = "study: framework × precision"
+        self._draw()
+
+    @on(Select.Changed, "#study-model")
+    def _model_changed(self, event: Select.Changed) -> None:
+        self.model = str(event.value)
+        self._draw()
+
+    def _draw(self) -> None:
+        tables: list[RenderableType] = []
+        for scenario in SCENARIOS:
+            table = study_table(self.pool, self.model, scenario)
+            if table is not None:
+                tables += [table, Text("")]
+        if not tables:
+            tables = [Text(f"no completed performance runs of {MODEL_TITLES.get(self.model, self.model)} yet")]
+        else:
+            tables.append(Text("* LoadGen said INVALID (e.g. too short)   ×: speed-up over FP32", style="dim"))
+        self.query_one("#study-tables", Static).update(Group(*tables))
+
+    def action_export(self) -> None:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = self.results_root / f"qtui-study-{self.model}-{stamp}.md"
+        try:
+            path.write_text(study_markdown(self.pool, self.model), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"could not write {path}: {exc}", severity="error")
+            return
+        self.notify(f"wrote {path}", title="Export")

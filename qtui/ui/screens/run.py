@@ -1,0 +1,316 @@
+"""The run screen: owns the benchmark worker and shows the run as it happens.
+
+The worker thread calls `runner.run(profile, on_event, stop)`; `on_event` only posts a message
+(never `call_from_thread`, which would make the timed path wait for the UI). The screen draws the
+preparation stages, LoadGen's progress, live p50/p90/p99, throughput, the latency histogram and
+the log. Esc sets the stop event (the runner drains LoadGen and saves the result as cancelled);
+after the run Esc goes back and `v` opens the results.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, RichLog, Static
+from textual.worker import Worker, WorkerFailed, WorkerState
+
+from qtui.core import events as ev
+from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core.events import HistogramSnapshot
+from qtui.core.profile import RunProfile
+from qtui.core.results import RunResult
+from qtui.ui.messages import (
+    RunFailed,
+    RunFinished,
+    RunLog,
+    RunPreparing,
+    RunProgress,
+    RunStarted,
+    wrap,
+)
+from qtui.ui.widgets.histogram import LatencyHistogram
+from qtui.ui.widgets.progress import StageProgress
+
+STATUS_MARKS = {"ok": ("✓", "green"), "invalid": ("!", "yellow"), "cancelled": ("■", "yellow"), "failed": ("✗", "red")}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the run screen returns: the result and whether the user asked to see the results."""
+
+    result: RunResult | None
+    view_results: bool = False
+
+    @property
+    def run_id(self) -> str | None:
+        return self.result.run_id if self.result else None
+
+
+def format_duration(seconds: float) -> str:
+    """12.3s, 3m48s, 1h02m."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def timing_text(p: ev.Progress) -> str:
+    """Elapsed and, when the expected sample count is known, the time left."""
+    text = f"{format_duration(p.elapsed_s)} elapsed"
+    if p.expected_samples and p.samples_per_s > 0:
+        left = max(0, p.expected_samples - p.completed_samples) / p.samples_per_s
+        text += f", ~{format_duration(left)} left" if left > 0 else ", finishing"
+    return text
+
+
+def latency_text(percentiles: dict[str, float]) -> str:
+    shown = [f"{k} {percentiles[k]:.3g} ms" for k in ("p50", "p90", "p99") if k in percentiles]
+    return "latency   " + ("   ".join(shown) if shown else "–")
+
+
+def throughput_text(p: ev.Progress) -> str:
+    done = f"{p.completed_samples}/{p.expected_samples}" if p.expected_samples else str(p.completed_samples)
+    return f"done      {done} samples · {p.completed_queries} queries · {p.samples_per_s:.4g} samples/s"
+
+
+class RunScreen(Screen[RunOutcome]):
+    """One benchmark run, live. `phase` is "preparing", "loadgen" or "done"."""
+
+    #: Time source of the log's timestamps (tests pin it for deterministic snapshots).
+    clock = staticmethod(time.monotonic)
+    #: Live figures are repainted at most this often: every frame costs the timed run some CPU
+    #: and GIL time (bench/ui_overhead.py), and 1 Hz still reads as live.
+    paint_interval_s = 1.0
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel run", id="run.cancel"),
+        Binding("escape", "back", "Back", id="run.back"),
+        Binding("v", "view_results", "Results", id="run.results"),
+    ]
+
+    def __init__(self, profile: RunProfile, results_root: Path) -> None:
+        super().__init__()
+        self.profile = profile
+        self.results_root = results_root
+        self.stop = threading.Event()
+        self.worker: Worker[RunResult] | None = None
+        self.result: RunResult | None = None
+        self.error: str = ""
+        self._step = ""
+        self.phase = "preparing"
+        self._t0 = self.clock()
+        self._shown: dict[str, str] = {}
+        self._last_paint = float("-inf")
+
+    # -- layout ---------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        p = self.profile
+        yield Header()
+        title = (
+            f"{MODEL_TITLES.get(p.model, p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · "
+            f"{PRECISION_TITLES.get(p.precision, p.precision)} · {p.scenario} · {p.mode} · {p.loadgen.preset}"
+        )
+        yield Static(title, id="run-title")
+        yield StageProgress("starting…", id="progress")
+        yield Static(id="stats")
+        offline = p.scenario == "Offline"
+        histogram = LatencyHistogram(id="histogram", counted="batches" if offline else "queries")
+        histogram.border_title = f"latency per {'batch' if offline else 'query'} (log scale)"
+        yield histogram
+        yield Static(id="outcome")
+        yield RichLog(id="log", max_lines=1000, wrap=True, markup=False, highlight=False)
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.sub_title = "running"
+        self.query_one("#outcome").display = False
+        self.worker = self.run_benchmark()
+
+    # -- the worker -----------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="benchmark")
+    def run_benchmark(self) -> RunResult:
+        from qtui.core.runner import RunOptions, run
+
+        return run(self.profile, self._on_event, self.stop, RunOptions(results_root=self.results_root))
+
+    def _on_event(self, event: ev.Event) -> None:
+        """Called on the runner's threads: post and return at once."""
+        self.post_message(wrap(event))
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and self.worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    async def cancel_and_wait(self) -> None:
+        """Cancel the run and wait until the worker has finished (the result is saved)."""
+        self.stop.set()
+        if self.worker is not None:
+            try:
+                await self.worker.wait()
+            except WorkerFailed:
+                pass
+
+    def on_unmount(self) -> None:
+        self.stop.set()
+
+    # -- events from the run --------------------------------------------------------------------
+    @on(RunPreparing)
+    def _preparing(self, message: RunPreparing) -> None:
+        step, fraction = message.event.step, message.event.fraction
+        if step != self._step:
+            self._step = step
+            self._log(f"{step}")
+        label = None if self.stop.is_set() else step
+        self.query_one(StageProgress).show(label, fraction)
+
+    @on(RunStarted)
+    def _started(self, message: RunStarted) -> None:
+        e = message.event
+        self._step = "LoadGen"
+        self.phase = "loadgen"
+        s = e.settings
+        minimum = [f"≥ {s.get('min_query_count')} queries"]
+        if s.get("min_duration_ms"):
+            minimum.append(f"≥ {format_duration(s['min_duration_ms'] / 1000)}")
+        if e.expected_samples:
+            minimum.append(f"~{e.expected_samples} samples")
+        self._log("LoadGen started: " + ", ".join(minimum))
+        label = None if self.stop.is_set() else f"LoadGen {e.scenario}"
+        self.query_one(StageProgress).show(label, 0.0 if e.expected_samples else None, "")
+
+    @on(RunProgress)
+    def _progress(self, message: RunProgress) -> None:
+        now = time.monotonic()
+        if now - self._last_paint < self.paint_interval_s:
+            return  # a newer snapshot follows within ¼ s; the final figures are drawn at the end
+        self._last_paint = now
+        p = message.event
+        fraction = min(1.0, p.completed_samples / p.expected_samples) if p.expected_samples else None
+        self.query_one(StageProgress).show(fraction=fraction, note=timing_text(p))
+        self._set("#stats", latency_text(p.percentiles_ms) + "\n" + throughput_text(p))
+        self.query_one(LatencyHistogram).show(p.histogram, p.percentiles_ms)
+
+    @on(RunLog)
+    def _logged(self, message: RunLog) -> None:
+        e = message.event
+        self._log(e.text if e.level == "info" else f"{e.level}: {e.text}")
+
+    @on(RunFinished)
+    def _finished(self, message: RunFinished) -> None:
+        self._log(f"finished ({message.event.status}), saved {message.event.result_path}")
+
+    @on(RunFailed)
+    def _failed(self, message: RunFailed) -> None:
+        self._log(f"failed: {message.event.message}")
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self.worker:
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.result = event.worker.result
+            self._show_outcome()
+        elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            error = event.worker.error
+            self.error = f"{type(error).__name__}: {error}" if error else "the run was stopped"
+            self._show_outcome()
+        self.refresh_bindings()
+
+    # -- drawing --------------------------------------------------------------------------------
+    def _set(self, selector: str, text: str) -> None:
+        """Update a fixed-size Static only when its text changes, without markup parsing or a
+        layout pass: a live run repaints a few cells, not the screen."""
+        if self._shown.get(selector) != text:
+            self._shown[selector] = text
+            self.query_one(selector, Static).update(Text(text), layout=False)
+
+    def _log(self, line: str) -> None:
+        self.query_one(RichLog).write(f"{self.clock() - self._t0:6.1f}s  {line}")
+
+    def _show_outcome(self) -> None:
+        self.sub_title = "finished"
+        self.phase = "done"
+        box = self.query_one("#outcome", Static)
+        box.display = True
+        r = self.result
+        if r is None:
+            box.update(Text.assemble(("✗ qtui error: ", "bold red"), self.error, "\nesc: back"))
+            box.set_class(True, "failed")
+            self.query_one(StageProgress).show(Text("✗ error", style="red"))
+            return
+        mark, colour = STATUS_MARKS.get(r.status, ("?", "yellow"))
+        self.query_one(StageProgress).show(Text(f"{mark} {r.status}", style=colour))
+        box.set_class(True, r.status)
+        lines = Text()
+        if r.status == "failed":
+            lines.append("✗ The run failed: ", style="bold red")
+            lines.append(r.message or "see the log")
+        else:
+            verdict = r.loadgen.get("validity") or "no verdict"
+            lines.append(f"{mark} {r.status.upper()} ", style=f"bold {colour}")
+            lines.append(f"(LoadGen: {verdict})")
+            label, value = r.metric
+            if isinstance(value, (int, float)):
+                name, _, unit = label.partition(" ")
+                lines.append(f" · {name} {value:.4g} {unit.strip('()')}" if unit else f" · {value:.4g} {label}")
+            if r.message:
+                lines.append(f"\n{r.message}")
+            reasons = r.loadgen.get("invalid_reasons") or []
+            if reasons and r.status == "invalid":
+                lines.append("\n" + "; ".join(reasons))
+            self._show_final_figures(r)
+        lines.append("\nv: results · esc: back", style="dim")
+        box.update(lines)
+        self.call_after_refresh(self.query_one(RichLog).scroll_end, animate=False)
+
+    def _show_final_figures(self, r: RunResult) -> None:
+        h = r.histogram or {}
+        if h.get("counts"):
+            snapshot = HistogramSnapshot(tuple(h["edges_ms"]), tuple(h["counts"]))
+            pct = {k: v for k, v in r.latency_ms.items() if k.startswith("p") and isinstance(v, (int, float))}
+            self.query_one(LatencyHistogram).show(snapshot, pct)
+        t = r.throughput
+        if t.get("samples"):
+            final = ev.Progress(
+                completed_queries=int(t.get("queries") or 0),
+                completed_samples=int(t.get("samples") or 0),
+                elapsed_s=float(t.get("duration_s") or 0.0),
+                percentiles_ms={k: v for k, v in r.latency_ms.items() if k in ("p50", "p90", "p99")},
+                samples_per_s=float(t.get("samples_per_s") or 0.0),
+                histogram=HistogramSnapshot((), ()),
+            )
+            self._set("#stats", latency_text(final.percentiles_ms) + "\n" + throughput_text(final))
+            done = 1.0 if r.status == "ok" else self.query_one(StageProgress).fraction
+            self.query_one(StageProgress).show(fraction=done, note=f"{format_duration(final.elapsed_s)} in LoadGen")
+
+    # -- actions --------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.running
+        if action in ("back", "view_results"):
+            return not self.running
+        return True
+
+    def action_cancel(self) -> None:
+        if not self.running or self.stop.is_set():
+            return
+        self.stop.set()
+        self.query_one(StageProgress).show(Text("cancelling…", style="yellow"))
+        self._log("cancel requested: draining LoadGen")
+
+    def action_back(self) -> None:
+        self.dismiss(RunOutcome(self.result, view_results=False))
+
+    def action_view_results(self) -> None:
+        self.dismiss(RunOutcome(self.result, view_results=True))

@@ -1,0 +1,433 @@
+"""The setup screen: menus that build a RunProfile, what can run here, saved profiles.
+
+Every menu is filled from the catalog. Framework × precision combinations that cannot run on this
+machine stay visible, marked ✗, with the catalog's reason shown, and a run of one is refused with
+that reason. Typed values go through the core's profile validation (`apply_overrides`), so a bad
+number shows the same ProfileError message `qtui run --set` would, inline, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Collapsible, Footer, Header, Input, Label, Select, Static
+
+from qtui.core.catalog import (
+    FRAMEWORK_TITLES,
+    MODEL_TITLES,
+    PRECISION_TITLES,
+    SCENARIO_TITLES,
+    Availability,
+    matrix,
+)
+from qtui.core.loadgen import PRESETS
+from qtui.core.profile import (
+    FRAMEWORKS,
+    MODES,
+    PRECISIONS,
+    ProfileError,
+    RunProfile,
+    apply_overrides,
+    expand_sweep,
+    profile_from_dict,
+    save,
+    to_dict,
+)
+
+WEIGHT_KINDS = (("random (seeded)", "random"), ("torchvision", "torchvision"), ("file (.pth)", "file"))
+DATA_KINDS = (("synthetic (seeded)", "synthetic"), ("ImageNet val folder", "folder"))
+PRESET_LABELS = {"quick": "quick (short)", "mlperf": "mlperf (≥ 600 s)"}
+SHORT_PRECISION = {"fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8 dyn", "int8_static": "INT8 static"}
+
+#: Number inputs: widget id -> (profile key, label). Blank optional ones take the preset's value.
+NUMBER_FIELDS: dict[str, tuple[str, str]] = {
+    "weights-seed": ("weights.seed", "Seed"),
+    "data-count": ("dataset.count", "Images"),
+    "threads": ("threads", "Threads"),
+    "batch": ("batch_size", "Batch"),
+    "warmup": ("warmup_queries", "Warm-up queries"),
+    "perf-count": ("dataset.performance_sample_count", "Perf. samples"),
+    "calib-count": ("dataset.calibration_count", "Calib. images"),
+}
+OVERRIDE_FIELDS: dict[str, tuple[str, str]] = {
+    "min-duration": ("loadgen.min_duration_ms", "Min duration ms"),
+    "max-duration": ("loadgen.max_duration_ms", "Max duration ms"),
+    "min-queries": ("loadgen.min_query_count", "Min queries"),
+    "max-queries": ("loadgen.max_query_count", "Max queries"),
+    "exp-latency": ("loadgen.expected_latency_ms", "Expected lat. ms"),
+    "exp-qps": ("loadgen.expected_qps", "Expected QPS"),
+    "spq": ("loadgen.samples_per_query", "Samples/query"),
+}
+PATH_FIELDS = {"weights-path": "weights.source", "data-path": "dataset.source"}
+_KEY_TO_WIDGET = {key: wid for wid, (key, _) in {**NUMBER_FIELDS, **OVERRIDE_FIELDS}.items()}
+_KEY_TO_WIDGET.update({key: wid for wid, key in PATH_FIELDS.items()})
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string (JSON's escaping is valid TOML)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _options(titles: dict[str, str], keys: Iterable[str]) -> list[tuple[str, str]]:
+    return [(titles.get(k, k), k) for k in keys]
+
+
+class SetupScreen(Screen[None]):
+    """Menus → RunProfile; run it, save it, load a saved one."""
+
+    BINDINGS = [
+        Binding("ctrl+r", "run", "Run", id="setup.run"),
+        Binding("ctrl+s", "save", "Save profile", id="setup.save"),
+        Binding("ctrl+o", "open_profiles", "Profiles", id="setup.profiles"),
+        Binding("ctrl+t", "results", "Results", id="setup.results"),
+    ]
+    AUTO_FOCUS = "#model"
+
+    def __init__(self, profile: RunProfile | None = None) -> None:
+        super().__init__()
+        self.base = profile or RunProfile()
+        self.availability: dict[tuple[str, str], Availability] = {
+            (a.framework, a.precision): a for a in matrix()
+        }
+        self.profile: RunProfile | None = self.base
+        self.error: str = ""
+
+    # -- layout ---------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        p = self.base
+        choices: list[tuple[str, Select[str] | Input]] = [
+            ("Model", _menu("model", _options(MODEL_TITLES, MODEL_TITLES), p.model)),
+            ("Framework", _menu("framework", self._framework_options(), p.framework)),
+            ("Precision", _menu("precision", self._precision_options(p.framework), p.precision)),
+            ("Scenario", _menu("scenario", _options(SCENARIO_TITLES, SCENARIO_TITLES), p.scenario)),
+            ("Mode", _menu("mode", [(m, m) for m in MODES], p.mode)),
+            ("Preset", _menu("preset", [(v, k) for k, v in PRESET_LABELS.items()], p.loadgen.preset)),
+            ("Weights", _menu("weights", WEIGHT_KINDS, _weights_kind(p))),
+            ("Seed", _field("weights-seed", str(p.weights.seed))),
+            ("Data", _menu("data", DATA_KINDS, _data_kind(p))),
+            ("Images", _field("data-count", str(p.dataset.count), "0 = all")),
+            ("Threads", _field("threads", str(p.threads), "0 = all cores")),
+            ("Batch", _field("batch", str(p.batch_size))),
+        ]
+        yield Header()
+        with VerticalScroll(id="form"):
+            with Grid(id="choices"):
+                for label, widget in choices:
+                    yield Label(label)
+                    yield widget
+            with Horizontal(id="weights-path-row", classes="path-row"):
+                yield Label("Weights file")
+                yield _field("weights-path", _weights_path(p), "path to a torchvision-keyed .pth")
+            with Horizontal(id="data-path-row", classes="path-row"):
+                yield Label("Data folder")
+                yield _field("data-path", _data_path(p), "ImageNet val folder (val_map.txt + JPEGs)")
+            yield Static(id="availability")
+            yield Static(id="reason")
+            yield Static(id="error")
+            with Collapsible(title="Advanced: warm-up, sample counts, LoadGen overrides", id="advanced"):
+                with Grid(id="advanced-grid"):
+                    for wid, (key, label) in {**_advanced_numbers(), **OVERRIDE_FIELDS}.items():
+                        yield Label(label)
+                        yield _field(wid, _value_text(p, key))
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.sub_title = "set up a run"
+        if getattr(self.app, "ssh", False):  # no blinking cursor over SSH
+            for box in self.query(Input):
+                box.cursor_blink = False
+        self._refresh()
+
+    # -- options from the catalog ---------------------------------------------------------------
+    def _framework_options(self) -> list[tuple[str, str]]:
+        out = []
+        for f in FRAMEWORKS:
+            usable = any(self.availability[(f, p)].available for p in PRECISIONS)
+            out.append((FRAMEWORK_TITLES[f] + ("" if usable else " ✗"), f))
+        return out
+
+    def _precision_options(self, framework: str) -> list[tuple[str, str]]:
+        return [
+            (PRECISION_TITLES[p] + ("" if self.availability[(framework, p)].available else " ✗"), p)
+            for p in PRECISIONS
+        ]
+
+    # -- reading the form -----------------------------------------------------------------------
+    def _select(self, wid: str) -> str:
+        return str(self.query_one(f"#{wid}", Select).value)
+
+    def _text(self, wid: str) -> str:
+        return self.query_one(f"#{wid}", Input).value.strip()
+
+    def build_profile(self, name: str | None = None) -> RunProfile:
+        """The profile the menus describe; raises ProfileError (the message says which key)."""
+        data = to_dict(self.base)
+        data["loadgen"] = {"preset": self._select("preset")}
+        base = profile_from_dict(data)
+        sets = [f"{key}={toml_string(self._select(wid))}" for wid, key in (
+            ("model", "model"), ("framework", "framework"), ("precision", "precision"),
+            ("scenario", "scenario"), ("mode", "mode"),
+        )]
+        weights = self._select("weights")
+        if weights == "file":
+            path = self._text("weights-path")
+            if not path:
+                raise ProfileError("setup: key 'weights.source': enter the path of a .pth weights file")
+            sets.append(f"weights.source={toml_string(path)}")
+        else:
+            sets.append(f"weights.source={toml_string(weights)}")
+        if self._select("data") == "folder":
+            path = self._text("data-path")
+            if not path:
+                raise ProfileError("setup: key 'dataset.source': enter the ImageNet val folder")
+            sets.append(f"dataset.source={toml_string(path)}")
+        else:
+            sets.append('dataset.source="synthetic"')
+        for wid, (key, _) in NUMBER_FIELDS.items():
+            sets.append(f"{key}={self._text(wid)}")
+        for wid, (key, _) in OVERRIDE_FIELDS.items():
+            if self._text(wid):
+                sets.append(f"{key}={self._text(wid)}")
+        if name is not None:
+            sets.append(f"name={toml_string(name)}")
+        return apply_overrides(base, sets, source="setup")
+
+    # -- showing state --------------------------------------------------------------------------
+    @on(Select.Changed)
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self._refresh()
+
+    @on(Select.Changed, "#framework")
+    def _framework_changed(self) -> None:
+        select = self.query_one("#precision", Select)
+        current = select.value
+        with self.prevent(Select.Changed):
+            select.set_options(self._precision_options(self._select("framework")))
+            select.value = current
+        self._refresh()
+
+    @on(Collapsible.Expanded)
+    def _show_advanced(self) -> None:
+        self.call_after_refresh(self.query_one("#advanced").scroll_visible, animate=False)
+
+    def _refresh(self) -> None:
+        weights, data = self._select("weights"), self._select("data")
+        self.query_one("#weights-seed", Input).disabled = weights != "random"
+        self.query_one("#weights-path-row").display = weights == "file"
+        self.query_one("#data-path-row").display = data == "folder"
+        self._show_preset_placeholders()
+        framework, precision = self._select("framework"), self._select("precision")
+        self.query_one("#availability", Static).update(self._availability_table(framework, precision))
+        self.query_one("#reason", Static).update(self._reason_text(framework, precision))
+        reason = self.query_one("#reason")
+        reason.set_class(not self.availability[(framework, precision)].available, "unavailable")
+        reason.remove_class("refused")
+        try:
+            self.profile = self.build_profile()
+            self._show_error("")
+        except ProfileError as exc:
+            self.profile = None
+            self._show_error(str(exc))
+
+    def _show_error(self, message: str) -> None:
+        message = message.removeprefix("setup: ")
+        self.error = message
+        box = self.query_one("#error", Static)
+        box.update(message)
+        box.display = bool(message)
+        for wid in [*NUMBER_FIELDS, *OVERRIDE_FIELDS, *PATH_FIELDS]:
+            self.query_one(f"#{wid}", Input).remove_class("invalid")
+        for key, wid in _KEY_TO_WIDGET.items():
+            if f"'{key}'" in message:
+                self.query_one(f"#{wid}", Input).add_class("invalid")
+
+    def _show_preset_placeholders(self) -> None:
+        values = PRESETS.get(self._select("preset"), {}).get(self._select("scenario"), {})
+        for wid, (key, _) in OVERRIDE_FIELDS.items():
+            name = key.split(".", 1)[1]
+            preset = values.get(name)
+            text = f"preset: {preset}" if preset is not None else "from warm-up" if name.startswith("expected") else "preset"
+            self.query_one(f"#{wid}", Input).placeholder = text
+
+    def _availability_table(self, framework: str, precision: str) -> Table:
+        table = Table(box=None, padding=(0, 1), show_edge=False, pad_edge=False, title_justify="left")
+        table.add_column("Runs here?", style="bold", no_wrap=True)
+        for p in PRECISIONS:
+            table.add_column(SHORT_PRECISION[p], justify="center", no_wrap=True)
+        for f in FRAMEWORKS:
+            cells = []
+            for p in PRECISIONS:
+                ok = self.availability[(f, p)].available
+                mark = Text("✓" if ok else "✗", style="green" if ok else "red")
+                if (f, p) == (framework, precision):
+                    mark.stylize("reverse")
+                cells.append(mark)
+            table.add_row(FRAMEWORK_TITLES[f], *cells)
+        return table
+
+    def _reason_text(self, framework: str, precision: str) -> Text:
+        a = self.availability[(framework, precision)]
+        combo = f"{FRAMEWORK_TITLES[framework]} {PRECISION_TITLES[precision]}"
+        if a.available:
+            return Text.assemble(("✓ ", "green"), f"{combo}: {a.reason or 'runs here'}")
+        return Text.assemble(("✗ ", "red"), f"{combo} cannot run here: {a.reason}")
+
+    # -- loading a profile into the menus -------------------------------------------------------
+    def load_profile(self, profile: RunProfile) -> None:
+        """Show `profile` in the menus (it becomes the base for keys the menus don't show)."""
+        self.base = profile
+        p = profile
+        with self.prevent(Select.Changed, Input.Changed):
+            self.query_one("#framework", Select).value = p.framework
+            self.query_one("#precision", Select).set_options(self._precision_options(p.framework))
+            for wid, value in (
+                ("model", p.model), ("precision", p.precision), ("scenario", p.scenario),
+                ("mode", p.mode), ("preset", p.loadgen.preset), ("weights", _weights_kind(p)),
+                ("data", _data_kind(p)),
+            ):
+                self.query_one(f"#{wid}", Select).value = value
+            for wid, (key, _) in {**NUMBER_FIELDS, **OVERRIDE_FIELDS}.items():
+                self.query_one(f"#{wid}", Input).value = _value_text(p, key)
+            self.query_one("#weights-path", Input).value = _weights_path(p)
+            self.query_one("#data-path", Input).value = _data_path(p)
+        self._refresh()
+
+    # -- actions --------------------------------------------------------------------------------
+    def _runnable_profile(self) -> RunProfile | None:
+        """The profile to run, or None after saying why not (inline and as a notification)."""
+        try:
+            profile = self.build_profile()
+        except ProfileError as exc:
+            self._show_error(str(exc))
+            self.notify(self.error, title="Cannot run", severity="error")
+            return None
+        a = self.availability[(profile.framework, profile.precision)]
+        if not a.available:
+            message = f"{FRAMEWORK_TITLES[profile.framework]} {PRECISION_TITLES[profile.precision]} cannot run here: {a.reason}"
+            self.query_one("#reason").add_class("refused")
+            self.notify(message, title="Cannot run", severity="error")
+            return None
+        return profile
+
+    def action_run(self) -> None:
+        profile = self._runnable_profile()
+        if profile is not None:
+            self.start_run(replace(profile, sweep=None))
+
+    def start_run(self, profile: RunProfile) -> None:
+        from qtui.ui.screens.run import RunOutcome, RunScreen
+
+        def done(outcome: RunOutcome | None) -> None:
+            if outcome is not None and outcome.view_results:
+                self.action_results(select=outcome.run_id)
+
+        self.app.push_screen(RunScreen(profile, self.app.results_root), done)  # type: ignore[attr-defined]
+
+    def action_results(self, select: str | None = None) -> None:
+        from qtui.ui.screens.results import ResultsScreen
+
+        self.app.push_screen(ResultsScreen(self.app.results_root, select=select))  # type: ignore[attr-defined]
+
+    def action_open_profiles(self) -> None:
+        from qtui.ui.screens.dialogs import ProfileChoice, ProfilesScreen
+
+        def chosen(choice: ProfileChoice | None) -> None:
+            if choice is None:
+                return
+            self.load_profile(choice.profile)
+            note = ""
+            if choice.profile.sweep is not None:
+                runs = len(expand_sweep(choice.profile))
+                note = f"\nIts [sweep] has {runs} runs: the TUI runs the one shown; `qtui run {choice.path.name}` runs them all."
+            self.notify(f"loaded {choice.path}{note}", title="Profile", timeout=8 if note else 3)
+            if choice.run:
+                self.action_run()
+
+        self.app.push_screen(ProfilesScreen(self.app.profile_dirs()), chosen)  # type: ignore[attr-defined]
+
+    def action_save(self) -> None:
+        from qtui.ui.screens.dialogs import SaveProfileScreen
+
+        try:
+            self.build_profile()
+        except ProfileError as exc:
+            self._show_error(str(exc))
+            self.notify(self.error, title="Cannot save", severity="error")
+            return
+        folder: Path = self.app.user_profiles_dir  # type: ignore[attr-defined]
+        self.app.push_screen(SaveProfileScreen(self.base.name, folder), self._save_named)
+
+    def _save_named(self, name: str | None) -> None:
+        from qtui.ui.screens.dialogs import ConfirmScreen
+
+        if not name:
+            return
+        profile = self.build_profile(name=name)
+        path = self.app.user_profiles_dir / f"{name}.toml"  # type: ignore[attr-defined]
+        if not path.exists():
+            self._write_profile(profile, path, overwrite=False)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._write_profile(profile, path, overwrite=True)
+            else:
+                self.notify(f"not saved: {path} already exists", title="Profile", severity="warning")
+
+        self.app.push_screen(ConfirmScreen(f"{path} already exists.\nReplace it with the current choices?", yes="Replace"), confirmed)
+
+    def _write_profile(self, profile: RunProfile, path: Path, overwrite: bool) -> None:
+        try:
+            save(profile, path, overwrite=overwrite)
+        except (OSError, FileExistsError) as exc:
+            self.notify(f"could not save {path}: {exc}", title="Profile", severity="error")
+            return
+        self.base = replace(self.base, name=profile.name)
+        self.notify(f"saved {path}", title="Profile")
+
+
+def _menu(wid: str, options: Iterable[tuple[str, str]], value: str) -> Select[str]:
+    return Select(options, id=wid, value=value, allow_blank=False, compact=True)
+
+
+def _field(wid: str, value: str, placeholder: str = "") -> Input:
+    return Input(value, id=wid, placeholder=placeholder, compact=True)
+
+
+def _weights_kind(p: RunProfile) -> str:
+    return p.weights.source if p.weights.source in ("random", "torchvision") else "file"
+
+
+def _weights_path(p: RunProfile) -> str:
+    return "" if _weights_kind(p) != "file" else p.weights.source
+
+
+def _data_kind(p: RunProfile) -> str:
+    return "synthetic" if p.dataset.source == "synthetic" else "folder"
+
+
+def _data_path(p: RunProfile) -> str:
+    return "" if _data_kind(p) == "synthetic" else p.dataset.source
+
+
+def _advanced_numbers() -> dict[str, tuple[str, str]]:
+    return {k: NUMBER_FIELDS[k] for k in ("warmup", "perf-count", "calib-count")}
+
+
+def _value_text(p: RunProfile, key: str) -> str:
+    obj: Any = p
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return "" if obj is None else f"{obj:g}" if isinstance(obj, float) else str(obj)

@@ -1,0 +1,1 @@
+"""Widgets of qtui's own: the latency histogram."""

@@ -1,0 +1,181 @@
+"""The results screen on a fixed set of saved results: filters, compare with FP32, study tables,
+details, and Markdown/CSV export written where the screen says."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from textual.widgets import Input, Select
+
+from qtui.ui.app import QtuiApp
+from qtui.ui.screens.dialogs import ConfirmScreen, ExportScreen
+from qtui.ui.screens.results import CompareScreen, DetailsScreen, ResultsScreen, StudyScreen
+from tests.ui.conftest import screen_text, write_fake_results
+
+
+def _root() -> Path:
+    return Path(os.environ["QTUI_RESULTS_DIR"])
+
+
+async def _open_results(pilot) -> ResultsScreen:  # noqa: ANN001
+    await pilot.press("ctrl+t")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, ResultsScreen)
+    return screen
+
+
+def _select_row(screen: ResultsScreen, run_id: str) -> None:
+    index = [r.run_id for r in screen.shown].index(run_id)
+    screen.query_one("#results-table").move_cursor(row=index)
+
+
+async def test_table_lists_newest_first_with_speedup() -> None:
+    write_fake_results(_root())
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_results(pilot)
+        assert [r.run_id for r in screen.shown][:2] == ["r8-ort-int8-acc", "r7-ort-fp32-acc"]
+        text = screen_text(app)
+        assert "8 of 8 runs" in text
+        assert "2.50" in text  # INT8 SingleStream: 20 ms -> 8 ms
+        assert "-0.7pt" in text  # INT8 accuracy vs FP32 accuracy run
+
+
+async def test_filters_narrow_the_table() -> None:
+    write_fake_results(_root())
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_results(pilot)
+        screen.query_one("#filter-framework", Select).value = "torch"
+        await pilot.pause()
+        assert {r.profile.framework for r in screen.shown} == {"torch"} and len(screen.shown) == 2
+        screen.query_one("#filter-framework", Select).clear()
+        screen.query_one("#filter-scenario", Select).value = "Offline"
+        screen.query_one("#filter-precision", Select).value = "fp32"
+        await pilot.pause()
+        assert sorted(r.run_id for r in screen.shown) == ["r3-ort-fp32-off", "r7-ort-fp32-acc"]
+        assert "2 of 8 runs" in screen_text(app)
+
+
+async def test_compare_with_the_fp32_baseline() -> None:
+    write_fake_results(_root())
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_results(pilot)
+        _select_row(screen, "r4-ort-int8-off")
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, CompareScreen)
+        assert app.screen.baseline is not None and app.screen.baseline.run_id == "r3-ort-fp32-off"
+        text = screen_text(app)
+        assert "speed-up ×2.50" in text
+        assert "FP32 baseline" in text
+        await pilot.press("escape")
+        _select_row(screen, "r8-ort-int8-acc")
+        await pilot.press("c")
+        await pilot.pause()
+        assert "accuracy Δ -0.7pt" in screen_text(app)
+        await pilot.press("escape")
+        _select_row(screen, "r6-pt-fp16-ss")
+        await pilot.press("c")
+        await pilot.pause()
+        assert "speed-up ×1.20" in screen_text(app)
+
+
+async def test_study_view_is_framework_by_precision_per_scenario() -> None:
+    write_fake_results(_root())
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_results(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, StudyScreen)
+        text = screen_text(app)
+        assert "SingleStream: p90 ms" in text and "Offline: samples/s" in text
+        assert "ONNX Runtime" in text and "PyTorch" in text
+        assert "×2.50" in text
+        await pilot.press("e")
+        await pilot.pause()
+        exported = list(_root().glob("qtui-study-mobilenet_v2-*.md"))
+        assert len(exported) == 1 and "| ONNX Runtime |" in exported[0].read_text()
+
+
+async def test_details_show_verdict_environment_provenance_and_histogram() -> None:
+    write_fake_results(_root())
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_results(pilot)
+        _select_row(screen, "r6-pt-fp16-ss")
+        await pilot.press("enter")
+        await pilot.pause()
+        details = app.screen
+        assert isinstance(details, DetailsScreen)
+        text = screen_text(app)
+        assert "INVALID" in text and "minimum query count not met" in text
+        details.query_one("#details").scroll_end(animate=False)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Test CPU" in text and "FP16" in text and "seeded random" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+
+
+async def test_export_markdown_and_csv_to_the_results_dir() -> None:
+    write_fake_results(_root())
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_results(pilot)
+        screen.query_one("#filter-scenario", Select).value = "SingleStream"
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportScreen)
+        path = Path(app.screen.query_one("#export-path", Input).value)
+        assert path.parent == _root() and path.suffix == ".md"
+        await pilot.press("enter")
+        await pilot.pause()
+        markdown = path.read_text()
+        assert markdown.count("\n") == 2 + 4  # header, rule, four SingleStream runs
+        assert "r2-ort-int8-ss" in markdown and "r3-ort-fp32-off" not in markdown
+        assert screen.last_export == f"wrote 4 rows to {path}"
+        assert "wrote 4 rows to" in screen_text(app)
+
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#export-format", Select).value = "csv"
+        await pilot.pause()
+        csv_path = Path(app.screen.query_one("#export-path", Input).value)
+        assert csv_path.suffix == ".csv"
+        await pilot.press("enter")
+        await pilot.pause()
+        rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
+        assert {r["run_id"] for r in rows} == {"r1-ort-fp32-ss", "r2-ort-int8-ss", "r5-pt-fp32-ss", "r6-pt-fp16-ss"}
+        assert next(r for r in rows if r["run_id"] == "r2-ort-int8-ss")["speedup_vs_fp32"] == "2.5"
+
+        # an existing file is not replaced without asking
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#export-path", Input).value = str(csv_path)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, ResultsScreen)
+
+
+async def test_damaged_results_are_skipped_and_counted() -> None:
+    write_fake_results(_root())
+    bad = _root() / "broken"
+    bad.mkdir()
+    (bad / "result.json").write_text("{not json", encoding="utf-8")
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_results(pilot)
+        assert len(screen.shown) == 8
+        assert "1 damaged file(s) skipped" in screen_text(app)
