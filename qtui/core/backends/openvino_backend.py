@@ -1,0 +1,215 @@
+"""OpenVINO backend: the CPU plugin with an explicit inference precision (f16 for FP16 artifacts,
+f32 for every other, so that FP32 never silently runs in bf16/f16), the exact thread count, the
+LATENCY hint for SingleStream/MultiStream and THROUGHPUT for Offline, where `predict_stream`
+keeps the compiled model's optimal number of requests in flight through an `AsyncInferQueue`.
+
+`executed_precision()` reports what the runtime chose: the compiled model's
+`INFERENCE_PRECISION_HINT` and the `runtimePrecision` of the compute layers of the runtime graph
+(e.g. "Convolution: u8 ×34, i8 ×18").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import openvino as ov
+
+from qtui.core.backends import Artifact, Backend, BackendError
+
+#: Runtime layer types whose precision says what the model computes in.
+COMPUTE_LAYERS = ("Convolution", "GroupConvolution", "Deconvolution", "FullyConnected", "MatMul")
+
+_CORE: ov.Core | None = None
+_CORE_LOCK = threading.Lock()
+
+
+def core() -> ov.Core:
+    """The process's one `ov.Core`, which must outlive every compiled model. Destroying a
+    compiled model whose Core is already gone joins OpenVINO's stream threads while holding the
+    GIL, and a stream thread that ran an `AsyncInferQueue` Python callback needs the GIL to
+    exit: a deadlock (measured with OpenVINO 2026.4 on the first such `del`)."""
+    global _CORE
+    with _CORE_LOCK:
+        if _CORE is None:
+            _CORE = ov.Core()
+        return _CORE
+
+
+def precision_hint(precision: str) -> str:
+    """The `INFERENCE_PRECISION_HINT` for an artifact precision."""
+    return "f16" if precision == "fp16" else "f32"
+
+
+class OpenVinoBackend(Backend):
+    framework = "openvino"
+
+    def __init__(self) -> None:
+        self._compiled: Any = None
+        self._request: Any = None
+        self._queue: Any = None
+        self._jobs = 1
+        self._executed = ""
+        self._note = ""
+        self._layers: dict[str, dict[str, int]] = {}
+
+    def load(self, artifact: Artifact, threads: int, scenario: str) -> None:
+        hint = precision_hint(artifact.precision)
+        config = {
+            "INFERENCE_PRECISION_HINT": hint,
+            "INFERENCE_NUM_THREADS": int(threads),
+            "PERFORMANCE_HINT": "THROUGHPUT" if scenario == "Offline" else "LATENCY",
+        }
+        self._note = ""
+        if artifact.precision == "int8_dynamic" and scenario == "Offline":
+            # OpenVINO 2026.4's CPU plugin computes convolutions with compressed (u8 + zero point
+            # + scale) weights wrongly when the model runs in more than one stream: MobileNetV2
+            # logits SQNR -23 dB against torch with 2 streams, 16.8 dB with 1 (torch simulation
+            # of the same weights: 17.2 dB). One stream keeps the THROUGHPUT hint otherwise.
+            config["NUM_STREAMS"] = 1
+            self._note = " (1 stream: multi-stream weight-compressed convolutions are wrong in this OpenVINO)"
+        try:
+            model = core().read_model(str(artifact.path))
+            compiled = core().compile_model(model, "CPU", config)
+        except Exception as exc:  # OpenVINO raises RuntimeError with a multi-line message
+            raise BackendError(f"OpenVINO could not load {artifact.path}: {exc}") from exc
+        got_threads = int(compiled.get_property("INFERENCE_NUM_THREADS"))
+        if got_threads != threads:
+            raise BackendError(
+                f"OpenVINO would run {got_threads} threads, not the {threads} requested (its CPU "
+                f"plugin caps the thread count at the cores it can use): choose at most {got_threads}"
+            )
+        self._compiled = compiled
+        self._request = compiled.create_infer_request()
+        self._jobs = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self._queue = None
+        dim0 = model.inputs[0].get_partial_shape()[0]
+        self.max_batch = None if dim0.is_dynamic else dim0.get_length()
+        self._layers = runtime_layer_precisions(compiled)
+        self._executed = _describe(compiled, hint, self._layers, self._jobs) + self._note
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        assert self._request is not None, "load() first"
+        self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=False)
+        return self._request.get_output_tensor(0).data.copy()
+
+    def predict_stream(
+        self,
+        batches: Iterator[tuple[Any, np.ndarray]],
+        on_result: Callable[[Any, np.ndarray], None],
+    ) -> None:
+        """Keep `OPTIMAL_NUMBER_OF_INFER_REQUESTS` batches in flight; `on_result` runs on
+        OpenVINO's callback threads. The first error stops submitting; the batches already in
+        flight are still reported (unless `on_result` itself failed: then it is not called
+        again), and the error is raised here. Returns once every submitted batch has been
+        reported: `wait_all` alone does not guarantee that the Python callbacks have finished.
+        A batch the runtime rejects (e.g. a wrong shape) fails inside OpenVINO's thread: its
+        callback never runs and the error comes from `wait_all`."""
+        assert self._compiled is not None, "load() first"
+        if self._queue is None:
+            self._queue = ov.AsyncInferQueue(self._compiled, self._jobs)
+        queue = self._queue
+        errors: list[BaseException] = []
+        callback_failed = threading.Event()
+        state = threading.Condition()
+        counts = {"submitted": 0, "finished": 0}
+
+        def callback(request: Any, key: Any) -> None:
+            try:
+                if not callback_failed.is_set():
+                    on_result(key, request.get_output_tensor(0).data.copy())
+            except BaseException as exc:  # noqa: BLE001 - re-raised from predict_stream
+                errors.append(exc)
+                callback_failed.set()
+            finally:
+                with state:
+                    counts["finished"] += 1
+                    state.notify_all()
+
+        queue.set_callback(callback)
+        runtime_failed = False
+        try:
+            for key, batch in batches:
+                if errors:
+                    break
+                queue.start_async({0: np.ascontiguousarray(batch, dtype=np.float32)}, key, share_inputs=False)
+                with state:
+                    counts["submitted"] += 1
+        except BaseException as exc:  # noqa: BLE001 - submitting failed: drain, then raise
+            errors.append(exc)
+        finally:
+            try:
+                queue.wait_all()
+            except Exception as exc:  # a request failed inside the runtime: its callback never runs
+                runtime_failed = True
+                errors.append(exc)
+            with state:
+                # Every successful request's callback runs; after a runtime failure some never
+                # will, so only wait briefly for the others.
+                state.wait_for(
+                    lambda: counts["finished"] >= counts["submitted"],
+                    timeout=2.0 if runtime_failed else None,
+                )
+        if errors:
+            # A failed request leaves its error in the queue, which then raises it from every
+            # later start_async: the next call gets a fresh queue.
+            self._queue = None
+            raise errors[0]
+
+    def version(self) -> str:
+        return ov.get_version()
+
+    def executed_precision(self) -> str:
+        return self._executed
+
+    def inference_precision(self) -> str:
+        """The compiled model's `INFERENCE_PRECISION_HINT` as OpenVINO resolved it (e.g. "f32")."""
+        assert self._compiled is not None, "load() first"
+        return str(self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
+
+    def runtime_layers(self) -> dict[str, dict[str, int]]:
+        """`{layer type: {runtime precision: count}}` of the compute layers (for tests/reports)."""
+        return {k: dict(v) for k, v in self._layers.items()}
+
+    def close(self) -> None:
+        if self._queue is not None:
+            try:
+                self._queue.wait_all()
+            except Exception:  # noqa: BLE001 - closing: nothing left to report to
+                pass
+        self._queue = None
+        self._request = None
+        self._compiled = None
+
+
+def runtime_layer_precisions(compiled: Any) -> dict[str, dict[str, int]]:
+    """Runtime precision per compute layer type, from the executable graph's rt_info."""
+    counts: dict[str, Counter[str]] = {}
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        layer = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
+        if layer not in COMPUTE_LAYERS:
+            continue
+        precision = info["runtimePrecision"].astype(str) if "runtimePrecision" in info else "?"
+        counts.setdefault(layer, Counter())[precision] += 1
+    return {layer: dict(c.most_common()) for layer, c in counts.items()}
+
+
+def _describe(compiled: Any, requested: str, layers: dict[str, dict[str, int]], jobs: int) -> str:
+    got = str(compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
+    parts = [", ".join(f"{p} ×{n}" for p, n in c.items()) for c in layers.values()]
+    desc = "; ".join(f"{layer}: {text}" for layer, text in zip(layers, parts, strict=True))
+    head = f"inference precision {got}"
+    if got != requested:
+        head += f" (requested {requested}: not native on this CPU)"
+    streams = compiled.get_property("NUM_STREAMS")
+    threads = compiled.get_property("INFERENCE_NUM_THREADS")
+    mode = compiled.get_property("PERFORMANCE_HINT")
+    return f"{head} · {desc} · {mode}, {streams} stream(s), {jobs} request(s), {threads} threads"
+
+
+def create() -> Backend:
+    return OpenVinoBackend()
