@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import secrets
 import threading
 import time
@@ -506,10 +507,26 @@ def _invalid_reasons(detail: dict[str, Any]) -> list[str]:
     return reasons
 
 
-def _user_message(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(exc).__name__}: {first}"[:500]
+# Lines that only say where a C++ runtime raised (OpenVINO: "Exception from src/...cpp:53:"),
+# which would otherwise hide the reason that follows them.
+_LOCATION_LINE = re.compile(r"^(Exception from |Check .* failed at )?\S+\.(cpp|cc|hpp|h|c)(:\d+)+:?$")
+
+
+def _user_message(exc: BaseException, limit: int = 500) -> str:
+    """One line for the user: the exception type and every meaningful line of its message.
+
+    Runtime errors often start with where they were raised and end with why (OpenVINO), so
+    location-only lines are dropped; when the rest is too long the first and the last line are
+    kept, since the reason is one or the other.
+    """
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    meaningful = [ln for ln in lines if ln and not _LOCATION_LINE.match(ln)]
+    head = f"{type(exc).__name__}: "
+    text = " ".join(meaningful)
+    if len(head) + len(text) > limit and len(meaningful) > 1:
+        last = meaningful[-1][: limit // 2]
+        text = meaningful[0][: limit - len(head) - len(last) - 3] + " … " + last
+    return (head + text)[:limit]
 
 
 def prepare_only(profile: RunProfile, on_event: EventSink | None = None) -> tuple[Any, bool]:

@@ -259,3 +259,29 @@ def test_detail_log_parsing(tmp_path: Path) -> None:
     assert parsed["result_validity"] == "INVALID"
     assert parsed["result_min_duration_met"] is False
     assert parsed["_errors"] == ["boom"]
+
+
+def test_user_message_keeps_the_reason_behind_runtime_location_lines() -> None:
+    """OpenVINO's errors start with where they were raised; the reason is on the last line."""
+    from qtui.core.runner import _user_message
+
+    ov = RuntimeError(
+        "Exception from src/inference/src/cpp/core.cpp:112:\n"
+        "Exception from src/inference/src/dev/plugin.cpp:53:\n"
+        "Exception from src/plugins/intel_cpu/src/node.cpp:1012:\n"
+        "[CPU] Convolution node with name 'conv_1' is not initialized\n"
+    )
+    msg = _user_message(ov)
+    assert msg == "RuntimeError: [CPU] Convolution node with name 'conv_1' is not initialized"
+    assert _user_message(ValueError("bad shape\nexpected 224x224")) == "ValueError: bad shape expected 224x224"
+    assert _user_message(KeyError()) == "KeyError: "
+
+
+def test_user_message_long_keeps_first_and_last_line() -> None:
+    from qtui.core.runner import _user_message
+
+    exc = RuntimeError("headline\n" + "\n".join("x" * 80 for _ in range(20)) + "\nthe actual reason")
+    msg = _user_message(exc)
+    assert len(msg) <= 500
+    assert msg.startswith("RuntimeError: headline")
+    assert msg.endswith("the actual reason")
