@@ -44,3 +44,21 @@ def test_help_and_doctor_import_no_framework() -> None:
         code = f"from qtui.cli import main\ntry:\n    {cmd}\nexcept SystemExit:\n    pass"
         mods = _modules_after(code)
         assert not (mods & set(HEAVY)), (cmd, mods & set(HEAVY))
+
+
+def test_torch_extra_never_resolves_to_a_cuda_build_on_aarch64_linux() -> None:
+    """PyPI's aarch64 torch wheels from 2.11 on are CUDA 13 builds (GBs of nvidia-* packages)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    pi = {"platform_system": "Linux", "platform_machine": "aarch64"}
+    x86 = {"platform_system": "Linux", "platform_machine": "x86_64"}
+    pi_reqs = [r for r in map(Requirement, extras["torch"]) if r.marker is None or r.marker.evaluate(pi)]
+    x86_reqs = [r for r in map(Requirement, extras["torch"]) if r.marker is None or r.marker.evaluate(x86)]
+    assert len(pi_reqs) == 1 and len(x86_reqs) == 1
+    assert Version("2.9.1") in pi_reqs[0].specifier and Version("2.10.0") in pi_reqs[0].specifier
+    assert Version("2.11.0") not in pi_reqs[0].specifier
+    assert Version("2.13.0") in x86_reqs[0].specifier

@@ -78,6 +78,14 @@ def unavailable_reason(precision: str) -> str | None:
         return f"OpenVINO {precision} is not implemented in this qtui version"
     if precision.startswith("int8") and dist_version("nncf") is None:
         return f"OpenVINO {precision} is made with NNCF, not installed here: pip install 'qtui[openvino]'"
+    if precision == "int8_static" and _arm():
+        flags = _cpu_flags()
+        if flags is not None and "asimddp" not in flags:
+            return (
+                "OpenVINO's ARM CPU plugin cannot compile INT8 convolutions on a CPU without "
+                "dot-product instructions ('asimddp'; e.g. the Raspberry Pi 4's Cortex-A72): "
+                "'Convolution node ... is not initialized'. Use ONNX Runtime, TFLite or PyTorch INT8 here"
+            )
     if precision == "fp16" and _arm():
         flags = _cpu_flags()
         if flags is not None and "asimdhp" not in flags:
