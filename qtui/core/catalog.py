@@ -75,8 +75,17 @@ def availability(framework: str, precision: str) -> Availability:
         module = _prepare_module(framework)
     except Exception as exc:  # PrepareError: framework not wired in this version
         return Availability(framework, precision, False, str(exc))
+    from qtui.core.prepare import has_artifacts, runtime_unavailable_reason
+
+    runtime_reason = runtime_unavailable_reason(module, precision)
+    if runtime_reason:
+        return Availability(framework, precision, False, runtime_reason)
     reason = module.unavailable_reason(precision)
     if reason:
+        # e.g. TFLite on a Raspberry Pi: the converter has no aarch64 wheel, but artifacts
+        # prepared elsewhere and imported with `qtui bundle import` run here.
+        if has_artifacts(framework, precision):
+            return Availability(framework, precision, True, f"imported artifacts only: {reason}")
         return Availability(framework, precision, False, reason)
     note = module.PRECISIONS.get(precision, "")
     if not module_present("torch"):

@@ -32,9 +32,17 @@ def test_export_import_then_run_where_preparing_is_impossible(tmp_path: Path, mo
     _other_machine(monkeypatch, tmp_path / "pi-cache", {"torch": None, "onnx": None, "opset": "17"})
     with pytest.raises(PrepareError, match="cannot be prepared here: exporter not installed"):
         find_or_prepare(profile, lambda: None, None, None, lambda s, f: None)
+    from qtui.core.catalog import availability
+
+    before = availability("onnxruntime", "fp32")
+    assert not before.available and "exporter not installed" in before.reason
 
     imported = bundle.import_bundle(path)
     assert [i.status for i in imported] == ["imported"]
+    # the catalog (doctor, TUI menus) now offers the pair: it runs from the imported artifact
+    after = availability("onnxruntime", "fp32")
+    assert after.available and after.reason.startswith("imported artifacts only: exporter not installed")
+    assert not availability("onnxruntime", "int8_static").available
     again = bundle.import_bundle(path)
     assert [i.status for i in again] == ["already present"]
 
@@ -78,3 +86,23 @@ def test_bad_bundles(tmp_path: Path) -> None:
         bundle.import_bundle(wrong)
     with pytest.raises(bundle.BundleError, match="no prepared artifacts"):
         bundle.export_bundle(tmp_path / "empty.tar.gz", [])
+
+
+def test_runtime_limit_refuses_even_an_imported_artifact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenVINO INT8 static on a Pi 4: importing the artifact does not make it runnable there."""
+    import qtui.core.prepare.onnxruntime as ort_prep
+    from qtui.core.catalog import availability
+
+    profile = small_profile()
+    artifact, _ = prepare_only(profile)
+    path = bundle.export_bundle(tmp_path / "b.tar.gz", [artifact])
+    _other_machine(monkeypatch, tmp_path / "pi-cache", {"torch": None, "onnx": None, "opset": "17"})
+    bundle.import_bundle(path)
+    monkeypatch.setattr(ort_prep, "runtime_unavailable_reason", lambda precision: "no kernels on this CPU (test)", raising=False)
+    assert availability("onnxruntime", "fp32") == type(availability("onnxruntime", "fp32"))(
+        "onnxruntime", "fp32", False, "no kernels on this CPU (test)"
+    )
+    with pytest.raises(PrepareError, match="no kernels on this CPU"):
+        find_or_prepare(profile, lambda: None, None, None, lambda s, f: None)
+    result = run(profile)
+    assert result.status == "failed" and "no kernels on this CPU" in result.message

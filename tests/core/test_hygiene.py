@@ -49,7 +49,6 @@ def test_help_and_doctor_import_no_framework() -> None:
 def test_torch_extra_never_resolves_to_a_cuda_build_on_aarch64_linux() -> None:
     """PyPI's aarch64 torch wheels from 2.11 on are CUDA 13 builds (GBs of nvidia-* packages)."""
     import tomllib
-
     from packaging.requirements import Requirement
     from packaging.version import Version
 

@@ -92,6 +92,21 @@ def prepare_module(framework: str) -> Any:
     return importlib.import_module(name)
 
 
+def runtime_unavailable_reason(module: Any, precision: str) -> str | None:
+    """Why the framework here cannot run `precision` at all, even an imported artifact (None: it
+    can). Prepare modules define `runtime_unavailable_reason` when such limits exist."""
+    check = getattr(module, "runtime_unavailable_reason", None)
+    return check(precision) if check else None
+
+
+def has_artifacts(framework: str, precision: str) -> bool:
+    """True when the cache holds an artifact (prepared here or imported) for the pair."""
+    return any(
+        a.meta.get("framework") == framework and a.meta.get("precision") == precision
+        for a in list_artifacts()
+    )
+
+
 def artifacts_root() -> Path:
     root = cache_dir() / "artifacts"
     root.mkdir(parents=True, exist_ok=True)
@@ -191,6 +206,9 @@ def find_or_prepare(
     only then prepare here (which needs the converter for this framework).
     """
     module = prepare_module(profile.framework)
+    runtime_reason = runtime_unavailable_reason(module, profile.precision)
+    if runtime_reason:
+        raise PrepareError(runtime_reason)
     weights_id = weights_identity(profile)
     tools = module.tool_versions()
     calib_id = calibration.identity if (calibration and profile.precision == "int8_static") else None

@@ -72,12 +72,8 @@ def _cpu_flags() -> frozenset[str] | None:
     return None
 
 
-def unavailable_reason(precision: str) -> str | None:
-    """Why `precision` cannot be prepared/run on this machine (None: it can)."""
-    if precision not in PRECISIONS:
-        return f"OpenVINO {precision} is not implemented in this qtui version"
-    if precision.startswith("int8") and dist_version("nncf") is None:
-        return f"OpenVINO {precision} is made with NNCF, not installed here: pip install 'qtui[openvino]'"
+def runtime_unavailable_reason(precision: str) -> str | None:
+    """Why OpenVINO here cannot *run* `precision`, even an artifact prepared elsewhere."""
     if precision == "int8_static" and _arm():
         flags = _cpu_flags()
         if flags is not None and "asimddp" not in flags:
@@ -86,6 +82,18 @@ def unavailable_reason(precision: str) -> str | None:
                 "dot-product instructions ('asimddp'; e.g. the Raspberry Pi 4's Cortex-A72): "
                 "'Convolution node ... is not initialized'. Use ONNX Runtime, TFLite or PyTorch INT8 here"
             )
+    return None
+
+
+def unavailable_reason(precision: str) -> str | None:
+    """Why `precision` cannot be prepared/run on this machine (None: it can)."""
+    if precision not in PRECISIONS:
+        return f"OpenVINO {precision} is not implemented in this qtui version"
+    if precision.startswith("int8") and dist_version("nncf") is None:
+        return f"OpenVINO {precision} is made with NNCF, not installed here: pip install 'qtui[openvino]'"
+    runtime = runtime_unavailable_reason(precision)
+    if runtime:
+        return runtime
     if precision == "fp16" and _arm():
         flags = _cpu_flags()
         if flags is not None and "asimdhp" not in flags:
