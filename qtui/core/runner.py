@@ -69,6 +69,23 @@ class _Cancelled(Exception):
     pass
 
 
+# Preparations cancelled in the middle of one long, uninterruptible call (an ONNX export, an
+# OpenVINO conversion): the run reports "cancelled" at once and the call finishes in the
+# background, stopping at its next progress checkpoint. Later runs wait for these before they
+# start, so a leftover never competes with a measurement for the CPU.
+_ABANDONED: list[threading.Thread] = []
+_ABANDONED_LOCK = threading.Lock()
+#: How long a cancel waits for the preparation to reach a checkpoint before leaving it behind.
+CANCEL_GRACE_S = 1.0
+
+
+def pending_preparations() -> list[threading.Thread]:
+    """Cancelled preparations still finishing their current step in the background."""
+    with _ABANDONED_LOCK:
+        _ABANDONED[:] = [t for t in _ABANDONED if t.is_alive()]
+        return list(_ABANDONED)
+
+
 def run(
     profile: RunProfile,
     on_event: EventSink | None = None,
@@ -105,6 +122,43 @@ class _Run:
         self.emit(ev.Preparing(name, fraction))
         if self.stop.is_set():
             raise _Cancelled()
+
+    def _cancellable(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Run `fn` in a worker thread, so that a cancel returns within CANCEL_GRACE_S even while
+        `fn` is inside one long call that cannot be interrupted (it stops at its next checkpoint:
+        `step` raises once `stop` is set)."""
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as exc:  # re-raised on the run thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, name=f"qtui-{what}", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+            if self.stop.is_set() and worker.is_alive():
+                worker.join(CANCEL_GRACE_S)
+                if worker.is_alive():
+                    with _ABANDONED_LOCK:
+                        _ABANDONED.append(worker)
+                    self.log(f"cancelled while {what}: its current step ends in the background", "warning")
+                    raise _Cancelled()
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+    def _await_abandoned(self) -> None:
+        pending = pending_preparations()
+        if not pending:
+            return
+        self.log("waiting for a cancelled preparation to stop (it would compete for the CPU)", "warning")
+        for worker in pending:
+            while worker.is_alive():
+                self.step("waiting for a cancelled preparation to stop")
+                worker.join(0.25)
 
     def _model(self) -> Any:
         if self._loaded_model is None:
@@ -162,6 +216,7 @@ class _Run:
         from qtui.core.prepare import CalibrationSpec, PrepareError, find_or_prepare
 
         p = self.profile
+        self._await_abandoned()
         t0 = time.perf_counter()
         self.step("opening data set")
         try:
@@ -180,12 +235,17 @@ class _Run:
         def calibration_batches() -> Any:
             assert calib is not None
             for i in range(0, len(calib.indices), 8):
+                if self.stop.is_set():  # frameworks pull calibration batches: a checkpoint
+                    raise _Cancelled()
                 yield dataset.get_batch(list(calib.indices[i : i + 8]))
 
         self.step("preparing artifact")
         try:
-            artifact, hit = find_or_prepare(
-                p, self._model, calib, calibration_batches if calib else None, self.step
+            artifact, hit = self._cancellable(
+                "preparing",
+                lambda: find_or_prepare(
+                    p, self._model, calib, calibration_batches if calib else None, self.step
+                ),
             )
         except PrepareError as exc:
             raise RunFailed(str(exc)) from None

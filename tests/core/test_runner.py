@@ -285,3 +285,55 @@ def test_user_message_long_keeps_first_and_last_line() -> None:
     assert len(msg) <= 500
     assert msg.startswith("RuntimeError: headline")
     assert msg.endswith("the actual reason")
+
+
+def test_cancel_during_a_long_uninterruptible_preparation_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Esc while an export is inside one long call (no progress checkpoint): the run is cancelled
+    within 2 s; the call finishes in the background and the next run waits for it first."""
+    import qtui.core.prepare.onnxruntime as ort_prep
+    from qtui.core import runner as runner_mod
+
+    release = threading.Event()
+    entered = threading.Event()
+    real_prepare = ort_prep.prepare
+
+    def long_export(loaded: Any, precision: str, out_dir: Path, batches: Any, progress: Any) -> dict[str, Any]:
+        if precision != "int8_dynamic":
+            return real_prepare(loaded, precision, out_dir, batches, progress)
+        entered.set()
+        release.wait(30)  # one long call, like torch.onnx.export: no progress in between
+        progress("after the long call", None)  # the next checkpoint
+        raise AssertionError("a cancelled preparation went past its next checkpoint")
+
+    monkeypatch.setattr(ort_prep, "prepare", long_export)
+    profile = small_profile(precision="int8_dynamic", weights=replace(small_profile().weights, seed=11))
+    stop = threading.Event()
+    events: list[ev.Event] = []
+    box: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: box.setdefault("r", run(profile, events.append, stop)))
+    worker.start()
+    assert entered.wait(120), "preparation never started"
+    t0 = time.perf_counter()
+    stop.set()
+    worker.join(10)
+    elapsed = time.perf_counter() - t0
+    assert not worker.is_alive()
+    assert box["r"].status == "cancelled"
+    assert elapsed < 2.0, f"cancel took {elapsed:.2f} s"
+    assert len(runner_mod.pending_preparations()) == 1
+
+    # the next run waits for the leftover before it starts (and can itself be cancelled then)
+    events2: list[ev.Event] = []
+    stop2 = threading.Event()
+    second = threading.Thread(target=lambda: box.setdefault("r2", run(small_profile(), events2.append, stop2)))
+    second.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+        isinstance(e, ev.Preparing) and "cancelled preparation" in e.step for e in events2
+    ):
+        time.sleep(0.05)
+    assert any(isinstance(e, ev.Preparing) and "cancelled preparation" in e.step for e in events2)
+    release.set()  # the long call returns; its next checkpoint ends it
+    second.join(300)
+    assert box["r2"].status == "ok", box["r2"].message
+    assert runner_mod.pending_preparations() == []
