@@ -28,11 +28,22 @@ def _fail_input(message: str) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+def resolve_profile_path(path: str) -> str:
+    """PATH itself when it exists; else, for a bare name such as `quick`, the profile of that
+    name shipped with qtui (`qtui/profiles/quick.toml`), so a pip-installed qtui has them too."""
+    if Path(path).exists() or "/" in path or "\\" in path:
+        return path
+    import qtui
+
+    shipped = Path(qtui.__file__).resolve().parent / "profiles" / (path if path.endswith(".toml") else f"{path}.toml")
+    return str(shipped) if shipped.is_file() else path
+
+
 def _load_profile(path: str, assignments: tuple[str, ...]) -> Any:
     from qtui.core.profile import ProfileError, apply_overrides, load
 
     try:
-        profile = load(path)
+        profile = load(resolve_profile_path(path))
         if assignments:
             profile = apply_overrides(profile, list(assignments))
     except ProfileError as exc:

@@ -28,10 +28,12 @@ def test_help_lists_commands() -> None:
 
 def test_run_json_then_report(tmp_path: Path) -> None:
     results = tmp_path / "res"
-    out = _qtui("run", QUICK, *SMALL, "--results-dir", str(results), "--json")
+    # a bare name runs the profile shipped inside the package (what a pip-installed qtui has)
+    out = _qtui("run", "quick", *SMALL, "--results-dir", str(results), "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["status"] == "ok" and data["schema_version"] == 1
+    assert data["profile"]["name"] == "quick"
     assert data["loadgen"]["validity"] == "VALID"
     assert (results / data["run_id"] / "result.json").exists()
     assert (results / data["run_id"] / "mlperf_log_summary.txt").exists()
@@ -85,3 +87,19 @@ def test_doctor_reports_isa_and_combinations() -> None:
     assert combos[("onnxruntime", "fp32")]["available"] is True
     assert len(combos) == 16
     assert all(c["reason"] for c in combos.values() if not c["available"])
+
+
+def test_profiles_ship_inside_the_package() -> None:
+    """The wheel carries the ready-made profiles (package-data), `profiles/` is a link to them."""
+    import tomllib
+
+    from qtui.cli import resolve_profile_path
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["qtui"]
+    assert "profiles/*.toml" in data
+    shipped = sorted(p.name for p in (ROOT / "qtui" / "profiles").glob("*.toml"))
+    assert {"quick.toml", "paper-matrix.toml", "raspberry-pi.toml"} <= set(shipped)
+    assert sorted(p.name for p in (ROOT / "profiles").glob("*.toml")) == shipped
+    assert Path(resolve_profile_path("quick")) == ROOT / "qtui" / "profiles" / "quick.toml"
+    assert resolve_profile_path("no-such-profile") == "no-such-profile"
+    assert resolve_profile_path(QUICK) == QUICK

@@ -19,15 +19,16 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
-import logging
 import platform
 import shutil
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from qtui.core.prepare import PrepareError, dist_version
+from qtui.core.prepare import PrepareError, dist_version, quiet_python
+from qtui.core.prepare import check_supported as _check
 
 OPSET = 17
 #: Bump when a conversion recipe below changes its output: it is part of the cache key.
@@ -145,15 +146,10 @@ def unavailable_reason(precision: str) -> str | None:
 
 
 def check_supported(precision: str) -> None:
-    reason = unavailable_reason(precision)
-    if reason:
-        raise PrepareError(reason)
-    for dist in ("torch", "onnx"):
-        if dist_version(dist) is None:
-            raise PrepareError(
-                f"exporting to ONNX needs {dist}: pip install 'qtui[torch,onnxruntime]' "
-                "(or import a prepared bundle)"
-            )
+    _check(
+        sys.modules[__name__], precision, ("torch", "onnx"),
+        "exporting to ONNX needs {dist}: pip install 'qtui[torch,onnxruntime]' (or import a prepared bundle)",
+    )
 
 
 def tool_versions() -> dict[str, str | None]:
@@ -193,19 +189,11 @@ def _quiet() -> Iterator[None]:
     user's terminal (the calibrator creates its own sessions at the default log level)."""
     import onnxruntime as ort
 
-    sink = io.StringIO()
-    loggers = [logging.getLogger(), logging.getLogger("onnxruntime")]
-    levels = [lg.level for lg in loggers]
     ort.set_default_logger_severity(3)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            warnings.simplefilter("ignore")
-            for lg in loggers:
-                lg.setLevel(logging.ERROR)
+        with quiet_python("", "onnxruntime"):
             yield
     finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
         ort.set_default_logger_severity(2)  # ORT's own default (warning)
 
 

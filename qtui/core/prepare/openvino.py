@@ -13,16 +13,15 @@ duration of a conversion or quantization, and their progress bars and logs are c
 from __future__ import annotations
 
 import contextlib
-import io
-import logging
 import platform
-import warnings
+import sys
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from qtui.core.prepare import PrepareError, dist_version
+from qtui.core.prepare import PrepareError, dist_version, quiet_python
+from qtui.core.prepare import check_supported as _check
 
 #: Bump when the recipe below changes the artifact (it goes into the cache key).
 RECIPE = "v1"
@@ -105,16 +104,10 @@ def unavailable_reason(precision: str) -> str | None:
 
 
 def check_supported(precision: str) -> None:
-    reason = unavailable_reason(precision)
-    if reason:
-        raise PrepareError(reason)
-    if dist_version("openvino") is None:
-        raise PrepareError("OpenVINO is not installed: pip install 'qtui[openvino]'")
-    if dist_version("torch") is None:
-        raise PrepareError(
-            "converting to OpenVINO needs torch: pip install 'qtui[torch,openvino]' "
-            "(or import a prepared bundle)"
-        )
+    _check(
+        sys.modules[__name__], precision, ("openvino", "torch"),
+        "converting to OpenVINO needs {dist}: pip install 'qtui[torch,openvino]' (or import a prepared bundle)",
+    )
 
 
 def tool_versions() -> dict[str, str | None]:
@@ -132,16 +125,8 @@ def tool_versions() -> dict[str, str | None]:
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Capture Python-level output and warnings; silence NNCF's logger."""
-    sink = io.StringIO()
-    nncf_logger = logging.getLogger("nncf")
-    level = nncf_logger.level
-    nncf_logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        nncf_logger.setLevel(level)
+    with quiet_python("nncf"):
+        yield
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from qtui.core.prepare import PrepareError, dist_version
+from qtui.core.prepare import check_supported as _check
 
 #: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
 PRECISIONS: dict[str, str] = {
@@ -78,9 +79,7 @@ def unavailable_reason(precision: str) -> str | None:
 
 
 def check_supported(precision: str) -> None:
-    reason = unavailable_reason(precision)
-    if reason:
-        raise PrepareError(reason)
+    _check(sys.modules[__name__], precision)
 
 
 def tool_versions() -> dict[str, str | None]:

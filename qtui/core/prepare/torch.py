@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import io
 import os
 import platform
 import sys
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from qtui.core.prepare import PrepareError, dist_version
+from qtui.core.prepare import PrepareError, dist_version, quiet_python
+from qtui.core.prepare import check_supported as _check
 
 #: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
 PRECISIONS: dict[str, str] = {
@@ -126,9 +125,7 @@ def unavailable_reason(precision: str) -> str | None:
 
 
 def check_supported(precision: str) -> None:
-    reason = unavailable_reason(precision)
-    if reason:
-        raise PrepareError(reason)
+    _check(sys.modules[__name__], precision)
 
 
 def tool_versions() -> dict[str, str | None]:
@@ -144,12 +141,8 @@ def quiet(native: bool = False) -> Iterator[None]:
     fd 2 (torch's once-per-process "[W Quantizer.cpp] … deprecated" line comes from c10's own
     handler when no Python frame catches it). Hold `native` only around short calls (load,
     convert, trace, save): other threads' stderr is swallowed meanwhile."""
-    sink = io.StringIO()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(warnings.catch_warnings())
-        warnings.simplefilter("ignore")
-        stack.enter_context(contextlib.redirect_stdout(sink))
-        stack.enter_context(contextlib.redirect_stderr(sink))
+        stack.enter_context(quiet_python())
         if native:
             stack.enter_context(_native_stderr())
         yield
