@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import queue
 import re
 import secrets
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,47 @@ _ABANDONED_LOCK = threading.Lock()
 CANCEL_GRACE_S = 1.0
 
 
+class _InferenceThread:
+    """The one thread that makes every backend call of a run: loading, warm-up and LoadGen
+    (whose `issue_queries` runs on the thread that called `StartTest`).
+
+    Runtimes keep per-thread state. PyTorch's OpenMP (libgomp) is the costly case: a thread that
+    computes while another thread's OpenMP team is alive (say, the one that ran the warm-up)
+    gets 2-4x slower on a 2-core machine, because libgomp stops spin-waiting once it manages
+    more threads than there are CPUs. One thread for all of it measures what the runtime does
+    when it is used the normal way."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="qtui-inference", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fn, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                future.set_exception(exc)
+
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((fn, future))
+        return future
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        return self.submit(fn).result()
+
+    def close(self) -> None:
+        """Let the thread end after what it is doing (a hung call keeps it, as a daemon)."""
+        self._queue.put(None)
+
+
 def pending_preparations() -> list[threading.Thread]:
     """Cancelled preparations still finishing their current step in the background."""
     with _ABANDONED_LOCK:
@@ -113,6 +156,7 @@ class _Run:
             profile=profile,
         )
         self._loaded_model: Any = None
+        self._inference: _InferenceThread | None = None
 
     # -- helpers ------------------------------------------------------------------------------
     def log(self, text: str, level: str = "info") -> None:
@@ -185,7 +229,11 @@ class _Run:
             self.log(f"environment: {warning}", "warning")
         try:
             with PeakRSS() as peak:
-                self._execute()
+                try:
+                    self._execute()
+                finally:
+                    if self._inference is not None:
+                        self._inference.close()
             self.result.memory["peak_rss_bytes"] = peak.bytes
         except _Cancelled:
             self.result.status = "cancelled"
@@ -267,9 +315,10 @@ class _Run:
 
         self.step("loading runtime")
         t1 = time.perf_counter()
+        self._inference = _InferenceThread()
         try:
             backend = get_backend(p.framework)
-            backend.load(artifact, self.threads, p.scenario)
+            self._inference.call(lambda: backend.load(artifact, self.threads, p.scenario))
         except BackendError as exc:
             raise RunFailed(str(exc)) from None
         except ImportError as exc:
@@ -306,10 +355,15 @@ class _Run:
         warm_batch = qsl.batch(warm_idx)
         warm_times = []
         n_warm = max(2, p.warmup_queries)
-        for k in range(n_warm):
+
+
+        def timed_warm_batch() -> float:
             s = time.perf_counter()
             predict_in_chunks(backend, warm_batch)
-            warm_times.append(time.perf_counter() - s)
+            return time.perf_counter() - s
+
+        for k in range(n_warm):
+            warm_times.append(self._inference.call(timed_warm_batch))
             self.step("warm-up", (k + 1) / n_warm)
         measured = float(np.median(warm_times[len(warm_times) // 2 :]))
         settings = resolve_settings(p, perf_count, measured)
@@ -327,7 +381,7 @@ class _Run:
         done = threading.Event()
         loadgen_error: list[BaseException] = []
 
-        def loadgen_thread() -> None:
+        def loadgen_call() -> None:
             try:
                 run_loadgen(sut, qsl, settings, self.run_dir)
             except BaseException as exc:  # noqa: BLE001
@@ -340,8 +394,7 @@ class _Run:
         reporter = threading.Thread(
             target=self._report, args=(recorder, started, expected, reporter_stop), name="qtui-reporter", daemon=True
         )
-        worker = threading.Thread(target=loadgen_thread, name="qtui-loadgen", daemon=True)
-        worker.start()
+        self._inference.submit(loadgen_call)
         reporter.start()
         cancelled = False
         hung = False

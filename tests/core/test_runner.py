@@ -337,3 +337,37 @@ def test_cancel_during_a_long_uninterruptible_preparation_step(monkeypatch: pyte
     second.join(300)
     assert box["r2"].status == "ok", box["r2"].message
     assert runner_mod.pending_preparations() == []
+
+
+class _ThreadRecorder:
+    """Wraps a backend and notes which thread each predict call ran on."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.max_batch = inner.max_batch
+        self.threads: set[str] = set()
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.threads.add(threading.current_thread().name)
+        return self.inner.predict(batch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("scenario", ["SingleStream", "MultiStream"])
+def test_warmup_and_loadgen_predict_on_one_thread(scenario: str) -> None:
+    """Runtimes keep per-thread state (PyTorch's OpenMP team: a second live team made torch 2-4x
+    slower under LoadGen than in a plain loop); every backend call of a run uses one thread."""
+    wrapped: list[_ThreadRecorder] = []
+
+    def wrap(backend: Any) -> _ThreadRecorder:
+        wrapped.append(_ThreadRecorder(backend))
+        return wrapped[-1]
+
+    profile = small_profile(
+        scenario=scenario, loadgen=LoadGenSpec(preset="quick", min_query_count=16, samples_per_query=2)
+    )
+    result, _ = _run(profile, options=RunOptions(wrap_backend=wrap))
+    assert result.status in ("ok", "invalid"), result.message
+    assert wrapped[0].threads == {"qtui-inference"}
