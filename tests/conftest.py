@@ -4,7 +4,9 @@ a per-test folder, and small profiles that keep LoadGen runs to seconds."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
@@ -35,3 +37,18 @@ def small_profile(**changes: object) -> RunProfile:
     from dataclasses import replace
 
     return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def torch_reference(loaded: Any, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` structured synthetic images (seed `seed`) and FP32 torch logits on them: what
+    every framework's artifacts are compared against."""
+    import torch
+
+    from qtui.core.data import SyntheticDataset
+
+    images = SyntheticDataset(count, seed).get_batch(list(range(count)))
+    with torch.inference_mode():
+        ref = np.concatenate(
+            [loaded.module(torch.from_numpy(images[i : i + 32])).numpy() for i in range(0, count, 32)]
+        )
+    return images, ref

@@ -32,7 +32,7 @@ from qtui.core.data import SyntheticDataset
 from qtui.core.fidelity import fidelity
 from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
 from qtui.core.runner import RunOptions, prepare_only, run
-from tests.conftest import small_profile
+from tests.conftest import small_profile, torch_reference
 
 FIDELITY_SEED = 1234
 FIDELITY_SAMPLES = 256
@@ -66,14 +66,7 @@ def mobilenet() -> Any:
 
 
 def _reference(loaded: Any, count: int) -> tuple[np.ndarray, np.ndarray]:
-    import torch
-
-    images = SyntheticDataset(count, FIDELITY_SEED).get_batch(list(range(count)))
-    with torch.inference_mode():
-        ref = np.concatenate(
-            [loaded.module(torch.from_numpy(images[i : i + 32])).numpy() for i in range(0, count, 32)]
-        )
-    return images, ref
+    return torch_reference(loaded, count, FIDELITY_SEED)
 
 
 @pytest.fixture(scope="module")

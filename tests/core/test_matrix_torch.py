@@ -29,7 +29,7 @@ from qtui.core.fidelity import fidelity
 from qtui.core.prepare import PrepareError
 from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
 from qtui.core.runner import prepare_only, run
-from tests.conftest import small_profile
+from tests.conftest import small_profile, torch_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 FIDELITY_SEED = 7
@@ -91,14 +91,7 @@ def _reuse_loaded_models(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _reference(loaded: Any, count: int) -> tuple[np.ndarray, np.ndarray]:
-    import torch
-
-    images = SyntheticDataset(count, FIDELITY_SEED).get_batch(list(range(count)))
-    with torch.inference_mode():
-        ref = np.concatenate(
-            [loaded.module(torch.from_numpy(images[i : i + 32])).numpy() for i in range(0, count, 32)]
-        )
-    return images, ref
+    return torch_reference(loaded, count, FIDELITY_SEED)
 
 
 @pytest.fixture(scope="module")

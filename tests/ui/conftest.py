@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -57,6 +58,17 @@ async def wait_for(pilot: Pilot, predicate: Callable[[], bool], timeout: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
         await pilot.pause(0.05)
+
+
+async def start_run(pilot: Pilot, app: App) -> Any:
+    """Press Ctrl+R on the setup screen; returns the run screen that opens."""
+    from qtui.ui.screens.run import RunScreen
+
+    await pilot.press("ctrl+r")
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, RunScreen)
+    return screen
 
 
 def screen_text(app: App) -> str:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from qtui.core.profile import LoadGenSpec, WeightsSpec
 from qtui.core.results import load_results
@@ -15,7 +18,7 @@ from qtui.ui.screens.run import RunScreen
 from qtui.ui.screens.setup import SetupScreen
 from qtui.ui.widgets.histogram import LatencyHistogram
 from tests.conftest import small_profile
-from tests.ui.conftest import screen_text, wait_for
+from tests.ui.conftest import screen_text, start_run, wait_for
 
 
 def _results_root() -> Path:
@@ -25,10 +28,7 @@ def _results_root() -> Path:
 async def test_quick_run_to_completion_then_results() -> None:
     app = QtuiApp(profile=small_profile())
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, RunScreen)
+        screen = await start_run(pilot, app)
         await wait_for(pilot, lambda: screen.phase == "done")
         assert screen.result is not None and screen.result.status == "ok", screen.result and screen.result.message
         text = screen_text(app)
@@ -52,10 +52,7 @@ async def test_escape_cancels_a_long_run() -> None:
     profile = small_profile(loadgen=LoadGenSpec(preset="mlperf"))  # 600 s minimum
     app = QtuiApp(profile=profile)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, RunScreen)
+        screen = await start_run(pilot, app)
         await wait_for(pilot, lambda: screen.phase == "loadgen")
         await wait_for(pilot, lambda: "samples/s" in screen_text(app))  # live figures are shown
         await pilot.press("escape")
@@ -73,10 +70,7 @@ async def test_failing_run_shows_the_message_and_the_app_stays_usable(tmp_path: 
     missing = tmp_path / "missing.pth"
     app = QtuiApp(profile=small_profile(weights=WeightsSpec(source=str(missing))))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, RunScreen)
+        screen = await start_run(pilot, app)
         await wait_for(pilot, lambda: screen.phase == "done")
         assert screen.result is not None and screen.result.status == "failed"
         text = screen_text(app)
@@ -95,10 +89,7 @@ async def test_failing_run_shows_the_message_and_the_app_stays_usable(tmp_path: 
 async def test_quitting_during_a_run_cancels_it_first() -> None:
     app = QtuiApp(profile=small_profile(loadgen=LoadGenSpec(preset="mlperf")))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, RunScreen)
+        screen = await start_run(pilot, app)
         await wait_for(pilot, lambda: screen.phase == "loadgen")
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running)
@@ -110,10 +101,7 @@ async def test_replay_runs_the_exact_profile_of_a_result() -> None:
     profile = replace(small_profile(), name="replayed", threads=1)
     app = QtuiApp(profile=profile)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        first = app.screen
-        assert isinstance(first, RunScreen)
+        first = await start_run(pilot, app)
         await wait_for(pilot, lambda: first.phase == "done")
         await pilot.press("v")
         await pilot.pause()
@@ -132,3 +120,37 @@ async def test_replay_runs_the_exact_profile_of_a_result() -> None:
         assert results.selected_run_id() == again.result.run_id
     profiles = [r.profile for r in load_results(_results_root())]
     assert profiles[0] == profiles[1]
+
+
+async def test_escape_during_a_long_preparation_step_cancels_within_two_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Esc while the export is inside one long call (no progress between): cancelled at once."""
+    import threading
+    import time
+
+    import qtui.core.prepare.onnxruntime as ort_prep
+
+    entered, release = threading.Event(), threading.Event()
+
+    def long_export(loaded: Any, precision: str, out_dir: Path, batches: Any, progress: Any) -> dict[str, Any]:
+        entered.set()
+        release.wait(30)
+        progress("after the long call", None)
+        raise AssertionError("not reached: the run was cancelled")
+
+    monkeypatch.setattr(ort_prep, "prepare", long_export)
+    app = QtuiApp(profile=small_profile(precision="int8_dynamic", weights=WeightsSpec(seed=11)))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await start_run(pilot, app)
+            await wait_for(pilot, entered.is_set)
+            assert screen.phase == "preparing"
+            t0 = time.monotonic()
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: screen.phase == "done")
+            elapsed = time.monotonic() - t0
+            assert screen.result is not None and screen.result.status == "cancelled"
+            assert elapsed < 2.0, f"cancel took {elapsed:.2f} s"
+            assert "CANCELLED" in screen_text(app)
+    finally:
+        release.set()
+    assert [r.status for r in load_results(_results_root())] == ["cancelled"]
