@@ -154,3 +154,23 @@ async def test_escape_during_a_long_preparation_step_cancels_within_two_seconds(
     finally:
         release.set()
     assert [r.status for r in load_results(_results_root())] == ["cancelled"]
+
+
+async def test_the_app_asks_the_runner_for_no_more_snapshots_than_it_paints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Throttled at the source: progress snapshots cost the timed run CPU, the screen paints ≤ 1 Hz."""
+    import qtui.core.runner as runner_mod
+
+    seen: list[Any] = []
+    real_run = runner_mod.run
+
+    def recording_run(profile: Any, on_event: Any, stop: Any, options: Any) -> Any:
+        seen.append(options)
+        return real_run(profile, on_event, stop, options)
+
+    monkeypatch.setattr(runner_mod, "run", recording_run)
+    app = QtuiApp(profile=small_profile())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start_run(pilot, app)
+        await wait_for(pilot, lambda: screen.phase == "done")
+    assert len(seen) == 1 and seen[0].progress_hz is not None
+    assert seen[0].progress_hz <= 1.0 / RunScreen.paint_interval_s

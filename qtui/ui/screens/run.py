@@ -140,9 +140,12 @@ class RunScreen(Screen[RunOutcome]):
     # -- the worker -----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="benchmark")
     def run_benchmark(self) -> RunResult:
-        from qtui.core.runner import RunOptions, run
+        from qtui.core.runner import RunOptions, default_progress_hz, run
 
-        return run(self.profile, self._on_event, self.stop, RunOptions(results_root=self.results_root))
+        # the screen paints live figures at most 1/paint_interval_s a second: ask the runner for
+        # no more snapshots than that (each one costs the timed run a little CPU and GIL time)
+        hz = min(1.0 / self.paint_interval_s, default_progress_hz())
+        return run(self.profile, self._on_event, self.stop, RunOptions(results_root=self.results_root, progress_hz=hz))
 
     def _on_event(self, event: ev.Event) -> None:
         """Called on the runner's threads: post and return at once."""
