@@ -198,3 +198,26 @@ async def test_load_a_saved_profile(_isolated_config: Path) -> None:
         assert screen.query_one("#scenario", Select).value == "Offline"
         assert screen.query_one("#threads", Input).value == "1"
         assert screen.build_profile().name == "zz-saved"
+
+
+async def test_loading_a_sweep_profile_says_so_with_brackets_intact(_isolated_config: Path) -> None:
+    """Notifications are plain text: "[sweep]" (and "qtui[openvino]" in install hints) used to
+    vanish as Rich markup."""
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ProfilesScreen)
+        names = [e.path.stem for e in dialog.entries]
+        dialog.query_one("#profile-list").highlighted = names.index("paper-matrix")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SetupScreen)
+        await pilot.pause(0.3)  # the toast is mounted
+        from textual.widgets._toast import Toast
+
+        toasts = [t.render() for t in app.screen.query(Toast)]  # run_test(notifications=True)
+        text = " ".join(getattr(t, "plain", str(t)) for t in toasts)
+        assert "32 runs" in text, text  # the toast as drawn
+        assert "Its [sweep] has" in text and "`qtui run paper-matrix`" in text, text

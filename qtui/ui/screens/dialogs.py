@@ -111,7 +111,7 @@ class ProfilesScreen(ModalScreen[ProfileChoice | None]):
             return
         entry = self.entries[index]
         if entry.profile is None:
-            self.notify(entry.error, title="Invalid profile", severity="error")
+            self.notify(entry.error, title="Invalid profile", severity="error", markup=False)
             return
         self.dismiss(ProfileChoice(entry.path, entry.profile, run))
 

@@ -264,7 +264,7 @@ class ResultsScreen(Screen[None]):
                 if yes:
                     self._write_export(request.path, text, len(rows))
                 else:
-                    self.notify(f"not exported: {request.path} exists", severity="warning")
+                    self.notify(f"not exported: {request.path} exists", severity="warning", markup=False)
 
             self.app.push_screen(ConfirmScreen(f"{request.path} already exists.\nReplace it?", yes="Replace"), confirmed)
             return
@@ -275,10 +275,10 @@ class ResultsScreen(Screen[None]):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
-            self.notify(f"could not write {path}: {exc}", title="Export", severity="error")
+            self.notify(f"could not write {path}: {exc}", title="Export", severity="error", markup=False)
             return
         self.last_export = f"wrote {count} rows to {path}"
-        self.notify(self.last_export, title="Export")
+        self.notify(self.last_export, title="Export", markup=False)
         self._status()
 
 
@@ -570,6 +570,6 @@ class StudyScreen(Screen[None]):
         try:
             path.write_text(study_markdown(self.pool, self.model), encoding="utf-8")
         except OSError as exc:
-            self.notify(f"could not write {path}: {exc}", severity="error")
+            self.notify(f"could not write {path}: {exc}", severity="error", markup=False)
             return
-        self.notify(f"wrote {path}", title="Export")
+        self.notify(f"wrote {path}", title="Export", markup=False)

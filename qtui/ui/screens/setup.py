@@ -311,13 +311,13 @@ class SetupScreen(Screen[None]):
             profile = self.build_profile()
         except ProfileError as exc:
             self._show_error(str(exc))
-            self.notify(self.error, title="Cannot run", severity="error")
+            self.notify(self.error, title="Cannot run", severity="error", markup=False)
             return None
         a = self.availability[(profile.framework, profile.precision)]
         if not a.available:
             message = f"{FRAMEWORK_TITLES[profile.framework]} {PRECISION_TITLES[profile.precision]} cannot run here: {a.reason}"
             self.query_one("#reason").add_class("refused")
-            self.notify(message, title="Cannot run", severity="error")
+            self.notify(message, title="Cannot run", severity="error", markup=False)
             return None
         return profile
 
@@ -350,8 +350,12 @@ class SetupScreen(Screen[None]):
             note = ""
             if choice.profile.sweep is not None:
                 runs = len(expand_sweep(choice.profile))
-                note = f"\nIts [sweep] has {runs} runs: the TUI runs the one shown; `qtui run {choice.path.name}` runs them all."
-            self.notify(f"loaded {choice.path}{note}", title="Profile", timeout=8 if note else 3)
+                from qtui.cli import resolve_profile_path
+
+                shipped = Path(resolve_profile_path(choice.path.stem)).resolve() == choice.path.resolve()
+                name = choice.path.stem if shipped else str(choice.path)
+                note = f"\nIts [sweep] has {runs} runs: the TUI runs the one shown; `qtui run {name}` runs them all."
+            self.notify(f"loaded {choice.path}{note}", title="Profile", timeout=8 if note else 3, markup=False)
             if choice.run:
                 self.action_run()
 
@@ -364,7 +368,7 @@ class SetupScreen(Screen[None]):
             self.build_profile()
         except ProfileError as exc:
             self._show_error(str(exc))
-            self.notify(self.error, title="Cannot save", severity="error")
+            self.notify(self.error, title="Cannot save", severity="error", markup=False)
             return
         folder: Path = self.app.user_profiles_dir  # type: ignore[attr-defined]
         self.app.push_screen(SaveProfileScreen(self.base.name, folder), self._save_named)
@@ -384,7 +388,7 @@ class SetupScreen(Screen[None]):
             if yes:
                 self._write_profile(profile, path, overwrite=True)
             else:
-                self.notify(f"not saved: {path} already exists", title="Profile", severity="warning")
+                self.notify(f"not saved: {path} already exists", title="Profile", severity="warning", markup=False)
 
         self.app.push_screen(ConfirmScreen(f"{path} already exists.\nReplace it with the current choices?", yes="Replace"), confirmed)
 
@@ -392,10 +396,10 @@ class SetupScreen(Screen[None]):
         try:
             save(profile, path, overwrite=overwrite)
         except (OSError, FileExistsError) as exc:
-            self.notify(f"could not save {path}: {exc}", title="Profile", severity="error")
+            self.notify(f"could not save {path}: {exc}", title="Profile", severity="error", markup=False)
             return
         self.base = replace(self.base, name=profile.name)
-        self.notify(f"saved {path}", title="Profile")
+        self.notify(f"saved {path}", title="Profile", markup=False)
 
 
 def _menu(wid: str, options: Iterable[tuple[str, str]], value: str) -> Select[str]:
