@@ -106,6 +106,37 @@ def _warnings_for(meta: dict[str, Any]) -> list[str]:
     return warnings
 
 
+def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract regular files and folders below `dest`, nothing else.
+
+    Python ≥ 3.11.4 has `filter="data"` for this; Debian 12 / Raspberry Pi OS Bookworm ships
+    3.11.2, whose `extractall` has no `filter` argument (a TypeError there, seen on the emulated
+    Pi). Without it, members are checked here: no absolute paths, no `..`, no links or devices.
+    """
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    members = tar.getmembers()
+    for member in members:
+        target = (root / member.name).resolve()
+        if member.name.startswith(("/", "\\")) or (target != root and root not in target.parents):
+            raise tarfile.TarError(f"member {member.name!r} would land outside the import folder")
+        if not (member.isfile() or member.isdir()):
+            raise tarfile.TarError(f"member {member.name!r} is not a regular file or folder")
+    for member in members:
+        target = root / member.name
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = tar.extractfile(member)
+        if source is None:
+            raise tarfile.TarError(f"member {member.name!r} cannot be read")
+        with source, open(target, "wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+
+
 def import_bundle(path: str | Path) -> list[ImportedArtifact]:
     """Extract a bundle's artifacts into this machine's cache."""
     source = Path(path)
@@ -130,7 +161,7 @@ def import_bundle(path: str | Path) -> list[ImportedArtifact]:
         if problems:
             raise BundleError(f"{source}: cannot import:\n  " + "\n  ".join(problems))
         try:
-            tar.extractall(tmpdir, filter="data")
+            _safe_extract(tar, Path(tmpdir))
         except (tarfile.TarError, OSError) as exc:
             raise BundleError(f"{source}: damaged bundle ({exc})") from None
         for meta in manifest.get("artifacts", []):

@@ -85,7 +85,7 @@ def availability(framework: str, precision: str) -> Availability:
         # e.g. TFLite on a Raspberry Pi: the converter has no aarch64 wheel, but artifacts
         # prepared elsewhere and imported with `qtui bundle import` run here.
         if has_artifacts(framework, precision):
-            return Availability(framework, precision, True, f"imported artifacts only: {reason}")
+            return Availability(framework, precision, True, f"runs cached or imported artifacts only: {reason}")
         return Availability(framework, precision, False, reason)
     note = module.PRECISIONS.get(precision, "")
     if not module_present("torch"):

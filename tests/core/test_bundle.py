@@ -6,6 +6,7 @@ import io
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_export_import_then_run_where_preparing_is_impossible(tmp_path: Path, mo
     assert [i.status for i in imported] == ["imported"]
     # the catalog (doctor, TUI menus) now offers the pair: it runs from the imported artifact
     after = availability("onnxruntime", "fp32")
-    assert after.available and after.reason.startswith("imported artifacts only: exporter not installed")
+    assert after.available and after.reason.startswith("runs cached or imported artifacts only: exporter not installed")
     assert not availability("onnxruntime", "int8_static").available
     again = bundle.import_bundle(path)
     assert [i.status for i in again] == ["already present"]
@@ -106,3 +107,52 @@ def test_runtime_limit_refuses_even_an_imported_artifact(tmp_path: Path, monkeyp
         find_or_prepare(profile, lambda: None, None, None, lambda s, f: None)
     result = run(profile)
     assert result.status == "failed" and "no kernels on this CPU" in result.message
+
+
+def _python_3_11_2_tarfile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tarfile as on Debian 12 / Raspberry Pi OS Bookworm (3.11.2): no extraction filters."""
+    real = tarfile.TarFile.extractall
+
+    def extractall(self: tarfile.TarFile, path: str = ".", members: Any = None, *, numeric_owner: bool = False) -> None:
+        real(self, path, members, numeric_owner=numeric_owner)
+
+    monkeypatch.delattr(tarfile, "data_filter")
+    monkeypatch.setattr(tarfile.TarFile, "extractall", extractall)
+
+
+def test_import_on_python_without_tar_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen on the emulated Pi: `extractall(filter=...)` is a TypeError before Python 3.11.4."""
+    profile = small_profile()
+    artifact, _ = prepare_only(profile)
+    path = bundle.export_bundle(tmp_path / "b.tar.gz", [artifact])
+    _other_machine(monkeypatch, tmp_path / "pi-cache", {"torch": None, "onnx": None, "opset": "17"})
+    _python_3_11_2_tarfile(monkeypatch)
+    imported = bundle.import_bundle(path)
+    assert [i.status for i in imported] == ["imported"]
+    found, hit = find_or_prepare(profile, lambda: None, None, None, lambda s, f: None)
+    assert hit and found.path.read_bytes() == artifact.path.read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink"])
+def test_hostile_bundle_members_are_refused_without_tar_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    _python_3_11_2_tarfile(monkeypatch)
+    manifest = json.dumps({"bundle_format": 1, "artifacts": []}).encode()
+    hostile = tmp_path / "hostile.tar.gz"
+    with tarfile.open(hostile, "w:gz") as tar:
+        info = tarfile.TarInfo("bundle.json")
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest))
+        if kind == "symlink":
+            link = tarfile.TarInfo("artifacts/k/model.onnx")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "/etc/passwd"
+            tar.addfile(link)
+        else:
+            name = "../escaped.txt" if kind == "dotdot" else str(tmp_path / "escaped.txt")
+            info = tarfile.TarInfo(name)
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"bad"))
+    with pytest.raises(bundle.BundleError, match="damaged bundle"):
+        bundle.import_bundle(hostile)
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not any(p.name == "escaped.txt" for p in Path(tmp_path).rglob("*"))
