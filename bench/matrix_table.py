@@ -1,0 +1,93 @@
+"""The quantization matrix as one table, from saved results: model × framework × precision with
+Offline samples/s, SingleStream p90, fidelity against FP32 torch (SQNR, centred top-1 agreement;
+from accuracy-mode runs), artifact size, preparation time and peak memory, and the precision the
+runtime actually executed.
+
+    .venv/bin/qtui run paper-matrix --results-dir R                       # Offline + SingleStream
+    .venv/bin/qtui run paper-matrix --results-dir R --set mode=accuracy \\
+        --set 'sweep.scenarios=["Offline"]'                                # fidelity
+    .venv/bin/python bench/matrix_table.py R [--format markdown|text]
+
+The newest ok/invalid result of each (model, framework, precision, scenario, mode) is used.
+Preparation figures come from the artifact's metadata (when it was made: a cached artifact keeps
+the figures of the run that prepared it).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS
+from qtui.core.results import RunResult, load_results
+
+
+def newest(results: list[RunResult]) -> dict[tuple[str, str, str, str, str], RunResult]:
+    out: dict[tuple[str, str, str, str, str], RunResult] = {}
+    for r in results:  # oldest first: later ones win
+        if r.status in ("ok", "invalid"):
+            p = r.profile
+            out[(p.model, p.framework, p.precision, p.scenario, p.mode)] = r
+    return out
+
+
+def fmt(value: Any, pattern: str) -> str:
+    return "–" if value is None else format(value, pattern)
+
+
+def rows(results: list[RunResult]) -> list[list[str]]:
+    best = newest(results)
+    table = []
+    for model in MODELS:
+        for fw in FRAMEWORKS:
+            for prec in PRECISIONS:
+                off = best.get((model, fw, prec, "Offline", "performance"))
+                ss = best.get((model, fw, prec, "SingleStream", "performance"))
+                acc = best.get((model, fw, prec, "Offline", "accuracy")) or best.get((model, fw, prec, "SingleStream", "accuracy"))
+                if not (off or ss or acc):
+                    continue
+                any_run = off or ss or acc
+                assert any_run is not None
+                art = any_run.artifact
+                fid = (acc.accuracy or {}).get("fidelity") if acc else None
+                executed = str(art.get("executed_precision") or "–")
+                table.append([
+                    MODEL_TITLES.get(model, model),
+                    FRAMEWORK_TITLES.get(fw, fw),
+                    PRECISION_TITLES.get(prec, prec),
+                    fmt(off.throughput.get("samples_per_s") if off else None, ".0f"),
+                    fmt(ss.latency_ms.get("p90") if ss else None, ".2f"),
+                    "ref" if (fid and prec == "fp32" and fw == "torch") else fmt((fid or {}).get("sqnr_db"), ".1f"),
+                    fmt((fid or {}).get("centred_top1_agreement"), ".2f"),
+                    fmt((art.get("size_bytes") or 0) / 1e6 or None, ".1f"),
+                    fmt(art.get("prepare_seconds"), ".1f"),
+                    fmt((art.get("prepare_peak_rss_bytes") or 0) / 1e9 or None, ".2f"),
+                    executed[:90] + ("…" if len(executed) > 90 else ""),
+                ])
+    return table
+
+
+HEADER = ["model", "framework", "precision", "Offline /s", "SS p90 ms", "SQNR dB", "centred agr.",
+          "MB", "prep s", "prep GB", "executed"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("results_dir", type=Path)
+    ap.add_argument("--format", choices=["markdown", "text"], default="markdown")
+    args = ap.parse_args()
+    table = rows(load_results(args.results_dir))
+    if args.format == "markdown":
+        print("| " + " | ".join(HEADER) + " |")
+        print("|" + "---|" * len(HEADER))
+        for row in table:
+            print("| " + " | ".join(row) + " |")
+    else:
+        for row in [HEADER, *table]:
+            print("  ".join(row))
+
+
+if __name__ == "__main__":
+    main()
