@@ -37,6 +37,14 @@ def fmt(value: Any, pattern: str) -> str:
     return "–" if value is None else format(value, pattern)
 
 
+def peak_text(art: dict[str, Any]) -> str:
+    """Peak RSS of the preparing process, and (+Δ) what preparing added over its start."""
+    peak, start = art.get("prepare_peak_rss_bytes"), art.get("prepare_start_rss_bytes")
+    if not peak:
+        return "–"
+    return f"{peak / 1e9:.2f}" + (f" (+{max(0, peak - start) / 1e9:.2f})" if start else "")
+
+
 def rows(results: list[RunResult]) -> list[list[str]]:
     best = newest(results)
     table = []
@@ -63,14 +71,14 @@ def rows(results: list[RunResult]) -> list[list[str]]:
                     fmt((fid or {}).get("centred_top1_agreement"), ".2f"),
                     fmt((art.get("size_bytes") or 0) / 1e6 or None, ".1f"),
                     fmt(art.get("prepare_seconds"), ".1f"),
-                    fmt((art.get("prepare_peak_rss_bytes") or 0) / 1e9 or None, ".2f"),
+                    peak_text(art),
                     executed[:90] + ("…" if len(executed) > 90 else ""),
                 ])
     return table
 
 
 HEADER = ["model", "framework", "precision", "Offline /s", "SS p90 ms", "SQNR dB", "centred agr.",
-          "MB", "prep s", "prep GB", "executed"]
+          "MB", "prep s", "prep peak GB (+Δ)", "executed"]
 
 
 def main() -> None:

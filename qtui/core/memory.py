@@ -45,6 +45,9 @@ class PeakRSS:
         self._thread: threading.Thread | None = None
         self._kernel = False
         self.bytes = 0
+        #: RSS when the block started: the peak minus this is what the block itself added
+        #: (in a long-lived process the peak also counts what earlier work left resident).
+        self.start_bytes = 0
 
     def _sample(self) -> None:
         while True:
@@ -53,7 +56,7 @@ class PeakRSS:
                 return
 
     def __enter__(self) -> PeakRSS:
-        self.bytes = self._proc.memory_info().rss
+        self.bytes = self.start_bytes = self._proc.memory_info().rss
         self._kernel = _reset_kernel_peak() and _kernel_peak_bytes() is not None
         if not self._kernel:
             self._thread = threading.Thread(target=self._sample, name="qtui-peak-rss", daemon=True)

@@ -311,6 +311,7 @@ class _Run:
             "tools": meta.get("tools"),
             "prepare_seconds": meta.get("prepare_seconds"),
             "prepare_peak_rss_bytes": meta.get("prepare_peak_rss_bytes"),
+            "prepare_start_rss_bytes": meta.get("prepare_start_rss_bytes"),
         }
 
         self.step("loading runtime")

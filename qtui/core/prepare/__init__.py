@@ -287,6 +287,8 @@ def find_or_prepare(
             "prepare_peak_rss_bytes": max(
                 peak.bytes, int(produced.get("details", {}).get("converter_peak_rss_bytes") or 0)
             ),
+            # the process's RSS before preparing (peak - this = what preparing added here)
+            "prepare_start_rss_bytes": peak.start_bytes,
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2))
         try:
