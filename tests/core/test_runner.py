@@ -36,6 +36,16 @@ def _loadgen_pct(result: Any, key: str) -> float:
     return result.loadgen["percentiles_ms"][key]
 
 
+def _assert_close_to_loadgen(ours: float, theirs: float) -> None:
+    """qtui times from the top of `issue_queries` to just before completing; LoadGen from its own
+    issue timestamp to receiving the completion, so it adds its dispatch time: a few µs on a
+    quiet machine (0.09-0.23 % measured), 0.13-0.27 ms when CI ran the emulated Pi beside the
+    tests (1-2 % at p50/p90). qtui's figure must not exceed LoadGen's, nor trail it by more
+    than 1 % or 0.5 ms."""
+    assert ours <= theirs * 1.01, (ours, theirs)
+    assert theirs - ours <= max(0.01 * theirs, 0.5), (ours, theirs)
+
+
 def _assert_tail_matches(result: Any) -> None:
     """LoadGen's p99 against qtui's. With a few hundred queries p99 sits between the last few
     ranks, where neighbouring latencies can be far apart on a busy machine, and LoadGen picks
@@ -55,7 +65,7 @@ def test_singlestream_valid_and_percentiles_match_loadgen(framework: str) -> Non
     assert result.loadgen["validity"] == "VALID"
     assert result.throughput["queries"] == 200 and result.throughput["samples"] == 200
     for ours, theirs in (("p50", "50.00"), ("p90", "90.00")):
-        assert result.latency_ms[ours] == pytest.approx(_loadgen_pct(result, theirs), rel=0.01)
+        _assert_close_to_loadgen(result.latency_ms[ours], _loadgen_pct(result, theirs))
     _assert_tail_matches(result)
     # the scenario metric is LoadGen's p90
     assert result.loadgen["scenario_metric"]["value"] == pytest.approx(_loadgen_pct(result, "90.00"))
