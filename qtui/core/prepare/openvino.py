@@ -71,16 +71,22 @@ def _cpu_flags() -> frozenset[str] | None:
     return None
 
 
+def _arm_without(flag: str) -> bool:
+    """True on an ARM CPU whose /proc/cpuinfo features lack `flag` (unknown features: False)."""
+    if not _arm():
+        return False
+    flags = _cpu_flags()
+    return flags is not None and flag not in flags
+
+
 def runtime_unavailable_reason(precision: str) -> str | None:
     """Why OpenVINO here cannot *run* `precision`, even an artifact prepared elsewhere."""
-    if precision == "int8_static" and _arm():
-        flags = _cpu_flags()
-        if flags is not None and "asimddp" not in flags:
-            return (
-                "OpenVINO's ARM CPU plugin cannot compile INT8 convolutions on a CPU without "
-                "dot-product instructions ('asimddp'; e.g. the Raspberry Pi 4's Cortex-A72): "
-                "'Convolution node ... is not initialized'. Use ONNX Runtime, TFLite or PyTorch INT8 here"
-            )
+    if precision == "int8_static" and _arm_without("asimddp"):
+        return (
+            "OpenVINO's ARM CPU plugin cannot compile INT8 convolutions on a CPU without "
+            "dot-product instructions ('asimddp'; e.g. the Raspberry Pi 4's Cortex-A72): "
+            "'Convolution node ... is not initialized'. Use ONNX Runtime, TFLite or PyTorch INT8 here"
+        )
     return None
 
 
@@ -93,13 +99,11 @@ def unavailable_reason(precision: str) -> str | None:
     runtime = runtime_unavailable_reason(precision)
     if runtime:
         return runtime
-    if precision == "fp16" and _arm():
-        flags = _cpu_flags()
-        if flags is not None and "asimdhp" not in flags:
-            return (
-                "this ARM CPU has no FP16 arithmetic (ARMv8.2-A FP16, 'asimdhp'; e.g. the "
-                "Raspberry Pi 4's Cortex-A72): OpenVINO would ignore the f16 hint and run f32"
-            )
+    if precision == "fp16" and _arm_without("asimdhp"):
+        return (
+            "this ARM CPU has no FP16 arithmetic (ARMv8.2-A FP16, 'asimdhp'; e.g. the "
+            "Raspberry Pi 4's Cortex-A72): OpenVINO would ignore the f16 hint and run f32"
+        )
     return None
 
 
