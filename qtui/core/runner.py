@@ -30,6 +30,7 @@ import numpy as np
 from qtui.core import events as ev
 from qtui.core.environment import capture_environment
 from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
+from qtui.core.machine_load import LoadMonitor, load_warnings
 from qtui.core.memory import PeakRSS
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.profile import RunProfile
@@ -67,6 +68,25 @@ class RunFailed(Exception):
     """A run could not complete; the message is meant for the user."""
 
 
+class _SpanRecorder(LatencyRecorder):
+    """The recorder, plus when the first recorded query started and the last one ended: the
+    wall time of the completed part, which is what a cancelled run's throughput divides by
+    (LoadGen's own figures count the queries that the cancel completed at once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_start_ns: int | None = None
+        self.last_end_ns: int | None = None
+
+    def record(self, latency_ns: int, samples: int = 1) -> None:
+        end = time.perf_counter_ns()
+        super().record(latency_ns, samples)
+        start = end - latency_ns
+        if self.first_start_ns is None or start < self.first_start_ns:
+            self.first_start_ns = start
+        self.last_end_ns = end
+
+
 class _Cancelled(Exception):
     pass
 
@@ -79,6 +99,8 @@ _ABANDONED: list[threading.Thread] = []
 _ABANDONED_LOCK = threading.Lock()
 #: How long a cancel waits for the preparation to reach a checkpoint before leaving it behind.
 CANCEL_GRACE_S = 1.0
+#: How often the reporter checks the machine's load during the measurement (a live warning).
+LOAD_CHECK_S = 2.0
 
 
 class _InferenceThread:
@@ -264,6 +286,10 @@ class _Run:
         from qtui.core.prepare import CalibrationSpec, PrepareError, find_or_prepare
 
         p = self.profile
+        warnings = self.result.environment.setdefault("warnings", [])
+        for text in load_warnings(None, os.cpu_count(), self.threads):
+            warnings.append(text)
+            self.log(f"environment: {text}", "warning")
         self._await_abandoned()
         t0 = time.perf_counter()
         self.step("opening data set")
@@ -371,7 +397,7 @@ class _Run:
         self.result.loadgen["settings"] = settings
         self.result.loadgen["warmup_batch_ms"] = round(measured * 1000, 4)
 
-        recorder = LatencyRecorder()
+        recorder = _SpanRecorder()
         sut = Sut(
             lambda b: predict_in_chunks(backend, b), backend.predict_stream, qsl, recorder, p.scenario, accuracy, p.batch_size
         )
@@ -391,9 +417,11 @@ class _Run:
                 done.set()
 
         reporter_stop = threading.Event()
+        load = LoadMonitor(self.threads)
+        load.start()
         started = time.perf_counter()
         reporter = threading.Thread(
-            target=self._report, args=(recorder, started, expected, reporter_stop), name="qtui-reporter", daemon=True
+            target=self._report, args=(recorder, started, expected, reporter_stop, load), name="qtui-reporter", daemon=True
         )
         self._inference.submit(loadgen_call)
         reporter.start()
@@ -417,12 +445,20 @@ class _Run:
                 cancel_at = time.monotonic()
                 sut.drain()
                 self.log(f"backend did not answer for {hang_timeout:.0f} s: stopping the run", "error")
-            if cancel_at is not None and time.monotonic() - cancel_at > max(self.options.cancel_grace_s, 5.0 if hung else 0):
-                # LoadGen is stuck behind a backend call that never returns: leave it behind.
-                break
+            if cancel_at is not None:
+                # After a cancel LoadGen drains its whole schedule (a long run's is hundreds of
+                # thousands of queries, each completed on arrival): wait while it keeps issuing;
+                # when it stops issuing, it is stuck behind a backend call that never returns,
+                # and is left behind.
+                now = time.monotonic()
+                quiet_for = now - max(cancel_at, sut.state.last_activity)
+                if quiet_for > max(self.options.cancel_grace_s, 5.0 if hung else 0):
+                    break
+        load.stop()
         reporter_stop.set()
         reporter.join(timeout=2)
         self.timings["loadgen"] = time.perf_counter() - started
+        self._record_load(load)
 
         if hung:
             raise RunFailed(
@@ -441,10 +477,37 @@ class _Run:
 
         self._collect(recorder, settings, cancelled, dataset, accuracy, sut)
 
-    def _report(self, recorder: LatencyRecorder, started: float, expected: int | None, stop: threading.Event) -> None:
+    def _record_load(self, load: LoadMonitor) -> None:
+        """The machine's load during the measurement goes into the result and its warnings."""
+        summary = load.summary()
+        self.result.environment["load"] = summary
+        warnings = self.result.environment.setdefault("warnings", [])
+        for text in summary["warnings"]:
+            if text not in warnings:
+                warnings.append(text)
+                self.log(f"environment: {text}", "warning")
+
+    def _report(
+        self,
+        recorder: LatencyRecorder,
+        started: float,
+        expected: int | None,
+        stop: threading.Event,
+        load: LoadMonitor | None = None,
+    ) -> None:
         hz = self.options.progress_hz or default_progress_hz()
         period = 1.0 / min(hz, 4.0)
+        warned_load = False
+        last_load_check = time.monotonic()
         while not stop.wait(period):
+            now = time.monotonic()
+            if load is not None and not warned_load and now - last_load_check >= LOAD_CHECK_S:
+                last_load_check = now
+                busy = load.sample()
+                alerts = load_warnings(busy, load.cores, None)
+                if alerts:
+                    warned_load = True
+                    self.log(f"machine load: {alerts[0]}", "warning")
             snap = recorder.snapshot()
             elapsed = time.perf_counter() - started
             self.emit(
@@ -459,7 +522,7 @@ class _Run:
                 )
             )
 
-    def _collect(self, recorder: LatencyRecorder, settings: dict[str, Any], cancelled: bool, dataset: Any, accuracy: bool, sut: Any) -> None:
+    def _collect(self, recorder: _SpanRecorder, settings: dict[str, Any], cancelled: bool, dataset: Any, accuracy: bool, sut: Any) -> None:
         from qtui.core.loadgen import parse_detail_log
 
         p = self.profile
@@ -477,33 +540,21 @@ class _Run:
         hist = histogram(lat)
         self.result.histogram = {"edges_ms": list(hist.edges_ms), "counts": list(hist.counts)}
         queries, samples = recorder.counts
-        loadgen_lat = {
-            k.replace("result_", "").replace("_percentile_latency_ns", ""): v / 1e6
-            for k, v in detail.items()
-            if k.startswith("result_") and k.endswith("_percentile_latency_ns") and isinstance(v, (int, float))
-        }
-        self.result.loadgen.update(
-            {
-                "validity": validity,
-                "invalid_reasons": [str(e) for e in detail.get("_errors", [])] + _invalid_reasons(detail),
-                "warnings": detail.get("_warnings", []),
-                "scenario_metric": _scenario_metric(p.scenario, detail),
-                "samples_per_second": detail.get("result_samples_per_second"),
-                "qps_with_loadgen_overhead": detail.get("result_qps_with_loadgen_overhead"),
-                "percentiles_ms": loadgen_lat,
-                "min_latency_ms": _ns_ms(detail.get("result_min_latency_ns")),
-                "mean_latency_ms": _ns_ms(detail.get("result_mean_latency_ns")),
-                "max_latency_ms": _ns_ms(detail.get("result_max_latency_ns")),
-                "version": detail.get("loadgen_version"),
-                "log_dir": str(self.run_dir),
-            }
-        )
         duration_s = self.timings.get("loadgen", 0.0)
-        ours_sps = detail.get("result_samples_per_second")
-        if p.scenario != "Offline" or not ours_sps:
-            ours_sps = samples / lat.sum() * 1e9 if lat.size and lat.sum() > 0 else None
+        self.result.loadgen.update({"version": detail.get("loadgen_version"), "log_dir": str(self.run_dir)})
+        if cancelled:
+            # LoadGen's figures count every query the cancel completed at once (thousands of
+            # "answers" in no time): none of them is presented. Everything shown comes from
+            # qtui's recorder, which saw only the queries that really ran.
+            self.result.loadgen.update(_cancelled_loadgen(p.scenario, ours, recorder, samples))
+            sps = _completed_part_rate(recorder, samples)
+        else:
+            self.result.loadgen.update(_loadgen_figures(p.scenario, detail))
+            sps = detail.get("result_samples_per_second") if p.scenario == "Offline" else None
+            if not sps:
+                sps = samples / lat.sum() * 1e9 if lat.size and lat.sum() > 0 else None
         self.result.throughput = {
-            "samples_per_s": float(ours_sps) if ours_sps else None,
+            "samples_per_s": float(sps) if sps else None,
             "queries": queries,
             "samples": samples,
             "duration_s": round(duration_s, 3),
@@ -583,6 +634,68 @@ def _dataset_identity(dataset: Any) -> str:
     if key:
         return f"imagenet:{key}:{dataset.count}"
     return f"synthetic:seed={getattr(dataset, 'seed', 0)}:n={dataset.count}"
+
+
+def _loadgen_figures(scenario: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """LoadGen's verdict and figures from its detail log, for a run that LoadGen finished."""
+    percentiles = {
+        k.replace("result_", "").replace("_percentile_latency_ns", ""): v / 1e6
+        for k, v in detail.items()
+        if k.startswith("result_") and k.endswith("_percentile_latency_ns") and isinstance(v, (int, float))
+    }
+    return {
+        "validity": detail.get("result_validity"),
+        "invalid_reasons": [str(e) for e in detail.get("_errors", [])] + _invalid_reasons(detail),
+        "warnings": detail.get("_warnings", []),
+        "scenario_metric": _scenario_metric(scenario, detail),
+        "samples_per_second": detail.get("result_samples_per_second"),
+        "qps_with_loadgen_overhead": detail.get("result_qps_with_loadgen_overhead"),
+        "percentiles_ms": percentiles,
+        "min_latency_ms": _ns_ms(detail.get("result_min_latency_ns")),
+        "mean_latency_ms": _ns_ms(detail.get("result_mean_latency_ns")),
+        "max_latency_ms": _ns_ms(detail.get("result_max_latency_ns")),
+    }
+
+
+def _completed_part_rate(recorder: _SpanRecorder, samples: int) -> float | None:
+    """Samples per second over the wall time from the first recorded query's start to the last
+    one's end: the completed part of a cancelled run, whatever the scenario."""
+    first, last = recorder.first_start_ns, recorder.last_end_ns
+    if first is None or last is None or last <= first or samples <= 0:
+        return None
+    return samples / ((last - first) / 1e9)
+
+
+def _cancelled_loadgen(
+    scenario: str, ours: dict[str, float], recorder: _SpanRecorder, samples: int
+) -> dict[str, Any]:
+    """What a cancelled run says in place of LoadGen's verdict and figures: no verdict, no
+    advice, and the scenario metric from qtui's recorder over the completed part only."""
+    if scenario == "Offline":
+        metric: dict[str, Any] = {
+            "name": "samples per second",
+            "value": _completed_part_rate(recorder, samples),
+        }
+    else:
+        key = "p90" if scenario == "SingleStream" else "p99"
+        metric = {"name": f"{key} latency (ms)", "value": ours.get(key)}
+    metric["source"] = "qtui recorder, completed part only (cancelled)"
+    return {
+        "validity": None,
+        "invalid_reasons": [],
+        "warnings": [],
+        "scenario_metric": metric,
+        "samples_per_second": None,
+        "qps_with_loadgen_overhead": None,
+        "percentiles_ms": {},
+        "min_latency_ms": None,
+        "mean_latency_ms": None,
+        "max_latency_ms": None,
+        "verdict_withheld": (
+            "cancelled: LoadGen counts the queries completed at once by the cancel, so its "
+            "verdict and figures are not reported; see mlperf_log_detail.txt for them"
+        ),
+    }
 
 
 def _ns_ms(value: Any) -> float | None:

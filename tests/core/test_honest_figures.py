@@ -1,0 +1,163 @@
+"""Figures a user decides on must be honest: a cancelled run reports only what really ran (never
+LoadGen's figures, which count the queries the cancel completed at once), and the machine's load
+during the measurement is recorded as a warning."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qtui.core import events as ev
+from qtui.core.loadgen import parse_detail_log
+from qtui.core.machine_load import CpuCounters, LoadMonitor, load_warnings, other_cpu_cores
+from qtui.core.profile import LoadGenSpec
+from qtui.core.runner import RunOptions, run
+from tests.conftest import small_profile
+
+#: Each predict call of the slowed backend sleeps at least this long, so no honest figure can
+#: exceed one batch per SLEEP_S, whatever the machine's load.
+SLEEP_S = 0.005
+
+
+class _Slowed:
+    """The real backend, each predict at least SLEEP_S long; sets `stop` after `cancel_after`
+    predictions, so the cancel lands in the middle of the timed part."""
+
+    def __init__(self, inner: Any, stop: threading.Event, cancel_after: int) -> None:
+        self._inner = inner
+        self._stop = stop
+        self._cancel_after = cancel_after
+        self.calls = 0
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        out = self._inner.predict(batch)
+        time.sleep(SLEEP_S)
+        self.calls += 1
+        if self.calls >= self._cancel_after:
+            self._stop.set()
+        return out
+
+    def predict_stream(self, batches: Any, on_result: Any) -> None:
+        for key, batch in batches:
+            on_result(key, self.predict(batch))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _cancelled_run(scenario: str, cancel_after: int) -> tuple[Any, list[Any]]:
+    stop = threading.Event()
+    profile = small_profile(
+        scenario=scenario,
+        warmup_queries=2,
+        loadgen=LoadGenSpec(preset="quick", min_query_count=100_000, min_duration_ms=0),
+    )
+    # warm-up makes max(2, warmup_queries) calls before LoadGen starts
+    wrap = lambda b: _Slowed(b, stop, cancel_after + 2)  # noqa: E731
+    events: list[Any] = []
+    result = run(profile, events.append, stop, RunOptions(wrap_backend=wrap))
+    return result, events
+
+
+@pytest.mark.parametrize("scenario", ["Offline", "SingleStream", "MultiStream"])
+def test_cancelled_run_reports_only_the_completed_part(scenario: str) -> None:
+    result, events = _cancelled_run(scenario, cancel_after=20)
+    assert result.status == "cancelled", result.message
+    per_call = 4 if scenario == "Offline" else (8 if scenario == "MultiStream" else 1)
+    ceiling = per_call / SLEEP_S  # samples/s no honest figure can exceed
+    lg = result.loadgen
+    # LoadGen's own figures for this run count the drained queries: they are not presented
+    assert lg["validity"] is None and lg["invalid_reasons"] == [] and lg["percentiles_ms"] == {}
+    assert lg["samples_per_second"] is None and "early_stopping" not in lg["scenario_metric"]
+    assert "cancel" in lg["verdict_withheld"]
+    assert "completed part" in lg["scenario_metric"]["source"]
+    # what is shown comes from what really ran
+    assert 20 <= result.throughput["queries"] <= 40
+    assert result.throughput["samples"] == result.throughput["queries"] * per_call
+    assert 0 < result.throughput["samples_per_s"] <= ceiling
+    assert result.latency_ms["p50"] >= SLEEP_S * 1000
+    if scenario == "Offline":
+        assert lg["scenario_metric"]["value"] == pytest.approx(result.throughput["samples_per_s"])
+        # before the fix this run was reported at LoadGen's figure, far above what ran
+        detail = parse_detail_log(Path(lg["log_dir"]) / "mlperf_log_detail.txt")
+        assert detail["result_samples_per_second"] > 2 * ceiling
+    else:
+        key = "p90" if scenario == "SingleStream" else "p99"
+        assert lg["scenario_metric"]["value"] == result.latency_ms[key]
+        assert lg["scenario_metric"]["value"] >= SLEEP_S * 1000
+    finished = [e for e in events if isinstance(e, ev.Finished)]
+    assert finished and finished[-1].status == "cancelled"
+
+
+def _counters(wall: float, busy: float, own: float) -> CpuCounters:
+    return CpuCounters(wall_s=wall, machine_busy_s=busy, process_s=own)
+
+
+def test_other_processes_cores_is_machine_busy_minus_own() -> None:
+    # 10 s of wall time: the machine was busy 15 core-seconds, this process 9 → others 0.6 cores
+    assert other_cpu_cores(_counters(0, 100, 50), _counters(10, 115, 59)) == pytest.approx(0.6)
+    # counters from different sources can cross slightly: never negative
+    assert other_cpu_cores(_counters(0, 100, 50), _counters(10, 109, 59.5)) == 0.0
+    assert other_cpu_cores(_counters(0, None, 50), _counters(10, 115, 59)) is None  # type: ignore[arg-type]
+
+
+def test_load_warnings_name_the_load_and_oversubscribed_threads() -> None:
+    assert load_warnings(0.1, 2, 2) == []  # 5 % of a 2-core machine: quiet enough
+    (busy,) = load_warnings(0.9, 2, 2)
+    assert "0.90 of 2 cores" in busy and "45 %" in busy
+    (threads,) = load_warnings(0.0, 2, 3)
+    assert "threads = 3" in threads and "2 cores" in threads
+    assert load_warnings(None, 2, None) == []
+
+
+def test_monitor_summary_from_injected_counters() -> None:
+    readings = iter([_counters(0, 0, 0), _counters(4, 6, 2)])
+    monitor = LoadMonitor(threads=2, cores=2, read=lambda: next(readings))
+    monitor.start()
+    monitor.stop()
+    summary = monitor.summary()
+    assert summary["other_processes_cores"] == pytest.approx(1.0)
+    assert summary["measured_s"] == pytest.approx(4.0)
+    assert len(summary["warnings"]) == 1 and "1.00 of 2 cores" in summary["warnings"][0]
+
+
+def test_a_run_beside_a_busy_process_is_marked() -> None:
+    """Two spinning processes on this machine's cores during the measurement: the result, the
+    run's log and its warnings say so."""
+    import os
+
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 2)
+    ]
+    try:
+        time.sleep(0.3)
+        profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=300))
+        events: list[Any] = []
+        result = run(profile, events.append)
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    load = result.environment["load"]
+    assert load["other_processes_cores"] > load["warn_above_cores"]
+    assert any("other processes kept" in w for w in result.environment["warnings"])
+    assert any(isinstance(e, ev.Log) and "other processes kept" in e.text for e in events)
+
+
+def test_more_threads_than_cores_is_recorded_even_before_loadgen() -> None:
+    import os
+
+    stop = threading.Event()
+    stop.set()  # cancelled at the first checkpoint
+    profile = small_profile(threads=(os.cpu_count() or 2) + 1)
+    result = run(profile, None, stop)
+    assert result.status == "cancelled"
+    assert any(f"threads = {profile.threads}" in w for w in result.environment["warnings"])
