@@ -93,6 +93,13 @@ def availability(framework: str, precision: str) -> Availability:
     return Availability(framework, precision, True, note)
 
 
+def unavailable_reason(framework: str, precision: str) -> str | None:
+    """Why this framework × precision cannot run here (the same words as `qtui doctor` and the
+    UI), or None when it can."""
+    found = availability(framework, precision)
+    return None if found.available else found.reason
+
+
 def matrix() -> list[Availability]:
     return [availability(f, p) for f in FRAMEWORKS for p in PRECISIONS]
 
@@ -104,6 +111,7 @@ __all__ = [
     "SCENARIOS",
     "Availability",
     "availability",
+    "unavailable_reason",
     "matrix",
     "framework_installed",
     "install_hint",
