@@ -145,6 +145,25 @@ def _run_with_interrupt(profile: Any, results_dir: str | None, printer: _Progres
     return box["result"], interrupted
 
 
+def _refuse_unavailable(profiles: list[Any]) -> None:
+    """Exit 2 before any work when a combination cannot run here (framework not installed,
+    precision not supported), with the reason `qtui doctor` and the UI give."""
+    from qtui.core.catalog import unavailable_reason
+
+    problems = {}
+    for one in profiles:
+        reason = unavailable_reason(one.framework, one.precision)
+        if reason:
+            problems[(one.framework, one.precision)] = reason
+    if not problems:
+        return
+    lines = [f"{fw} {pr}: {reason}" for (fw, pr), reason in problems.items()]
+    hint = ""
+    if len(profiles) > 1:
+        hint = "\n  run the others by narrowing the sweep, e.g. --set sweep.frameworks=[...]"
+    _fail_input("cannot run here:\n  " + "\n  ".join(lines) + hint)
+
+
 class _DefaultToTui(click.Group):
     """`qtui` and `qtui PROFILE.toml` open the TUI; subcommands otherwise."""
 
@@ -192,6 +211,7 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
     from qtui.core.profile import expand_sweep
 
     prof = _load_profile(profile, assignments)
+    _refuse_unavailable(expand_sweep(prof))
     printer = _ProgressPrinter(sys.stderr, quiet=quiet)
     results = []
     interrupted = False

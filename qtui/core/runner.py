@@ -286,6 +286,11 @@ class _Run:
         from qtui.core.prepare import CalibrationSpec, PrepareError, find_or_prepare
 
         p = self.profile
+        from qtui.core.catalog import unavailable_reason
+
+        reason = unavailable_reason(p.framework, p.precision)
+        if reason:
+            raise RunFailed(f"{p.framework} {p.precision} cannot run here: {reason}")
         warnings = self.result.environment.setdefault("warnings", [])
         for text in load_warnings(None, os.cpu_count(), self.threads):
             warnings.append(text)
