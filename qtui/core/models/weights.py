@@ -20,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import tempfile
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -442,6 +444,27 @@ def _load_torchvision(name: str, report: ProgressFn) -> LoadedModel:
 # local file
 
 
+_SAVE_HINT = "qtui reads state dicts saved with torch.save(model.state_dict(), path)"
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _load_failure(path: Path, exc: Exception) -> str:
+    """qtui's own words for a file torch.load(weights_only=True) refused. torch's message
+    suggests weights_only=False, which would let the file run code: never repeat that."""
+    text = _ESCAPES.sub("", str(exc))
+    if "Weights only load failed" in text:
+        found = _UNSUPPORTED_GLOBAL.search(text)
+        what = f" (it contains {found.group(1)})" if found else ""
+        return (
+            f"weights file {path} holds pickled Python objects{what}, not just tensors — for "
+            "example a whole model saved with torch.save(model). qtui loads tensors only, so "
+            f"that a weights file cannot run code; {_SAVE_HINT}"
+        )
+    first = (text.strip().splitlines() or [type(exc).__name__])[0][:200]
+    return f"weights file {path} is not a PyTorch state dict file (torch.load: {first}); {_SAVE_HINT}"
+
+
 def _load_file(name: str, path: str, report: ProgressFn) -> LoadedModel:
     import torch
 
@@ -456,15 +479,14 @@ def _load_file(name: str, path: str, report: ProgressFn) -> LoadedModel:
         file_hash = _file_sha256(p)
     except OSError as exc:
         raise WeightsError(f"cannot read weights file {p}: {exc.strerror or exc}") from exc
+    if p.stat().st_size == 0:
+        raise WeightsError(f"weights file {p} is empty; {_SAVE_HINT}")
     try:
-        raw = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's pickle-protocol notes are not the user's
+            raw = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WeightsError(
-            f"cannot load weights file {p}: {first_line}. qtui reads PyTorch state dicts saved "
-            "with torch.save(model.state_dict(), path), with weights_only=True (no pickled "
-            "Python objects)."
-        ) from exc
+        raise WeightsError(_load_failure(p, exc)) from exc
     state = conform_state_dict(name, raw, f"weights file {p}")
     module = _install(name, state)
     report("loading weights file", 1.0)
