@@ -29,14 +29,15 @@ def _fail_input(message: str) -> None:
 
 
 def resolve_profile_path(path: str) -> str:
-    """PATH itself when it exists; else, for a bare name such as `quick`, the profile of that
-    name shipped with qtui (`qtui/profiles/quick.toml`), so a pip-installed qtui has them too."""
-    if Path(path).exists() or "/" in path or "\\" in path:
-        return path
-    import qtui
+    """The file a PROFILE argument names: a path, a shipped profile's name (`quick`) or a profile
+    saved from the TUI (see `qtui.core.profile_store`); exits 2 when there is none."""
+    from qtui.core.profile_store import ProfileNotFound, resolve
 
-    shipped = Path(qtui.__file__).resolve().parent / "profiles" / (path if path.endswith(".toml") else f"{path}.toml")
-    return str(shipped) if shipped.is_file() else path
+    try:
+        return str(resolve(path))
+    except ProfileNotFound as exc:
+        _fail_input(str(exc))
+        raise  # unreachable: _fail_input exits
 
 
 def _load_profile(path: str, assignments: tuple[str, ...]) -> Any:

@@ -3,18 +3,20 @@
 `QtuiApp(profile, results_dir, ansi)` is both what `qtui` runs and the tests' factory
 (`async with QtuiApp(...).run_test(size=(80, 24)) as pilot`). Quitting while a benchmark runs
 cancels it through the runner's stop event and waits for the worker before exiting, so the
-result is saved as `cancelled` and LoadGen is never left behind.
+result is saved as `cancelled` and LoadGen is never left behind. `run()` ends the process with a
+non-zero status when the app stopped on an unhandled exception (Textual has printed it).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
 
-from qtui.core.paths import config_dir, results_dir
+from qtui.core.paths import results_dir
 from qtui.core.profile import RunProfile
 
 
@@ -24,18 +26,11 @@ def over_ssh() -> bool:
 
 
 def project_profile_dirs() -> list[Path]:
-    """Folders with ready-made profiles: the checkout's `profiles/`, the installed package's,
-    and `./profiles` (each once, those that exist)."""
-    import qtui
+    """Folders with ready-made profiles (shipped with the package, a checkout's `profiles/`,
+    `./profiles`), each once: `qtui.core.profile_store` decides, as it does for the CLI."""
+    from qtui.core.profile_store import profile_dirs
 
-    package = Path(qtui.__file__).resolve().parent
-    candidates = [package.parent / "profiles", package / "profiles", Path.cwd() / "profiles"]
-    seen: list[Path] = []
-    for folder in candidates:
-        resolved = folder.resolve()
-        if resolved.is_dir() and resolved not in seen:
-            seen.append(resolved)
-    return seen
+    return [folder for folder, origin in profile_dirs() if origin != "saved"]
 
 
 class QtuiApp(App[None]):
@@ -72,10 +67,19 @@ class QtuiApp(App[None]):
     @property
     def user_profiles_dir(self) -> Path:
         """Where the setup screen saves profiles."""
-        return config_dir() / "profiles"
+        from qtui.core.profile_store import saved_dir
+
+        return saved_dir()
 
     def profile_dirs(self) -> list[Path]:
         return [*project_profile_dirs(), self.user_profiles_dir]
+
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        """Textual's `App.run`; raises SystemExit(return code) when the app crashed, so a crashed
+        UI never exits 0 (Textual itself only records the code in `return_code`)."""
+        super().run(*args, **kwargs)
+        if self.return_code:
+            raise SystemExit(self.return_code)
 
     def on_mount(self) -> None:
         from qtui.ui.screens.setup import SetupScreen

@@ -101,5 +101,4 @@ def test_profiles_ship_inside_the_package() -> None:
     assert {"quick.toml", "paper-matrix.toml", "raspberry-pi.toml"} <= set(shipped)
     assert sorted(p.name for p in (ROOT / "profiles").glob("*.toml")) == shipped
     assert Path(resolve_profile_path("quick")) == ROOT / "qtui" / "profiles" / "quick.toml"
-    assert resolve_profile_path("no-such-profile") == "no-such-profile"
     assert resolve_profile_path(QUICK) == QUICK

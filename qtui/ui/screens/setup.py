@@ -350,10 +350,13 @@ class SetupScreen(Screen[None]):
             note = ""
             if choice.profile.sweep is not None:
                 runs = len(expand_sweep(choice.profile))
-                from qtui.cli import resolve_profile_path
+                from qtui.core.profile_store import ProfileNotFound, resolve
 
-                shipped = Path(resolve_profile_path(choice.path.stem)).resolve() == choice.path.resolve()
-                name = choice.path.stem if shipped else str(choice.path)
+                try:
+                    by_name = resolve(choice.path.stem).resolve() == choice.path.resolve()
+                except ProfileNotFound:
+                    by_name = False
+                name = choice.path.stem if by_name else str(choice.path)
                 note = f"\nIts [sweep] has {runs} runs: the TUI runs the one shown; `qtui run {name}` runs them all."
             self.notify(f"loaded {choice.path}{note}", title="Profile", timeout=8 if note else 3, markup=False)
             if choice.run:

@@ -1,0 +1,106 @@
+"""Where profiles live and what a profile name means, the same for `qtui run`, `qtui prepare`,
+`qtui bundle export`, the TUI's profile list and its save dialog.
+
+A PROFILE argument is, in this order: a path to an existing file; else a bare name (`quick`,
+`quick.toml`) of a profile shipped inside the package (`qtui/profiles/`); else the name of a
+profile saved from the TUI (`<config dir>/profiles/NAME.toml`). Saving never shadows a shipped
+name: `is_shipped_name` lets the save dialog refuse it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from qtui.core.paths import config_dir
+
+
+class ProfileNotFound(Exception):
+    """No file, shipped profile or saved profile has this name; the message lists the names."""
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    """One profile the user can pick: its name, file and where it comes from."""
+
+    name: str
+    path: Path
+    origin: str  # "shipped" | "saved" | "project"
+
+
+def shipped_dir() -> Path:
+    """The profiles shipped inside the package (a pip-installed qtui has them too)."""
+    import qtui
+
+    return Path(qtui.__file__).resolve().parent / "profiles"
+
+
+def saved_dir() -> Path:
+    """Where the TUI saves profiles (`<config dir>/profiles`; `QTUI_CONFIG_DIR` moves it)."""
+    return config_dir() / "profiles"
+
+
+def _stem(name: str) -> str:
+    return name[: -len(".toml")] if name.endswith(".toml") else name
+
+
+def _is_bare_name(text: str) -> bool:
+    return bool(text) and "/" not in text and "\\" not in text and text not in (".", "..")
+
+
+def is_shipped_name(name: str) -> bool:
+    """True when NAME (with or without .toml) is a profile shipped with qtui."""
+    return _is_bare_name(name) and (shipped_dir() / f"{_stem(name)}.toml").is_file()
+
+
+def resolve(name_or_path: str) -> Path:
+    """The file a PROFILE argument means (see the module docstring); raises ProfileNotFound."""
+    given = Path(name_or_path).expanduser()
+    if given.exists():
+        return given
+    if _is_bare_name(name_or_path):
+        stem = _stem(name_or_path)
+        for folder in (shipped_dir(), saved_dir()):
+            candidate = folder / f"{stem}.toml"
+            if candidate.is_file():
+                return candidate
+    names = sorted({e.name for e in list_profiles()})
+    known = f"; profile names known here: {', '.join(names)}" if names else ""
+    raise ProfileNotFound(f"{name_or_path}: no such profile file or profile name{known}")
+
+
+def _project_dirs() -> list[Path]:
+    """`profiles/` beside a checkout's package and in the current folder, when they exist."""
+    import qtui
+
+    package = Path(qtui.__file__).resolve().parent
+    return [package.parent / "profiles", Path.cwd() / "profiles"]
+
+
+def profile_dirs() -> list[tuple[Path, str]]:
+    """Every folder profiles are listed from, each once (resolved), with its origin."""
+    seen: list[Path] = []
+    out: list[tuple[Path, str]] = []
+    candidates = [(shipped_dir(), "shipped")] + [(d, "project") for d in _project_dirs()]
+    candidates.append((saved_dir(), "saved"))
+    for folder, origin in candidates:
+        try:
+            resolved = folder.resolve()
+        except OSError:
+            continue
+        if resolved.is_dir() and resolved not in seen:
+            seen.append(resolved)
+            out.append((resolved, origin))
+    return out
+
+
+def list_profiles() -> list[ProfileEntry]:
+    """Every profile file in `profile_dirs()`, shipped ones first, then by name."""
+    entries: list[ProfileEntry] = []
+    for folder, origin in profile_dirs():
+        try:
+            files = sorted(folder.glob("*.toml"))
+        except OSError:
+            continue
+        entries += [ProfileEntry(p.stem, p, origin) for p in files if p.is_file()]
+    return entries
