@@ -166,24 +166,35 @@ def _refuse_unavailable(profiles: list[Any]) -> None:
 
 
 class _DefaultToTui(click.Group):
-    """`qtui` and `qtui PROFILE.toml` open the TUI; subcommands otherwise."""
+    """`qtui`, `qtui PROFILE` and `qtui --ansi [PROFILE]` open the TUI; subcommands otherwise."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            args = ["tui", *args]
+        i = 0
+        while i < len(args) and args[i].startswith("-"):
+            i += 2 if args[i] == "--results-dir" else 1  # the only top-level option with a value
+        if i < len(args) and args[i] not in self.commands:
+            args = [*args[:i], "tui", *args[i:]]
         return super().parse_args(ctx, args)
 
 
 @click.group(cls=_DefaultToTui, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="qtui")
+@click.option("--results-dir", type=click.Path(file_okay=False), default=None, help="Where results are saved and read, for every command (default: user data dir, or $QTUI_RESULTS_DIR).")
+@click.option("--ansi", is_flag=True, help="Terminal UI: use the terminal's own ANSI colours (plain terminals).")
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, results_dir: str | None, ansi: bool) -> None:
     """qtui — what quantization does to DNN inference on this machine, measured with MLPerf LoadGen.
 
-    Run `qtui` for the terminal UI, `qtui run PROFILE` for a headless run.
+    Run `qtui` (or `qtui PROFILE`) for the terminal UI, `qtui run PROFILE` for a headless run.
     """
+    if ansi and ctx.invoked_subcommand not in (None, "tui"):
+        _fail_input(f"--ansi is an option of the terminal UI, not of `qtui {ctx.invoked_subcommand}`")
+    if results_dir:
+        # every command reads it (a command's own --results-dir still wins)
+        os.environ["QTUI_RESULTS_DIR"] = results_dir
+    ctx.default_map = {**(ctx.default_map or {}), "tui": {"ansi": ansi, "results_dir": results_dir}}
     if ctx.invoked_subcommand is None:
-        ctx.invoke(tui)
+        ctx.invoke(tui, profile=None, results_dir=results_dir, ansi=ansi)
 
 
 @main.command()
