@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qtui.core.paths import config_dir
+from qtui.core.profile import RunProfile
 
 
 class ProfileNotFound(Exception):
@@ -104,3 +105,22 @@ def list_profiles() -> list[ProfileEntry]:
             continue
         entries += [ProfileEntry(p.stem, p, origin) for p in files if p.is_file()]
     return entries
+
+
+def suggest_name(profile: RunProfile) -> str:
+    """A file name that says what the profile runs, e.g. `mobilenet_v2-openvino-int8_static-offline`
+    (never a shipped profile's name)."""
+    name = f"{profile.model}-{profile.framework}-{profile.precision}-{profile.scenario.lower()}"
+    if profile.mode != "performance":
+        name += f"-{profile.mode}"
+    return name if not is_shipped_name(name) else f"{name}-mine"
+
+
+def shadowing_message(name: str) -> str | None:
+    """Why NAME cannot be used for a saved profile, or None: a shipped profile has that name."""
+    if is_shipped_name(name):
+        return (
+            f"'{_stem(name)}' is a profile shipped with qtui; saving under that name would hide "
+            "one of the two: choose another name"
+        )
+    return None

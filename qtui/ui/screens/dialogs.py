@@ -142,11 +142,17 @@ class SaveProfileScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted, "#profile-name")
     def _submit(self, event: Input.Submitted) -> None:
+        from qtui.core.profile_store import shadowing_message
+
         name = event.value.strip()
         if not PROFILE_NAME.match(name):
             self.query_one("#save-error", Static).update(
                 "a name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
             )
+            return
+        problem = shadowing_message(name)
+        if problem:
+            self.query_one("#save-error", Static).update(problem)
             return
         self.dismiss(name)
 

@@ -365,16 +365,21 @@ class SetupScreen(Screen[None]):
         self.app.push_screen(ProfilesScreen(self.app.profile_dirs()), chosen)  # type: ignore[attr-defined]
 
     def action_save(self) -> None:
+        from qtui.core.profile_store import is_shipped_name, suggest_name
         from qtui.ui.screens.dialogs import SaveProfileScreen
 
         try:
-            self.build_profile()
+            current = self.build_profile()
         except ProfileError as exc:
             self._show_error(str(exc))
             self.notify(self.error, title="Cannot save", severity="error", markup=False)
             return
+        # the loaded profile's own name while nothing changed (and it is not a shipped one);
+        # otherwise a name that says what the choices run
+        unchanged = current == self.base and not is_shipped_name(self.base.name)
+        proposed = self.base.name if unchanged else suggest_name(current)
         folder: Path = self.app.user_profiles_dir  # type: ignore[attr-defined]
-        self.app.push_screen(SaveProfileScreen(self.base.name, folder), self._save_named)
+        self.app.push_screen(SaveProfileScreen(proposed, folder), self._save_named)
 
     def _save_named(self, name: str | None) -> None:
         from qtui.ui.screens.dialogs import ConfirmScreen
