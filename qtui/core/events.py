@@ -45,6 +45,9 @@ class Progress:
     samples_per_s: float
     histogram: HistogramSnapshot
     expected_samples: int | None = None
+    #: Seconds until LoadGen stops, by its own stopping rule (`qtui.core.schedule`); None when
+    #: not known yet.
+    left_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -365,13 +365,8 @@ class _Run:
         accuracy = p.mode == "accuracy"
         total = dataset.count if accuracy else min(dataset.count, p.dataset.performance_sample_count)
         perf_count = min(total, p.dataset.performance_sample_count)
-        from qtui.core.loadgen import (
-            SampleLibrary,
-            Sut,
-            expected_samples,
-            resolve_settings,
-            run_loadgen,
-        )
+        from qtui.core.loadgen import SampleLibrary, Sut, resolve_settings, run_loadgen
+        from qtui.core.schedule import expected_samples
 
         qsl = SampleLibrary(dataset.get, total, perf_count)
         preload = range(total if total <= 4096 else perf_count)
@@ -407,7 +402,7 @@ class _Run:
             lambda b: predict_in_chunks(backend, b), backend.predict_stream, qsl, recorder, p.scenario, accuracy, p.batch_size
         )
         hang_timeout = self.options.hang_timeout_s or max(30.0, 50 * max(warm_times))
-        expected = expected_samples(settings) if not accuracy else total
+        expected = expected_samples(settings, measured if p.scenario != "Offline" else None) if not accuracy else total
         self.emit(ev.Started(self.run_id, p.scenario, p.mode, settings, expected))
 
         done = threading.Event()
@@ -426,7 +421,10 @@ class _Run:
         load.start()
         started = time.perf_counter()
         reporter = threading.Thread(
-            target=self._report, args=(recorder, started, expected, reporter_stop, load), name="qtui-reporter", daemon=True
+            target=self._report,
+            args=(recorder, started, expected, reporter_stop, load, None if accuracy else settings),
+            name="qtui-reporter",
+            daemon=True,
         )
         self._inference.submit(loadgen_call)
         reporter.start()
@@ -499,7 +497,10 @@ class _Run:
         expected: int | None,
         stop: threading.Event,
         load: LoadMonitor | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> None:
+        from qtui.core.schedule import time_left
+
         hz = self.options.progress_hz or default_progress_hz()
         period = 1.0 / min(hz, 4.0)
         warned_load = False
@@ -524,6 +525,11 @@ class _Run:
                     samples_per_s=snap.samples / elapsed if elapsed > 0 else 0.0,
                     histogram=snap.histogram,
                     expected_samples=expected,
+                    left_s=(
+                        time_left(settings, elapsed, snap.queries, snap.samples)
+                        if settings is not None
+                        else None
+                    ),
                 )
             )
 

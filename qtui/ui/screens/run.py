@@ -66,12 +66,21 @@ def format_duration(seconds: float) -> str:
 
 
 def timing_text(p: ev.Progress) -> str:
-    """Elapsed and, when the expected sample count is known, the time left."""
+    """Elapsed and, once the runner can tell by LoadGen's stopping rule, the time left."""
     text = f"{format_duration(p.elapsed_s)} elapsed"
-    if p.expected_samples and p.samples_per_s > 0:
-        left = max(0, p.expected_samples - p.completed_samples) / p.samples_per_s
-        text += f", ~{format_duration(left)} left" if left > 0 else ", finishing"
+    if p.left_s is not None:
+        text += f", ~{format_duration(p.left_s)} left" if p.left_s >= 0.5 else ", finishing"
     return text
+
+
+def progress_fraction(p: ev.Progress) -> float | None:
+    """How far the run is: elapsed over elapsed + left (LoadGen's stopping rule), else by
+    sample count."""
+    if p.left_s is not None and p.elapsed_s + p.left_s > 0:
+        return min(1.0, p.elapsed_s / (p.elapsed_s + p.left_s))
+    if p.expected_samples:
+        return min(1.0, p.completed_samples / p.expected_samples)
+    return None
 
 
 def latency_text(percentiles: dict[str, float]) -> str:
@@ -79,9 +88,12 @@ def latency_text(percentiles: dict[str, float]) -> str:
     return "latency   " + ("   ".join(shown) if shown else "–")
 
 
-def throughput_text(p: ev.Progress) -> str:
+def throughput_text(p: ev.Progress, offline: bool = False) -> str:
+    """Samples done (of how many), then queries — or, in Offline (one query of many samples,
+    timed per batch), batches."""
     done = f"{p.completed_samples}/{p.expected_samples}" if p.expected_samples else str(p.completed_samples)
-    return f"done      {done} samples · {p.completed_queries} queries · {p.samples_per_s:.4g} samples/s"
+    counted = "batches" if offline else "queries"
+    return f"done      {done} samples · {p.completed_queries} {counted} · {p.samples_per_s:.4g} samples/s"
 
 
 class RunScreen(Screen[RunOutcome]):
@@ -182,13 +194,9 @@ class RunScreen(Screen[RunOutcome]):
         e = message.event
         self._step = "LoadGen"
         self.phase = "loadgen"
-        s = e.settings
-        minimum = [f"≥ {s.get('min_query_count')} queries"]
-        if s.get("min_duration_ms"):
-            minimum.append(f"≥ {format_duration(s['min_duration_ms'] / 1000)}")
-        if e.expected_samples:
-            minimum.append(f"~{e.expected_samples} samples")
-        self._log("LoadGen started: " + ", ".join(minimum))
+        from qtui.core.schedule import stop_rule
+
+        self._log(f"LoadGen started: {stop_rule(e.settings).describe()}")
         label = None if self.stop.is_set() else f"LoadGen {e.scenario}"
         self.query_one(StageProgress).show(label, 0.0 if e.expected_samples else None, "")
 
@@ -199,9 +207,9 @@ class RunScreen(Screen[RunOutcome]):
             return  # a newer snapshot follows within ¼ s; the final figures are drawn at the end
         self._last_paint = now
         p = message.event
-        fraction = min(1.0, p.completed_samples / p.expected_samples) if p.expected_samples else None
-        self.query_one(StageProgress).show(fraction=fraction, note=timing_text(p))
-        self._set("#stats", latency_text(p.percentiles_ms) + "\n" + throughput_text(p))
+        self.query_one(StageProgress).show(fraction=progress_fraction(p), note=timing_text(p))
+        offline = self.profile.scenario == "Offline"
+        self._set("#stats", latency_text(p.percentiles_ms) + "\n" + throughput_text(p, offline))
         self.query_one(LatencyHistogram).show(p.histogram, p.percentiles_ms)
 
     @on(RunLog)
@@ -293,7 +301,8 @@ class RunScreen(Screen[RunOutcome]):
                 samples_per_s=float(t.get("samples_per_s") or 0.0),
                 histogram=HistogramSnapshot((), ()),
             )
-            self._set("#stats", latency_text(final.percentiles_ms) + "\n" + throughput_text(final))
+            offline = self.profile.scenario == "Offline"
+            self._set("#stats", latency_text(final.percentiles_ms) + "\n" + throughput_text(final, offline))
             done = 1.0 if r.status == "ok" else self.query_one(StageProgress).fraction
             self.query_one(StageProgress).show(fraction=done, note=f"{format_duration(final.elapsed_s)} in LoadGen")
 
