@@ -430,17 +430,18 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
 @click.argument("file", type=click.Path(dir_okay=False))
 def bundle_import(file: str) -> None:
     """Import the artifacts of a bundle FILE into this machine's cache."""
-    from qtui.core.bundle import BundleError, import_bundle
+    from qtui.core.bundle import BundleError, import_bundle, plain_text
 
     try:
         imported = import_bundle(file)
     except BundleError as exc:
-        _fail_input(str(exc))
+        # one line, and no terminal control sequences from the bundle's text
+        _fail_input(plain_text(exc))
         return
     for item in imported:
-        click.echo(f"  {item.status}: {item.description}")
+        click.echo(f"  {plain_text(item.status)}: {plain_text(item.description)}")
         for w in item.warnings:
-            click.echo(f"    warning: {w}")
+            click.echo(f"    warning: {plain_text(w)}")
     click.echo(f"{sum(i.status == 'imported' for i in imported)} imported, {sum(i.status != 'imported' for i in imported)} already present")
 
 

@@ -2,35 +2,89 @@
 converter has no aarch64 wheel, or OpenVINO INT8 with NNCF) and a Raspberry Pi runs them.
 
 A bundle is a `.tar.gz` holding `bundle.json` (format, qtui version, the exporting machine and
-each artifact's metadata) and the artifact folders. Import checks the format, extracts safely,
-marks each artifact as imported (so a run on this machine uses it even though its tool versions
-differ from what this machine would use), and warns about what will not run here.
+each artifact's metadata) and the artifact folders `artifacts/<key>/`. Import treats the file as
+hostile until proven otherwise:
+
+1. every tar header is read first (no data is written): only `bundle.json` and regular files and
+   folders below `artifacts/<key>/` are allowed (no links, devices, absolute paths or `..`), and
+   the member count, the total unpacked size and the unpack ratio stay within `ImportLimits`;
+2. `bundle.json` is validated field by field (types, known model/framework/precision, a `key`
+   and `spec_id` that are the hashes of the artifact's own spec, a `file` that is a plain name
+   present in its folder), and every member must belong to a key the manifest lists;
+3. the free space of the cache's file system is checked;
+4. only then are the members copied, by hand on every Python (3.11.2 has no extraction
+   filters), into a staging folder inside the cache, counting bytes again as they are copied
+   (headers can lie), and each artifact folder is moved into place whole.
+
+Any failure is a `BundleError` with a one-line message; the staging folder is removed and no
+artifact is added. Imported artifacts are marked as imported (so a run here uses them although
+their tool versions differ from what this machine would use), with warnings about what will not
+run here. Text taken from a bundle is stripped of terminal control sequences before display.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import io
 import json
+import os
 import platform
+import re
 import shutil
 import socket
 import tarfile
 import tempfile
-from dataclasses import dataclass
+import unicodedata
+import zlib
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from qtui import __version__
 from qtui.core.backends import Artifact
 from qtui.core.catalog import framework_installed, install_hint
-from qtui.core.prepare import ARTIFACT_FORMAT, artifacts_root, list_artifacts
+from qtui.core.prepare import ARTIFACT_FORMAT, artifacts_root, list_artifacts, spec_id
+from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS
 
 BUNDLE_FORMAT = 1
+MANIFEST_NAME = "bundle.json"
+ARTIFACTS_DIR = "artifacts"
+MAX_BYTES_ENV = "QTUI_BUNDLE_MAX_BYTES"
+
+# Errors that reading a damaged .tar.gz raises: a truncated gzip stream is an EOFError (click
+# turns an uncaught one into a bare "Aborted!"), bad deflate data a zlib.error, a bad CRC or
+# header a gzip.BadGzipFile (an OSError), a bad tar header a tarfile.ReadError.
+_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
+
+_KEY_RE = re.compile(r"[0-9a-f]{24}")
+# one path component of a file inside an artifact folder: no separators, no control characters
+_PART_RE = re.compile(r"[A-Za-z0-9._+-]{1,255}")
+_ANSI_RE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+_SPEC_FIELDS = ("artifact_format", "model", "weights", "framework", "precision", "calibration")
 
 
 class BundleError(Exception):
-    """A bundle cannot be written or read; the message is meant for the user."""
+    """A bundle cannot be written or read; the message (one line) is meant for the user."""
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What a bundle may unpack to. The default total fits every artifact of the three models
+    (VGG-19 FP32 alone is ~575 MB); `QTUI_BUNDLE_MAX_BYTES` overrides it (e.g. `8G`)."""
+
+    max_total_bytes: int = 4 << 30
+    max_members: int = 10_000
+    # unpacked/packed size; real artifacts (weights) pack about 1:1, a bomb 1000:1
+    max_ratio: float = 100.0
+    # below this unpacked total the ratio is not checked (tiny files pad to 512-byte blocks)
+    ratio_floor_bytes: int = 64 << 20
+    max_manifest_bytes: int = 16 << 20
+    # free space kept on the cache's file system beyond the unpacked size
+    free_headroom_bytes: int = 64 << 20
+
+
+DEFAULT_LIMITS = ImportLimits()
 
 
 @dataclass(frozen=True)
@@ -41,9 +95,49 @@ class ImportedArtifact:
     warnings: tuple[str, ...] = ()
 
 
+def plain_text(text: object) -> str:
+    """`text` safe to print: escape sequences removed, other control and format characters
+    (including bidi overrides) shown as `?`, line breaks and tabs as spaces."""
+    out = []
+    for ch in _ANSI_RE.sub("", str(text)):
+        if ch in "\t\n\r\v\f":
+            out.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            out.append("?")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _show(value: object, limit: int = 60) -> str:
+    """A value from a bundle inside an error message: repr (escapes control characters), cut."""
+    try:
+        text = repr(value)
+    except RecursionError:  # JSON nested close to the parser's limit
+        return "(a deeply nested value)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _field_text(value: object) -> str:
+    if isinstance(value, str | int | float | None):
+        return plain_text(value)[:200]
+    return _show(value)
+
+
 def describe(meta: dict[str, Any]) -> str:
+    """One line naming an artifact (model, framework, precision, weights), printable as is."""
     calib = " (calibrated)" if meta.get("calibration") else ""
-    return f"{meta.get('model')} {meta.get('framework')} {meta.get('precision')}{calib}, weights {meta.get('weights')}"
+    model, framework, precision, weights = (
+        _field_text(meta.get(k)) for k in ("model", "framework", "precision", "weights")
+    )
+    return f"{model} {framework} {precision}{calib}, weights {weights}"
+
+
+def artifact_key_of(meta: dict[str, Any]) -> str:
+    """The cache key an artifact with this metadata has: the hash of its spec and tool versions,
+    as `qtui.core.prepare.artifact_key` computes it when preparing."""
+    spec = {**{k: meta[k] for k in _SPEC_FIELDS}, "tools": meta["tools"]}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def select_artifacts(
@@ -74,28 +168,360 @@ def export_bundle(path: str | Path, artifacts: list[Artifact]) -> Path:
     tmp = out.with_name(f".{out.name}.tmp")
     with tarfile.open(tmp, "w:gz") as tar:
         data = json.dumps(manifest, indent=2).encode()
-        info = tarfile.TarInfo("bundle.json")
+        info = tarfile.TarInfo(MANIFEST_NAME)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
         for a in artifacts:
-            tar.add(a.directory, arcname=f"artifacts/{a.directory.name}")
+            tar.add(a.directory, arcname=f"{ARTIFACTS_DIR}/{a.directory.name}")
     tmp.replace(out)
     return out
 
 
-def _read_manifest(tar: tarfile.TarFile, source: Path) -> dict[str, Any]:
+# ---------------------------------------------------------------------------------------------
+# limits
+
+
+def _parse_bytes(raw: str) -> int | None:
+    match = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)(i?b)?\s*", raw, re.IGNORECASE)
+    if not match:
+        return None
+    return int(match.group(1)) << (10 * " kmgt".index(match.group(2).lower() or " "))
+
+
+def import_limits() -> ImportLimits:
+    """`DEFAULT_LIMITS`, with the total size from `QTUI_BUNDLE_MAX_BYTES` when set."""
+    raw = os.environ.get(MAX_BYTES_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_LIMITS
+    value = _parse_bytes(raw)
+    if value is None or value <= 0:
+        raise BundleError(f"{MAX_BYTES_ENV}={_show(raw)}: expected a size in bytes such as 4294967296 or 4G")
+    return replace(DEFAULT_LIMITS, max_total_bytes=value)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def _free_bytes(path: Path) -> int:
+    return shutil.disk_usage(path).free
+
+
+# ---------------------------------------------------------------------------------------------
+# reading the tar headers (nothing is written)
+
+
+def _split_member(name: str) -> tuple[str, ...] | None:
+    """The path components of a member name when it is a relative path of plain components."""
+    if not name or name.startswith(("/", "\\")) or "\\" in name:
+        return None
+    parts = tuple(name.split("/"))
+    if any(p in ("", ".", "..") or not _PART_RE.fullmatch(p) for p in parts):
+        return None
+    return parts
+
+
+def _scan_headers(tar: tarfile.TarFile, source: Path, limits: ImportLimits) -> list[tarfile.TarInfo]:
+    """Every member's header, read (and the gzip checksum verified) before anything is
+    extracted; stops as soon as the member count, the unpacked size or the unpack ratio is
+    over its limit, so a bomb is never unpacked."""
+    packed = max(source.stat().st_size, 1)
+    ratio_bound = max(limits.ratio_floor_bytes, int(limits.max_ratio * packed))
+    members: list[tarfile.TarInfo] = []
+    seen: set[str] = set()
+    total = 0
+    while True:
+        try:
+            member = tar.next()
+        except _READ_ERRORS as exc:
+            raise _damaged(source, exc) from None
+        if member is None:
+            break
+        members.append(member)
+        if len(members) > limits.max_members:
+            raise BundleError(f"{source}: refused: more than {limits.max_members} members in the bundle")
+        if member.name in seen:
+            raise BundleError(f"{source}: refused: member {_show(member.name)} appears twice")
+        seen.add(member.name)
+        if member.isreg():
+            if member.size < 0:
+                raise _damaged(source, f"member {_show(member.name)} has a negative size")
+            total += member.size
+            if total > ratio_bound:
+                raise BundleError(
+                    f"{source}: refused: unpacks to more than {limits.max_ratio:g} times its size "
+                    f"({_mb(total)} from {_mb(packed)}), which real artifacts never do"
+                )
+            if total > limits.max_total_bytes:
+                raise BundleError(
+                    f"{source}: refused: unpacks to more than {_mb(limits.max_total_bytes)} "
+                    f"(set {MAX_BYTES_ENV} to allow more)"
+                )
+    _verify_checksum(tar, source)
+    return members
+
+
+def _verify_checksum(tar: tarfile.TarFile, source: Path) -> None:
+    """Read the compressed stream to its end: gzip checks its CRC only there, and tarfile stops
+    reading at the end of the last member, so flipped bytes inside a file would pass unseen."""
     try:
-        member = tar.getmember("bundle.json")
+        while tar.fileobj.read(1 << 20):  # type: ignore[union-attr]
+            pass
+    except _READ_ERRORS as exc:
+        raise _damaged(source, exc) from None
+
+
+def _read_manifest(
+    tar: tarfile.TarFile, members: list[tarfile.TarInfo], source: Path, limits: ImportLimits
+) -> Any:
+    member = next((m for m in members if m.name == MANIFEST_NAME), None)
+    if member is None:
+        raise BundleError(f"{source}: not a qtui bundle (it has no {MANIFEST_NAME})")
+    if not member.isreg():
+        raise BundleError(f"{source}: not a qtui bundle ({MANIFEST_NAME} is not a file)")
+    if member.size > limits.max_manifest_bytes:
+        raise BundleError(f"{source}: refused: {MANIFEST_NAME} is larger than {_mb(limits.max_manifest_bytes)}")
+    try:
         fh = tar.extractfile(member)
-        assert fh is not None
-        manifest = json.loads(fh.read())
-    except (KeyError, AssertionError, ValueError) as exc:
-        raise BundleError(f"{source}: not a qtui bundle (no readable bundle.json: {exc})") from None
-    if manifest.get("bundle_format") != BUNDLE_FORMAT:
-        raise BundleError(
-            f"{source}: bundle format {manifest.get('bundle_format')!r}; this qtui ({__version__}) reads {BUNDLE_FORMAT}"
-        )
-    return manifest
+        assert fh is not None  # a regular file always has a reader
+        with fh:
+            data = fh.read(limits.max_manifest_bytes + 1)
+    except _READ_ERRORS as exc:
+        raise _damaged(source, exc) from None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        reason = plain_text(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise BundleError(f"{source}: not a qtui bundle ({MANIFEST_NAME} is not valid JSON: {reason})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# validating bundle.json
+
+
+class _Manifest:
+    """Checks one manifest; `fail` raises with the file and field named."""
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+
+    def fail(self, where: str, problem: str) -> BundleError:
+        return BundleError(f"{self.source}: {MANIFEST_NAME}: {where} {problem}")
+
+    def text(self, obj: dict[str, Any], field: str, where: str, *, optional: bool = False, none_ok: bool = False, max_len: int = 4096) -> None:
+        if field not in obj:
+            if optional:
+                return
+            raise self.fail(f"{where}.{field}", "is missing")
+        value = obj[field]
+        if value is None and none_ok:
+            return
+        if not isinstance(value, str):
+            raise self.fail(f"{where}.{field}", f"must be a string{' or null' if none_ok else ''}, got {_show(value)}")
+        if len(value) > max_len:
+            raise self.fail(f"{where}.{field}", f"is longer than {max_len} characters")
+
+    def identity(self, obj: dict[str, Any], field: str, where: str, *, none_ok: bool = False) -> None:
+        """A string that is part of the artifact's identity: printable, one line."""
+        self.text(obj, field, where, none_ok=none_ok, max_len=1024)
+        value = obj[field]
+        if isinstance(value, str) and (not value or plain_text(value) != value):
+            raise self.fail(f"{where}.{field}", f"must be a non-empty printable string, got {_show(value)}")
+
+    def integer(self, obj: dict[str, Any], field: str, where: str) -> None:
+        if field in obj and obj[field] is not None:
+            value = obj[field]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise self.fail(f"{where}.{field}", f"must be a whole number ≥ 0, got {_show(value)}")
+
+    def number(self, obj: dict[str, Any], field: str, where: str) -> None:
+        if field in obj and obj[field] is not None:
+            value = obj[field]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0 or value == float("inf"):
+                raise self.fail(f"{where}.{field}", f"must be a number ≥ 0, got {_show(value)}")
+
+    def choice(self, obj: dict[str, Any], field: str, where: str, allowed: tuple[str, ...]) -> None:
+        if field not in obj:
+            raise self.fail(f"{where}.{field}", f"is missing (one of {', '.join(allowed)})")
+        if obj[field] not in allowed or not isinstance(obj[field], str):
+            raise self.fail(f"{where}.{field}", f"must be one of {', '.join(allowed)}; got {_show(obj[field])}")
+
+    def obj(self, value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be an object, got {_show(value)}")
+        return value
+
+    def top(self, manifest: Any, limits: ImportLimits) -> list[dict[str, Any]]:
+        """The manifest's artifact entries, after every field of the manifest was checked."""
+        if not isinstance(manifest, dict):
+            raise BundleError(f"{self.source}: not a qtui bundle ({MANIFEST_NAME} is not a JSON object)")
+        fmt = manifest.get("bundle_format")
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt != BUNDLE_FORMAT:
+            raise BundleError(
+                f"{self.source}: bundle format {_show(fmt)}; this qtui ({__version__}) reads {BUNDLE_FORMAT}"
+            )
+        self.text(manifest, "qtui_version", "bundle", optional=True, max_len=100)
+        self.text(manifest, "created", "bundle", optional=True, max_len=100)
+        if "machine" in manifest:
+            machine = self.obj(manifest["machine"], "machine")
+            for field in ("hostname", "machine", "system"):
+                self.text(machine, field, "machine", optional=True, none_ok=True, max_len=255)
+        entries = manifest.get("artifacts")
+        if not isinstance(entries, list):
+            raise self.fail("artifacts", f"must be a list of artifacts, got {_show(entries)}")
+        if not entries:
+            raise self.fail("artifacts", "is empty: the bundle holds no artifacts")
+        if len(entries) > limits.max_members:
+            raise self.fail("artifacts", f"lists more than {limits.max_members} artifacts")
+        metas = [self.obj(e, f"artifacts[{i}]") for i, e in enumerate(entries)]
+        # a format mismatch is the likely problem with an honest bundle: report it first, for all
+        stale = [
+            f"{describe(m)}: artifact format {_show(m.get('artifact_format'))}, this qtui reads {ARTIFACT_FORMAT}"
+            for m in metas
+            if type(m.get("artifact_format")) is not int or m.get("artifact_format") != ARTIFACT_FORMAT
+        ]
+        if stale:
+            raise BundleError(
+                f"{self.source}: cannot import: " + "; ".join(stale) + " (export it again with a matching qtui version)"
+            )
+        keys: set[str] = set()
+        for i, meta in enumerate(metas):
+            self.artifact(meta, f"artifacts[{i}]")
+            if meta["key"] in keys:
+                raise self.fail(f"artifacts[{i}].key", f"{meta['key']} is listed twice")
+            keys.add(meta["key"])
+        return metas
+
+    def artifact(self, meta: dict[str, Any], where: str) -> None:
+        self.choice(meta, "model", where, MODELS)
+        self.choice(meta, "framework", where, FRAMEWORKS)
+        self.choice(meta, "precision", where, PRECISIONS)
+        self.identity(meta, "weights", where)
+        if "calibration" not in meta:
+            raise self.fail(f"{where}.calibration", "is missing (null when not calibrated)")
+        self.identity(meta, "calibration", where, none_ok=True)
+        tools = self.obj(meta.get("tools"), f"{where}.tools")
+        for name, version in tools.items():
+            if not isinstance(version, str | None) or plain_text(name) != name or (version and plain_text(version) != version):
+                raise self.fail(f"{where}.tools", f"must map tool names to version strings, got {_show({name: version})}")
+        for field in ("key", "spec_id"):
+            self.text(meta, field, where)
+            if not _KEY_RE.fullmatch(meta[field]):
+                raise self.fail(f"{where}.{field}", f"must be 24 lowercase hex digits, got {_show(meta[field])}")
+        if meta["spec_id"] != spec_id(meta):
+            raise self.fail(f"{where}.spec_id", f"{meta['spec_id']} does not match the artifact's model/weights/framework/precision/calibration")
+        if meta["key"] != artifact_key_of(meta):
+            raise self.fail(f"{where}.key", f"{meta['key']} does not match the artifact's spec and tool versions")
+        self.text(meta, "file", where, max_len=255)
+        file = meta["file"]
+        if _split_member(file) is None or "/" in file or file == "meta.json":
+            raise self.fail(f"{where}.file", f"must be a plain file name inside the artifact's folder, got {_show(file)}")
+        self.text(meta, "format", where, optional=True, max_len=100)
+        if "details" in meta and meta["details"] is not None:
+            details = self.obj(meta["details"], f"{where}.details")
+            self.text(details, "quantized_engine", f"{where}.details", optional=True, none_ok=True, max_len=100)
+            self.text(details, "model", f"{where}.details", optional=True, none_ok=True, max_len=100)
+        for field in ("weights_digest", "weights_provenance", "created"):
+            self.text(meta, field, where, optional=True, none_ok=True)
+        self.number(meta, "prepare_seconds", where)
+        for field in ("prepare_peak_rss_bytes", "prepare_start_rss_bytes"):
+            self.integer(meta, field, where)
+
+
+def _check_members(members: list[tarfile.TarInfo], metas: list[dict[str, Any]], source: Path) -> None:
+    """Every member is bundle.json, the artifacts folder, or a regular file or folder inside the
+    folder of a listed artifact, by a plain relative path; every artifact has its file."""
+    keys = {m["key"] for m in metas}
+    for member in members:
+        name = member.name
+        parts = _split_member(name)
+        if parts is None:
+            raise BundleError(f"{source}: refused: member {_show(name)} is not a plain relative path inside the bundle")
+        if member.issym() or member.islnk():
+            raise BundleError(f"{source}: refused: member {_show(name)} is a link")
+        if member.issparse() or not (member.isreg() or member.isdir()):
+            raise BundleError(f"{source}: refused: member {_show(name)} is not a regular file or folder")
+        if parts == (MANIFEST_NAME,) and member.isreg():
+            continue
+        if parts == (ARTIFACTS_DIR,) and member.isdir():
+            continue
+        if len(parts) >= 2 and parts[0] == ARTIFACTS_DIR and parts[1] in keys and (len(parts) > 2 or member.isdir()):
+            continue
+        raise BundleError(f"{source}: refused: member {_show(name)} is not part of an artifact listed in {MANIFEST_NAME}")
+    present = {m.name for m in members if m.isreg()}
+    for member in members:
+        parts = member.name.split("/")
+        inside_file = next(("/".join(parts[:i]) for i in range(1, len(parts)) if "/".join(parts[:i]) in present), None)
+        if inside_file is not None:
+            raise BundleError(f"{source}: refused: member {_show(member.name)} lies inside the file {_show(inside_file)}")
+        if len(parts) == 3 and parts[2] == "meta.json" and not member.isreg():
+            raise BundleError(f"{source}: refused: member {_show(member.name)} is not a file")
+    for meta in metas:
+        if f"{ARTIFACTS_DIR}/{meta['key']}/{meta['file']}" not in present:
+            raise BundleError(f"{source}: artifact {meta['key']} ({describe(meta)}) is missing its file {_show(meta['file'])}")
+
+
+# ---------------------------------------------------------------------------------------------
+# extracting
+
+
+class _ReadFailed(Exception):
+    """Reading the bundle failed while copying (as opposed to writing the copy)."""
+
+
+def _copy_limited(src: IO[bytes], dst: IO[bytes], declared: int, budget: int) -> int:
+    """Copy at most `declared` bytes (a member longer than its header says is damaged) and
+    at most `budget`; returns the number copied. Raises BundleError beyond either, _ReadFailed
+    when reading fails; write errors propagate as OSError."""
+    copied = 0
+    while True:
+        try:
+            chunk = src.read(1 << 20)
+        except _READ_ERRORS as exc:
+            raise _ReadFailed(plain_text(exc)) from None
+        if not chunk:
+            return copied
+        copied += len(chunk)
+        if copied > declared:
+            raise BundleError(f"holds more data than its header declares ({declared} bytes)")
+        if copied > budget:
+            raise BundleError("unpacks to more than its headers declared")
+        dst.write(chunk)
+
+
+def _damaged(source: Path, detail: object) -> BundleError:
+    return BundleError(f"{source}: damaged bundle, the file is truncated or corrupt ({plain_text(detail)}): copy it again")
+
+
+def _extract(
+    tar: tarfile.TarFile, members: list[tarfile.TarInfo], dest: Path, budget: int, source: Path
+) -> None:
+    """Write `members` (already checked) below `dest`: folders and regular files only, no modes
+    or owners taken from the bundle, `budget` bytes at most in all."""
+    for member in members:
+        target = dest.joinpath(*member.name.split("/"))
+        try:
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "xb") as out:
+                try:
+                    reader = tar.extractfile(member)
+                except _READ_ERRORS as exc:
+                    raise _ReadFailed(plain_text(exc)) from None
+                assert reader is not None  # a regular file always has a reader
+                with reader:
+                    copied = _copy_limited(reader, out, member.size, budget)
+        except _ReadFailed as exc:
+            raise _damaged(source, exc) from None
+        except BundleError as exc:
+            raise BundleError(f"{source}: refused: member {_show(member.name)} {exc}") from None
+        except OSError as exc:
+            raise BundleError(f"{source}: cannot write to the cache {dest.parent} ({plain_text(exc)})") from None
+        if copied != member.size:
+            raise BundleError(f"{source}: damaged bundle: member {_show(member.name)} is shorter than its header says")
+        budget -= copied
 
 
 def _warnings_for(meta: dict[str, Any]) -> list[str]:
@@ -106,81 +532,70 @@ def _warnings_for(meta: dict[str, Any]) -> list[str]:
     return warnings
 
 
-def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
-    """Extract regular files and folders below `dest`, nothing else.
-
-    Python ≥ 3.11.4 has `filter="data"` for this; Debian 12 / Raspberry Pi OS Bookworm ships
-    3.11.2, whose `extractall` has no `filter` argument (a TypeError there, seen on the emulated
-    Pi). Without it, members are checked here: no absolute paths, no `..`, no links or devices.
-    """
-    if hasattr(tarfile, "data_filter"):
-        tar.extractall(dest, filter="data")
-        return
-    root = dest.resolve()
-    members = tar.getmembers()
-    for member in members:
-        target = (root / member.name).resolve()
-        if member.name.startswith(("/", "\\")) or (target != root and root not in target.parents):
-            raise tarfile.TarError(f"member {member.name!r} would land outside the import folder")
-        if not (member.isfile() or member.isdir()):
-            raise tarfile.TarError(f"member {member.name!r} is not a regular file or folder")
-    for member in members:
-        target = root / member.name
-        if member.isdir():
-            target.mkdir(parents=True, exist_ok=True)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        source = tar.extractfile(member)
-        if source is None:
-            raise tarfile.TarError(f"member {member.name!r} cannot be read")
-        with source, open(target, "wb") as out:
-            shutil.copyfileobj(source, out, 1 << 20)
-
-
-def import_bundle(path: str | Path) -> list[ImportedArtifact]:
-    """Extract a bundle's artifacts into this machine's cache."""
+def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[ImportedArtifact]:
+    """Extract a bundle's artifacts into this machine's cache (see the module docstring for the
+    checks); `limits` defaults to `import_limits()`."""
+    limits = limits or import_limits()
     source = Path(path)
     if not source.is_file():
         raise BundleError(f"{source}: no such bundle file")
     try:
-        tar = tarfile.open(source, "r:*")
-    except (tarfile.TarError, OSError) as exc:
-        raise BundleError(f"{source}: not a qtui bundle ({exc})") from None
-    results: list[ImportedArtifact] = []
-    with tar, tempfile.TemporaryDirectory(dir=artifacts_root(), prefix=".import-") as tmpdir:
-        manifest = _read_manifest(tar, source)
-        origin = manifest.get("machine", {})
-        origin_text = f"{origin.get('hostname', '?')} ({origin.get('machine', '?')})"
-        problems = []
-        for meta in manifest.get("artifacts", []):
-            if meta.get("artifact_format") != ARTIFACT_FORMAT:
-                problems.append(
-                    f"{describe(meta)}: artifact format {meta.get('artifact_format')!r}, this qtui reads {ARTIFACT_FORMAT} "
-                    "— export it again with a matching qtui version"
-                )
-        if problems:
-            raise BundleError(f"{source}: cannot import:\n  " + "\n  ".join(problems))
+        tar = tarfile.open(source, "r:gz")
+    except (*_READ_ERRORS, ValueError) as exc:
+        raise BundleError(f"{source}: not a qtui bundle (not a gzip-compressed tar file: {plain_text(exc)})") from None
+    with tar:
+        members = _scan_headers(tar, source, limits)
+        manifest = _read_manifest(tar, members, source, limits)
+        metas = _Manifest(source).top(manifest, limits)
+        _check_members(members, metas, source)
         try:
-            _safe_extract(tar, Path(tmpdir))
-        except (tarfile.TarError, OSError) as exc:
-            raise BundleError(f"{source}: damaged bundle ({exc})") from None
-        for meta in manifest.get("artifacts", []):
-            key = str(meta.get("key"))
-            staged = Path(tmpdir) / "artifacts" / key
-            if not (staged / str(meta.get("file"))).is_file():
-                raise BundleError(f"{source}: artifact {key} is missing its file {meta.get('file')}")
-            final = artifacts_root() / key
-            warns = tuple(_warnings_for(meta))
-            if final.exists():
-                results.append(ImportedArtifact(key, describe(meta), "already present", warns))
-                continue
-            stamped = {
-                **meta,
-                "imported_from": origin_text,
-                "imported_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                "exported_by_qtui": manifest.get("qtui_version"),
-            }
-            (staged / "meta.json").write_text(json.dumps(stamped, indent=2))
-            shutil.move(str(staged), final)
-            results.append(ImportedArtifact(key, describe(meta), "imported", warns))
+            root = artifacts_root()
+        except OSError as exc:
+            raise BundleError(f"cannot create the artifact cache: {plain_text(exc)}") from None
+        present = {m["key"] for m in metas if (root / m["key"]).exists()}
+        wanted = [m for m in members if not (m.name.startswith(f"{ARTIFACTS_DIR}/") and m.name.split("/")[1] in present)]
+        needed = sum(m.size for m in wanted if m.isreg())
+        free = _free_bytes(root)
+        if needed + limits.free_headroom_bytes > free:
+            raise BundleError(
+                f"{source}: not enough free space in {root}: the bundle unpacks to {_mb(needed)}, "
+                f"{_mb(free)} free (keeping {_mb(limits.free_headroom_bytes)} spare)"
+            )
+        origin = manifest.get("machine") or {}
+        origin_text = plain_text(f"{origin.get('hostname') or '?'} ({origin.get('machine') or '?'})")
+        results: list[ImportedArtifact] = []
+        try:
+            staging_dir = tempfile.TemporaryDirectory(dir=root, prefix=".import-")
+        except OSError as exc:
+            raise BundleError(f"{source}: cannot write to the cache {root} ({plain_text(exc)})") from None
+        with staging_dir as tmpdir:
+            staging = Path(tmpdir)
+            _extract(tar, wanted, staging, needed, source)
+            _verify_checksum(tar, source)  # the file may have changed since the first pass
+            for meta in metas:
+                key = meta["key"]
+                warns = tuple(_warnings_for(meta))
+                if key in present:
+                    results.append(ImportedArtifact(key, describe(meta), "already present", warns))
+                    continue
+                staged = staging / ARTIFACTS_DIR / key
+                stamped = {
+                    **meta,
+                    "imported_from": origin_text,
+                    "imported_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                    "exported_by_qtui": manifest.get("qtui_version"),
+                }
+                try:
+                    (staged / "meta.json").write_text(json.dumps(stamped, indent=2))
+                except OSError as exc:
+                    raise BundleError(f"{source}: cannot write to the cache {root} ({plain_text(exc)})") from None
+                try:
+                    os.rename(staged, root / key)
+                except OSError:
+                    if not (root / key).is_dir():
+                        raise BundleError(f"{source}: cannot move artifact {key} into {root}") from None
+                    # another import finished first: keep theirs
+                    results.append(ImportedArtifact(key, describe(meta), "already present", warns))
+                    continue
+                results.append(ImportedArtifact(key, describe(meta), "imported", warns))
     return results

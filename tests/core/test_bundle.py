@@ -133,26 +133,46 @@ def test_import_on_python_without_tar_filters(tmp_path: Path, monkeypatch: pytes
     assert hit and found.path.read_bytes() == artifact.path.read_bytes()
 
 
+def _with_extra_member(good: Path, out: Path, extra: tarfile.TarInfo, data: bytes | None) -> Path:
+    """A copy of the bundle `good` with one more member."""
+    with tarfile.open(good, "r:gz") as src, tarfile.open(out, "w:gz") as dst:
+        for member in src:
+            dst.addfile(member, src.extractfile(member) if member.isreg() else None)
+        dst.addfile(extra, io.BytesIO(data) if data is not None else None)
+    return out
+
+
 @pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink"])
 def test_hostile_bundle_members_are_refused_without_tar_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """A real exported bundle plus one hostile member, on a Python without extraction filters."""
+    artifact, _ = prepare_only(small_profile())
+    good = bundle.export_bundle(tmp_path / "good.tar.gz", [artifact])
+    _other_machine(monkeypatch, tmp_path / "pi-cache", {"torch": None, "onnx": None, "opset": "17"})
     _python_3_11_2_tarfile(monkeypatch)
-    manifest = json.dumps({"bundle_format": 1, "artifacts": []}).encode()
-    hostile = tmp_path / "hostile.tar.gz"
-    with tarfile.open(hostile, "w:gz") as tar:
-        info = tarfile.TarInfo("bundle.json")
-        info.size = len(manifest)
-        tar.addfile(info, io.BytesIO(manifest))
-        if kind == "symlink":
-            link = tarfile.TarInfo("artifacts/k/model.onnx")
-            link.type = tarfile.SYMTYPE
-            link.linkname = "/etc/passwd"
-            tar.addfile(link)
-        else:
-            name = "../escaped.txt" if kind == "dotdot" else str(tmp_path / "escaped.txt")
-            info = tarfile.TarInfo(name)
-            info.size = 3
-            tar.addfile(info, io.BytesIO(b"bad"))
-    with pytest.raises(bundle.BundleError, match="damaged bundle"):
+    if kind == "symlink":
+        info = tarfile.TarInfo(f"artifacts/{artifact.directory.name}/extra.onnx")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc/passwd"
+        data = None
+        message = "is a link"
+    else:
+        info = tarfile.TarInfo("../escaped.txt" if kind == "dotdot" else str(tmp_path / "escaped.txt"))
+        info.size = 3
+        data = b"bad"
+        message = "is not a plain relative path"
+    hostile = _with_extra_member(good, tmp_path / "hostile.tar.gz", info, data)
+    with pytest.raises(bundle.BundleError, match=message):
         bundle.import_bundle(hostile)
     assert not (tmp_path / "escaped.txt").exists()
-    assert not any(p.name == "escaped.txt" for p in Path(tmp_path).rglob("*"))
+    assert not any(p.name in ("escaped.txt", "extra.onnx") for p in Path(tmp_path).rglob("*"))
+    assert bundle.list_artifacts() == []
+
+
+def test_manifest_key_check_matches_how_prepare_computes_keys() -> None:
+    """Import refuses a key that is not the hash of the artifact's spec: it must hash exactly
+    as `qtui.core.prepare.artifact_key` does, or real bundles would be refused."""
+    from qtui.core.prepare import spec_id
+
+    artifact, _ = prepare_only(small_profile())
+    assert bundle.artifact_key_of(artifact.meta) == artifact.meta["key"] == artifact.directory.name
+    assert spec_id(artifact.meta) == artifact.meta["spec_id"]
