@@ -71,7 +71,7 @@ def _synthetic_run(release: threading.Event) -> Any:
         on_event(ev.Progress(
             completed_queries=8000, completed_samples=8000, elapsed_s=228.6,
             percentiles_ms={"p50": 27.9, "p90": 38.4, "p99": 49.7}, samples_per_s=35.0,
-            histogram=histogram(lat_ns), expected_samples=21000,
+            histogram=histogram(lat_ns), expected_samples=21000, left_s=371.4,
         ))
         release.wait(60)
         return fake_result("run-1", "2026-01-02T10:00:00+00:00", status="cancelled")

@@ -196,7 +196,7 @@ class RunScreen(Screen[RunOutcome]):
         self.phase = "loadgen"
         from qtui.core.schedule import stop_rule
 
-        self._log(f"LoadGen started: {stop_rule(e.settings).describe()}")
+        self._log(f"LoadGen started: {stop_rule({'scenario': e.scenario, **e.settings}).describe()}")
         label = None if self.stop.is_set() else f"LoadGen {e.scenario}"
         self.query_one(StageProgress).show(label, 0.0 if e.expected_samples else None, "")
 

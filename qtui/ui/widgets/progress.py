@@ -33,8 +33,12 @@ class StageProgress(Widget):
     StageProgress > .stage-progress--done { color: $accent; }
     StageProgress > .stage-progress--todo { color: $foreground 20%; }
     """
-    LABEL_WIDTH = 20
+    #: The label gets at least this many cells, the bar at most BAR_WIDTH and at least
+    #: MIN_BAR_WIDTH; the label takes what the bar and the note leave, so a long stage name
+    #: ("calibrating (NNCF statistics)") is read whole at 80 columns.
+    MIN_LABEL_WIDTH = 20
     BAR_WIDTH = 22
+    MIN_BAR_WIDTH = 10
 
     def __init__(self, label: str | Text = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -78,17 +82,32 @@ class StageProgress(Widget):
             self._styles[key] = self.get_component_rich_style(name)
         return self._styles[key]
 
+    def _widths(self, label_len: int) -> tuple[int, int]:
+        """(label cells, bar cells) for this width: the label whole when it fits, the bar
+        shrinking to MIN_BAR_WIDTH to make room for it, then left out."""
+        total = self.size.width or 80
+        note = len(self._note) + 1 if self._note else 0
+        pct = 6 if self._fraction is not None else 0
+        room = total - note - pct - 1
+        if self._fraction is None or label_len + 1 + self.MIN_BAR_WIDTH > room:
+            # no room for both: the words win, the percentage stays, the bar goes
+            return max(self.MIN_LABEL_WIDTH, min(label_len + 1, room)), 0
+        bar = min(self.BAR_WIDTH, room - label_len - 1)
+        return label_len + 1, bar
+
     def render(self) -> Text:
         label = self._label if isinstance(self._label, Text) else Text(self._label)
         label = label.copy()
-        label.truncate(self.LABEL_WIDTH - 1, overflow="ellipsis", pad=True)
+        label_width, bar_width = self._widths(label.cell_len)
+        label.truncate(label_width - 1, overflow="ellipsis", pad=True)
         line = Text(no_wrap=True, overflow="crop")
         line.append_text(label)
         line.append(" ")
         if self._fraction is not None:
-            done, todo = bar_text(self._fraction, self.BAR_WIDTH)
-            line.append(done, style=self._style("stage-progress--done"))
-            line.append(todo, style=self._style("stage-progress--todo"))
+            done, todo = bar_text(self._fraction, bar_width)
+            if bar_width:
+                line.append(done, style=self._style("stage-progress--done"))
+                line.append(todo, style=self._style("stage-progress--todo"))
             line.append(f" {self._fraction * 100:3.0f}% ")
         line.append(f" {self._note}" if self._note else "")
         return line
