@@ -1,0 +1,42 @@
+"""Text from files, made safe for a terminal: `clean_text` removes terminal control sequences
+(ESC/CSI/OSC/DCS, 8-bit C1 forms), C0/C1 control characters, bidirectional overrides and lone
+surrogates; `one_line` also folds line breaks and tabs into spaces, for table cells.
+
+Every string that came from a file (a result's run id, message, LoadGen verdict, environment, a
+path in a warning) passes through here before qtui prints or draws it. This module only strips
+characters: Rich markup (`[bold]`) is left as it is, so the CLI and UI must render such text as
+`rich.text.Text`, never as markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ESC sequences first (7-bit and 8-bit forms), then any control character left over.
+_SEQUENCES = re.compile(
+    r"""
+      (?:\x1b\[|\x9b) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]?        # CSI ... final byte
+    | (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])                       # OSC, DCS, SOS, PM, APC ...
+      [^\x07\x1b\x9c]* (?:\x07|\x1b\\|\x9c)?                        # ... up to BEL or ST
+    | \x1b [\x20-\x2f]* [\x30-\x7e]?                                # other escapes (nF, Fp, Fe, Fs)
+    """,
+    re.VERBOSE,
+)
+# C0 except tab and newline, DEL, C1, bidirectional embeddings/overrides/isolates.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_BREAKS = re.compile(r"[\t\n]")
+
+
+def clean_text(value: object) -> str:
+    """`value` as a string with no terminal control sequences or control characters (tabs and
+    newlines are kept); lone surrogates, which no terminal can print, become "?"."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isprintable():  # the common case: nothing to remove
+        return text
+    text = _CONTROLS.sub("", _SEQUENCES.sub("", text))
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def one_line(value: object) -> str:
+    """`clean_text`, with tabs and line breaks as spaces: for a table cell or a warning line."""
+    return _BREAKS.sub(" ", clean_text(value))
