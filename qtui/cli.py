@@ -259,10 +259,12 @@ NARROW = {"mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121", "o
 
 
 def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
-    """A compact Rich table that fits 80 columns (full detail: --json or `report --format`)."""
+    """A compact Rich table that fits 80 columns (full detail: --json or `report --format`).
+    Cells are `Text`, never markup: text from result files is shown as it is."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from qtui.core.results import table_rows
 
@@ -292,14 +294,17 @@ def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
             min_width=None if last else width,
         )
     for r in cells:
-        table.add_row(*r)
+        table.add_row(*(Text(c) for c in r))
     console.print(table)
 
 
 def _cell(value: Any) -> str:
+    """A table cell: a figure to about three digits, any other value as one line of plain text."""
+    from qtui.core.text import one_line
+
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-    return str(value)
+    return one_line(value)
 
 
 @main.command()
@@ -311,11 +316,18 @@ def _cell(value: Any) -> str:
 @click.option("--scenario", default=None)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout.")
 def report(results_dir: str | None, fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, output: str | None) -> None:
-    """Tabulate saved results (with speed-up over the matching FP32 run)."""
+    """Tabulate saved results (with speed-up over the matching FP32 run). Damaged result files
+    are skipped with a warning on stderr."""
     from qtui.core.paths import results_dir as resolve
-    from qtui.core.results import load_results, table_rows, to_csv, to_markdown
+    from qtui.core.results import load_results, study_markdown, table_rows, to_csv, to_markdown
+    from qtui.core.text import one_line
 
-    pool = load_results(resolve(results_dir))
+    try:
+        root = resolve(results_dir)
+    except OSError as exc:
+        _fail_input(one_line(f"--results-dir {results_dir}: {exc.strerror or exc}"))
+        return
+    pool = load_results(root, warn=lambda msg: click.echo(msg, err=True))
     chosen = [
         r for r in pool
         if (model is None or r.profile.model == model)
@@ -328,20 +340,19 @@ def report(results_dir: str | None, fmt: str, model: str | None, framework: str 
         return
     rows = table_rows(chosen, pool)
     if fmt == "study":
-        from qtui.core.results import study_markdown
-
-        text = study_markdown(chosen)
-    elif fmt == "markdown":
-        text = to_markdown(rows)
+        text = study_markdown(chosen, pool)
     elif fmt == "csv":
         text = to_csv(rows)
     elif fmt == "json":
         text = json.dumps([r.to_dict() for r in chosen], indent=2, default=str)
-    else:
+    else:  # markdown, and table written to a file
         text = to_markdown(rows)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {len(rows)} rows to {output}", err=True)
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail_input(one_line(f"--output {output}: {exc.strerror or exc}"))
+        click.echo(f"wrote {len(rows)} rows to {one_line(output)}", err=True)
     else:
         click.echo(text, nl=False)
 

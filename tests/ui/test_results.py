@@ -1,5 +1,6 @@
-"""The results screen on a fixed set of saved results: filters, compare with FP32, study tables,
-details, and Markdown/CSV export written where the screen says."""
+"""The results screen on a fixed set of saved results: filters, compare with FP32, study tables
+(the same cells as `qtui report --format study`), details, and Markdown/CSV export written where
+the screen says."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import io
 import os
 from pathlib import Path
 
-from textual.widgets import Input, Select
+from rich.console import Group
+from rich.table import Table
+from textual.widgets import Input, Select, Static
 
+from qtui.core.results import save_result
 from qtui.ui.app import QtuiApp
 from qtui.ui.screens.dialogs import ConfirmScreen, ExportScreen
 from qtui.ui.screens.results import CompareScreen, DetailsScreen, ResultsScreen, StudyScreen
-from tests.ui.conftest import screen_text, write_fake_results
+from tests.ui.conftest import fake_result, screen_text, write_fake_results
 
 
 def _root() -> Path:
@@ -80,10 +84,11 @@ async def test_compare_with_the_fp32_baseline() -> None:
         await pilot.pause()
         assert "accuracy Δ -0.7pt" in screen_text(app)
         await pilot.press("escape")
-        _select_row(screen, "r6-pt-fp16-ss")
+        _select_row(screen, "r6-pt-fp16-ss")  # INVALID: its figures are no speed-up
         await pilot.press("c")
         await pilot.pause()
-        assert "speed-up ×1.20" in screen_text(app)
+        assert app.screen.baseline is not None and app.screen.baseline.run_id == "r5-pt-fp32-ss"
+        assert "speed-up – (invalid run)" in screen_text(app) and "×1.20" not in screen_text(app)
 
 
 async def test_study_view_is_framework_by_precision_per_scenario() -> None:
@@ -179,3 +184,53 @@ async def test_damaged_results_are_skipped_and_counted() -> None:
         screen = await _open_results(pilot)
         assert len(screen.shown) == 8
         assert "1 damaged file(s) skipped" in screen_text(app)
+
+
+def _markdown_cells(text: str) -> list[list[str]]:
+    """The cells of every Markdown table row in `text` (rule rows left out)."""
+    rows = [line.strip()[2:-2].split(" | ") for line in text.splitlines() if line.startswith("| ")]
+    return [row for row in rows if not all(set(c) <= set("-:") for c in row)]
+
+
+async def test_study_view_export_and_report_agree_cell_for_cell() -> None:
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+
+    from qtui.cli import main
+
+    write_fake_results(_root())
+    cancelled = fake_result("r9-ort-int8-cancel", "2026-01-02T11:00:00+00:00", "int8_static", p90=2.0, status="cancelled")
+    other_threads = fake_result("r10-pt-int8d-1t", "2026-01-02T11:05:00+00:00", "int8_dynamic", framework="torch", p90=15.0)
+    other_threads.profile = replace(other_threads.profile, threads=1)
+    other_threads.environment["threads"] = 1
+    for r in (cancelled, other_threads):
+        save_result(r, _root() / r.run_id)
+    report = CliRunner().invoke(main, ["report", "--results-dir", str(_root()), "--format", "study", "--model", "mobilenet_v2"])
+    assert report.exit_code == 0, report.output
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_results(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        study = app.screen
+        assert isinstance(study, StudyScreen)
+        drawn = []  # what the screen draws, cell by cell
+        group = study.query_one("#study-tables", Static).content
+        assert isinstance(group, Group)
+        for table in group.renderables:
+            if isinstance(table, Table):
+                columns = [[str(cell).replace("\n", "<br>") for cell in col._cells] for col in table.columns]
+                drawn += [list(row) for row in zip(*columns, strict=True)]
+        await pilot.press("e")
+        await pilot.pause()
+        (exported,) = _root().glob("qtui-study-mobilenet_v2-*.md")
+    cells = _markdown_cells(report.stdout)
+    assert exported.read_text() == report.stdout
+    assert _markdown_cells(exported.read_text()) == cells
+    assert [row for row in cells if row[0] != "framework"] == drawn
+    assert cells[:2] == [
+        ["framework", "FP32", "FP16", "INT8d", "INT8s"],
+        ["ONNX Runtime", "20<br>top-1 71.2%", "–", "–", "8 ×2.50<br>top-1 70.5%"],  # not the cancelled run
+    ]
+    assert ["PyTorch", "30", "25*", "15", "–"] in cells  # INVALID: no speed-up; other threads: none

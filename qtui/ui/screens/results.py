@@ -1,9 +1,11 @@
 """The results screens: the table of saved runs (filter, compare with FP32, export, replay), the
 details of one run, and the "study" view, framework × precision per scenario for one model.
 
-Everything shown comes from the saved result files (`load_results`) and the core's table helpers
-(`table_rows`, `fp32_baseline`, `speedup`, `to_markdown`, `to_csv`), so the TUI, `qtui report` and
-the exports agree.
+Everything shown comes from the saved result files (`load_results`, which skips damaged ones with
+a warning) and the core's table helpers (`table_rows`, `fp32_baseline`, `speedup`,
+`accuracy_delta`, `study_tables`, `study_markdown`, `to_markdown`, `to_csv`): this module only
+renders them, so the TUI, `qtui report` and the exports agree. Text from result files is drawn as
+`rich.text.Text`, never as markup.
 """
 
 from __future__ import annotations
@@ -27,15 +29,23 @@ from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
 from qtui.core.events import HistogramSnapshot
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS, RunProfile
 from qtui.core.results import (
+    STUDY_INVALID_NOTE,
+    STUDY_SPEEDUP_NOTE,
     RunResult,
+    StudyTable,
+    accuracy_delta,
     accuracy_text,
+    fidelity_short,
     fp32_baseline,
     load_results,
     speedup,
+    study_markdown,
+    study_tables,
     table_rows,
     to_csv,
     to_markdown,
 )
+from qtui.core.text import clean_text, one_line
 from qtui.ui.widgets.histogram import LatencyHistogram
 
 SHORT = {
@@ -58,13 +68,8 @@ def short(value: str) -> str:
 def metric_text(result: RunResult) -> str:
     """The run's headline figure, short: "p90 38.5ms", "245/s", or for accuracy runs "top1 71.2%"."""
     if result.profile.mode == "accuracy":
-        acc = result.accuracy or {}
-        fid = acc.get("fidelity") or {}
-        if acc.get("top1") is not None:
-            return f"top1 {acc['top1'] * 100:.1f}%"
-        if fid.get("sqnr_db") is not None:
-            return f"SQNR {fid['sqnr_db']:.0f}dB"
-        return "accuracy –"
+        text = fidelity_short(result)
+        return text.replace("top-1 ", "top1 ").replace(" dB", "dB") if text else "accuracy –"
     label, value = result.metric
     if not isinstance(value, (int, float)):
         return "–"
@@ -75,22 +80,6 @@ def metric_text(result: RunResult) -> str:
 
 def speedup_text(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
-
-
-def accuracy_delta(result: RunResult, baseline: RunResult | None) -> str:
-    """Accuracy (top-1, in points) or fidelity change against the FP32 baseline."""
-    if baseline is None or baseline is result:
-        return ""
-    a, b = result.accuracy or {}, baseline.accuracy or {}
-    if a.get("top1") is not None and b.get("top1") is not None:
-        return f"{(a['top1'] - b['top1']) * 100:+.1f}pt"
-    fa, fb = a.get("fidelity") or {}, b.get("fidelity") or {}
-    key = "centred_top1_agreement"
-    if fa.get(key) is not None and fb.get(key) is not None:
-        return f"agr{(fa[key] - fb[key]) * 100:+.0f}pt"
-    if fa.get("sqnr_db") is not None and fb.get("sqnr_db") is not None:
-        return f"{fa['sqnr_db'] - fb['sqnr_db']:+.0f}dB"
-    return ""
 
 
 def _when(result: RunResult) -> str:
@@ -139,8 +128,12 @@ class ResultsScreen(Screen[None]):
 
     # -- data -----------------------------------------------------------------------------------
     def reload(self) -> None:
+        before = self.warnings
         self.warnings = []
         self.pool = load_results(self.results_root, warn=self.warnings.append)
+        if self.warnings and self.warnings != before:
+            shown = "\n".join(self.warnings[:3]) + (f"\n… and {len(self.warnings) - 3} more" if len(self.warnings) > 3 else "")
+            self.notify(shown, title="Damaged results skipped", severity="warning", markup=False)
         self._fill()
 
     def filters(self) -> dict[str, str]:
@@ -164,10 +157,10 @@ class ResultsScreen(Screen[None]):
             base = fp32_baseline(r, self.pool)
             p = r.profile
             table.add_row(
-                short(p.model), short(p.framework), short(p.precision), short(p.scenario),
-                Text(STATUS_SHORT.get(r.status, r.status), style=_status_style(r.status)), metric_text(r),
-                speedup_text(speedup(r, base) if p.mode == "performance" else None),
-                accuracy_delta(r, base), _when(r),
+                *(Text(short(v)) for v in (p.model, p.framework, p.precision, p.scenario)),
+                Text(STATUS_SHORT.get(r.status, r.status), style=_status_style(r.status)),
+                Text(metric_text(r)), Text(speedup_text(speedup(r, base))),
+                Text(accuracy_delta(r, base)), Text(_when(r)),
                 key=r.run_id,
             )
         if keep is not None:
@@ -185,7 +178,7 @@ class ResultsScreen(Screen[None]):
             parts = [f"no results yet in {self.results_root}: run one from the setup screen (ctrl+r)"]
         if extra or self.last_export:
             parts.append(extra or self.last_export)
-        self.query_one("#results-status", Static).update(" · ".join(parts))
+        self.query_one("#results-status", Static).update(Text(one_line(" · ".join(parts))))
 
     def selected_run_id(self) -> str | None:
         table = self.query_one(DataTable)
@@ -300,11 +293,11 @@ def compare_table(result: RunResult, baseline: RunResult | None) -> Table:
     runs = [result, baseline]
 
     def row(label: str, get: Any) -> None:
-        table.add_row(label, *[get(r) if r is not None else "–" for r in runs])
+        table.add_row(Text(label), *[Text(get(r) if r is not None else "–") for r in runs])
 
     row("precision", lambda r: PRECISION_TITLES.get(r.profile.precision, r.profile.precision))
     row("run of", _when)
-    row("status", lambda r: f"{r.status} ({r.loadgen.get('validity') or '–'})")
+    row("status", lambda r: f"{r.status} ({one_line(r.loadgen.get('validity') or '–')})")
     label, _ = result.metric
     if label != "samples/s":  # Offline's metric is the samples/s row below
         row(label, lambda r: _figure(r.metric[1]))
@@ -313,7 +306,7 @@ def compare_table(result: RunResult, baseline: RunResult | None) -> Table:
     row("samples/s", lambda r: _figure(r.throughput.get("samples_per_s")))
     row("accuracy", lambda r: accuracy_text(r) or "–")
     row("artifact MB", lambda r: _figure((r.artifact.get("size_bytes") or 0) / 1e6 or None, "{:.1f}"))
-    row("executed", lambda r: str(r.artifact.get("executed_precision") or "–"))
+    row("executed", lambda r: one_line(r.artifact.get("executed_precision") or "–"))
     return table
 
 
@@ -331,16 +324,19 @@ class CompareScreen(ModalScreen[None]):
         r, base = self.result, self.baseline
         p = r.profile
         with Vertical(classes="dialog", id="compare-dialog"):
-            yield Static(f"Compare: {MODEL_TITLES.get(p.model, p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · {p.scenario} · {p.mode}", classes="dialog-title")
+            yield Static(Text(f"Compare: {MODEL_TITLES.get(p.model, p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · {p.scenario} · {p.mode}"), classes="dialog-title")
             if base is None:
                 yield Static(
-                    "No completed FP32 run of the same model, weights, framework, scenario and mode: "
-                    "run one (precision FP32) to compare against.", id="compare-summary"
+                    Text("No ok FP32 run with the same setup (model, framework, scenario, mode, threads, "
+                         "batch size, weights, data, LoadGen settings, machine): run one (precision FP32) "
+                         "to compare against." if r.status == "ok" else
+                         f"This run is {r.status}: it gets no speed-up."),
+                    id="compare-summary",
                 )
             else:
                 sp = speedup(r, base)
                 summary = Text()
-                summary.append(f"speed-up ×{sp:.2f}" if sp is not None else "speed-up –", style="bold")
+                summary.append(f"speed-up ×{sp:.2f}" if sp is not None else f"speed-up – ({r.status} run)" if r.status != "ok" else "speed-up –", style="bold")
                 delta = accuracy_delta(r, base)
                 summary.append(f" · accuracy Δ {delta}" if delta else " · accuracy Δ – (accuracy-mode runs needed)")
                 if base is r:
@@ -357,7 +353,7 @@ def _kv_table(rows: Iterable[tuple[str, Any]]) -> Table:
     table.add_column(overflow="fold")
     for key, value in rows:
         if value not in (None, "", [], {}):
-            table.add_row(key, str(value))
+            table.add_row(Text(key), Text(clean_text(value)))
     return table
 
 
@@ -370,7 +366,7 @@ def details_renderables(result: RunResult, baseline: RunResult | None) -> list[R
     head = Text(f"{mark} {result.status.upper()}", style=f"bold {_status_style(result.status)}")
     head.append(f"  {p.title}", style="bold")
     if result.message:
-        head.append(f"\n{result.message}")
+        head.append(f"\n{clean_text(result.message)}")
     metric = lg.get("scenario_metric") or {}
     verdict = _kv_table([
         ("LoadGen verdict", lg.get("validity")),
@@ -463,61 +459,20 @@ class DetailsScreen(Screen[RunProfile | None]):
 
 
 # -- study ------------------------------------------------------------------------------------------
-def study_table(pool: list[RunResult], model: str, scenario: str) -> Table | None:
-    """Framework × precision for one model and scenario: the newest performance result per cell,
-    its metric and speed-up over FP32 (None when there is no such result)."""
-    newest: dict[tuple[str, str], RunResult] = {}
-    for r in pool:
-        p = r.profile
-        if p.model == model and p.scenario == scenario and p.mode == "performance" and r.status in ("ok", "invalid"):
-            key = (p.framework, p.precision)
-            if key not in newest or r.created >= newest[key].created:
-                newest[key] = r
-    if not newest:
-        return None
-    label = "samples/s" if scenario == "Offline" else ("p90 ms" if scenario == "SingleStream" else "p99 ms")
-    table = Table(title=f"{scenario}: {label}, ×FP32", title_justify="left", padding=(0, 1), show_edge=False)
-    table.add_column("framework", no_wrap=True)
-    precisions = [q for q in PRECISIONS if any(k[1] == q for k in newest)]
-    for q in precisions:
-        table.add_column(SHORT[q], justify="right", no_wrap=True)
-    for f in FRAMEWORKS:
-        if not any(k[0] == f for k in newest):
-            continue
-        cells = []
-        for q in precisions:
-            r = newest.get((f, q))
-            if r is None:
-                cells.append("–")
-                continue
-            value = r.metric[1]
-            sp = speedup(r, fp32_baseline(r, pool))
-            text = f"{value:.3g}" if isinstance(value, (int, float)) else "–"
-            if sp is not None and q != "fp32":
-                text += f" ×{sp:.2f}"
-            if r.status == "invalid":
-                text += "*"
-            cells.append(text)
-        table.add_row(FRAMEWORK_TITLES.get(f, f), *cells)
+def render_study_table(study: StudyTable) -> Table:
+    """The core's study table as a Rich table: the same cells `qtui report --format study` and
+    the Markdown export print, a cell's lines one under the other."""
+    table = Table(title=Text(study.title), title_justify="left", padding=(0, 1), show_edge=False)
+    for index, header in enumerate(study.header):
+        table.add_column(Text(header), justify="left" if index == 0 else "right", no_wrap=True)
+    for row in study.text_rows():
+        table.add_row(*(Text("\n".join(lines)) for lines in row))
     return table
 
 
-def study_markdown(pool: list[RunResult], model: str) -> str:
-    """The study tables as Markdown (one table per scenario)."""
-    out = [f"# {MODEL_TITLES.get(model, model)}: framework × precision\n"]
-    for scenario in SCENARIOS:
-        table = study_table(pool, model, scenario)
-        if table is None:
-            continue
-        out.append(f"## {table.title}\n")
-        headers = [str(c.header) for c in table.columns]
-        out.append("| " + " | ".join(headers) + " |")
-        out.append("|" + "---|" * len(headers))
-        cells = [list(c.cells) for c in table.columns]
-        for i in range(table.row_count):
-            out.append("| " + " | ".join(str(col[i]) for col in cells) + " |")
-        out.append("")
-    return "\n".join(out) + "\n"
+def study_markdown_for(pool: list[RunResult], model: str) -> str:
+    """The Markdown export of the study view: `qtui report --format study --model MODEL`."""
+    return study_markdown([r for r in pool if r.profile.model == model], pool)
 
 
 class StudyScreen(Screen[None]):
@@ -552,23 +507,28 @@ class StudyScreen(Screen[None]):
         self.model = str(event.value)
         self._draw()
 
+    def tables(self) -> list[StudyTable]:
+        """What the view shows: the core's study tables for the chosen model."""
+        return study_tables([r for r in self.pool if r.profile.model == self.model], self.pool)
+
     def _draw(self) -> None:
-        tables: list[RenderableType] = []
-        for scenario in SCENARIOS:
-            table = study_table(self.pool, self.model, scenario)
-            if table is not None:
-                tables += [table, Text("")]
-        if not tables:
-            tables = [Text(f"no completed performance runs of {MODEL_TITLES.get(self.model, self.model)} yet")]
+        studies = self.tables()
+        parts: list[RenderableType] = []
+        for study in studies:
+            parts += [render_study_table(study), Text("")]
+        if not parts:
+            parts = [Text(f"no ok or INVALID performance runs of {MODEL_TITLES.get(self.model, self.model)} yet")]
         else:
-            tables.append(Text("* LoadGen said INVALID (e.g. too short)   ×: speed-up over FP32", style="dim"))
-        self.query_one("#study-tables", Static).update(Group(*tables))
+            parts.append(Text(STUDY_SPEEDUP_NOTE, style="dim"))
+            if any(s.has_invalid for s in studies):
+                parts.append(Text(STUDY_INVALID_NOTE, style="dim"))
+        self.query_one("#study-tables", Static).update(Group(*parts))
 
     def action_export(self) -> None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = self.results_root / f"qtui-study-{self.model}-{stamp}.md"
         try:
-            path.write_text(study_markdown(self.pool, self.model), encoding="utf-8")
+            path.write_text(study_markdown_for(self.pool, self.model), encoding="utf-8")
         except OSError as exc:
             self.notify(f"could not write {path}: {exc}", severity="error", markup=False)
             return
