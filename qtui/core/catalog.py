@@ -11,15 +11,11 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
+from qtui.core import frameworks
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
 
 MODEL_TITLES = {"mobilenet_v2": "MobileNetV2", "vgg19": "VGG-19", "densenet121": "DenseNet-121"}
-FRAMEWORK_TITLES = {
-    "onnxruntime": "ONNX Runtime",
-    "openvino": "OpenVINO",
-    "tflite": "TensorFlow Lite",
-    "torch": "PyTorch",
-}
+FRAMEWORK_TITLES = {f.id: f.title for f in frameworks.TABLE}
 PRECISION_TITLES = {
     "fp32": "FP32",
     "fp16": "FP16",
@@ -28,13 +24,9 @@ PRECISION_TITLES = {
 }
 SCENARIO_TITLES = {s: s for s in SCENARIOS}
 
-#: Python modules a framework's runtime needs, and the pip extra that installs them.
-RUNTIME_MODULES: dict[str, tuple[str, ...]] = {
-    "onnxruntime": ("onnxruntime",),
-    "openvino": ("openvino",),
-    "tflite": ("ai_edge_litert",),
-    "torch": ("torch",),
-}
+#: Python modules a framework's runtime needs (from the framework table).
+RUNTIME_MODULES: dict[str, tuple[str, ...]] = {f.id: f.runtime_modules for f in frameworks.TABLE}
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -56,7 +48,7 @@ def framework_installed(framework: str) -> bool:
 
 
 def install_hint(framework: str) -> str:
-    return f"pip install 'qtui[{framework}]'"
+    return frameworks.info(framework).install_hint
 
 
 def _prepare_module(framework: str) -> Any:

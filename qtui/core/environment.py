@@ -24,6 +24,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from qtui.core import frameworks
+
 __all__ = [
     "FRAMEWORK_DISTRIBUTIONS",
     "ISA_FLAGS",
@@ -40,22 +42,11 @@ __all__ = [
     "throttling",
 ]
 
-# Framework key -> distributions that provide it, in order of preference.
+# Framework key -> distributions that provide it, in order of preference: every framework of the
+# framework table, the tools that prepare artifacts for them, LoadGen and numpy.
 FRAMEWORK_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
-    "onnxruntime": (
-        "onnxruntime",
-        "onnxruntime-gpu",
-        "onnxruntime-openvino",
-        "onnxruntime-directml",
-        "onnxruntime-qnn",
-    ),
-    "openvino": ("openvino",),
-    "nncf": ("nncf",),
-    "tflite": ("ai-edge-litert", "tflite-runtime"),
-    "torch": ("torch",),
-    "litert-torch": ("litert-torch",),
-    "ai-edge-quantizer": ("ai-edge-quantizer",),
-    "onnx": ("onnx",),
+    **{f.id: f.distributions for f in frameworks.TABLE},
+    **{tool: (tool,) for f in frameworks.TABLE for tool in f.tools},
     "mlcommons-loadgen": ("mlcommons-loadgen",),
     "numpy": ("numpy",),
 }
