@@ -473,7 +473,9 @@ def doctor(as_json: bool) -> None:
     from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES, matrix
     from qtui.core.environment import capture_environment, describe_isa
 
-    env = capture_environment(frameworks=["onnxruntime", "openvino", "nncf", "tflite", "torch", "litert-torch", "ai-edge-quantizer", "onnx"])
+    from qtui.core.frameworks import TABLE
+
+    env = capture_environment(frameworks=[name for f in TABLE for name in (f.id, *f.tools)])
     combos = matrix()
     if as_json:
         click.echo(json.dumps({"environment": env, "combinations": [c.__dict__ for c in combos]}, indent=2))
