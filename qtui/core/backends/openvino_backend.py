@@ -1,11 +1,19 @@
-"""OpenVINO backend: the CPU plugin with an explicit inference precision (f16 for FP16 artifacts,
-f32 for every other, so that FP32 never silently runs in bf16/f16), the exact thread count, the
-LATENCY hint for SingleStream/MultiStream and THROUGHPUT for Offline, where `predict_stream`
+"""OpenVINO backend: the CPU plugin with an explicit inference precision, the exact thread count,
+the LATENCY hint for SingleStream/MultiStream and THROUGHPUT for Offline, where `predict_stream`
 keeps the compiled model's optimal number of requests in flight through an `AsyncInferQueue`.
 
+The inference precision is always set, never left to OpenVINO's CPU default (bf16 on CPUs with
+avx512_bf16, f16 on ARM with FP16 arithmetic): f32 for FP32 and INT8 artifacts; for FP16
+artifacts f16 where the CPU plugin has f16 kernels for this CPU ('FP16' among its
+OPTIMIZATION_CAPABILITIES: x86 with avx512_fp16 or AVX2-VNNI-2, ARM with FP16 arithmetic), else
+f32 with the f16 weights — never bf16 (asked for f16 on a CPU without f16 kernels, OpenVINO
+would fall back to its bf16 default: 19 dB instead of 38 dB on MobileNetV2). A compiled model
+that resolved to another precision than the one asked for is refused.
+
 `executed_precision()` reports what the runtime chose: the compiled model's
-`INFERENCE_PRECISION_HINT` and the `runtimePrecision` of the compute layers of the runtime graph
-(e.g. "Convolution: u8 ×34, i8 ×18").
+`INFERENCE_PRECISION_HINT` and the precision each compute layer of the runtime graph computes in
+(the element type of its data input, e.g. "Convolution: u8 ×34, i8 ×18"), led for FP16 by
+"fp16 weights, f16 compute" or "fp16 weights, f32 compute".
 """
 
 from __future__ import annotations
@@ -39,9 +47,20 @@ def core() -> ov.Core:
         return _CORE
 
 
+def native_f16() -> bool:
+    """Whether OpenVINO's CPU plugin computes in f16 on this CPU: 'FP16' among its
+    OPTIMIZATION_CAPABILITIES, the same test (`hasHardwareSupport(f16)`) with which it honours
+    an f16 hint (x86: avx512_fp16 or AVX2-VNNI-2; ARM: FP16 arithmetic)."""
+    try:
+        return "FP16" in core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:  # noqa: BLE001 - no answer: f32, the precision every CPU runs
+        return False
+
+
 def precision_hint(precision: str) -> str:
-    """The `INFERENCE_PRECISION_HINT` for an artifact precision."""
-    return "f16" if precision == "fp16" else "f32"
+    """The `INFERENCE_PRECISION_HINT` for an artifact precision: f16 only for FP16 artifacts on
+    a CPU where OpenVINO computes in f16, f32 for everything else (never bf16)."""
+    return "f16" if precision == "fp16" and native_f16() else "f32"
 
 
 class OpenVinoBackend(Backend):
@@ -82,18 +101,22 @@ class OpenVinoBackend(Backend):
                 f"OpenVINO would run {got_threads} threads, not the {threads} requested (its CPU "
                 f"plugin caps the thread count at the cores it can use): choose at most {got_threads}"
             )
+        layers = runtime_layer_precisions(compiled)
+        _check_precision(compiled, hint, layers, artifact)
+        self._layers = layers
         self._compiled = compiled
         self._request = compiled.create_infer_request()
         self._jobs = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         self._queue = None
         dim0 = model.inputs[0].get_partial_shape()[0]
         self.max_batch = None if dim0.is_dynamic else dim0.get_length()
-        self._layers = runtime_layer_precisions(compiled)
-        self._executed = _describe(compiled, hint, self._layers, self._jobs) + self._note
+        self._executed = _describe(compiled, artifact.precision, self._layers, self._jobs) + self._note
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         assert self._request is not None, "load() first"
-        self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=False)
+        # share_inputs: the request reads the caller's array in place (no copy of the batch);
+        # infer() is synchronous, so the array outlives its use.
+        self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=True)
         return self._request.get_output_tensor(0).data.copy()
 
     def predict_stream(
@@ -117,7 +140,12 @@ class OpenVinoBackend(Backend):
         state = threading.Condition()
         counts = {"submitted": 0, "finished": 0}
 
+        # Each batch in flight is read in place (share_inputs) and kept alive here until its
+        # request has finished.
+        inflight: dict[Any, np.ndarray] = {}
+
         def callback(request: Any, key: Any) -> None:
+            inflight.pop(key, None)
             try:
                 if not callback_failed.is_set():
                     on_result(key, request.get_output_tensor(0).data.copy())
@@ -135,7 +163,9 @@ class OpenVinoBackend(Backend):
             for key, batch in batches:
                 if errors:
                     break
-                queue.start_async({0: np.ascontiguousarray(batch, dtype=np.float32)}, key, share_inputs=False)
+                data = np.ascontiguousarray(batch, dtype=np.float32)
+                inflight[key] = data
+                queue.start_async({0: data}, key, share_inputs=True)
                 with state:
                     counts["submitted"] += 1
         except BaseException as exc:  # noqa: BLE001 - submitting failed: drain, then raise
@@ -186,25 +216,56 @@ class OpenVinoBackend(Backend):
 
 
 def runtime_layer_precisions(compiled: Any) -> dict[str, dict[str, int]]:
-    """Runtime precision per compute layer type, from the executable graph's rt_info."""
+    """The precision each compute layer of the executable graph computes in, per layer type:
+    the element type of its data input (f32, f16, bf16, u8, i8). Not the layer's
+    `runtimePrecision`, which names the f16 *weights* of an FP16 IR run in f32 ("f16") too."""
     counts: dict[str, Counter[str]] = {}
     for op in compiled.get_runtime_model().get_ordered_ops():
         info = op.get_rt_info()
         layer = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
         if layer not in COMPUTE_LAYERS:
             continue
-        precision = info["runtimePrecision"].astype(str) if "runtimePrecision" in info else "?"
+        precision = op.input(0).get_element_type().get_type_name() if op.get_input_size() else "?"
         counts.setdefault(layer, Counter())[precision] += 1
     return {layer: dict(c.most_common()) for layer, c in counts.items()}
 
 
-def _describe(compiled: Any, requested: str, layers: dict[str, dict[str, int]], jobs: int) -> str:
-    got = str(compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
+def _resolved_precision(compiled: Any) -> str:
+    return str(compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
+
+
+def _check_precision(compiled: Any, hint: str, layers: dict[str, dict[str, int]], artifact: Artifact) -> None:
+    """Refuse a compiled model that does not compute in the precision asked for: OpenVINO
+    quietly replaces an unsupported f16 hint by its CPU default (bf16 with avx512_bf16). For
+    FP32/FP16 artifacts no compute layer may run in another half precision either."""
+    got = _resolved_precision(compiled)
+    half: list[str] = []
+    if artifact.precision in ("fp32", "fp16"):
+        half = sorted({p for counts in layers.values() for p in counts if p in ("bf16", "f16") and p != hint})
+    if got != hint or half:
+        what = got if got != hint else "/".join(half)
+        raise BackendError(
+            f"OpenVINO would run {artifact.precision} in {what} here, not the {hint} qtui asked for "
+            f"(INFERENCE_PRECISION_HINT={hint}): refused, FP16 never runs as bf16 and FP32 only in f32"
+        )
+
+
+def _fp16_compute(hint: str) -> str:
+    if hint == "f16":
+        return "fp16 weights, f16 compute (OpenVINO's f16 CPU kernels: 'FP16' in its OPTIMIZATION_CAPABILITIES)"
+    return (
+        "fp16 weights, f32 compute (OpenVINO has no f16 kernels for this CPU: "
+        "INFERENCE_PRECISION_HINT=f32, never its bf16 default)"
+    )
+
+
+def _describe(compiled: Any, precision: str, layers: dict[str, dict[str, int]], jobs: int) -> str:
+    got = _resolved_precision(compiled)
     parts = [", ".join(f"{p} ×{n}" for p, n in c.items()) for c in layers.values()]
     desc = "; ".join(f"{layer}: {text}" for layer, text in zip(layers, parts, strict=True))
     head = f"inference precision {got}"
-    if got != requested:
-        head += f" (requested {requested}: not native on this CPU)"
+    if precision == "fp16":
+        head = f"{_fp16_compute(got)} · {head}"
     streams = compiled.get_property("NUM_STREAMS")
     threads = compiled.get_property("INFERENCE_NUM_THREADS")
     mode = compiled.get_property("PERFORMANCE_HINT")

@@ -4,8 +4,9 @@ f32), FP16 (weights compressed to f16), INT8 weight-only (NNCF `compress_weights
 INT8 static (NNCF post-training quantization on the calibration set, performance preset).
 
 The execution precision is not stored in the IR: the backend sets `INFERENCE_PRECISION_HINT`
-explicitly (f16 for fp16, f32 otherwise), because OpenVINO's CPU default on CPUs with
-bf16/fp16 arithmetic is half precision. OpenVINO's and NNCF's usage telemetry (which would try
+explicitly, because OpenVINO's CPU default on CPUs with bf16/fp16 arithmetic is half precision:
+f32 for FP32 and INT8; for FP16 f16 where OpenVINO has f16 kernels for the CPU, else f32 with
+the f16 weights (never bf16). OpenVINO's and NNCF's usage telemetry (which would try
 to reach the network from a subprocess and wait up to 3 s per event) is switched off for the
 duration of a conversion or quantization, and their progress bars and logs are captured.
 """
@@ -46,8 +47,9 @@ if _arm():
 PRECISIONS: dict[str, str] = {
     "fp32": "torch → OpenVINO IR, f32 weights, executed with INFERENCE_PRECISION_HINT=f32",
     "fp16": (
-        "IR with f16 weights, INFERENCE_PRECISION_HINT=f16; CPUs without native f16 run it "
-        "as bf16 or f32 (see the executed precision)"
+        "IR with f16 weights; computes in f16 where OpenVINO has f16 kernels for the CPU "
+        "(x86 avx512_fp16, ARM FP16 arithmetic), else in f32 (INFERENCE_PRECISION_HINT=f32, "
+        "never bf16): see the executed precision"
     ),
     "int8_dynamic": (
         "NNCF weight-only INT8 (asymmetric, per channel): weights stored int8, convolutions "
@@ -96,15 +98,7 @@ def unavailable_reason(precision: str) -> str | None:
         return f"OpenVINO {precision} is not implemented in this qtui version"
     if precision.startswith("int8") and dist_version("nncf") is None:
         return f"OpenVINO {precision} is made with NNCF, not installed here: pip install 'qtui[openvino]'"
-    runtime = runtime_unavailable_reason(precision)
-    if runtime:
-        return runtime
-    if precision == "fp16" and _arm_without("asimdhp"):
-        return (
-            "this ARM CPU has no FP16 arithmetic (ARMv8.2-A FP16, 'asimdhp'; e.g. the "
-            "Raspberry Pi 4's Cortex-A72): OpenVINO would ignore the f16 hint and run f32"
-        )
-    return None
+    return runtime_unavailable_reason(precision)
 
 
 def check_supported(precision: str) -> None:
