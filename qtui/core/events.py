@@ -75,4 +75,17 @@ class Failed:
     result_path: str | None = None
 
 
-Event = Preparing | Started | Progress | Log | Finished | Failed
+@dataclass(frozen=True)
+class StudyStep:
+    """A study moved on: `phase` is "preparing", "measuring" or "done"; `index` of `total`
+    (runs when measuring, cells when preparing); `eta_s` estimates the time left (None until
+    a run has been timed)."""
+
+    phase: str
+    index: int
+    total: int
+    label: str
+    eta_s: float | None = None
+
+
+Event = Preparing | Started | Progress | Log | Finished | Failed | StudyStep

@@ -47,6 +47,8 @@ class RunOptions:
     progress_hz: float | None = None  # default: 4, or 2 over SSH
     hang_timeout_s: float | None = None  # default: from the warm-up latency, at least 30 s
     cancel_grace_s: float = 2.0
+    #: A label for this machine in results and device-vs-device tables (`--device`).
+    device: str | None = None
     #: Tests wrap the backend (e.g. to make it hang); identity by default.
     wrap_backend: Callable[[Any], Any] | None = None
 
@@ -288,6 +290,8 @@ class _Run:
         p = self.profile
         from qtui.core.catalog import unavailable_reason
 
+        if self.options.device:
+            self.result.environment["device"] = self.options.device
         reason = unavailable_reason(p.framework, p.precision)
         if reason:
             raise RunFailed(f"{p.framework} {p.precision} cannot run here: {reason}")

@@ -62,6 +62,13 @@ class RunFailed(Message):
     event: ev.Failed
 
 
+@dataclass
+class StudyStepped(Message):
+    """A study moved on to its next cell or run."""
+
+    event: ev.StudyStep
+
+
 _WRAPPERS: dict[type, type[Message]] = {
     ev.Preparing: RunPreparing,
     ev.Started: RunStarted,
@@ -69,6 +76,7 @@ _WRAPPERS: dict[type, type[Message]] = {
     ev.Log: RunLog,
     ev.Finished: RunFinished,
     ev.Failed: RunFailed,
+    ev.StudyStep: StudyStepped,
 }
 
 

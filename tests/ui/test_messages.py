@@ -18,6 +18,13 @@ def test_every_event_is_wrapped() -> None:
     wrapped = [m.wrap(e) for e in events]
     assert [type(w) for w in wrapped] == [m.RunPreparing, m.RunStarted, m.RunProgress, m.RunLog, m.RunFinished, m.RunFailed]
     assert all(w.event is e for w, e in zip(wrapped, events, strict=True))
+    assert type(m.wrap(ev.StudyStep("measuring", 1, 4, "x"))) is m.StudyStepped
+
+
+def test_no_event_type_lacks_a_message() -> None:
+    import typing
+
+    assert set(m._WRAPPERS) == set(typing.get_args(ev.Event))
 
 
 def test_progress_is_superseded_by_newer_progress_only() -> None:

@@ -1,0 +1,229 @@
+"""Studies: a profile's models × frameworks × precisions × scenarios (its `[sweep]`, any subset),
+each measured `repeats` times, prepared first and measured second, resumable.
+
+- **Prepare first.** Every artifact is prepared (or found in the cache, or imported from a
+  bundle) before the first measurement, so a preparation failure shows before an hour of
+  measuring, and a Pi can import one bundle with all of them.
+- **Resumable.** What is done is read from the results folder, not from a state file: a cell
+  needs `repeats` completed runs (status ok or invalid: LoadGen finished) whose exact profile,
+  artifact and machine match. Killed, rebooted or disconnected, the same command measures only
+  what is missing; the run that was interrupted left no completed result, so it is the only one
+  repeated. `force` measures every cell `repeats` times again.
+- **Edge conditions.** Between runs, where the CPU has a temperature sensor and a cooldown is set
+  (by default on a Raspberry Pi), wait until it is below the limit; every run records throttling
+  evidence itself (see the runner).
+
+`run_study` reports through `on_event` with `StudyStep` events beside each run's own events.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qtui.core import events as ev
+from qtui.core.profile import RunProfile, expand_sweep, to_dict
+from qtui.core.results import RunResult, load_results
+
+#: Results that count as a measurement of their cell (LoadGen finished the run).
+COMPLETED = ("ok", "invalid")
+#: Profile keys that do not change what a run measures, ignored when matching results.
+_NOT_MEASURED = ("name", "sweep")
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """How to run a study: which subset, how many repeats, where results go."""
+
+    repeats: int = 1
+    force: bool = False
+    models: tuple[str, ...] = ()
+    frameworks: tuple[str, ...] = ()
+    precisions: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
+    results_root: Path | None = None
+    device: str | None = None
+    #: wait before each run until the CPU is below this (°C); None: 60 °C on a Raspberry Pi,
+    #: no wait elsewhere; 0 disables it
+    cooldown_below_c: float | None = None
+    cooldown_max_wait_s: float = 300.0
+
+
+@dataclass
+class CellStatus:
+    """One combination of the study and its measured runs."""
+
+    profile: RunProfile
+    artifact_key: str | None = None
+    prepare_error: str | None = None
+    run_ids: list[str] = field(default_factory=list)
+    reused: int = 0  # completed runs found from before
+
+    @property
+    def label(self) -> str:
+        p = self.profile
+        return f"{p.model} {p.framework} {p.precision} {p.scenario}"
+
+
+@dataclass
+class StudyReport:
+    """What a study did: its cells, and the time spent preparing and measuring."""
+
+    cells: list[CellStatus]
+    prepare_s: float = 0.0
+    measure_s: float = 0.0
+    runs_done: int = 0
+    runs_failed: int = 0
+    cancelled: bool = False
+    results: list[RunResult] = field(default_factory=list)
+
+    @property
+    def prepare_failures(self) -> list[CellStatus]:
+        return [c for c in self.cells if c.prepare_error]
+
+
+def plan(profile: RunProfile, options: StudyOptions) -> list[RunProfile]:
+    """The study's cells: the `[sweep]` combinations (or the profile itself), narrowed by the
+    options' filters, ordered by model, scenario, framework, then precision with FP32 first (so
+    speed-ups have their baseline as early as possible)."""
+    from qtui.core.profile import PRECISIONS
+
+    cells = [
+        p
+        for p in expand_sweep(profile)
+        if (not options.models or p.model in options.models)
+        and (not options.frameworks or p.framework in options.frameworks)
+        and (not options.precisions or p.precision in options.precisions)
+        and (not options.scenarios or p.scenario in options.scenarios)
+    ]
+    return sorted(
+        cells, key=lambda p: (p.model, p.scenario, p.framework, PRECISIONS.index(p.precision))
+    )
+
+
+def measured_identity(profile: RunProfile) -> dict[str, Any]:
+    """The part of a profile that decides what is measured (matching results to cells)."""
+    data = to_dict(profile)
+    for key in _NOT_MEASURED:
+        data.pop(key, None)
+    return data
+
+
+def machine_identity(environment: dict[str, Any], device: str | None = None) -> tuple[Any, ...]:
+    """Which machine a result came from: host, CPU (or board) and the user's device label."""
+    label = device if device is not None else environment.get("device")
+    return (
+        environment.get("hostname"),
+        environment.get("board_model") or environment.get("cpu_model"),
+        label or None,
+    )
+
+
+def completed_runs(
+    cell: RunProfile, artifact_key: str | None, machine: tuple[Any, ...], pool: Iterable[RunResult]
+) -> list[RunResult]:
+    """Completed results in `pool` of this cell's exact profile, artifact and machine."""
+    wanted = measured_identity(cell)
+    return [
+        r
+        for r in pool
+        if r.status in COMPLETED
+        and r.profile.mode == cell.mode
+        and measured_identity(r.profile) == wanted
+        and (artifact_key is None or r.artifact.get("key") == artifact_key)
+        and machine_identity(r.environment) == machine
+    ]
+
+
+def _default_cooldown(environment: dict[str, Any]) -> float | None:
+    return 60.0 if environment.get("board_model") else None
+
+
+def run_study(
+    profile: RunProfile,
+    options: StudyOptions,
+    on_event: Callable[[ev.Event], None] | None = None,
+    stop: threading.Event | None = None,
+) -> StudyReport:
+    """Prepare every cell's artifact, then measure what is missing; see the module docstring."""
+    from qtui.core.environment import capture_environment
+    from qtui.core.runner import RunOptions, prepare_only, run
+    from qtui.core.thermal import wait_for_cooldown
+
+    emit = on_event or (lambda e: None)
+    stop = stop or threading.Event()
+    cells = [CellStatus(p) for p in plan(profile, options)]
+    report = StudyReport(cells)
+    env = capture_environment()
+    machine = machine_identity(env, options.device)
+    total_runs = len(cells) * options.repeats
+
+    # -- 1. prepare everything ------------------------------------------------------------------
+    t0 = time.perf_counter()
+    for k, cell in enumerate(cells, 1):
+        if stop.is_set():
+            report.cancelled = True
+            break
+        emit(ev.StudyStep("preparing", k, len(cells), cell.label, None))
+        try:
+            artifact, _hit = prepare_only(cell.profile, emit)
+            cell.artifact_key = artifact.meta.get("key")
+        except Exception as exc:  # a user-facing preparation failure: shown now, cell skipped
+            cell.prepare_error = f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
+            emit(ev.Log(f"study: {cell.label}: cannot prepare: {cell.prepare_error}", "error"))
+    report.prepare_s = time.perf_counter() - t0
+
+    # -- 2. measure what is missing -------------------------------------------------------------
+    from qtui.core.paths import results_dir
+
+    pool = load_results(results_dir(options.results_root), warn=lambda m: emit(ev.Log(m, "warning")))
+    todo: list[tuple[CellStatus, int]] = []
+    for cell in cells:
+        if cell.prepare_error:
+            continue
+        have = [] if options.force else completed_runs(cell.profile, cell.artifact_key, machine, pool)
+        cell.reused = min(len(have), options.repeats)
+        cell.run_ids = [r.run_id for r in have[: options.repeats]]
+        report.results += have[: options.repeats]
+        todo += [(cell, i) for i in range(cell.reused, options.repeats)]
+    skipped = sum(c.reused for c in cells)
+    if skipped:
+        emit(ev.Log(f"study: {skipped} of {total_runs} runs already measured here (use --force to measure again)"))
+    cooldown = options.cooldown_below_c if options.cooldown_below_c is not None else _default_cooldown(env)
+    t1 = time.perf_counter()
+    durations: list[float] = []
+    for n, (cell, repeat) in enumerate(todo):
+        if stop.is_set():
+            report.cancelled = True
+            break
+        left = len(todo) - n
+        eta = (sum(durations) / len(durations)) * left if durations else None
+        emit(ev.StudyStep("measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{options.repeats})", eta))
+        if cooldown:
+            wait_for_cooldown(
+                cooldown,
+                options.cooldown_max_wait_s,
+                on_wait=lambda c, w: emit(ev.Preparing(f"cooling down: {c:.0f} °C (waiting for < {cooldown:.0f} °C)", None)),
+                should_stop=stop.is_set,
+            )
+        started = time.perf_counter()
+        result = run(
+            cell.profile, emit, stop, RunOptions(results_root=options.results_root, device=options.device)
+        )
+        durations.append(time.perf_counter() - started)
+        report.results.append(result)
+        if result.status in COMPLETED:
+            cell.run_ids.append(result.run_id)
+            report.runs_done += 1
+        elif result.status == "cancelled":
+            report.cancelled = True
+            break
+        else:
+            report.runs_failed += 1
+    report.measure_s = time.perf_counter() - t1
+    emit(ev.StudyStep("done", skipped + report.runs_done, total_runs, "", 0.0))
+    return report
