@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -152,25 +151,75 @@ def test_accuracy_top1_with_labels(tmp_path: Path) -> None:
     assert second.provenance["data_has_labels"] is True
 
 
+class _CancelWatch:
+    """Wraps a backend and counts the samples it is asked to compute once `cancelled` is set.
+
+    Offline goes through `predict_stream`, which is re-implemented here (as the base class does
+    it) so that its batches pass through this wrapper's `predict` too."""
+
+    def __init__(self, inner: Any, cancelled: threading.Event) -> None:
+        self.inner = inner
+        self.max_batch = inner.max_batch
+        self.cancelled = cancelled
+        self.samples_after_cancel = 0
+        self.samples = 0
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.samples += len(batch)
+        if self.cancelled.is_set():
+            self.samples_after_cancel += len(batch)
+        return self.inner.predict(batch)
+
+    def predict_stream(self, batches: Any, on_result: Any) -> None:
+        from qtui.core.backends import predict_in_chunks
+
+        for key, batch in batches:
+            on_result(key, predict_in_chunks(self, batch))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+CANCELLING = "cancelling: completing outstanding queries"
+
+
 @pytest.mark.parametrize("scenario", ["SingleStream", "MultiStream", "Offline"])
-def test_cancel_stops_within_two_seconds(scenario: str) -> None:
+def test_cancel_drains_the_run_and_saves_it_as_cancelled(scenario: str) -> None:
+    """Asserted on events and counts, not on a clock: the runner notices the cancel (its
+    "cancelling" log comes after the stop and before Finished), and from then on the backend
+    computes at most the one query (Offline: the one batch) already in flight; every later
+    query is completed at once without inference."""
     # The official 600 s rules: only a cancel ends this run early.
-    profile = small_profile(scenario=scenario, loadgen=LoadGenSpec(preset="mlperf"))
+    profile = small_profile(
+        scenario=scenario, loadgen=LoadGenSpec(preset="mlperf", samples_per_query=2)
+    )
     stop = threading.Event()
-    stopped_at: list[float] = []
+    drained = threading.Event()  # set when the runner says it is cancelling
+    events: list[Any] = []
+    watch: list[_CancelWatch] = []
 
     def on_event(event: Any) -> None:
+        events.append(event)
         if isinstance(event, ev.Progress) and event.completed_queries > 0 and not stop.is_set():
-            stopped_at.append(time.monotonic())
+            events.append("stop")
             stop.set()
+        if isinstance(event, ev.Log) and event.text == CANCELLING:
+            drained.set()
 
-    result = run(profile, on_event, stop)
-    elapsed = time.monotonic() - stopped_at[0]
-    assert result.status == "cancelled"
-    # The run was scheduled for ≥ 600 s; measured here: 0.2-0.4 s from stop to a saved result.
-    # The bound only proves the drain ended it (no wall-clock performance threshold in tests).
-    print(f"cancel → saved result: {elapsed:.2f} s")
-    assert elapsed < 60, f"cancel took {elapsed:.2f} s"
+    def wrap(backend: Any) -> _CancelWatch:
+        watch.append(_CancelWatch(backend, drained))
+        return watch[-1]
+
+    result = run(profile, on_event, stop, RunOptions(wrap_backend=wrap))
+    assert result.status == "cancelled", result.message
+    kinds = [e if isinstance(e, str) else e.text if isinstance(e, ev.Log) else type(e).__name__ for e in events]
+    assert kinds.count(CANCELLING) == 1
+    assert kinds.index("stop") < kinds.index(CANCELLING) < kinds.index("Finished")
+    assert kinds[-1] == "Finished" and events[-1].status == "cancelled"
+    one_query = {"SingleStream": 1, "MultiStream": 2, "Offline": profile.batch_size}[scenario]
+    assert watch[0].samples_after_cancel <= one_query, (watch[0].samples_after_cancel, one_query)
+    # the queries the cancel completed at once are not measured: only computed samples count
+    assert 1 <= result.throughput["samples"] <= watch[0].samples
     saved = json.loads((Path(result.loadgen["log_dir"]) / "result.json").read_text())
     assert saved["status"] == "cancelled"
     assert saved["throughput"]["queries"] >= 1
@@ -179,8 +228,11 @@ def test_cancel_stops_within_two_seconds(scenario: str) -> None:
 def test_cancel_before_loadgen() -> None:
     stop = threading.Event()
     stop.set()
-    result = run(small_profile(), None, stop)
+    result, events = _run(small_profile(), stop=stop)
     assert result.status == "cancelled"
+    assert result.message == "cancelled before LoadGen started"
+    assert not any(isinstance(e, ev.Started) for e in events)  # LoadGen never ran
+    assert isinstance(events[-1], ev.Finished) and events[-1].status == "cancelled"
 
 
 class _FailingBackend:
@@ -215,7 +267,7 @@ def test_hung_backend_is_caught_by_watchdog(tmp_path: Path) -> None:
     """In a subprocess: the hung backend call stays blocked (LoadGen can't be reused there)."""
     script = textwrap.dedent(
         """
-        import json, sys, threading, time
+        import json, sys, threading
         from qtui.core.runner import RunOptions, run
         from tests.conftest import small_profile
         from qtui.core.profile import LoadGenSpec
@@ -231,10 +283,9 @@ def test_hung_backend_is_caught_by_watchdog(tmp_path: Path) -> None:
             def __getattr__(self, name):
                 return getattr(self.inner, name)
 
-        t = time.monotonic()
         r = run(small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=100)), None, None,
                 RunOptions(hang_timeout_s=1.0, wrap_backend=Hang))
-        print(json.dumps({"status": r.status, "message": r.message, "elapsed": time.monotonic() - t}))
+        print(json.dumps({"status": r.status, "message": r.message}))
         sys.stdout.flush()
         import os; os._exit(0)
         """
@@ -310,20 +361,23 @@ def test_user_message_long_keeps_first_and_last_line() -> None:
 
 
 def test_cancel_during_a_long_uninterruptible_preparation_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Esc while an export is inside one long call (no progress checkpoint): the run is cancelled
-    within 2 s; the call finishes in the background and the next run waits for it first."""
+    """Esc while an export is inside one long call (no progress checkpoint): the run returns
+    "cancelled" while that call is still running (it is left to end in the background), and the
+    next run waits for it first. Asserted on events: no clock."""
     import qtui.core.prepare.onnxruntime as ort_prep
     from qtui.core import runner as runner_mod
 
     release = threading.Event()
     entered = threading.Event()
+    left = threading.Event()  # the long call returned
     real_prepare = ort_prep.prepare
 
     def long_export(loaded: Any, precision: str, out_dir: Path, batches: Any, progress: Any) -> dict[str, Any]:
         if precision != "int8_dynamic":
             return real_prepare(loaded, precision, out_dir, batches, progress)
         entered.set()
-        release.wait(30)  # one long call, like torch.onnx.export: no progress in between
+        release.wait(600)  # one long call, like torch.onnx.export: no progress in between
+        left.set()
         progress("after the long call", None)  # the next checkpoint
         raise AssertionError("a cancelled preparation went past its next checkpoint")
 
@@ -333,32 +387,40 @@ def test_cancel_during_a_long_uninterruptible_preparation_step(monkeypatch: pyte
     events: list[ev.Event] = []
     box: dict[str, Any] = {}
     worker = threading.Thread(target=lambda: box.setdefault("r", run(profile, events.append, stop)))
-    worker.start()
-    assert entered.wait(120), "preparation never started"
-    t0 = time.perf_counter()
-    stop.set()
-    worker.join(10)
-    elapsed = time.perf_counter() - t0
-    assert not worker.is_alive()
-    assert box["r"].status == "cancelled"
-    assert elapsed < 2.0, f"cancel took {elapsed:.2f} s"
-    assert len(runner_mod.pending_preparations()) == 1
+    try:
+        worker.start()
+        assert entered.wait(300), "preparation never started"
+        stop.set()
+        worker.join(300)  # a hang guard only: the assertion is on `left` below
+        assert not worker.is_alive()
+        assert box["r"].status == "cancelled"
+        # the run ended while the long call was still inside: it did not wait for it
+        assert not left.is_set()
+        warnings = [e for e in events if isinstance(e, ev.Log) and "ends in the background" in e.text]
+        assert len(warnings) == 1 and isinstance(events[-1], ev.Finished)
+        assert events[-1].status == "cancelled"
+        assert len(runner_mod.pending_preparations()) == 1
 
-    # the next run waits for the leftover before it starts (and can itself be cancelled then)
-    events2: list[ev.Event] = []
-    stop2 = threading.Event()
-    second = threading.Thread(target=lambda: box.setdefault("r2", run(small_profile(), events2.append, stop2)))
-    second.start()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not any(
-        isinstance(e, ev.Preparing) and "cancelled preparation" in e.step for e in events2
-    ):
-        time.sleep(0.05)
-    assert any(isinstance(e, ev.Preparing) and "cancelled preparation" in e.step for e in events2)
-    release.set()  # the long call returns; its next checkpoint ends it
-    second.join(300)
-    assert box["r2"].status == "ok", box["r2"].message
-    assert runner_mod.pending_preparations() == []
+        # the next run waits for the leftover before it starts (and can itself be cancelled then)
+        waiting = threading.Event()
+        events2: list[ev.Event] = []
+
+        def on_event2(event: ev.Event) -> None:
+            events2.append(event)
+            if isinstance(event, ev.Preparing) and "cancelled preparation" in event.step:
+                waiting.set()
+
+        second = threading.Thread(target=lambda: box.setdefault("r2", run(small_profile(), on_event2, threading.Event())))
+        second.start()
+        assert waiting.wait(300), "the next run did not wait for the cancelled preparation"
+        assert not left.is_set()
+        release.set()  # the long call returns; its next checkpoint ends it
+        second.join(600)
+        assert left.is_set()
+        assert box["r2"].status == "ok", box["r2"].message
+        assert runner_mod.pending_preparations() == []
+    finally:
+        release.set()
 
 
 class _ThreadRecorder:
@@ -391,5 +453,8 @@ def test_warmup_and_loadgen_predict_on_one_thread(scenario: str) -> None:
         scenario=scenario, loadgen=LoadGenSpec(preset="quick", min_query_count=16, samples_per_query=2)
     )
     result, _ = _run(profile, options=RunOptions(wrap_backend=wrap))
-    assert result.status in ("ok", "invalid"), result.message
+    # 16 queries are too few for LoadGen's early stopping (SingleStream needs 64, MultiStream
+    # 662): INVALID on every machine, and the run still went through LoadGen to its end
+    assert result.status == "invalid", result.message
+    assert any("early-stopping" in r for r in result.loadgen["invalid_reasons"])
     assert wrapped[0].threads == {"qtui-inference"}

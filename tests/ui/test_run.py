@@ -75,7 +75,8 @@ async def test_failing_run_shows_the_message_and_the_app_stays_usable(tmp_path: 
         assert screen.result is not None and screen.result.status == "failed"
         text = screen_text(app)
         assert "The run failed" in text
-        assert "missing.pth" in text.replace("\n", "") or "missing.pth" in screen.result.message
+        assert "missing.pth" in screen.result.message
+        assert "missing.pth" in "".join(text.split())  # shown, even where the path wraps
         assert "Traceback" not in text
         await pilot.press("escape")
         await pilot.pause()
@@ -122,18 +123,19 @@ async def test_replay_runs_the_exact_profile_of_a_result() -> None:
     assert profiles[0] == profiles[1]
 
 
-async def test_escape_during_a_long_preparation_step_cancels_within_two_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Esc while the export is inside one long call (no progress between): cancelled at once."""
+async def test_escape_during_a_long_preparation_step_cancels_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Esc while the export is inside one long call (no progress between): the run screen shows
+    CANCELLED while that call is still running. Asserted on events, not on a clock."""
     import threading
-    import time
 
     import qtui.core.prepare.onnxruntime as ort_prep
 
-    entered, release = threading.Event(), threading.Event()
+    entered, release, left = threading.Event(), threading.Event(), threading.Event()
 
     def long_export(loaded: Any, precision: str, out_dir: Path, batches: Any, progress: Any) -> dict[str, Any]:
         entered.set()
-        release.wait(30)
+        release.wait(600)
+        left.set()
         progress("after the long call", None)
         raise AssertionError("not reached: the run was cancelled")
 
@@ -144,12 +146,10 @@ async def test_escape_during_a_long_preparation_step_cancels_within_two_seconds(
             screen = await start_run(pilot, app)
             await wait_for(pilot, entered.is_set)
             assert screen.phase == "preparing"
-            t0 = time.monotonic()
             await pilot.press("escape")
             await wait_for(pilot, lambda: screen.phase == "done")
-            elapsed = time.monotonic() - t0
             assert screen.result is not None and screen.result.status == "cancelled"
-            assert elapsed < 2.0, f"cancel took {elapsed:.2f} s"
+            assert not left.is_set()  # done although the long call has not returned
             assert "CANCELLED" in screen_text(app)
     finally:
         release.set()
