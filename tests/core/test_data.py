@@ -130,11 +130,18 @@ def test_preprocess_matches_independent_reference(size: tuple[int, int], mode: s
 
 
 def test_preprocess_grayscale_gives_three_equal_channels() -> None:
-    out = preprocess_image(_noise((250, 500), 1, mode="L"))
-    u8 = out.transpose(1, 2, 0) * IMAGENET_STD + IMAGENET_MEAN
+    gray = _noise((250, 500), 1, mode="L")
+    out = preprocess_image(gray)
     assert out.shape == (3, 224, 224)
-    np.testing.assert_allclose(u8[..., 0], u8[..., 1], atol=1e-6)
-    np.testing.assert_allclose(u8[..., 1], u8[..., 2], atol=1e-6)
+    # undo each channel's own normalisation: the three channels are then the same picture ...
+    unnorm = out.transpose(1, 2, 0) * IMAGENET_STD + IMAGENET_MEAN
+    np.testing.assert_allclose(unnorm[..., 0], unnorm[..., 1], atol=1e-6)
+    np.testing.assert_allclose(unnorm[..., 1], unnorm[..., 2], atol=1e-6)
+    # ... and that picture is the grey image itself, resized 250x500 -> 256x512 and centre-cropped
+    # (not a blank or constant channel, which would also be "equal")
+    crop = np.asarray(gray.resize((256, 512), Image.BILINEAR), dtype=np.float64)[144:368, 16:240]
+    np.testing.assert_allclose(unnorm[..., 0], crop / 255.0, atol=1e-5)
+    assert unnorm[..., 0].std() > 0.1
 
 
 # --- ImageNetFolder ------------------------------------------------------------------------

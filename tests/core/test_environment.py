@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -209,24 +212,42 @@ def test_governor(tmp_path: Path) -> None:
     assert cpu_governor(root) == "ondemand"
 
 
-def test_missing_everything_is_none(tmp_path: Path) -> None:
+def test_missing_everything_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "empty"
     root.mkdir()
     assert cpu_flags(root) == set()
     assert board_model(root) is None
     assert cpu_governor(root) is None
     assert cpu_temperature_c(root) is None
-    # cpu_model falls back to platform.processor(), which is "" (-> None) on most Linux boxes.
-    model = cpu_model(root)
-    assert model is None or isinstance(model, str)
+    # Without cpuinfo the model comes from platform.processor(): "" on most Linux boxes -> None.
+    monkeypatch.setattr(envmod.platform, "processor", lambda: "")
+    assert cpu_model(root) is None
 
     env = capture_environment(root=root)
+    assert env["cpu_model"] is None
     json.dumps(env)
     assert env["cpu_flags_relevant"] == []
     assert not any(env["isa"].values())
     assert env["board_model"] is None and env["governor"] is None
     assert env["temperature_c"] is None
     assert describe_isa(env).endswith("(ISA extensions not detected)")
+
+
+def test_cpu_model_falls_back_to_platform_processor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS and Windows have no /proc/cpuinfo: platform.processor() names the CPU there."""
+    monkeypatch.setattr(envmod.platform, "processor", lambda: "  Intel64 Family 6 Model 143 Stepping 8, GenuineIntel ")
+    root = tmp_path / "empty"
+    root.mkdir()
+    assert cpu_model(root) == "Intel64 Family 6 Model 143 Stepping 8, GenuineIntel"
+    assert capture_environment(root=root)["cpu_model"] == "Intel64 Family 6 Model 143 Stepping 8, GenuineIntel"
+    # cpuinfo, when there is one, wins over platform.processor()
+    assert cpu_model(make_root(tmp_path, "cpuinfo.epyc9654")) == "AMD EPYC 9654 96-Core Processor"
+
+    def broken() -> str:
+        raise OSError("no uname")
+
+    monkeypatch.setattr(envmod.platform, "processor", broken)
+    assert cpu_model(root) is None  # never raises
 
 
 def test_nonexistent_root_and_unreadable_files(tmp_path: Path) -> None:
@@ -349,11 +370,36 @@ def test_capture_environment_warnings_from_fake_root(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- frameworks
 
 
-def test_framework_versions_keys_and_values() -> None:
+def _installed_distributions() -> dict[str, str]:
+    """Normalised distribution name -> version, listed by walking every installed distribution
+    (the first on sys.path wins, as for an import): an oracle independent of the name look-ups
+    framework_versions() makes."""
+    from importlib import metadata
+
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(_canonical(name), dist.version)
+    return found
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503
+
+
+def test_framework_versions_are_what_is_installed_here() -> None:
+    import numpy
+
+    installed = _installed_distributions()
     versions = framework_versions()
-    assert set(versions) == set(FRAMEWORK_DISTRIBUTIONS)
-    assert all(v is None or isinstance(v, str) for v in versions.values())
-    assert versions["numpy"] is not None  # a qtui dependency
+    expected = {
+        key: next((installed[_canonical(d)] for d in dists if _canonical(d) in installed), None)
+        for key, dists in FRAMEWORK_DISTRIBUTIONS.items()
+    }
+    assert versions == expected
+    assert versions["numpy"] == numpy.__version__  # a qtui dependency, imported: the one answer
+    assert versions["mlcommons-loadgen"] is not None
 
 
 def test_framework_versions_fallback_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -400,9 +446,24 @@ def test_capture_environment_real_machine_is_json() -> None:
         "warnings",
     }
     assert set(env) == expected
-    assert env["python"]["version"] and env["python"]["implementation"]
-    assert isinstance(env["warnings"], list)
-    assert isinstance(describe_isa(env), str) and "\n" not in describe_isa(env)
+    # each fact against an independent reading of this machine
+    assert env["machine"] == platform.machine()
+    assert env["python"] == {
+        "version": platform.python_version(), "implementation": platform.python_implementation()
+    }
+    assert env["threads"] == 2
+    assert env["cores_logical"] == os.cpu_count()
+    assert env["warnings"] == environment_warnings(env)
+    line = describe_isa(env)
+    assert line.startswith(f"{env['machine']} ") and "\n" not in line
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():  # Linux: the model and flags are those of the file's first CPU
+        fields = [ln.partition(":") for ln in cpuinfo.read_text().splitlines()]
+        values = {k.strip(): v.strip() for k, _, v in reversed(fields) if v.strip()}
+        flags = set((values.get("flags") or values.get("Features") or "").lower().split())
+        assert env["cpu_flags_relevant"] == sorted(f for f in ISA_FLAGS if f in flags)
+        if "CPU part" not in values:  # x86 (ARM names come from the part: fixtures above)
+            assert env["cpu_model"] == values["model name"]
 
 
 def test_import_pulls_in_no_framework_or_ui() -> None:

@@ -6,18 +6,16 @@ import hashlib
 import re
 import subprocess
 import sys
-import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.error import URLError
 
 import pytest
+import torch  # a test dependency everywhere (every extra set that runs the tests has it)
 
-torch = pytest.importorskip("torch")
-
-from qtui.core import models  # noqa: E402
-from qtui.core.models import (  # noqa: E402
+from qtui.core import models
+from qtui.core.models import (
     MODEL_NAMES,
     MODEL_TITLES,
     LoadedModel,
@@ -25,8 +23,8 @@ from qtui.core.models import (  # noqa: E402
     build_model,
     load_model,
 )
-from qtui.core.models import weights as W  # noqa: E402
-from qtui.core.synthetic import synthetic_images  # noqa: E402
+from qtui.core.models import weights as W
+from qtui.core.synthetic import synthetic_images
 
 Shape = tuple[int, ...]
 
@@ -340,16 +338,13 @@ def mobilenet_random(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QTUI_CACHE_DIR", str(cache))
         threads = torch.get_num_threads()
-        start = time.perf_counter()
         loaded = load_model(
             "mobilenet_v2", "random", seed=0, on_progress=lambda s, f: events.append((s, f))
         )
-        fresh_seconds = time.perf_counter() - start
         yield {
             "loaded": loaded,
             "events": events,
             "cache": cache,
-            "fresh_seconds": fresh_seconds,
             "threads_before": threads,
             "threads_after": torch.get_num_threads(),
         }
@@ -597,32 +592,50 @@ def test_file_is_a_directory(tmp_path: Path) -> None:
 def test_file_unreadable_garbage(tmp_path: Path) -> None:
     path = tmp_path / "garbage.pth"
     path.write_bytes(b"this is not a torch checkpoint\x00\x01\x02")
-    with pytest.raises(WeightsError, match=re.escape(f"cannot load weights file {path}")):
+    with pytest.raises(WeightsError) as info:
         load_model("mobilenet_v2", str(path))
+    message = str(info.value)
+    assert message.startswith(f"weights file {path} is not a PyTorch state dict file (torch.load: ")
+    assert message.endswith("qtui reads state dicts saved with torch.save(model.state_dict(), path)")
 
 
 def test_file_with_pickled_objects_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "module.pth"
     torch.save(torch.nn.Linear(2, 2), path)  # a whole module: needs unsafe unpickling
-    with pytest.raises(WeightsError, match="weights_only=True") as info:
+    with pytest.raises(WeightsError) as info:
         load_model("mobilenet_v2", str(path))
-    assert str(path) in str(info.value)
+    message = str(info.value)
+    assert message.startswith(
+        f"weights file {path} holds pickled Python objects (it contains torch.nn.modules.linear.Linear)"
+    )
+    assert "weights_only=False" not in message  # never the advice that would let it run code
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_file_without_read_permission(
-    tmp_path: Path, mnv2_state: OrderedDict[str, torch.Tensor]
+    tmp_path: Path, mnv2_state: OrderedDict[str, torch.Tensor], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Root (CI, the emulated Pi) reads a mode-0 file all the same: there the open fails the way
+    the kernel fails it for anyone else, so the message is checked on every machine."""
+    import errno
     import os
 
     path = tmp_path / "locked.pth"
     torch.save(mnv2_state, path)
     path.chmod(0)
+    if os.access(path, os.R_OK):  # root: permissions are not enforced
+        real_open = Path.open
+
+        def denied(self: Path, *args: object, **kwargs: object) -> object:
+            if self == path:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+            return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Path, "open", denied)
     try:
-        if os.access(path, os.R_OK):
-            pytest.skip("running as root: permissions are not enforced")
-        with pytest.raises(WeightsError, match=re.escape(f"cannot read weights file {path}")):
+        with pytest.raises(WeightsError) as info:
             load_model("mobilenet_v2", str(path))
+        assert str(info.value).startswith(f"cannot read weights file {path}: Permission denied")
     finally:
         path.chmod(0o600)
 
@@ -690,7 +703,7 @@ def test_vgg19_random(cache_dir: Path) -> None:
     b = load_model("vgg19", "random", seed=0)
     assert a.digest == b.digest and not a.trained and a.source == "random"
     assert "has no BatchNorm" in a.provenance and "not trained" in a.provenance
-    assert not (cache_dir / "weights").exists() or not any((cache_dir / "weights").iterdir())
+    assert list((cache_dir / "weights").glob("*")) == []  # no BatchNorm: nothing recalibrated
     assert load_model("vgg19", "random", seed=1).digest != a.digest
     x = torch.from_numpy(synthetic_images(2, seed=0))
     with torch.no_grad():

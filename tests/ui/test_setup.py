@@ -3,6 +3,7 @@ and refused, inline profile errors, saving (no silent overwrite) and loading pro
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from textual.widgets import Input, Select
@@ -128,6 +129,7 @@ async def test_save_refuses_to_overwrite_unless_confirmed(_isolated_config: Path
         path = _isolated_config / "qtui" / "profiles" / "my-run.toml"
         assert load(path).scenario == "Offline"
         assert load(path).name == "my-run"
+        saved_bytes, saved_mtime = path.read_bytes(), path.stat().st_mtime_ns
 
         # Same name again, different choices: asked, "n" keeps the file
         screen.query_one("#scenario", Select).value = "MultiStream"
@@ -141,7 +143,10 @@ async def test_save_refuses_to_overwrite_unless_confirmed(_isolated_config: Path
         assert "already exists" in screen_text(app)
         await pilot.press("n")
         await pilot.pause()
-        assert load(path).scenario == "Offline"
+        assert isinstance(app.screen, SetupScreen)
+        # declined: the file is untouched (same bytes, never rewritten) and nothing was added
+        assert path.read_bytes() == saved_bytes and path.stat().st_mtime_ns == saved_mtime
+        assert sorted(p.name for p in path.parent.iterdir()) == ["my-run.toml"]
 
         # ... and "y" replaces it
         await pilot.press("ctrl+s")
@@ -151,7 +156,9 @@ async def test_save_refuses_to_overwrite_unless_confirmed(_isolated_config: Path
         await pilot.pause()
         await pilot.press("y")
         await pilot.pause()
+        assert load(path) == screen.build_profile(name="my-run")
         assert load(path).scenario == "MultiStream"
+        assert sorted(p.name for p in path.parent.iterdir()) == ["my-run.toml"]
 
 
 async def test_bad_profile_name_is_refused(_isolated_config: Path) -> None:
@@ -168,8 +175,6 @@ async def test_bad_profile_name_is_refused(_isolated_config: Path) -> None:
 
 
 async def test_load_a_saved_profile(_isolated_config: Path) -> None:
-    from dataclasses import replace
-
     from qtui.core.profile import save
 
     folder = _isolated_config / "qtui" / "profiles"
