@@ -2,8 +2,15 @@
 
 A profile describes exactly one run (model, weights, framework, precision, scenario, data and
 LoadGen settings). Loading rejects unknown keys with the nearest valid one, names the file, key
-and allowed values for bad values, and gives file:line:column for TOML syntax errors. Saving with
-tomli-w and loading again gives an identical profile.
+and allowed values for bad values, and gives file:line:column for TOML syntax errors. Every
+numeric key has a range a real run could need and no more (`BOUNDS`), an empty file is an error,
+and a file that is not a regular UTF-8 text file of at most 1 MB is refused without being read.
+Every `ProfileError` carries the dotted key at fault (`.key`, None for file and syntax errors).
+Saving with tomli-w and loading again gives an identical profile.
+
+User input (`load`, `loads`, `apply_overrides`) is checked strictly; `profile_from_dict` by
+default checks only what older qtui versions checked, so that results recorded before a limit
+was introduced still load (nothing measured is lost).
 
 An optional `[sweep]` table lists values to cross (models, frameworks, precisions, scenarios);
 `expand_sweep` turns such a profile into one profile per combination.
@@ -13,6 +20,9 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
+import os
+import stat
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -38,7 +48,17 @@ DATASET_KEYWORDS = ("synthetic",)
 
 
 class ProfileError(Exception):
-    """A user mistake in a profile; the message names the file, key and what is allowed."""
+    """A user mistake in a profile; the message names the file, key and what is allowed.
+
+    `key` is the dotted key at fault ("loadgen.min_query_count"), None when the fault is not in
+    one key (a missing or unreadable file, a TOML syntax error, an empty profile); `keys` is every
+    key the message names (two for a conflict between keys), so a form can mark each of them.
+    """
+
+    def __init__(self, message: str, key: str | None = None, keys: tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.keys: tuple[str, ...] = keys if keys is not None else ((key,) if key is not None else ())
 
 
 @dataclass(frozen=True)
@@ -57,7 +77,9 @@ class DatasetSpec:
     count: int = 256
     seed: int = 0
     performance_sample_count: int = 256
-    calibration_count: int = 300
+    # ≤ count: calibration_indices takes every image when asked for more, so 256 picks exactly
+    # what the former default 300 did on the default 256 images (same artifact cache keys).
+    calibration_count: int = 256
 
 
 @dataclass(frozen=True)
@@ -131,12 +153,99 @@ _SWEEP_CHOICES = {
 }
 
 
+@dataclass(frozen=True)
+class Bound:
+    """The range of one numeric key: `0 ≤ value ≤ high`, or `0 < value ≤ high` without `zero`."""
+
+    high: float
+    why: str
+    zero: bool = True
+
+
+# Every numeric key's range: what a real run could need and no more. An unbounded value did
+# harm before it was refused: `threads = 100000` ran 11 minutes in 16.5 GB ignoring Ctrl-C;
+# `min_query_count = 2**63-1` took 17 GB, then LoadGen's bad_alloc and a segfault.
+#
+# | key                               | range          | why this bound                               |
+# |-----------------------------------|----------------|----------------------------------------------|
+# | threads                           | 0 – 1024       | 0 = every logical core; the largest 2-socket |
+# |                                   |                | x86 servers have 768 logical CPUs (the runner|
+# |                                   |                | warns when threads exceed this machine's)    |
+# | batch_size                        | 1 – 1024       | CPU Offline throughput stops growing far     |
+# |                                   |                | below; one VGG-19 activation at 1024 is 13 GB|
+# | warmup_queries                    | 0 – 10 000     | steady state comes within tens of queries    |
+# | weights.seed, dataset.seed        | 0 – 2**32-1    | 32-bit seeds (calibration masks to 32 bits)  |
+# | dataset.count                     | 0 – 50 000     | ImageNet val has 50 000 images; 0 = all      |
+# | dataset.performance_sample_count  | 1 – 50 000     | no data set has more; every sample is held in|
+# |                                   |                | memory (602 112 B each; checked at run time) |
+# | dataset.calibration_count         | 1 – 50 000     | no data set has more (MLPerf calibrates on   |
+# |                                   |                | 500); also ≤ count when INT8 static runs     |
+# | loadgen.min/max_duration_ms       | 0 – 86 400 000 | 24 h (MLPerf's own minimum is 600 s)         |
+# | loadgen.min/max_query_count       | 0 – 10 000 000 | MLPerf Offline needs 24 576 samples; LoadGen |
+# |                                   |                | allocates its whole schedule before the run, |
+# |                                   |                | measured 330-490 B a sample: 10 M is ≈ 5 GB  |
+# | loadgen.expected_latency_ms       | > 0 – 3 600 000| 1 hour per query                             |
+# | loadgen.expected_qps              | > 0 – 1 000 000| far beyond any CPU on these models           |
+# | loadgen.samples_per_query         | 1 – 1024       | MLPerf MultiStream uses 8                    |
+#
+# What the schedule of a long min_duration_ms costs depends on the latency measured at run time:
+# the runner checks it with `qtui.core.memory.check_fits` before LoadGen starts.
+_SEED = Bound(2**32 - 1, "seeds are 32-bit")
+_DURATION = Bound(86_400_000, "24 hours")
+_QUERIES = Bound(10_000_000, "LoadGen allocates about 0.5 KB per sample before the run starts")
+BOUNDS: dict[str, Bound] = {
+    "threads": Bound(1024, "the largest servers have 768 logical CPUs"),
+    "batch_size": Bound(1024, "CPU throughput stops growing long before", zero=False),
+    "warmup_queries": Bound(10_000, "steady state comes within tens of queries"),
+    "weights.seed": _SEED,
+    "dataset.count": Bound(50_000, "ImageNet val has 50_000 images"),
+    "dataset.seed": _SEED,
+    "dataset.performance_sample_count": Bound(50_000, "ImageNet val has 50_000 images", zero=False),
+    "dataset.calibration_count": Bound(50_000, "ImageNet val has 50_000 images", zero=False),
+    "loadgen.min_duration_ms": _DURATION,
+    "loadgen.max_duration_ms": _DURATION,
+    "loadgen.min_query_count": _QUERIES,
+    "loadgen.max_query_count": _QUERIES,
+    "loadgen.expected_latency_ms": Bound(3_600_000, "1 hour", zero=False),
+    "loadgen.expected_qps": Bound(1_000_000, "far beyond any CPU on these models", zero=False),
+    "loadgen.samples_per_query": Bound(1024, "MLPerf MultiStream uses 8", zero=False),
+}
+
+#: A profile file larger than this is refused before it is read (the shipped ones are < 1 KB).
+MAX_PROFILE_BYTES = 1024 * 1024
+
+
 def _where(source: str | None) -> str:
     return f"{source}: " if source else ""
 
 
 def _field_types(cls: type) -> dict[str, str]:
     return {f.name: str(f.type) for f in fields(cls)}
+
+
+def _show(value: Any) -> str:
+    """A value for a one-line message: repr, huge integers by their size, long strings cut."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"a {'negative ' if value < 0 else ''}{digits}-digit integer"
+    if isinstance(value, str) and len(value) > 60:
+        return repr(value[:60]) + "…"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "…"
+
+
+def _key(dotted: str) -> str:
+    """A key as messages quote it: 'loadgen.min_query_count'; escaped when it has control or
+    unprintable characters, so a message stays one line."""
+    return f"'{dotted}'" if dotted.isprintable() else repr(dotted)
+
+
+def _number(value: float) -> str:
+    """A bound as TOML would accept it: 10_000_000, 3_600_000, 0."""
+    if float(value).is_integer():
+        n = int(value)
+        return f"{n:_}" if n >= 10_000 else str(n)
+    return repr(value)
 
 
 def _suggest(key: str, allowed: list[str] | tuple[str, ...]) -> str:
@@ -154,26 +263,30 @@ def _convert(value: Any, type_name: str, key: str, source: str | None) -> Any:
     base = type_name.replace(" | None", "")
     if value is None and optional:
         return None
-    bad = ProfileError(
-        f"{_where(source)}key '{key}': {value!r} is not {_describe_type(base)}"
-    )
+
+    def bad() -> ProfileError:
+        return ProfileError(f"{_where(source)}key '{key}': {_show(value)} is not {_describe_type(base)}", key)
+
     if base == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
+            raise bad()
         return value
     if base == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
-        return float(value)
+            raise bad()
+        try:
+            return float(value)
+        except OverflowError:  # an integer past 1e308
+            raise ProfileError(f"{_where(source)}key '{key}': {_show(value)} is too large", key) from None
     if base == "str":
         if not isinstance(value, str):
-            raise bad
+            raise bad()
         return value
     if base.startswith("tuple[str"):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise bad
+            raise bad()
         return tuple(value)
     raise AssertionError(f"unhandled field type {type_name}")  # pragma: no cover
 
@@ -192,12 +305,10 @@ def _build(cls: type, data: dict[str, Any], prefix: str, source: str | None) -> 
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if key not in types:
-            raise ProfileError(
-                f"{_where(source)}unknown key '{dotted}'{_suggest(key, list(types))}"
-            )
+            raise ProfileError(f"{_where(source)}unknown key {_key(dotted)}{_suggest(key, list(types))}", dotted)
         if key in _TABLES and cls is RunProfile:
             if not isinstance(value, dict):
-                raise ProfileError(f"{_where(source)}key '{dotted}' must be a table ([{key}])")
+                raise ProfileError(f"{_where(source)}key '{dotted}' must be a table ([{key}])", dotted)
             kwargs[key] = _build(_TABLES[key], value, f"{dotted}.", source)
         else:
             kwargs[key] = _convert(value, types[key], dotted, source)
@@ -206,9 +317,12 @@ def _build(cls: type, data: dict[str, Any], prefix: str, source: str | None) -> 
 
 def _check_choice(key: str, value: str, allowed: tuple[str, ...], source: str | None) -> None:
     if value not in allowed:
+        close = [a for a in allowed if sorted(a.lower()) == sorted(value.lower())]
+        close = close or difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.5)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ProfileError(
-            f"{_where(source)}key '{key}': '{value}' is not allowed{_suggest(value, allowed)}"
-            f"; allowed values: {', '.join(allowed)}"
+            f"{_where(source)}key '{key}': {_show(value)} is not one of {', '.join(allowed)}{hint}",
+            key,
         )
 
 
@@ -217,54 +331,114 @@ def _positive(key: str, value: float | None, source: str | None, allow_zero: boo
         return
     if value < 0 or (value == 0 and not allow_zero):
         need = "≥ 0" if allow_zero else "> 0"
-        raise ProfileError(f"{_where(source)}key '{key}': {value!r} must be {need}")
+        raise ProfileError(f"{_where(source)}key '{key}': {_show(value)} must be {need}", key)
 
 
-def validate(profile: RunProfile, source: str | None = None) -> RunProfile:
-    """Check values against the allowed sets and ranges; returns the profile unchanged."""
+def _check_bound(key: str, value: float | None, source: str | None) -> None:
+    if value is None:
+        return
+    b = BOUNDS[key]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ProfileError(f"{_where(source)}key '{key}': {value!r} is not a finite number", key)
+    _positive(key, value, source, allow_zero=b.zero)
+    if value > b.high:
+        raise ProfileError(
+            f"{_where(source)}key '{key}': {_show(value)} is too large "
+            f"(at most {_number(b.high)}: {b.why})",
+            key,
+        )
+
+
+def _get(profile: RunProfile, dotted: str) -> Any:
+    obj: Any = profile
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def calibrates(profile: RunProfile) -> bool:
+    """Whether the profile (or one run of its sweep) quantizes INT8 static, which calibrates."""
+    sweep = profile.sweep.precisions if profile.sweep is not None else ()
+    return profile.precision == "int8_static" or "int8_static" in sweep
+
+
+def validate(profile: RunProfile, source: str | None = None, *, strict: bool = True) -> RunProfile:
+    """Check values against the allowed sets and ranges; returns the profile unchanged.
+
+    `strict=False` checks only types, allowed values and signs (what results recorded by older
+    versions were checked against); `strict=True` adds finite numbers, every key's upper bound
+    (`BOUNDS`), calibration_count ≤ count for INT8 static, and no repeated sweep values.
+    """
     if profile.schema_version != SCHEMA_VERSION:
         raise ProfileError(
-            f"{_where(source)}key 'schema_version': {profile.schema_version} is not supported "
-            f"(this qtui reads version {SCHEMA_VERSION})"
+            f"{_where(source)}key 'schema_version': {_show(profile.schema_version)} is not supported "
+            f"(this qtui reads version {SCHEMA_VERSION})",
+            "schema_version",
         )
     for key, allowed in _CHOICES.items():
-        obj: Any = profile
-        for part in key.split("."):
-            obj = getattr(obj, part)
-        _check_choice(key, obj, allowed, source)
+        _check_choice(key, _get(profile, key), allowed, source)
     if not profile.name.strip():
-        raise ProfileError(f"{_where(source)}key 'name' must not be empty")
-    _positive("threads", profile.threads, source, allow_zero=True)
-    _positive("batch_size", profile.batch_size, source)
-    _positive("warmup_queries", profile.warmup_queries, source, allow_zero=True)
-    _positive("weights.seed", profile.weights.seed, source, allow_zero=True)
-    _positive("dataset.count", profile.dataset.count, source, allow_zero=True)
-    _positive("dataset.seed", profile.dataset.seed, source, allow_zero=True)
-    _positive("dataset.performance_sample_count", profile.dataset.performance_sample_count, source)
-    _positive("dataset.calibration_count", profile.dataset.calibration_count, source)
+        raise ProfileError(f"{_where(source)}key 'name' must not be empty", "name")
+    for key, bound in BOUNDS.items():
+        value = _get(profile, key)
+        if strict:
+            _check_bound(key, value, source)
+        else:
+            _positive(key, value, source, allow_zero=bound.zero)
     if profile.dataset.source == "synthetic" and profile.dataset.count == 0:
         raise ProfileError(
-            f"{_where(source)}key 'dataset.count': a synthetic set needs a count > 0"
+            f"{_where(source)}key 'dataset.count': a synthetic set needs a count > 0", "dataset.count"
         )
     if not profile.weights.source.strip():
         raise ProfileError(
-            f"{_where(source)}key 'weights.source' must be 'random', 'torchvision' or a path"
+            f"{_where(source)}key 'weights.source' must be 'random', 'torchvision' or a path",
+            "weights.source",
         )
-    lg = profile.loadgen
-    for name in ("min_duration_ms", "max_duration_ms", "min_query_count", "max_query_count"):
-        _positive(f"loadgen.{name}", getattr(lg, name), source, allow_zero=True)
-    for name in ("expected_latency_ms", "expected_qps", "samples_per_query"):
-        _positive(f"loadgen.{name}", getattr(lg, name), source)
     if profile.sweep is not None:
         for key, allowed in _SWEEP_CHOICES.items():
-            for value in getattr(profile.sweep, key):
+            values = getattr(profile.sweep, key)
+            for value in values:
                 _check_choice(f"sweep.{key}", value, allowed, source)
+            if strict:
+                twice = sorted({v for v in values if values.count(v) > 1})
+                if twice:
+                    raise ProfileError(
+                        f"{_where(source)}key 'sweep.{key}': {_show(twice[0])} is listed more than once",
+                        f"sweep.{key}",
+                    )
+    ds = profile.dataset
+    if strict and calibrates(profile) and 0 < ds.count < ds.calibration_count:
+        raise ProfileError(
+            f"{_where(source)}key 'dataset.calibration_count': {ds.calibration_count} is more than "
+            f"'dataset.count' ({ds.count}), so INT8 static would calibrate on only {ds.count} images; "
+            f"lower the calibration count or raise the count",
+            "dataset.calibration_count",
+            ("dataset.calibration_count", "dataset.count"),
+        )
     return profile
 
 
-def profile_from_dict(data: dict[str, Any], source: str | None = None) -> RunProfile:
-    """Build and validate a profile from parsed TOML (or JSON) data."""
-    return validate(_build(RunProfile, data, "", source), source)
+def calibration_warning(profile: RunProfile, images: int) -> str | None:
+    """For the runner, once the data set is open: a warning when INT8 static calibration asks for
+    more images than the data set has (a folder with `dataset.count = 0` is counted only then),
+    None when nothing is capped or the run does not calibrate."""
+    want = profile.dataset.calibration_count
+    if profile.precision != "int8_static" or want <= images:
+        return None
+    return (
+        f"dataset.calibration_count is {want} but the data set has {images} images: "
+        f"INT8 static calibrates on all {images}"
+    )
+
+
+def profile_from_dict(data: dict[str, Any], source: str | None = None, *, strict: bool = False) -> RunProfile:
+    """Build and validate a profile from parsed TOML (or JSON) data.
+
+    Not strict by default: this reads the profiles that results recorded (see `validate`). User
+    input goes through `load`, `loads` or `apply_overrides`, which are strict."""
+    if not isinstance(data, dict):
+        raise ProfileError(f"{_where(source)}a profile must be a table of keys, not {type(data).__name__}")
+    return validate(_build(RunProfile, data, "", source), source, strict=strict)
 
 
 def _toml_error_position(exc: tomllib.TOMLDecodeError, text: str) -> str:
@@ -285,25 +459,90 @@ def _toml_error_position(exc: tomllib.TOMLDecodeError, text: str) -> str:
     return f"{lineno}:{colno}: TOML syntax error: {msg}"
 
 
-def loads(text: str, source: str | None = None) -> RunProfile:
-    """Parse a profile from TOML text."""
+def _parse_toml(text: str, where: str, key: str | None = None) -> dict[str, Any]:
+    """tomllib.loads with every failure as a ProfileError: syntax errors with line:column, and the
+    parser's own limits (recursion on deeply nested arrays, integers past 4300 digits)."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{source or '<profile>'}:{_toml_error_position(exc, text)}") from None
-    return profile_from_dict(data, source)
+        raise ProfileError(f"{where}:{_toml_error_position(exc, text)}", key) from None
+    except RecursionError:
+        raise ProfileError(f"{where}: TOML arrays or tables nested too deeply", key) from None
+    except ValueError:  # int("1" * 5000): Python's limit on integer digits
+        raise ProfileError(f"{where}: a number has too many digits", key) from None
+
+
+def loads(text: str, source: str | None = None) -> RunProfile:
+    """Parse and strictly validate a profile from TOML text; an empty profile is an error."""
+    where = source or "<profile>"
+    data = _parse_toml(text, where)
+    if not data:
+        raise ProfileError(
+            f"{where}: empty profile (it sets no keys; a bare name such as `quick` runs a "
+            f"shipped profile)"
+        )
+    return profile_from_dict(data, source, strict=True)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _read_profile_text(p: Path) -> str:
+    """The file's text, refusing before reading anything but a regular UTF-8 file ≤ 1 MB (a FIFO
+    would block the open, a device or a huge file would never end)."""
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise ProfileError(f"{p}: no such profile file") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ProfileError(f"{p}: cannot read profile ({getattr(exc, 'strerror', None) or exc})") from None
+
+    def refuse(mode: int, size: int) -> None:
+        if not stat.S_ISREG(mode):
+            raise ProfileError(f"{p}: is {_file_kind(mode)}, not a profile file")
+        if size > MAX_PROFILE_BYTES:
+            raise ProfileError(f"{p}: {size:_} bytes is too large for a profile (at most 1 MB)")
+
+    refuse(st.st_mode, st.st_size)
+    try:
+        # O_NONBLOCK: should the path turn into a FIFO after the check, open does not wait
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise ProfileError(f"{p}: cannot read profile ({exc.strerror or exc})") from None
+    try:
+        st = os.fstat(fd)
+        refuse(st.st_mode, st.st_size)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            raw = fh.read(MAX_PROFILE_BYTES + 1)
+    except OSError as exc:
+        raise ProfileError(f"{p}: cannot read profile ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_PROFILE_BYTES:
+        raise ProfileError(f"{p}: too large for a profile (at most 1 MB)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ProfileError(
+            f"{p}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from None
 
 
 def load(path: str | Path) -> RunProfile:
-    """Read and validate a profile file."""
+    """Read and strictly validate a profile file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProfileError(f"{p}: no such profile file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{p}: cannot read profile ({exc})") from None
-    return loads(text, str(p))
+    return loads(_read_profile_text(p), str(p))
 
 
 def to_dict(profile: RunProfile) -> dict[str, Any]:
@@ -347,28 +586,33 @@ def save(profile: RunProfile, path: str | Path, overwrite: bool = False) -> Path
     return p
 
 
-def _parse_override_value(raw: str) -> Any:
+def _parse_override_value(raw: str, key: str, source: str) -> Any:
+    """A TOML value, or the raw text as a string when it is not one (`precision=fp16`)."""
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
+        data = _parse_toml(f"v = {raw}", source, key)
+    except ProfileError as exc:
+        if "TOML syntax error" in str(exc):
+            return raw
+        raise ProfileError(f"{source}: key {_key(key)}: {str(exc).removeprefix(f'{source}: ')}", key) from None
+    return data["v"]
 
 
 def apply_overrides(profile: RunProfile, assignments: list[str], source: str = "--set") -> RunProfile:
-    """Apply `key=value` strings (dotted keys for tables, values in TOML syntax or bare words)."""
+    """Apply `key=value` strings (dotted keys for tables, values in TOML syntax or bare words);
+    the result is validated strictly."""
     data = to_dict(profile)
     for item in assignments:
         if "=" not in item:
-            raise ProfileError(f"{source}: '{item}' is not key=value")
+            raise ProfileError(f"{source}: {_show(item)} is not key=value")
         key, raw = (s.strip() for s in item.split("=", 1))
         parts = key.split(".")
         target = data
         for part in parts[:-1]:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
-                raise ProfileError(f"{source}: '{key}' is not a table key")
-        target[parts[-1]] = _parse_override_value(raw)
-    return profile_from_dict(data, source)
+                raise ProfileError(f"{source}: {_key(key)} is not a table key", key)
+        target[parts[-1]] = _parse_override_value(raw, key, source)
+    return profile_from_dict(data, source, strict=True)
 
 
 def expand_sweep(profile: RunProfile) -> list[RunProfile]:
