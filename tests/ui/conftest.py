@@ -150,5 +150,23 @@ def assert_snapshot(app: App, name: str, tmp_path: Path) -> None:
         actual.write_text(svg, encoding="utf-8")
         raise AssertionError(
             f"screen differs from {expected} (actual: {actual}); if the change is wanted, "
-            f"rerun with {UPDATE_ENV}=1.\nScreen now:\n{screen_text(app)}"
+            f"rerun with {UPDATE_ENV}=1.{_unpinned_renderers()}\nScreen now:\n{screen_text(app)}"
         )
+
+
+def _unpinned_renderers() -> str:
+    """Snapshots are drawn by textual and rich at the versions in constraints.txt: say so when
+    this venv has others (then the difference may be theirs, not qtui's)."""
+    from importlib import metadata
+
+    pins = dict(
+        line.split("==", 1)
+        for line in (Path(__file__).parents[2] / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    off = [
+        f"{name} {metadata.version(name)} is installed, constraints.txt pins {pins[name]}"
+        for name in ("textual", "rich")
+        if name in pins and metadata.version(name) != pins[name]
+    ]
+    return f" Note: {'; '.join(off)}." if off else ""
