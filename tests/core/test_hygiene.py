@@ -1,12 +1,18 @@
-"""Import boundaries: the core never pulls in Textual/Rich; --help and doctor import no framework."""
+"""Import boundaries (the core never pulls in Textual/Rich; --help and doctor import no
+framework), pinned installs (constraints.txt) and what makes CI fail (.ci/run, stubbed)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "onnxruntime", "openvino", "ai_edge_litert", "tensorflow", "mlperf_loadgen")
@@ -61,3 +67,217 @@ def test_torch_extra_never_resolves_to_a_cuda_build_on_aarch64_linux() -> None:
     assert Version("2.9.1") in pi_reqs[0].specifier and Version("2.10.0") in pi_reqs[0].specifier
     assert Version("2.11.0") not in pi_reqs[0].specifier
     assert Version("2.13.0") in x86_reqs[0].specifier
+
+
+# --------------------------------------------------------------------------- CI and installs
+
+
+def _pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name, sep, version = line.partition("==")
+        assert sep and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name), line  # exact pins only
+        assert re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", version), line
+        pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_constraints_pin_what_decides_the_snapshots_and_the_figures() -> None:
+    """CI rebuilds the venv each run: what it installs is pinned in the repo (issue 9 §5)."""
+    pins = _pins()
+    for name in ("textual", "rich", "mlcommons-loadgen", "numpy", "onnxruntime", "onnx", "openvino",
+                 "nncf", "ai-edge-litert", "pytest", "pytest-asyncio", "hypothesis"):
+        assert name in pins, name
+    assert "torch" not in pins and "qtui" not in pins  # scripts/setup pins torch (QTUI_TORCH)
+    header = (ROOT / "constraints.txt").read_text()
+    assert re.search(r"^# platform: Linux x86_64 cp3\d+$", header, re.M)
+    setup = (ROOT / "scripts" / "setup").read_text()
+    assert "constraints.txt" in setup and '-c "$CONSTRAINTS"' in setup
+
+
+def _fake_repo(tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_rc: int = 0) -> Path:
+    """A copy of .ci/run beside stub scripts: setup makes a .venv whose python 'runs the tests',
+    pi-check answers --can-run with `pi_can` and otherwise prints `pi_output`; calls are logged."""
+    repo = tmp_path / "repo"
+    (repo / ".ci").mkdir(parents=True)
+    (repo / "scripts").mkdir()
+    shutil.copy(ROOT / ".ci" / "run", repo / ".ci" / "run")
+    calls = repo / "calls.log"
+    tool = '#!/usr/bin/env bash\necho "{name} $*" >> "{calls}"\n{body}\n'
+    stubs = {
+        "python": f'echo "1 passed in 0.01s"; exit {pytest_rc}',
+        "ruff": "echo 'F401 unused import'; exit 1",
+        "lint-imports": "exit 0",
+        "mypy": "exit 0",
+    }
+    setup_lines = ["mkdir -p .venv/bin"]
+    for name, body in stubs.items():
+        text = tool.format(name=name, calls=calls, body=body)
+        setup_lines.append(f"cat > .venv/bin/{name} <<'STUB'\n{text}STUB\nchmod +x .venv/bin/{name}")
+    (repo / "scripts" / "setup").write_text("\n".join(setup_lines) + "\n")
+    can_rc = 0 if pi_can == "yes" else 1
+    (repo / "scripts" / "pi-check").write_text(
+        f'echo "pi-check $*" >> "{calls}"\n'
+        f'if [ "${{1:-}}" = --can-run ]; then echo "{pi_can}"; exit {can_rc}; fi\n'
+        f"printf '%s\\n' {shlex.quote(pi_output)}\nexit {pi_rc}\n"
+    )
+    return repo
+
+
+def _ci(repo: Path, tmp_path: Path, **env: str) -> tuple[int, str, list[str]]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("QTUI_")}
+    full.update(TMPDIR=str(tmp_path), **env)
+    out = subprocess.run(["bash", str(repo / ".ci" / "run")], capture_output=True, text=True,
+                         env=full, timeout=120, stdin=subprocess.DEVNULL)
+    calls = (repo / "calls.log").read_text().splitlines() if (repo / "calls.log").exists() else []
+    return out.returncode, out.stdout + out.stderr, calls
+
+
+PASSED = "PASS  setup\npi-check: all steps passed"
+
+
+def test_ci_fails_when_pi_check_skips_on_a_machine_that_can_run_it(tmp_path: Path) -> None:
+    """The bug: pi-check exits 0 on SKIP, so CI went green with no ARM check."""
+    repo = _fake_repo(tmp_path, "yes", "SKIP: pi tools (setup, run) not found", 0)
+    rc, out, calls = _ci(repo, tmp_path)
+    assert rc == 1, out
+    assert "pi-check --can-run" in calls and "pi-check " in calls  # asked, then run
+    assert out.rstrip().splitlines()[-1] == (
+        "== tests: exit 0; emulated Raspberry Pi check: FAILED: pi-check skipped on a machine "
+        "that can run it (pi tools (setup, run) not found); set QTUI_CI_PI=0 to skip it on purpose"
+    )
+
+
+def test_ci_passes_when_pi_check_passed(tmp_path: Path) -> None:
+    rc, out, calls = _ci(_fake_repo(tmp_path, "yes", PASSED, 0), tmp_path)
+    assert rc == 0, out
+    assert out.rstrip().splitlines()[-1] == "== tests: exit 0; emulated Raspberry Pi check: passed"
+    assert not any(c.startswith(("ruff", "lint-imports", "mypy")) for c in calls)  # lint is off
+
+
+@pytest.mark.parametrize(
+    ("output", "pi_rc", "verdict"),
+    [
+        ("FAIL  install\npi-check: FAILED (logs in /x)", 1, "FAILED (exit 1)"),
+        ("PASS  setup", 0, "FAILED: pi-check exited 0 without reporting that every step passed"),
+    ],
+)
+def test_ci_fails_when_pi_check_did_not_pass_every_step(tmp_path: Path, output: str, pi_rc: int, verdict: str) -> None:
+    rc, out, _ = _ci(_fake_repo(tmp_path, "yes", output, pi_rc), tmp_path)
+    assert rc == 1, out
+    assert out.rstrip().splitlines()[-1] == f"== tests: exit 0; emulated Raspberry Pi check: {verdict}"
+
+
+def test_ci_skips_pi_check_only_when_asked(tmp_path: Path) -> None:
+    rc, out, calls = _ci(_fake_repo(tmp_path, "yes", "SKIP: x", 0), tmp_path, QTUI_CI_PI="0")
+    assert rc == 0, out
+    assert not any(c.startswith("pi-check") for c in calls)
+    assert "SKIP: emulated Raspberry Pi check (QTUI_CI_PI=0)" in out
+    assert out.rstrip().splitlines()[-1].endswith("check: SKIPPED on purpose (QTUI_CI_PI=0)")
+    rc, out, _ = _ci(_fake_repo(tmp_path / "2", "yes", PASSED, 0), tmp_path, QTUI_CI_PI="no")
+    assert rc == 2 and "QTUI_CI_PI must be 0 or 1, not 'no'" in out
+
+
+def test_ci_on_a_machine_that_cannot_emulate_says_so_loudly(tmp_path: Path) -> None:
+    repo = _fake_repo(tmp_path, "no: needs root (qemu-user is registered in a private binfmt_misc)", "", 0)
+    rc, out, calls = _ci(repo, tmp_path)
+    assert rc == 0, out
+    assert calls.count("pi-check --can-run") == 1 and "pi-check " not in calls
+    assert "SKIP: emulated Raspberry Pi (ARM) check NOT RUN: needs root" in out
+    assert out.rstrip().splitlines()[-1] == (
+        "== tests: exit 0; emulated Raspberry Pi check: NOT RUN: this machine cannot emulate a Pi "
+        "(needs root (qemu-user is registered in a private binfmt_misc))"
+    )
+
+
+def test_ci_fails_with_the_tests_and_lints_only_when_asked(tmp_path: Path) -> None:
+    rc, out, _ = _ci(_fake_repo(tmp_path, "yes", PASSED, 0, pytest_rc=1), tmp_path)
+    assert rc == 1 and "== tests: exit 1; emulated Raspberry Pi check: passed" in out
+    rc, out, calls = _ci(_fake_repo(tmp_path / "2", "yes", PASSED, 0), tmp_path, QTUI_CI_LINT="1")
+    assert rc == 1, out  # the stub ruff found something: CI stops before the tests
+    assert "ruff check qtui tests bench scripts" in calls
+    assert not any(c.startswith("python") for c in calls)
+
+
+def _pi_can_run(tmp_path: Path, uid: str, kernel: str) -> tuple[int, str]:
+    shim = tmp_path / "shim"
+    shim.mkdir(exist_ok=True)
+    for name, value in (("id", uid), ("uname", kernel)):
+        (shim / name).write_text(f"#!/bin/sh\necho {value}\n")
+        (shim / name).chmod(0o755)
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "pi-check"), "--can-run"], capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "PATH": f"{shim}:{os.environ['PATH']}"})
+    return out.returncode, out.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("uid", "kernel", "rc", "answer"),
+    [
+        ("0", "6.7.0", 0, "yes"),
+        ("0", "6.18.44-fc", 0, "yes"),
+        ("0", "7.0.1", 0, "yes"),
+        ("0", "6.6.87", 1, "no: kernel 6.6.87 < 6.7 (no binfmt_misc inside a user namespace)"),
+        ("0", "5.15.0-91-generic", 1, "no: kernel 5.15.0-91-generic < 6.7 (no binfmt_misc inside a user namespace)"),
+        ("1000", "6.18.0", 1, "no: needs root (qemu-user is registered in a private binfmt_misc)"),
+    ],
+)
+def test_pi_check_can_run(tmp_path: Path, uid: str, kernel: str, rc: int, answer: str) -> None:
+    assert _pi_can_run(tmp_path, uid, kernel) == (rc, answer)
+
+
+def _setup_calls(tmp_path: Path, platform_line: str, machine: str, **env: str) -> tuple[int, str, list[str]]:
+    """Run scripts/setup against a fake .venv python that logs its pip calls and answers the
+    platform question with `platform_line`; `uname -m` says `machine`."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "setup", repo / "scripts" / "setup")
+    shutil.copy(ROOT / "constraints.txt", repo / "constraints.txt")
+    calls = tmp_path / "pip.log"
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    fake = repo / ".venv" / "bin" / "python"
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = -c ]; then echo "{platform_line}"; exit 0; fi\necho "$*" >> "{calls}"\n')
+    fake.chmod(0o755)
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "uname").write_text(f"#!/bin/sh\necho {machine}\n")
+    (shim / "uname").chmod(0o755)
+    full = {k: v for k, v in os.environ.items() if not k.startswith("QTUI_")}
+    full.update(PATH=f"{shim}:{os.environ['PATH']}", QTUI_SKIP_RUN="1", **env)
+    out = subprocess.run(["bash", str(repo / "scripts" / "setup")], capture_output=True, text=True,
+                         env=full, timeout=60, stdin=subprocess.DEVNULL)
+    return out.returncode, out.stdout + out.stderr, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_setup_installs_the_pinned_versions_where_they_were_resolved(tmp_path: Path) -> None:
+    made_for = re.search(r"^# platform: (.+)$", (ROOT / "constraints.txt").read_text(), re.M)
+    assert made_for is not None
+    rc, out, calls = _setup_calls(tmp_path, made_for.group(1), "x86_64")
+    assert rc == 0, out
+    assert calls == [
+        "-m pip install -q -c constraints.txt --upgrade pip",
+        "-m pip install -q -c constraints.txt torch==2.13.0",
+        "-m pip install -q -c constraints.txt torch==2.13.0 -e .[all,test]",
+    ]
+    assert "setup: pinned versions from constraints.txt" in out
+
+
+def test_setup_on_a_pi_resolves_freshly(tmp_path: Path) -> None:
+    """The pins were resolved on x86_64 (no aarch64 LoadGen wheel, torch 2.9.1 there)."""
+    rc, out, calls = _setup_calls(tmp_path, "Linux aarch64 cp311", "aarch64", QTUI_EXTRAS="onnxruntime,torch")
+    assert rc == 0, out
+    assert calls == [
+        "-m pip install -q --upgrade pip",
+        "-m pip install -q torch==2.9.1",
+        "-m pip install -q torch==2.9.1 -e .[onnxruntime,torch]",
+    ]
+    assert "setup: versions resolved freshly (constraints.txt is for Linux x86_64 cp311; this is Linux aarch64 cp311)" in out
+
+
+def test_setup_constraints_can_be_switched_off_or_named(tmp_path: Path) -> None:
+    rc, _, calls = _setup_calls(tmp_path / "a", "Linux x86_64 cp311", "x86_64", QTUI_CONSTRAINTS="")
+    assert rc == 0 and not any("-c " in c for c in calls)
+    rc, out, calls = _setup_calls(tmp_path / "b", "Linux x86_64 cp311", "x86_64", QTUI_CONSTRAINTS="nope.txt")
+    assert rc == 2 and calls == []
+    assert "setup: constraints file nope.txt not found (QTUI_CONSTRAINTS)" in out
