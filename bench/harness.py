@@ -1,0 +1,233 @@
+"""The harness ratio, measured so that it can be believed: for one model × framework × precision ×
+scenario, passes alternate a full `qtui` run (the runner, LoadGen, the SUT, the recorder and its
+reporter thread: what a user runs) with the runtime's raw loop (bench/raw.py) on the same
+artifact, threads and samples, the order swapping every pass. Each pass gives one ratio:
+
+  Offline       qtui throughput ÷ raw throughput        goal ≥ 0.97 (LoadGen's samples/s)
+  SingleStream  qtui p90 latency ÷ raw p90 latency      goal ≤ 1.03 (LoadGen's p90)
+  MultiStream   qtui p99 latency ÷ raw p99 latency      goal ≤ 1.03 (LoadGen's p99, 8 samples)
+
+and the line's verdict comes from the median ratio's 95 % bootstrap interval over passes
+(bench/stats.py). Every pass is printed with the load the machine was under meanwhile.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from raw import raw_latencies, raw_offline
+from stats import Goal, LoadMeter
+
+from qtui.core.data import open_dataset
+from qtui.core.latency import exact_percentiles
+from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
+from qtui.core.runner import RunOptions, prepare_only, run
+
+T = TypeVar("T")
+
+GOALS = {"Offline": (0.97, True), "SingleStream": (1.03, False), "MultiStream": (1.03, False)}
+PERCENTILE = {"SingleStream": ("p90", "90.00"), "MultiStream": ("p99", "99.00")}
+#: Samples loaded by both sides (LoadGen's performance sample count; the raw loop's set).
+SAMPLES = 64
+MS_SAMPLES_PER_QUERY = 8
+
+
+def in_fresh_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Call fn(*args) in a new thread and return its value.
+
+    Every measurement runs in its own short-lived thread, as qtui's runs do (`qtui run` and the
+    UI run in worker threads). It matters for PyTorch: with libgomp, a thread that computes while
+    another thread's OpenMP team is still alive (e.g. the main thread's, after it ran torch once)
+    gets 2-4x slower on a 2-core machine, because libgomp stops spin-waiting when it manages more
+    threads than there are CPUs. A thread's team goes away when the thread ends."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # re-raised in the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="bench-measure")
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+@dataclass(frozen=True)
+class Line:
+    model: str
+    framework: str
+    precision: str
+    scenario: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.model} {self.framework} {self.precision} {self.scenario}"
+
+
+@dataclass
+class Config:
+    threads: int
+    batch: int = 8
+    #: Seconds of measured work per side and pass (query counts follow from the warm-up speed).
+    seconds: float = 2.5
+    min_passes: int = 5
+    max_passes: int = 15
+    results_root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="qtui-bench-")))
+
+
+@dataclass
+class Measured:
+    line: Line
+    goal: Goal
+    qtui: list[float] = field(default_factory=list)
+    raw: list[float] = field(default_factory=list)
+    other_cores: list[float] = field(default_factory=list)
+    p50_ratios: list[float] = field(default_factory=list)
+    units: str = ""
+    count: int = 0
+    seconds: float = 0.0
+
+
+def base_profile(line: Line, cfg: Config) -> RunProfile:
+    return RunProfile(
+        name="bench",
+        model=line.model,
+        framework=line.framework,
+        precision=line.precision,
+        threads=cfg.threads,
+        batch_size=cfg.batch,
+        warmup_queries=16,
+        dataset=DatasetSpec(count=256, performance_sample_count=SAMPLES),
+    )
+
+
+_SAMPLES: dict[int, np.ndarray] = {}
+
+
+def samples() -> np.ndarray:
+    """The first SAMPLES synthetic images, stacked: what qtui's library loads for these runs."""
+    if SAMPLES not in _SAMPLES:
+        _SAMPLES[SAMPLES] = np.ascontiguousarray(open_dataset("synthetic", 256).get_batch(list(range(SAMPLES))))
+    return _SAMPLES[SAMPLES]
+
+
+def prepare(line: Line, cfg: Config) -> Any:
+    artifact, _ = in_fresh_thread(prepare_only, base_profile(line, cfg))
+    return artifact
+
+
+def size_count(line: Line, cfg: Config, artifact: Any) -> int:
+    """Queries (SingleStream/MultiStream) or samples (Offline) for about `cfg.seconds` of work,
+    from a short raw timing."""
+    per_query = {"SingleStream": 1, "MultiStream": MS_SAMPLES_PER_QUERY, "Offline": cfg.batch}[line.scenario]
+    lat = in_fresh_thread(
+        raw_latencies, line.framework, artifact, cfg.threads, samples(), per_query, 8,
+        "Offline" if line.scenario == "Offline" else line.scenario,
+    )
+    seconds_per_query = float(np.median(lat)) / 1e9
+    if line.scenario == "Offline":
+        n = int(cfg.seconds / seconds_per_query) * cfg.batch
+        return max(SAMPLES * 2, min(8192, n // SAMPLES * SAMPLES))
+    n = int(cfg.seconds / seconds_per_query)
+    return max(200, min(2000, n)) if line.scenario == "SingleStream" else max(200, min(662, n))
+
+
+def qtui_pass(line: Line, cfg: Config, count: int) -> tuple[float, float]:
+    """(scenario figure, p50 ms) of one qtui run."""
+    base = base_profile(line, cfg)
+    lg = LoadGenSpec(preset="quick", min_query_count=count)
+    if line.scenario == "MultiStream":
+        lg = LoadGenSpec(preset="quick", min_query_count=count, samples_per_query=MS_SAMPLES_PER_QUERY)
+    profile = replace(base, scenario=line.scenario, loadgen=lg)
+    result = in_fresh_thread(run, profile, None, None, RunOptions(results_root=cfg.results_root))
+    if result.status not in ("ok", "invalid"):
+        raise RuntimeError(f"qtui run {result.run_id} ended {result.status}: {result.message}")
+    figures = result.loadgen
+    if line.scenario == "Offline":
+        return float(figures["samples_per_second"]), float(figures["percentiles_ms"].get("50.00", 0.0))
+    return float(figures["percentiles_ms"][PERCENTILE[line.scenario][1]]), float(figures["percentiles_ms"]["50.00"])
+
+
+def raw_pass(line: Line, cfg: Config, artifact: Any, count: int) -> tuple[float, float]:
+    if line.scenario == "Offline":
+        value = in_fresh_thread(raw_offline, line.framework, artifact, cfg.threads, samples(), cfg.batch, count)
+        return value, 0.0
+    per_query = 1 if line.scenario == "SingleStream" else MS_SAMPLES_PER_QUERY
+    lat = in_fresh_thread(raw_latencies, line.framework, artifact, cfg.threads, samples(), per_query, count, line.scenario)
+    pct = exact_percentiles(lat)
+    return pct[PERCENTILE[line.scenario][0]], pct["p50"]
+
+
+def one_pass(m: Measured, cfg: Config, artifact: Any, printer: Callable[[str], None] = print) -> None:
+    """One interleaved pass: qtui then raw, or raw then qtui (alternating), with the load."""
+    k = len(m.goal.ratios)
+    meter = LoadMeter().start()
+    t = time.monotonic()
+    if k % 2 == 0:
+        q, q50 = qtui_pass(m.line, cfg, m.count)
+        r, r50 = raw_pass(m.line, cfg, artifact, m.count)
+    else:
+        r, r50 = raw_pass(m.line, cfg, artifact, m.count)
+        q, q50 = qtui_pass(m.line, cfg, m.count)
+    meter.stop()
+    m.seconds += time.monotonic() - t
+    m.qtui.append(q)
+    m.raw.append(r)
+    m.goal.add(q / r)
+    if m.line.scenario != "Offline" and r50 > 0:
+        m.p50_ratios.append(q50 / r50)
+    m.other_cores.append(meter.other_cores if meter.other_cores is not None else float("nan"))
+    unit = "samples/s" if m.line.scenario == "Offline" else f"ms {PERCENTILE[m.line.scenario][0]}"
+    first = "qtui→raw" if k % 2 == 0 else "raw→qtui"
+    printer(
+        f"  pass {k + 1:>2} ({first}): qtui {q:.3f} raw {r:.3f} {unit}  ratio {q / r:.3f}  | {meter.text()}"
+    )
+
+
+def new_measured(line: Line, cfg: Config, artifact: Any) -> Measured:
+    goal, higher = GOALS[line.scenario]
+    label = "throughput" if line.scenario == "Offline" else f"{PERCENTILE[line.scenario][0]} latency"
+    m = Measured(line, Goal(f"{line.name} {label} qtui/raw", goal, higher, cfg.min_passes))
+    m.count = size_count(line, cfg, artifact)
+    m.units = "samples" if line.scenario == "Offline" else "queries"
+    return m
+
+
+def measure_lines(lines: list[Line], cfg: Config, budget_s: float, printer: Callable[[str], None] = print) -> list[Measured]:
+    """Every line gets `cfg.min_passes` passes; then, while time is left in `budget_s`, the
+    undecided lines get more passes (round robin) up to `cfg.max_passes`."""
+    deadline = time.monotonic() + budget_s
+    measured: list[tuple[Measured, Any]] = []
+    for line in lines:
+        artifact = prepare(line, cfg)
+        m = new_measured(line, cfg, artifact)
+        printer(f"{line.name}: {m.count} {m.units} a run")
+        for _ in range(cfg.min_passes):
+            one_pass(m, cfg, artifact, printer)
+        printer(f"  → {m.goal.line()}")
+        measured.append((m, artifact))
+    while time.monotonic() < deadline:
+        pending = [(m, a) for m, a in measured if not m.goal.decided and len(m.goal.ratios) < cfg.max_passes]
+        if not pending:
+            break
+        for m, artifact in pending:
+            per_pass = m.seconds / max(1, len(m.goal.ratios))
+            if time.monotonic() + per_pass > deadline:
+                continue
+            printer(f"{m.line.name}: undecided, one more pass")
+            one_pass(m, cfg, artifact, printer)
+            printer(f"  → {m.goal.line()}")
+        if all(time.monotonic() + m.seconds / max(1, len(m.goal.ratios)) > deadline for m, _ in pending):
+            break
+    return [m for m, _ in measured]
