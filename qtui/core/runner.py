@@ -686,14 +686,16 @@ def _cancelled_loadgen(
 ) -> dict[str, Any]:
     """What a cancelled run says in place of LoadGen's verdict and figures: no verdict, no
     advice, and the scenario metric from qtui's recorder over the completed part only."""
-    if scenario == "Offline":
+    from qtui.core.results import scenario_metric
+
+    rule = scenario_metric(scenario)
+    if rule.percentile is None:
         metric: dict[str, Any] = {
             "name": "samples per second",
             "value": _completed_part_rate(recorder, samples),
         }
     else:
-        key = "p90" if scenario == "SingleStream" else "p99"
-        metric = {"name": f"{key} latency (ms)", "value": ours.get(key)}
+        metric = {"name": f"{rule.key} latency (ms)", "value": ours.get(rule.key)}
     metric["source"] = "qtui recorder, completed part only (cancelled)"
     return {
         "validity": None,
@@ -718,15 +720,17 @@ def _ns_ms(value: Any) -> float | None:
 
 
 def _scenario_metric(scenario: str, detail: dict[str, Any]) -> dict[str, Any]:
-    if scenario == "Offline":
+    """LoadGen's figure for the scenario's metric (the rule itself: results.scenario_metric)."""
+    from qtui.core.results import scenario_metric
+
+    rule = scenario_metric(scenario)
+    if rule.percentile is None:
         return {"name": "samples per second", "value": detail.get("result_samples_per_second")}
-    pct = "90.00" if scenario == "SingleStream" else "99.00"
-    value = detail.get(f"result_{pct}_percentile_latency_ns")
-    early = detail.get("early_stopping_result")
+    value = detail.get(f"result_{rule.percentile:.2f}_percentile_latency_ns")
     return {
-        "name": f"p{pct[:2]} latency (ms)",
+        "name": f"{rule.key} latency (ms)",
         "value": _ns_ms(value),
-        "early_stopping": early,
+        "early_stopping": detail.get("early_stopping_result"),
     }
 
 
