@@ -31,7 +31,7 @@ from qtui.core import events as ev
 from qtui.core.environment import capture_environment
 from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
 from qtui.core.machine_load import LoadMonitor, load_warnings
-from qtui.core.memory import PeakRSS
+from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_sample
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.profile import RunProfile
 from qtui.core.results import RunResult, save_result
@@ -309,6 +309,9 @@ class _Run:
             raise RunFailed(str(exc)) from None
         self.result.provenance["data"] = dataset.provenance
         self.result.provenance["data_has_labels"] = dataset.has_labels
+        for text in _capped_counts(p, dataset.count):
+            warnings.append(text)
+            self.log(text, "warning")
 
         calib = None
         if p.precision == "int8_static":
@@ -374,6 +377,10 @@ class _Run:
 
         qsl = SampleLibrary(dataset.get, total, perf_count)
         preload = range(total if total <= 4096 else perf_count)
+        _check_memory(
+            len(preload), input_bytes_per_sample(), "loading samples",
+            "dataset.performance_sample_count" if len(preload) == perf_count else "dataset.count",
+        )
         self.step("loading samples", 0.0)
         qsl.preload(preload, lambda f: self.step("loading samples", f))
 
@@ -398,6 +405,10 @@ class _Run:
             self.step("warm-up", (k + 1) / n_warm)
         measured = float(np.median(warm_times[len(warm_times) // 2 :]))
         settings = resolve_settings(p, perf_count, measured)
+        _check_memory(
+            2 * expected_samples(settings), LOADGEN_BYTES_PER_SAMPLE, "LoadGen's query schedule",
+            "loadgen.min_duration_ms or loadgen.min_query_count",
+        )
         self.result.loadgen["settings"] = settings
         self.result.loadgen["warmup_batch_ms"] = round(measured * 1000, 4)
 
@@ -649,6 +660,34 @@ def _dataset_identity(dataset: Any) -> str:
     if key:
         return f"imagenet:{key}:{dataset.count}"
     return f"synthetic:seed={getattr(dataset, 'seed', 0)}:n={dataset.count}"
+
+
+def _capped_counts(profile: RunProfile, images: int) -> list[str]:
+    """What the data set's size caps without the profile saying so, as warnings the result keeps
+    (a folder with `count = 0` is counted only once it is open)."""
+    from qtui.core.profile import calibration_warning
+
+    out = []
+    calibration = calibration_warning(profile, images)
+    if calibration:
+        out.append(calibration)
+    psc = profile.dataset.performance_sample_count
+    if profile.mode == "performance" and psc > images:
+        out.append(
+            f"dataset.performance_sample_count is {psc} but the data set has {images} images: "
+            f"LoadGen draws from all {images}"
+        )
+    return out
+
+
+def _check_memory(n: int, bytes_each: int, what: str, key: str) -> None:
+    """Refuse, before allocating, what will not fit in the available memory."""
+    from qtui.core.memory import MemoryBudgetError, check_fits
+
+    try:
+        check_fits(n, bytes_each, what, key=key)
+    except MemoryBudgetError as exc:
+        raise RunFailed(str(exc)) from None
 
 
 def _loadgen_figures(scenario: str, detail: dict[str, Any]) -> dict[str, Any]:

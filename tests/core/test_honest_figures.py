@@ -161,3 +161,29 @@ def test_more_threads_than_cores_is_recorded_even_before_loadgen() -> None:
     result = run(profile, None, stop)
     assert result.status == "cancelled"
     assert any(f"threads = {profile.threads}" in w for w in result.environment["warnings"])
+
+
+def test_samples_that_will_not_fit_are_refused_before_loading() -> None:
+    """50 000 preprocessed samples are 30 GB: refused with the key to lower, nothing loaded."""
+    from qtui.core.profile import DatasetSpec
+
+    profile = small_profile(dataset=DatasetSpec(count=50_000, performance_sample_count=50_000, calibration_count=16))
+    events: list[Any] = []
+    result = run(profile, events.append)
+    assert result.status == "failed"
+    assert "loading samples: 50_000 samples" in result.message and "will not fit in memory" in result.message
+    assert "lower dataset.performance_sample_count" in result.message
+    assert not any(isinstance(e, ev.Preparing) and e.step == "loading samples" for e in events)
+
+
+def test_a_capped_sample_count_is_said_and_kept() -> None:
+    from qtui.core.profile import DatasetSpec
+
+    profile = small_profile(
+        dataset=DatasetSpec(count=16, performance_sample_count=64, calibration_count=16),
+        loadgen=LoadGenSpec(preset="quick", min_query_count=64),
+    )
+    result = run(profile)
+    assert result.status == "ok", result.message
+    text = "dataset.performance_sample_count is 64 but the data set has 16 images: LoadGen draws from all 16"
+    assert text in result.environment["warnings"]
