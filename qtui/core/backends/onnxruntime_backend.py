@@ -5,7 +5,10 @@ runs one batch-1 inference at load time (it doubles as a warm-up), and profiling
 (later runs are not profiled). The profile lists every node the CPU EP actually ran after graph
 optimisation, with its op type and input element types: e.g. QDQ models show the fused
 `QLinearConv` nodes, and a float16 model whose ops have no float16 CPU kernel shows float32
-`Conv` nodes behind `Cast`s. This costs one inference and a small JSON file in a temporary folder,
+`Conv` nodes (ORT casts the weights to float32 once, at load). For FP16 models the summary starts
+with what that means: "fp16 weights, f32 compute" (x86: MLAS has float16 kernels only on ARM64),
+"fp16 weights, f16 compute" (ARM64 with FP16 arithmetic, where ORT registers its float16 Conv
+kernels), or "fp16 weights, mixed compute" naming which ops ran in which type. This costs one inference and a small JSON file in a temporary folder,
 instead of writing the whole optimised model (hundreds of MB for VGG-19) to disk.
 """
 
@@ -157,11 +160,25 @@ def describe_profile(events: list[dict[str, Any]], input_type: str, precision: s
         text += "; other: " + ", ".join(others)
     input_name = input_type.replace("tensor(", "").rstrip(")")
     text += f"; input {_TYPE_NAMES.get(input_name, input_name)}"
-    runs_float = all(label == "float32" for t in types.values() for label in t)
-    if precision == "fp16" and types and runs_float:
-        text += " — the float16 model runs in float32 here (ORT cast it: no float16 CPU kernels used)"
+    if precision == "fp16" and types:
+        text = f"{fp16_compute(types)} · {text}"
     provider = ", ".join(sorted(p for p in providers if p)) or "CPUExecutionProvider"
     return f"{text} [{provider}, optimised graph]"
+
+
+def fp16_compute(types: dict[str, Counter[str]]) -> str:
+    """'fp16 weights, f32 compute (…)' / 'f16 compute (…)' / 'mixed compute (…)' from the element
+    types the float compute ops ran on (`types`: op → Counter of labels)."""
+    by_type: dict[str, list[str]] = {}
+    for op, labels in types.items():
+        for label in labels:
+            by_type.setdefault(label, []).append(op)
+    if set(by_type) == {"float32"}:
+        return "fp16 weights, f32 compute (no float16 CPU kernels for these ops here: ORT casts the weights to float32 at load)"
+    if set(by_type) == {"float16"}:
+        return "fp16 weights, f16 compute (ORT's float16 CPU kernels)"
+    detail = "; ".join(f"{label}: {', '.join(sorted(ops))}" for label, ops in sorted(by_type.items()))
+    return f"fp16 weights, mixed compute ({detail})"
 
 
 def _describe_artifact(artifact: Artifact, input_type: str) -> str:

@@ -6,7 +6,9 @@ scratch folder inside the artifact's staging folder that is deleted before retur
 artifact folder holds only `model.onnx` and its size is the model's.
 
 - fp16: `onnxruntime.transformers.float16.convert_float_to_float16(keep_io_types=True)` (ships in
-  the onnxruntime wheel on every platform: no extra package); inputs/outputs stay float32.
+  the onnxruntime wheel on every platform: no extra package); inputs/outputs stay float32. ORT
+  computes it in float16 only where MLAS has float16 kernels (ARM64 with FP16 arithmetic); on
+  x86 it casts the weights to float32 at load and computes in float32.
 - int8_dynamic: `quantize_dynamic`, int8 weights; activations are quantized per batch at run time
   (ConvInteger on CNNs, slower than FP32 on CPUs: a finding, not a bug).
 - int8_static: `quant_pre_process` then `quantize_static`, QDQ format, MinMax calibration on the
@@ -109,8 +111,9 @@ def _recipe_id() -> str:
 PRECISIONS: dict[str, str] = {
     "fp32": "torch → ONNX export (opset 17), CPU execution provider",
     "fp16": (
-        "FP32 ONNX converted to float16 (float32 inputs/outputs); ops without a float16 CPU "
-        "kernel run in float32 — see executed precision"
+        "FP32 ONNX converted to float16 (float32 inputs/outputs); computes in float16 where ORT "
+        "has float16 CPU kernels (ARM64 with FP16 arithmetic), else in float32 with the weights "
+        "cast at load (x86) — see executed precision"
     ),
     "int8_dynamic": (
         "quantize_dynamic: int8 weights, activations quantized per batch at run time (ConvInteger)"
