@@ -50,9 +50,12 @@ def test_save_load_roundtrip_exact(tmp_path: Path) -> None:
 
 
 def test_save_refuses_silent_overwrite(tmp_path: Path) -> None:
-    prof.save(RunProfile(), tmp_path / "p.toml")
+    path = prof.save(RunProfile(), tmp_path / "p.toml")
+    before = path.read_bytes()
     with pytest.raises(FileExistsError):
         prof.save(RunProfile(name="other"), tmp_path / "p.toml")
+    assert path.read_bytes() == before and prof.load(path) == RunProfile()  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.toml"]  # no stray temp file
     prof.save(RunProfile(name="other"), tmp_path / "p.toml", overwrite=True)
     assert prof.load(tmp_path / "p.toml").name == "other"
 
