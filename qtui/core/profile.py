@@ -30,6 +30,8 @@ from typing import Any
 
 import tomli_w
 
+from qtui.core import frameworks as _frameworks
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -38,7 +40,7 @@ else:  # pragma: no cover - Python 3.10
 SCHEMA_VERSION = 1
 
 MODELS = ("mobilenet_v2", "vgg19", "densenet121")
-FRAMEWORKS = ("onnxruntime", "openvino", "tflite", "torch")
+FRAMEWORKS = _frameworks.IDS  # the framework table decides
 PRECISIONS = ("fp32", "fp16", "int8_dynamic", "int8_static")
 SCENARIOS = ("SingleStream", "MultiStream", "Offline")
 MODES = ("performance", "accuracy")
