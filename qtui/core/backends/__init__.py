@@ -70,19 +70,15 @@ class Backend(ABC):
             on_result(key, predict_in_chunks(self, batch))
 
 
-_MODULES = {
-    "onnxruntime": "qtui.core.backends.onnxruntime_backend",
-    "openvino": "qtui.core.backends.openvino_backend",
-    "tflite": "qtui.core.backends.tflite_backend",
-    "torch": "qtui.core.backends.torch_backend",
-}
-
-
 def get_backend(framework: str) -> Backend:
-    """Instantiate the backend for `framework`, importing its module only now."""
-    module_name = _MODULES.get(framework)
-    if module_name is None:
-        raise BackendError(f"no runtime backend for framework '{framework}' in this qtui")
+    """Instantiate the backend for `framework` (its module from the framework table), importing
+    the module only now."""
+    from qtui.core import frameworks
+
+    try:
+        module_name = frameworks.info(framework).backend_module
+    except KeyError:
+        raise BackendError(f"no runtime backend for framework '{framework}' in this qtui") from None
     module = importlib.import_module(module_name)
     backend: Backend = module.create()
     return backend
