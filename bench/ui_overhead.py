@@ -1,7 +1,8 @@
 """Does watching a run in the TUI slow it down? The same profile runs through the headless runner
 and through the Textual app (headless Textual, `app.run_test()`, the run screen drawing live
 progress, histogram and log), alternately, in one process; prints throughput app ÷ headless.
-Goal: ≥ 0.98 for every scenario.
+Goal: ≥ 0.98 for every scenario, judged by the per-pass ratios' median and its 95 % bootstrap
+interval (meets / misses / undecided, bench/stats.py); every pass prints the machine's load.
 
     .venv/bin/python bench/ui_overhead.py [--passes 5] [--samples 300] [--scenarios Offline SingleStream]
 
@@ -31,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from stats import Goal, LoadMeter, machine_line
 
 from qtui.core import events as ev
 from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
@@ -148,6 +151,7 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="qtui-ui-overhead-"))
     started = time.monotonic()
+    print(f"Machine: {machine_line(args.threads or (os.cpu_count() or 1))}", flush=True)
     table: list[tuple[str, list[Measured], list[Measured]]] = []
     for scenario in args.scenarios:
         profile = profile_for(scenario, args.samples, args.threads)
@@ -157,12 +161,15 @@ def main() -> None:
         tui: list[Measured] = []
         for i in range(args.passes):
             order: list[Any] = ["headless", "app"] if i % 2 == 0 else ["app", "headless"]
+            load = LoadMeter().start()
             for kind in order:
                 (plain if kind == "headless" else tui).append(one(kind, profile, root))
+            load.stop()
             h, a = plain[-1], tui[-1]
             print(
                 f"{scenario:<12} pass {i + 1}: headless {h.throughput:6.2f}/s {h.cpu_ms_per_sample:5.1f} ms cpu/sample"
-                f"   app {a.throughput:6.2f}/s {a.cpu_ms_per_sample:5.1f} ms cpu/sample, UI {a.ui_share_of_process:.1%} of it",
+                f"   app {a.throughput:6.2f}/s {a.cpu_ms_per_sample:5.1f} ms cpu/sample, UI {a.ui_share_of_process:.1%} of it"
+                f"  | {load.text()}",
                 flush=True,
             )
         table.append((scenario, plain, tui))
@@ -179,6 +186,12 @@ def main() -> None:
         proc = statistics.median(m.ui_share_of_process for m in tui)
         print(f"{scenario:<12} {h:10.2f} {a:8.2f} {a / h:12.3f} {paired:11.3f} {cpu:11.3f} {core:10.1%} {proc:9.1%}")
     print("throughput the UI costs a CPU-bound run ≈ its share of the process's CPU (last column)")
+    for scenario, plain, tui in table:
+        goal = Goal(f"{scenario} throughput app÷headless (per pass)", 0.98, True, min_passes=5)
+        for x, y in zip(tui, plain, strict=True):
+            goal.add(x.throughput / y.throughput)
+        print(goal.line())
+    print(f"Machine: {machine_line(args.threads or (os.cpu_count() or 1))}")
     print(f"goal ≥ 0.98; {args.passes} passes in {time.monotonic() - started:.0f} s; results in {root}")
 
 
