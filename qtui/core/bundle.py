@@ -450,11 +450,11 @@ def _check_members(members: list[tarfile.TarInfo], metas: list[dict[str, Any]], 
         raise BundleError(f"{source}: refused: member {_show(name)} is not part of an artifact listed in {MANIFEST_NAME}")
     present = {m.name for m in members if m.isreg()}
     for member in members:
-        parts = member.name.split("/")
-        inside_file = next(("/".join(parts[:i]) for i in range(1, len(parts)) if "/".join(parts[:i]) in present), None)
+        segments = member.name.split("/")
+        inside_file = next(("/".join(segments[:i]) for i in range(1, len(segments)) if "/".join(segments[:i]) in present), None)
         if inside_file is not None:
             raise BundleError(f"{source}: refused: member {_show(member.name)} lies inside the file {_show(inside_file)}")
-        if len(parts) == 3 and parts[2] == "meta.json" and not member.isreg():
+        if len(segments) == 3 and segments[2] == "meta.json" and not member.isreg():
             raise BundleError(f"{source}: refused: member {_show(member.name)} is not a file")
     for meta in metas:
         if f"{ARTIFACTS_DIR}/{meta['key']}/{meta['file']}" not in present:

@@ -299,7 +299,7 @@ def recalibrate_batchnorm(
     batches = math.ceil(images / batch)
     try:
         torch.set_num_threads(RECALIBRATION_THREADS)
-        module.to(memory_format=torch.channels_last)
+        module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # accepted at run time, missing from the stubs
         module.eval()
         for bn in bns:
             bn.reset_running_stats()
@@ -314,7 +314,7 @@ def recalibrate_batchnorm(
                 report("recalibrating BatchNorm", (i + 1) / batches)
     finally:
         torch.set_num_threads(threads)
-        module.to(memory_format=torch.contiguous_format)
+        module.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
         for bn, momentum in zip(bns, momenta, strict=True):
             bn.momentum = momentum
         module.eval()
