@@ -441,7 +441,8 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
 @click.argument("file", type=click.Path(dir_okay=False))
 def bundle_import(file: str) -> None:
     """Import the artifacts of a bundle FILE into this machine's cache."""
-    from qtui.core.bundle import BundleError, import_bundle, plain_text
+    from qtui.core.bundle import BundleError, import_bundle
+    from qtui.core.text import one_line as plain_text
 
     try:
         imported = import_bundle(file)
@@ -472,7 +473,6 @@ def doctor(as_json: bool) -> None:
     """What is installed, the CPU features that decide INT8/FP16 speed, and what can run here."""
     from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES, matrix
     from qtui.core.environment import capture_environment, describe_isa
-
     from qtui.core.frameworks import TABLE
 
     env = capture_environment(frameworks=[name for f in TABLE for name in (f.id, *f.tools)])

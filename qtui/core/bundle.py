@@ -35,7 +35,6 @@ import shutil
 import socket
 import tarfile
 import tempfile
-import unicodedata
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,6 +45,7 @@ from qtui.core.backends import Artifact
 from qtui.core.catalog import framework_installed, install_hint
 from qtui.core.prepare import ARTIFACT_FORMAT, artifacts_root, list_artifacts, spec_id
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS
+from qtui.core.text import is_plain, one_line
 
 BUNDLE_FORMAT = 1
 MANIFEST_NAME = "bundle.json"
@@ -60,7 +60,6 @@ _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
 _KEY_RE = re.compile(r"[0-9a-f]{24}")
 # one path component of a file inside an artifact folder: no separators, no control characters
 _PART_RE = re.compile(r"[A-Za-z0-9._+-]{1,255}")
-_ANSI_RE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
 _SPEC_FIELDS = ("artifact_format", "model", "weights", "framework", "precision", "calibration")
 
 
@@ -95,20 +94,6 @@ class ImportedArtifact:
     warnings: tuple[str, ...] = ()
 
 
-def plain_text(text: object) -> str:
-    """`text` safe to print: escape sequences removed, other control and format characters
-    (including bidi overrides) shown as `?`, line breaks and tabs as spaces."""
-    out = []
-    for ch in _ANSI_RE.sub("", str(text)):
-        if ch in "\t\n\r\v\f":
-            out.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-            out.append("?")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def _show(value: object, limit: int = 60) -> str:
     """A value from a bundle inside an error message: repr (escapes control characters), cut."""
     try:
@@ -120,7 +105,7 @@ def _show(value: object, limit: int = 60) -> str:
 
 def _field_text(value: object) -> str:
     if isinstance(value, str | int | float | None):
-        return plain_text(value)[:200]
+        return one_line(value)[:200]
     return _show(value)
 
 
@@ -291,7 +276,7 @@ def _read_manifest(
     try:
         return json.loads(data)
     except (ValueError, RecursionError) as exc:
-        reason = plain_text(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        reason = one_line(exc) if isinstance(exc, ValueError) else "nested too deeply"
         raise BundleError(f"{source}: not a qtui bundle ({MANIFEST_NAME} is not valid JSON: {reason})") from None
 
 
@@ -325,7 +310,7 @@ class _Manifest:
         """A string that is part of the artifact's identity: printable, one line."""
         self.text(obj, field, where, none_ok=none_ok, max_len=1024)
         value = obj[field]
-        if isinstance(value, str) and (not value or plain_text(value) != value):
+        if isinstance(value, str) and (not value or not is_plain(value)):
             raise self.fail(f"{where}.{field}", f"must be a non-empty printable string, got {_show(value)}")
 
     def integer(self, obj: dict[str, Any], field: str, where: str) -> None:
@@ -402,7 +387,7 @@ class _Manifest:
         self.identity(meta, "calibration", where, none_ok=True)
         tools = self.obj(meta.get("tools"), f"{where}.tools")
         for name, version in tools.items():
-            if not isinstance(version, str | None) or plain_text(name) != name or (version and plain_text(version) != version):
+            if not isinstance(version, str | None) or not is_plain(name) or (version and not is_plain(version)):
                 raise self.fail(f"{where}.tools", f"must map tool names to version strings, got {_show({name: version})}")
         for field in ("key", "spec_id"):
             self.text(meta, field, where)
@@ -478,7 +463,7 @@ def _copy_limited(src: IO[bytes], dst: IO[bytes], declared: int, budget: int) ->
         try:
             chunk = src.read(1 << 20)
         except _READ_ERRORS as exc:
-            raise _ReadFailed(plain_text(exc)) from None
+            raise _ReadFailed(one_line(exc)) from None
         if not chunk:
             return copied
         copied += len(chunk)
@@ -490,7 +475,7 @@ def _copy_limited(src: IO[bytes], dst: IO[bytes], declared: int, budget: int) ->
 
 
 def _damaged(source: Path, detail: object) -> BundleError:
-    return BundleError(f"{source}: damaged bundle, the file is truncated or corrupt ({plain_text(detail)}): copy it again")
+    return BundleError(f"{source}: damaged bundle, the file is truncated or corrupt ({one_line(detail)}): copy it again")
 
 
 def _extract(
@@ -509,7 +494,7 @@ def _extract(
                 try:
                     reader = tar.extractfile(member)
                 except _READ_ERRORS as exc:
-                    raise _ReadFailed(plain_text(exc)) from None
+                    raise _ReadFailed(one_line(exc)) from None
                 assert reader is not None  # a regular file always has a reader
                 with reader:
                     copied = _copy_limited(reader, out, member.size, budget)
@@ -518,7 +503,7 @@ def _extract(
         except BundleError as exc:
             raise BundleError(f"{source}: refused: member {_show(member.name)} {exc}") from None
         except OSError as exc:
-            raise BundleError(f"{source}: cannot write to the cache {dest.parent} ({plain_text(exc)})") from None
+            raise BundleError(f"{source}: cannot write to the cache {dest.parent} ({one_line(exc)})") from None
         if copied != member.size:
             raise BundleError(f"{source}: damaged bundle: member {_show(member.name)} is shorter than its header says")
         budget -= copied
@@ -542,7 +527,7 @@ def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[
     try:
         tar = tarfile.open(source, "r:gz")
     except (*_READ_ERRORS, ValueError) as exc:
-        raise BundleError(f"{source}: not a qtui bundle (not a gzip-compressed tar file: {plain_text(exc)})") from None
+        raise BundleError(f"{source}: not a qtui bundle (not a gzip-compressed tar file: {one_line(exc)})") from None
     with tar:
         members = _scan_headers(tar, source, limits)
         manifest = _read_manifest(tar, members, source, limits)
@@ -551,7 +536,7 @@ def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[
         try:
             root = artifacts_root()
         except OSError as exc:
-            raise BundleError(f"cannot create the artifact cache: {plain_text(exc)}") from None
+            raise BundleError(f"cannot create the artifact cache: {one_line(exc)}") from None
         present = {m["key"] for m in metas if (root / m["key"]).exists()}
         wanted = [m for m in members if not (m.name.startswith(f"{ARTIFACTS_DIR}/") and m.name.split("/")[1] in present)]
         needed = sum(m.size for m in wanted if m.isreg())
@@ -562,12 +547,12 @@ def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[
                 f"{_mb(free)} free (keeping {_mb(limits.free_headroom_bytes)} spare)"
             )
         origin = manifest.get("machine") or {}
-        origin_text = plain_text(f"{origin.get('hostname') or '?'} ({origin.get('machine') or '?'})")
+        origin_text = one_line(f"{origin.get('hostname') or '?'} ({origin.get('machine') or '?'})")
         results: list[ImportedArtifact] = []
         try:
             staging_dir = tempfile.TemporaryDirectory(dir=root, prefix=".import-")
         except OSError as exc:
-            raise BundleError(f"{source}: cannot write to the cache {root} ({plain_text(exc)})") from None
+            raise BundleError(f"{source}: cannot write to the cache {root} ({one_line(exc)})") from None
         with staging_dir as tmpdir:
             staging = Path(tmpdir)
             _extract(tar, wanted, staging, needed, source)
@@ -588,7 +573,7 @@ def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[
                 try:
                     (staged / "meta.json").write_text(json.dumps(stamped, indent=2))
                 except OSError as exc:
-                    raise BundleError(f"{source}: cannot write to the cache {root} ({plain_text(exc)})") from None
+                    raise BundleError(f"{source}: cannot write to the cache {root} ({one_line(exc)})") from None
                 try:
                     os.rename(staged, root / key)
                 except OSError:

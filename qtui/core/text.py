@@ -11,6 +11,7 @@ characters: Rich markup (`[bold]`) is left as it is, so the CLI and UI must rend
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # ESC sequences first (7-bit and 8-bit forms), then any control character left over.
 _SEQUENCES = re.compile(
@@ -40,3 +41,14 @@ def clean_text(value: object) -> str:
 def one_line(value: object) -> str:
     """`clean_text`, with tabs and line breaks as spaces: for a table cell or a warning line."""
     return _BREAKS.sub(" ", clean_text(value))
+
+
+#: Unicode categories a name that qtui stores must not contain: controls, format characters
+#: (bidi overrides, zero-width joiners), surrogates, private use, unassigned, line separators.
+_NOT_PLAIN = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
+
+
+def is_plain(value: str) -> bool:
+    """True when `value` is one line of ordinary printable text (a strict check for names and
+    keys read from files, e.g. a bundle's manifest: such a value is refused, not cleaned)."""
+    return all(unicodedata.category(ch) not in _NOT_PLAIN for ch in value)
