@@ -31,6 +31,8 @@ from qtui.core import events as ev
 from qtui.core.environment import capture_environment
 from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
 from qtui.core.machine_load import LoadMonitor, load_warnings
+from qtui.core.thermal import read_state as read_throttle_state
+from qtui.core.thermal import throttled_between
 from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_sample
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.profile import RunProfile
@@ -432,6 +434,7 @@ class _Run:
                 done.set()
 
         reporter_stop = threading.Event()
+        throttle_before = read_throttle_state()
         load = LoadMonitor(self.threads)
         load.start()
         started = time.perf_counter()
@@ -477,6 +480,7 @@ class _Run:
         reporter.join(timeout=2)
         self.timings["loadgen"] = time.perf_counter() - started
         self._record_load(load)
+        self._record_throttling(throttle_before, read_throttle_state())
 
         if hung:
             raise RunFailed(
@@ -494,6 +498,21 @@ class _Run:
             raise RunFailed("LoadGen did not finish after the cancel; restart qtui before the next run")
 
         self._collect(recorder, settings, cancelled, dataset, accuracy, sut)
+
+    def _record_throttling(self, before: dict[str, Any], after: dict[str, Any]) -> None:
+        """Throttling evidence between the start and the end of the measurement: recorded, and a
+        warning (the figures are slower than the machine) when there is any."""
+        reasons = throttled_between(before, after)
+        self.result.environment["throttling_during_run"] = {
+            "throttled": bool(reasons),
+            "reasons": reasons,
+            "before": before,
+            "after": after,
+        }
+        if reasons:
+            text = "the CPU was throttled during the measurement (" + "; ".join(reasons) + ")"
+            self.result.environment.setdefault("warnings", []).append(text)
+            self.log(f"environment: {text}", "warning")
 
     def _record_load(self, load: LoadMonitor) -> None:
         """The machine's load during the measurement goes into the result and its warnings."""

@@ -187,3 +187,30 @@ def test_a_capped_sample_count_is_said_and_kept() -> None:
     assert result.status == "ok", result.message
     text = "dataset.performance_sample_count is 64 but the data set has 16 images: LoadGen draws from all 16"
     assert text in result.environment["warnings"]
+
+
+def test_throttling_during_the_measurement_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Firmware bits that appear between the start and the end of LoadGen mark the run."""
+    import qtui.core.runner as runner_module
+
+    readings = iter([
+        {"firmware": {"raw": "0x0", "throttled_now": False, "throttled_occurred": False}, "counters": None},
+        {"firmware": {"raw": "0x40004", "throttled_now": True, "throttled_occurred": True}, "counters": None},
+    ])
+    monkeypatch.setattr(runner_module, "read_throttle_state", lambda: next(readings))
+    result = run(small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=64)))
+    during = result.environment["throttling_during_run"]
+    assert during["throttled"] is True
+    assert "firmware reports throttled during the run" in during["reasons"]
+    assert any(w.startswith("the CPU was throttled during the measurement") for w in result.environment["warnings"])
+
+
+def test_no_throttling_evidence_no_mark(monkeypatch: pytest.MonkeyPatch) -> None:
+    import qtui.core.runner as runner_module
+
+    quiet = {"firmware": None, "counters": {"core_throttle_count": 7, "package_throttle_count": 0}}
+    monkeypatch.setattr(runner_module, "read_throttle_state", lambda: quiet)
+    result = run(small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=64)))
+    during = result.environment["throttling_during_run"]
+    assert during["throttled"] is False and during["reasons"] == []
+    assert not any("throttled" in w for w in result.environment["warnings"])
