@@ -123,34 +123,110 @@ def build_test_settings(settings: dict[str, Any]) -> Any:
 
 
 class SampleLibrary:
-    """The QSL's memory: samples LoadGen asked to load, kept as float32 arrays."""
+    """The QSL's memory: the samples LoadGen asked to load, stacked into contiguous float32
+    arrays (one per `preload`/`load` call) so that a batch of consecutive samples is a slice of
+    memory, not a copy.
+
+    `batch()` returns a view when the samples are consecutive rows (a single sample always is),
+    and otherwise gathers them, into the caller's reusable buffer when given one. `offline_plan()`
+    orders an Offline query's samples so that (almost) every batch is such a view.
+    """
 
     def __init__(self, get_sample: Callable[[int], np.ndarray], total: int, performance_count: int) -> None:
         self.get_sample = get_sample
         self.total = total
         self.performance_count = performance_count
-        self._loaded: dict[int, np.ndarray] = {}
+        self._chunks: list[np.ndarray] = []
+        #: sample index -> (chunk, row); `_keys` -> one integer per row, consecutive within a
+        #: chunk and with a gap between chunks (consecutive keys = adjacent in memory)
+        self._where: dict[int, tuple[int, int]] = {}
+        self._key_base: list[int] = []
 
     def preload(self, indices: range, on_progress: Callable[[float], None] | None = None) -> None:
-        n = len(indices)
-        for k, i in enumerate(indices):
-            if i not in self._loaded:
-                self._loaded[i] = self.get_sample(i)
-            if on_progress and (k % 16 == 0 or k == n - 1):
-                on_progress((k + 1) / n)
+        self._add(list(indices), on_progress)
 
     def load(self, indices: list[int]) -> None:
-        for i in indices:
-            if i not in self._loaded:
-                self._loaded[i] = self.get_sample(i)
+        self._add(list(indices), None)
 
     def unload(self, indices: list[int]) -> None:
         """LoadGen unloads between accuracy chunks; keep what fits (we preloaded it)."""
 
-    def batch(self, indices: list[int]) -> np.ndarray:
-        if len(indices) == 1:
-            return self._loaded[indices[0]][None]
-        return np.stack([self._loaded[i] for i in indices])
+    def _add(self, indices: list[int], on_progress: Callable[[float], None] | None) -> None:
+        new = [i for i in dict.fromkeys(indices) if i not in self._where]
+        n = len(new)
+        if n == 0:
+            if on_progress:
+                on_progress(1.0)
+            return
+        chunk: np.ndarray | None = None
+        for k, i in enumerate(new):
+            sample = np.asarray(self.get_sample(i))
+            if chunk is None:
+                chunk = np.empty((n, *sample.shape), dtype=sample.dtype)
+            chunk[k] = sample
+            if on_progress and (k % 16 == 0 or k == n - 1):
+                on_progress((k + 1) / n)
+        assert chunk is not None
+        c = len(self._chunks)
+        self._key_base.append(self._key_base[-1] + self._chunks[-1].shape[0] + 1 if c else 0)
+        self._chunks.append(chunk)
+        for k, i in enumerate(new):
+            self._where[i] = (c, k)
+
+    def batch(self, indices: list[int], out: np.ndarray | None = None) -> np.ndarray:
+        """The samples as one (N, ...) array: a view of the library when they are consecutive
+        rows, else a gathered copy (into `out[:N]` when `out` has room: a buffer reused across
+        synchronous calls costs no allocation or page faults per query)."""
+        where = self._where
+        c0, r0 = where[indices[0]]
+        n = len(indices)
+        chunk = self._chunks[c0]
+        if n == 1:
+            return chunk[r0 : r0 + 1]
+        places = [where[i] for i in indices]
+        if places[-1] == (c0, r0 + n - 1) and all(p == (c0, r0 + k) for k, p in enumerate(places)):
+            return chunk[r0 : r0 + n]
+        dst = out[:n] if out is not None and out.shape[0] >= n else np.empty((n, *chunk.shape[1:]), chunk.dtype)
+        for k, (c, r) in enumerate(places):
+            dst[k] = self._chunks[c][r]
+        return dst
+
+    def gather_buffer(self, n: int) -> np.ndarray:
+        """A reusable (n, ...) buffer for `batch(..., out=)`, touched now (no page faults later)."""
+        shape = self._chunks[0].shape[1:] if self._chunks else (0,)
+        dtype = self._chunks[0].dtype if self._chunks else np.float32
+        return np.zeros((n, *shape), dtype)
+
+    def offline_plan(self, indices: list[int], size: int) -> list[list[int]]:
+        """Positions into `indices`, grouped into batches of at most `size`, ordered so that each
+        batch is a run of consecutive rows wherever the query allows: `batch()` then returns a
+        view. LoadGen's Offline query repeats every loaded sample the same number of times in
+        a shuffled order; taken layer by layer (each sample once, in memory order), every full
+        batch is a slice. What cannot form a run is batched afterwards (and gathered)."""
+        n = len(indices)
+        if n == 0:
+            return []
+        keys = np.fromiter(
+            (self._key_base[c] + r for c, r in map(self._where.__getitem__, indices)), dtype=np.int64, count=n
+        )
+        by_key = np.argsort(keys, kind="stable")
+        sorted_keys = keys[by_key]
+        layer = np.arange(n) - np.searchsorted(sorted_keys, sorted_keys, side="left")
+        order = by_key[np.lexsort((sorted_keys, layer))]
+        ordered = keys[order]
+        # runs: maximal stretches of consecutive keys (a new layer starts a new run)
+        breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
+        starts = np.concatenate(([0], breaks))
+        ends = np.concatenate((breaks, [n]))
+        plan: list[list[int]] = []
+        rest: list[int] = []
+        positions = order.tolist()
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            full = s + (e - s) // size * size
+            plan.extend(positions[b : b + size] for b in range(s, full, size))
+            rest.extend(positions[full:e])
+        plan.extend(rest[b : b + size] for b in range(0, len(rest), size))
+        return plan
 
 
 @dataclass
@@ -167,7 +243,9 @@ class Sut:
 
     SingleStream completes inline in `issue_queries` (a thread hand-off costs ≈40 µs a query);
     MultiStream predicts the query's samples as one batch; Offline predicts batches of
-    `batch_size` and completes each as it finishes. Every completion goes through one gate
+    `batch_size` (slices of the library, in memory order) and completes each as it finishes.
+    Per query, qtui's own work is O(samples in the query): no copy of a single sample, no
+    allocation for a gathered batch, one append to the recorder. Every completion goes through one gate
     (`_take`) so that an id is completed exactly once, whether by the SUT, by `drain()` on
     cancel, or by the watchdog.
     """
@@ -193,6 +271,7 @@ class Sut:
         self._lock = threading.Lock()
         self._pending: dict[int, int] = {}
         self._draining = False
+        self._gather: np.ndarray | None = None
         import mlperf_loadgen as lg
 
         self._lg = lg
@@ -218,7 +297,9 @@ class Sut:
             return taken
 
     def _complete(self, samples: list[Any], logits: np.ndarray | None, start: int | None = None) -> None:
-        """Complete `samples` (those not completed yet) and record the latency since `start`."""
+        """Complete `samples` (those not completed yet) and record the latency from `start` to
+        just before LoadGen is told; the recorder is fed after LoadGen has the completion,
+        outside its timed span."""
         ids = self._take([s.id for s in samples])
         if not ids:
             return
@@ -237,9 +318,10 @@ class Sut:
                 buffers.append(buf)  # keeps the memory alive until LoadGen has copied it
                 addr, n = buf.buffer_info()
                 responses.append(lg.QuerySampleResponse(s.id, addr, n * buf.itemsize))
-        if start is not None:
-            self.recorder.record(time.perf_counter_ns() - start, len(ids))
+        end = time.perf_counter_ns()
         lg.QuerySamplesComplete(responses)
+        if start is not None:
+            self.recorder.record(end - start, len(ids))
 
     def drain(self) -> int:
         """Complete every outstanding query now and every later one on arrival (cancel)."""
@@ -277,26 +359,36 @@ class Sut:
             self.drain()
 
     def _run_batch(self, samples: list[Any], start: int) -> None:
-        batch = self.qsl.batch([s.index for s in samples])
+        """SingleStream / MultiStream: the query's samples as one batch (one sample: a view of
+        the library; several: gathered into a buffer reused by every query, since `predict` is
+        synchronous), predicted and completed here."""
+        if len(samples) == 1:
+            batch = self.qsl.batch([samples[0].index])
+        else:
+            if self._gather is None or self._gather.shape[0] < len(samples):
+                self._gather = self.qsl.gather_buffer(len(samples))
+            batch = self.qsl.batch([s.index for s in samples], out=self._gather)
         logits = self.predict(batch)
         self._complete(samples, logits, start)
 
     def _run_offline(self, samples: list[Any]) -> None:
-        """Batches of `batch_size`, each completed (and timed) as soon as it is predicted."""
-        size = self.batch_size
+        """Batches of `batch_size`, each completed (and timed) as soon as it is predicted. The
+        samples are batched in the library's memory order (`SampleLibrary.offline_plan`), so a
+        batch is a slice of the preloaded samples rather than a copy; each batch handed to
+        `predict_stream` is its own array (a runtime may still read it after the next one)."""
+        plan = self.qsl.offline_plan([s.index for s in samples], self.batch_size)
         starts: dict[int, int] = {}
 
         def batches() -> Any:
-            for offset in range(0, len(samples), size):
+            for key, positions in enumerate(plan):
                 if self._draining:
                     return
-                chunk = samples[offset : offset + size]
-                batch = self.qsl.batch([s.index for s in chunk])
-                starts[offset] = time.perf_counter_ns()
-                yield offset, batch
+                batch = self.qsl.batch([samples[p].index for p in positions])
+                starts[key] = time.perf_counter_ns()
+                yield key, batch
 
-        def on_result(offset: int, logits: np.ndarray) -> None:
-            self._complete(samples[offset : offset + size], logits, starts.pop(offset, None))
+        def on_result(key: int, logits: np.ndarray) -> None:
+            self._complete([samples[p] for p in plan[key]], logits, starts.pop(key, None))
 
         self.predict_stream(batches(), on_result)
 
