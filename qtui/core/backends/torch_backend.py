@@ -1,6 +1,13 @@
 """PyTorch backend: eager FP32/FP16 state dicts (channels_last) and TorchScript int8 artifacts,
 run under `torch.inference_mode()` with an explicit thread count.
 
+FP16 state dicts run in float16 (`half()`) only where PyTorch computes float16 natively — its own
+test, `torch.ops.mkldnn._is_mkldnn_fp16_supported()`: oneDNN f16 kernels on x86 with
+avx512_fp16 or avx_ne_convert. Elsewhere (e.g. AMD Zen 4, every ARM CPU in torch ≤ 2.13) the fp16
+weights are upcast to float32 at load and the model computes in float32: `half()` there runs
+PyTorch's generic kernels, emulated and ≈15× slower than FP32. `executed_precision` says which,
+from the dtype the loaded module actually holds.
+
 For int8 artifacts the quantized engine recorded at preparation ("x86", "fbgemm" or "qnnpack") is
 set before `torch.jit.load` (packed weights are rebuilt for the current engine while loading, and
 ARM builds have no default engine). `executed_precision` counts the quantized ops of the loaded
@@ -16,7 +23,11 @@ import numpy as np
 import torch
 
 from qtui.core.backends import Artifact, Backend, BackendError
-from qtui.core.prepare.torch import native_fp16_flags, quiet
+from qtui.core.prepare.torch import quiet
+
+#: x86 CPU flags with which PyTorch's oneDNN computes float16 ("fp16 path needs the cpu support
+#: avx_ne_convert or avx512_fp16"); named in the executed precision.
+F16_FLAGS = ("avx512_fp16", "amx_fp16", "avx_ne_convert")
 
 #: Float compute ops worth naming when they are left in a TorchScript graph.
 _FLOAT_HEAVY = {
@@ -39,6 +50,7 @@ class TorchBackend(Backend):
         self._engine: str | None = None
         self._threads = 0
         self._ops = ""
+        self._precision = ""
 
     def load(self, artifact: Artifact, threads: int, scenario: str) -> None:
         from qtui.core.models import build_model
@@ -48,6 +60,7 @@ class TorchBackend(Backend):
         self._dtype = torch.float32
         self._engine = None
         self._ops = ""
+        self._precision = artifact.precision
         meta = artifact.meta
         details: dict[str, Any] = meta.get("details", {}) or {}
         kind = meta.get("format", "state_dict")
@@ -72,9 +85,10 @@ class TorchBackend(Backend):
         module.eval()
         self._kind = kind
         if kind == "state_dict":
-            if artifact.precision == "fp16":
+            # load_state_dict copied the fp16 values into the float32 model: that is the upcast
+            if artifact.precision == "fp16" and native_f16():
                 module = module.half()
-                self._dtype = torch.float16
+            self._dtype = next(module.parameters()).dtype
             module = module.to(memory_format=torch.channels_last)
             for p in module.parameters():
                 p.requires_grad_(False)
@@ -110,14 +124,33 @@ class TorchBackend(Backend):
         threads = f"{torch.get_num_threads()} threads"
         if self._kind == "state_dict":
             dtype = str(self._dtype).replace("torch.", "")
-            if self._dtype == torch.float16:
-                flags = native_fp16_flags()
-                dtype += f" (CPU has {'/'.join(flags)})" if flags else " (no native FP16 on this CPU: emulated, slow)"
-            return f"eager {dtype}, channels_last, {threads}"
+            text = f"eager {dtype}, channels_last, {threads}"
+            return f"{_fp16_compute(self._dtype)} · {text}" if self._precision == "fp16" else text
         return f"TorchScript, quantized engine {self._engine or torch.backends.quantized.engine}, {self._ops}, {threads}"
 
     def close(self) -> None:
         self._module = None
+
+
+def native_f16() -> bool:
+    """Whether PyTorch computes float16 convolutions natively on this CPU (oneDNN f16 kernels):
+    its own `torch.ops.mkldnn._is_mkldnn_fp16_supported()`; False where it cannot say."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_fp16_supported())
+    except Exception:  # noqa: BLE001 - an older or unusual build: the safe f32 path
+        return False
+
+
+def _fp16_compute(dtype: torch.dtype) -> str:
+    if dtype == torch.float16:
+        from qtui.core.environment import cpu_flags
+
+        flags = "/".join(f for f in F16_FLAGS if f in cpu_flags()) or "native f16"
+        return f"fp16 weights, f16 compute (oneDNN f16 kernels: {flags})"
+    return (
+        "fp16 weights, f32 compute (weights upcast to float32 at load: PyTorch has no native f16 "
+        "convolutions on this CPU, its half() would be emulated)"
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,7 +1,8 @@
 """PyTorch artifacts for every precision.
 
 - fp32: the model's state dict (rebuilt into the eager model, channels_last, at load time).
-- fp16: the state dict in float16; the backend runs the eager model after `half()`.
+- fp16: the state dict in float16; the backend runs the eager model after `half()` where PyTorch
+  computes f16 natively (oneDNN f16 kernels), and upcasts the weights to float32 elsewhere.
 - int8_dynamic: `torch.ao.quantization.quantize_dynamic` on `nn.Linear` (only the classifier in
   these CNNs), persisted as TorchScript (`torch.jit.trace` + `torch.jit.save`).
 - int8_static: FX graph mode post-training quantization (`prepare_fx` → calibration →
@@ -12,8 +13,7 @@
 the artifact's details and the backend sets it again before loading (ARM builds have no default).
 On qnnpack, `replace_relu6` works around a PyTorch kernel bug that scrambles quantized ReLU6
 outputs (MobileNetV2). `quiet` keeps torch's deprecation warnings, including the one its C++
-prints straight to fd 2, out of the user's terminal; `native_fp16_flags` says whether the CPU
-computes FP16 natively (the backend reports it with the executed precision).
+prints straight to fd 2, out of the user's terminal.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from qtui.core.prepare import check_supported as _check
 PRECISIONS: dict[str, str] = {
     "fp32": "eager, channels_last",
     "fp16": (
-        "eager half(): FP16 weights and activations, channels_last; about FP32 speed on x86 CPUs "
-        "with avx512_fp16, ≈15× slower than FP32 without it (emulated); ARM not measured"
+        "FP16 state dict; eager half() (f16 compute, oneDNN) where PyTorch has native f16 "
+        "convolutions (x86 avx512_fp16 or avx_ne_convert), else the weights are upcast to f32 at "
+        "load and it computes in f32 (its half() there is emulated, ≈15× slower than FP32)"
     ),
     "int8_dynamic": (
         "quantize_dynamic on nn.Linear only (the classifier): every convolution stays FP32; TorchScript"
@@ -69,25 +70,6 @@ def engine_family(machine: str | None = None) -> str | None:
     if is_x86(machine):
         return "x86"
     return None
-
-
-def native_fp16_flags(cpuinfo: str | None = None) -> list[str]:
-    """CPU flags that give native FP16 arithmetic (x86 avx512_fp16/amx_fp16, ARM asimdhp/fphp),
-    read from /proc/cpuinfo; empty if none or unknown. Without them torch's half() is emulated:
-    ≈15× slower than FP32 on a Zen 4 (202 ms vs 13 ms), about as fast as FP32 on a Xeon with
-    avx512_fp16 (oneDNN runs brg_conv_fwd:avx10_1_512 on f16 there)."""
-    text = cpuinfo
-    if text is None:
-        try:
-            text = Path("/proc/cpuinfo").read_text(errors="replace")
-        except OSError:
-            return []
-    words: set[str] = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            words.update(value.split())
-    return [f for f in ("avx512_fp16", "amx_fp16", "asimdhp", "fphp") if f in words]
 
 
 def select_engine(supported: list[str] | None = None, machine: str | None = None) -> tuple[str, str]:
