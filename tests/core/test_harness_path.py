@@ -242,3 +242,27 @@ def test_recorder_reset_and_concurrent_snapshots() -> None:
     assert rec.snapshot().queries == 20_000 and seen == sorted(seen)
     rec.reset()
     assert rec.snapshot().queries == 0 and rec.array().size == 0
+
+
+def test_loadgen_runs_with_a_short_gil_switch_interval_and_restores_it(tmp_path: Any) -> None:
+    """A query that finished computing waits for the GIL at most the switch interval while
+    another thread runs Python (the UI): 5 ms by default, shortened for the run."""
+    import sys
+
+    from qtui.core.loadgen import SWITCH_INTERVAL_S, resolve_settings, run_loadgen
+    from tests.conftest import small_profile
+
+    seen: list[float] = []
+    qsl = _library(16)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        seen.append(sys.getswitchinterval())
+        return np.zeros((x.shape[0], 10), np.float32)
+
+    sut = Sut(predict, lambda b, f: None, qsl, LatencyRecorder(), "SingleStream", False, 1)
+    settings = resolve_settings(small_profile(), 16, 0.0001)
+    before = sys.getswitchinterval()
+    run_loadgen(sut, qsl, settings, tmp_path / "log")
+    assert seen and all(v <= SWITCH_INTERVAL_S for v in seen)
+    assert sys.getswitchinterval() == before
+    assert sut.recorder.counts[0] == len(seen) and sut.pending_count == 0
