@@ -1,5 +1,6 @@
 """The quantization matrix as one table, from saved results: model × framework × precision with
-Offline samples/s, SingleStream p90, fidelity against FP32 torch (SQNR, centred top-1 agreement;
+Offline samples/s (and the GOP/s it amounts to, with its share of the CPU's nominal peak where the
+environment gives the clock), SingleStream p90, fidelity against FP32 torch (SQNR, centred top-1 agreement;
 from accuracy-mode runs), artifact size, preparation time and peak memory, and the precision the
 runtime actually executed.
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core.ops import MODEL_MACS, achieved_gops, nominal_peak_gops
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS
 from qtui.core.results import RunResult, load_results
 
@@ -45,6 +47,19 @@ def peak_text(art: dict[str, Any]) -> str:
     return f"{peak / 1e9:.2f}" + (f" (+{max(0, peak - start) / 1e9:.2f})" if start else "")
 
 
+def limit_text(model: str, fw: str, prec: str, off: RunResult | None) -> tuple[str, str]:
+    """Achieved GOP/s of the Offline run (2 × the model's counted MACs × samples/s) and its
+    share of the CPU's nominal peak for the precision (qtui.core.ops), '–' where unknown."""
+    if off is None or not off.throughput.get("samples_per_s") or model not in MODEL_MACS:
+        return "–", "–"
+    sps = float(off.throughput["samples_per_s"])
+    gops = achieved_gops(model, sps)
+    env = dict(off.environment or {})
+    env.setdefault("threads", off.profile.threads or None)
+    peak = nominal_peak_gops(env, prec, fw)
+    return f"{gops:.0f}", ("–" if peak is None else f"{100 * gops / peak[0]:.0f} %")
+
+
 def rows(results: list[RunResult]) -> list[list[str]]:
     best = newest(results)
     table = []
@@ -67,6 +82,7 @@ def rows(results: list[RunResult]) -> list[list[str]]:
                     PRECISION_TITLES.get(prec, prec),
                     fmt(off.throughput.get("samples_per_s") if off else None, ".0f"),
                     fmt(ss.latency_ms.get("p90") if ss else None, ".2f"),
+                    *limit_text(model, fw, prec, off),
                     "ref" if (fid and prec == "fp32" and fw == "torch") else fmt((fid or {}).get("sqnr_db"), ".1f"),
                     fmt((fid or {}).get("centred_top1_agreement"), ".2f"),
                     fmt((art.get("size_bytes") or 0) / 1e6 or None, ".1f"),
@@ -77,7 +93,7 @@ def rows(results: list[RunResult]) -> list[list[str]]:
     return table
 
 
-HEADER = ["model", "framework", "precision", "Offline /s", "SS p90 ms", "SQNR dB", "centred agr.",
+HEADER = ["model", "framework", "precision", "Offline /s", "SS p90 ms", "GOP/s", "nominal peak", "SQNR dB", "centred agr.",
           "MB", "prep s", "prep peak GB (+Δ)", "executed"]
 
 
