@@ -10,8 +10,17 @@ machine it ran on), atomic save, strict loading, and the tables every view rende
   p99, Offline samples/s).
 - `fp32_baseline` / `speedup` / `speedup_vs_fp32`: the matching FP32 run (everything but the
   precision equal, status ok) and the speed-up over it (ok runs only).
-- `table_rows` + `to_markdown` / `to_csv`: the run table; `study_tables` + `study_markdown`: the
-  study's framework × precision cells. The CLI, the UI and every export only render these.
+- `device_label` / `load_results_dirs`: which device a result came from (the user's label, else
+  board or CPU model and host name), and results read from several folders (a laptop's and a
+  Pi's), a run copied into both counted once.
+- `repeats_of` / `speedup_estimate`: the `ok` runs that repeat one measurement (same profile,
+  artifact and machine) and the speed-up over FP32 from both cells' repeats with its interval.
+- `accuracy_run_for` / `quality_delta`: the accuracy-mode run of the same artifact, and its change
+  against FP32 (the quality evidence of a cell).
+- `table_rows` + `to_markdown` / `to_csv`: the run table; `study_tables` + `study_markdown` +
+  `study_notes`: the study's framework × precision cells (median of the repeats with a 95 %
+  bootstrap interval, speed-up, unstable flag, fidelity, Δ and executed precision on demand,
+  devices side by side). The CLI, the UI, `recommend` and every export only render these.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES
 from qtui.core.profile import (
@@ -40,6 +49,15 @@ from qtui.core.profile import (
     RunProfile,
     profile_from_dict,
     to_dict,
+)
+from qtui.core.stats import (
+    CONFIDENCE,
+    MIN_FOR_INTERVAL,
+    RESAMPLES,
+    UNSTABLE_SPREAD,
+    Estimate,
+    bootstrap_median,
+    ratio_estimate,
 )
 from qtui.core.text import clean_text, one_line
 
@@ -167,7 +185,7 @@ _COUNTS = _Kind("a list of counts", _list_of(lambda v: isinstance(v, int) and _n
 #: "*" applies to every other key of that table.
 _SHAPES: dict[str, dict[str, _Kind]] = {
     "environment": {
-        **dict.fromkeys(("hostname", "os", "system", "machine", "cpu_model", "board_model", "governor"), _STR),
+        **dict.fromkeys(("hostname", "os", "system", "machine", "cpu_model", "board_model", "governor", "device"), _STR),
         **dict.fromkeys(("cores_logical", "cores_physical", "threads", "memory_total_bytes"), _INT),
         "temperature_c": _NUM, "isa": _DICT, "frameworks": _DICT, "warnings": _STRS,
     },
@@ -410,13 +428,13 @@ def effective_threads(result: RunResult) -> Any:
 
 
 def device_identity(result: RunResult) -> tuple[Any, ...]:
-    """The machine and runtime a run measured: host name, architecture, CPU, board and the
-    framework's version."""
+    """The machine and runtime a run measured: host name, architecture, CPU, board, the user's
+    device label and the framework's version."""
     env = result.environment
     versions = env.get("frameworks") or {}
     return (
         env.get("hostname"), env.get("machine"), env.get("cpu_model"), env.get("board_model"),
-        versions.get(result.profile.framework),
+        env.get("device") or None, versions.get(result.profile.framework),
     )
 
 
@@ -521,7 +539,7 @@ def accuracy_delta(result: RunResult, baseline: RunResult | None) -> str:
 # -- the run table ---------------------------------------------------------------------------------
 TABLE_COLUMNS = (
     "run_id", "model", "framework", "precision", "scenario", "mode", "status", "verdict",
-    "p50_ms", "p90_ms", "p99_ms", "samples_per_s", "speedup_vs_fp32", "accuracy", "size_mb",
+    "p50_ms", "p90_ms", "p99_ms", "samples_per_s", "speedup_vs_fp32", "accuracy", "size_mb", "device",
 )
 
 
@@ -550,17 +568,19 @@ def table_rows(results: list[RunResult], pool: Iterable[RunResult] | None = None
                 "speedup_vs_fp32": speedup_vs_fp32(r, pool_list),
                 "accuracy": accuracy_text(r),
                 "size_mb": size / 1e6 if size is not None and size > 0 else None,
+                "device": device_label(r),
             }
         )
     return rows
 
 
 def format_figure(value: Any) -> str:
-    """A measured figure, about three significant digits ("" for none): 0.52, 38.5, 245, 1234."""
+    """A measured figure, about three significant digits ("" for none): 0.523, 38.5, 245, 1234."""
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 100 else f"{value:.1f}" if abs(value) < 1000 else f"{value:.0f}"
+        # .3g up to 99.9 (100 and up in whole units: .3g would print 999.7 as "1e+03")
+        return f"{value:.3g}" if abs(value) < 99.95 else f"{value:.0f}"
     return one_line(value)
 
 
@@ -592,48 +612,259 @@ def summary_line(result: RunResult) -> str:
     return f"{p.model} {p.framework} {p.precision} {p.scenario}: {result.status} ({verdict}) {metric}"
 
 
+# -- devices and several results folders -----------------------------------------------------------
+#: The device of a result that names no machine at all.
+UNKNOWN_DEVICE = "unknown machine"
+
+
+def device_label(result: RunResult) -> str:
+    """The device a result was measured on, as the tables name it: the user's label
+    (`environment["device"]`: `--device` or the profile), else the board model (a Raspberry Pi)
+    or CPU model with the host name, e.g. "AMD EPYC 9B14 (bench-1)"."""
+    env = result.environment
+    label = env.get("device")
+    if isinstance(label, str) and label.strip():
+        return one_line(label).strip()
+    model = env.get("board_model") or env.get("cpu_model") or env.get("machine")
+    text = one_line(model).strip() if isinstance(model, str) and model.strip() else UNKNOWN_DEVICE
+    host = env.get("hostname")
+    return f"{text} ({one_line(host).strip()})" if isinstance(host, str) and host.strip() else text
+
+
+def device_matches(result: RunResult, wanted: str) -> bool:
+    """The `--device` filter: `wanted` equals (ignoring case) the result's device label, its
+    user label, host name, board or CPU model."""
+    env = result.environment
+    names = (device_label(result), env.get("device"), env.get("hostname"), env.get("board_model"), env.get("cpu_model"))
+    key = wanted.strip().casefold()
+    return any(isinstance(n, str) and n.strip().casefold() == key for n in names)
+
+
+def load_results_dirs(roots: Iterable[Path], warn: Callable[[str], None] | None = None) -> list[RunResult]:
+    """`load_results` of every folder in `roots`, oldest first. A run found in several folders
+    (the same run id: a results folder copied from another machine, or a folder given twice) is
+    the same run and counts once (the first folder's copy)."""
+    out: list[RunResult] = []
+    seen_ids: set[str] = set()
+    seen_roots: set[Path] = set()
+    for root in roots:
+        try:
+            resolved = Path(root).resolve()
+        except OSError:
+            resolved = Path(root)
+        if resolved in seen_roots:
+            continue
+        seen_roots.add(resolved)
+        for result in load_results(Path(root), warn):
+            if result.run_id not in seen_ids:
+                seen_ids.add(result.run_id)
+                out.append(result)
+    out.sort(key=order_key)
+    return out
+
+
+# -- repeats -----------------------------------------------------------------------------------------
+def repeat_key(result: RunResult) -> str:
+    """What makes runs repeats of one measurement: the measured profile (everything but its name
+    and sweep), the artifact and the machine (`qtui.core.study.measured_identity` and
+    `machine_identity`, the identities a study resumes by)."""
+    from qtui.core.study import machine_identity, measured_identity  # study imports this module
+
+    return json.dumps(
+        [measured_identity(result.profile), result.artifact.get("key"), machine_identity(result.environment)],
+        sort_keys=True, default=str,
+    )
+
+
+class _RepeatKeys:
+    """`repeat_key` computed once per result object for the duration of one table build."""
+
+    def __init__(self) -> None:
+        self._keys: dict[int, tuple[RunResult, str]] = {}
+
+    def __call__(self, result: RunResult) -> str:
+        found = self._keys.get(id(result))
+        if found is None or found[0] is not result:
+            found = (result, repeat_key(result))
+            self._keys[id(result)] = found
+        return found[1]
+
+
+def repeats_of(result: RunResult, pool: Iterable[RunResult], key: Callable[[RunResult], str] = repeat_key) -> list[RunResult]:
+    """The `ok` runs in `pool` that repeat `result`'s measurement (same `repeat_key`), oldest
+    first; [] when `result` is not `ok`."""
+    if result.status != "ok":
+        return []
+    wanted = key(result)
+    return sorted((r for r in pool if r.status == "ok" and key(r) == wanted), key=order_key)
+
+
+def _metric_values(runs: Iterable[RunResult]) -> list[float]:
+    return [v for r in runs if (v := r.metric[1]) is not None and v > 0]
+
+
+def speedup_estimate(values: list[float], baseline_values: list[float], higher_is_better: bool) -> Estimate | None:
+    """Speed-up over FP32 from both cells' repeats, with its bootstrap interval
+    (`stats.ratio_estimate`): this ÷ FP32 for throughput, FP32 ÷ this for latency."""
+    if not values or not baseline_values:
+        return None
+    if higher_is_better:
+        return ratio_estimate(values, baseline_values)
+    return ratio_estimate(baseline_values, values)
+
+
+# -- quality evidence: accuracy-mode runs ----------------------------------------------------------------
+def accuracy_run_for(run: RunResult, pool: Iterable[RunResult]) -> RunResult | None:
+    """The newest `ok` accuracy-mode run of the same artifact as `run`: same model, framework,
+    precision, weights, data and device (and artifact key when both record one); any scenario
+    (accuracy does not depend on it)."""
+    p = run.profile
+    key = run.artifact.get("key")
+    return _newest(
+        r for r in pool
+        if r.status == "ok" and r.profile.mode == "accuracy"
+        and (r.profile.framework, r.profile.precision) == (p.framework, p.precision)
+        and (key is None or r.artifact.get("key") is None or r.artifact.get("key") == key)
+        and _same_weights_and_data(r, run)
+    )
+
+
+def quality_delta(run: RunResult, pool: Iterable[RunResult]) -> str:
+    """Accuracy (top-1 points) or fidelity change of `run`'s accuracy-mode run against the
+    matching FP32 accuracy-mode run ("" when either is missing, and for FP32 itself)."""
+    pool_list = list(pool)
+    if run.profile.precision == "fp32":
+        return ""
+    acc = accuracy_run_for(run, pool_list)
+    return accuracy_delta(acc, fp32_baseline(acc, pool_list)) if acc is not None else ""
+
+
 # -- the study tables ------------------------------------------------------------------------------
 STUDY_PRECISION_LABELS = {"fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8d", "int8_static": "INT8s"}
 STUDY_INVALID_MARK = "*"
+STUDY_UNSTABLE_MARK = "!"
 STUDY_EMPTY_CELL = "–"
 STUDY_SPEEDUP_NOTE = (
     "×: speed-up over the FP32 run with the same model, framework, scenario, threads, batch size, "
     "weights, data, LoadGen settings and machine"
 )
+STUDY_REPEATS_NOTE = (
+    "Repeats: a cell is the median of its ok runs with the same profile, artifact and machine; "
+    f"[low–high]: {CONFIDENCE * 100:.0f} % CI, bootstrap over repeats (percentile bootstrap of the "
+    f"median, {RESAMPLES} resamples, given from {MIN_FOR_INTERVAL} repeats on), for the metric and the "
+    "speed-up (FP32 and this cell resampled independently)"
+)
+STUDY_UNSTABLE_NOTE = (
+    f"{STUDY_UNSTABLE_MARK} unstable: the repeats spread more than {UNSTABLE_SPREAD * 100:.0f} % "
+    "(1.4826 × median absolute deviation ÷ median, like pyperf's warning): a quieter machine or "
+    "more repeats would narrow it"
+)
+STUDY_DELTA_NOTE = (
+    "Δ: top-1 (points), else centred top-1 agreement (points) or SQNR (dB), of the cell's "
+    "accuracy-mode run minus the FP32 accuracy-mode run's (– where either was not run)"
+)
+STUDY_EXECUTED_NOTE = "ran: the precision the runtime reported executing"
 STUDY_INVALID_NOTE = f"{STUDY_INVALID_MARK} LoadGen said INVALID (e.g. too short): no speed-up given"
 
 
 @dataclass(frozen=True)
 class StudyCell:
-    """One framework × precision cell: the run shown, its scenario metric, speed-up over the
-    matching FP32 run (None for FP32 itself and for runs that are not `ok`) and the short
-    accuracy/fidelity of the matching accuracy-mode run ("" when there is none)."""
+    """One framework × precision cell on one device. With `ok` runs it aggregates every `ok` run
+    that repeats the newest one's measurement (`repeats_of`): `value` is their median,
+    `estimate` the median with its interval, `speedup`/`speedup_estimate` the speed-up over the
+    matching FP32 cell's repeats (None for FP32 itself). Without `ok` runs it is the newest
+    INVALID run, with no speed-up. `fidelity` is the short accuracy/fidelity of the matching
+    accuracy-mode run ("" when there is none), `delta` its change against FP32, `executed` what
+    the runtime reported executing."""
 
-    run_id: str
+    run_id: str  # the newest run of the cell
     status: str
     value: float | None
     speedup: float | None
     fidelity: str
+    estimate: Estimate | None = None
+    speedup_estimate: Estimate | None = None
+    run_ids: tuple[str, ...] = ()  # every run aggregated, oldest first
+    values: tuple[float, ...] = ()  # their scenario metric
+    delta: str = ""
+    executed: str = ""
+    device: str = ""
+    framework: str = ""
+    precision: str = ""
 
-    def lines(self) -> tuple[str, ...]:
-        """The cell as text: "8.04 ×2.50" (then "*" when INVALID), the fidelity below it."""
-        figure = format_figure(self.value) or "n/a"
-        if self.speedup is not None:
-            figure += f" ×{self.speedup:.2f}"
+    @property
+    def repeats(self) -> int:
+        return max(len(self.run_ids), 1)
+
+    @property
+    def unstable(self) -> bool:
+        return self.estimate is not None and self.estimate.unstable
+
+    @property
+    def has_interval(self) -> bool:
+        return self.estimate is not None and self.estimate.has_interval
+
+    def metric_text(self) -> str:
+        """"8.04 [7.91–8.20]" with an interval, else "8.04"; then "!" when unstable, "*" when
+        INVALID."""
+        text = format_figure(self.value) or "n/a"
+        est = self.estimate
+        if est is not None and est.has_interval:
+            text += f" [{format_figure(est.low)}–{format_figure(est.high)}]"
+        if self.unstable:
+            text += STUDY_UNSTABLE_MARK
         if self.status != "ok":
-            figure += STUDY_INVALID_MARK
-        return (figure, self.fidelity) if self.fidelity else (figure,)
+            text += STUDY_INVALID_MARK
+        return text
+
+    def speedup_text(self) -> str:
+        """"×2.50 [2.41–2.58]", "×2.50" without an interval, "" without a speed-up."""
+        if self.speedup is None:
+            return ""
+        text = f"×{self.speedup:.2f}"
+        est = self.speedup_estimate
+        if est is not None and est.has_interval:
+            text += f" [{est.low:.2f}–{est.high:.2f}]"
+        return text
+
+    def lines(self, executed: bool = False, delta: bool = False) -> tuple[str, ...]:
+        """The cell as text. One run (or no interval): "8.04 ×2.50" (then "*" when INVALID);
+        with an interval the speed-up gets its own line. Then the fidelity, and on demand the
+        Δ versus FP32 and the executed precision."""
+        metric, speed = self.metric_text(), self.speedup_text()
+        with_interval = self.has_interval or (self.speedup_estimate is not None and self.speedup_estimate.has_interval)
+        out = [metric, speed] if speed and with_interval else [f"{metric} {speed}" if speed else metric]
+        if self.fidelity:
+            out.append(self.fidelity)
+        if delta and self.precision != "fp32" and self.status == "ok":
+            out.append(f"Δ {self.delta or STUDY_EMPTY_CELL}")
+        if executed and self.executed:
+            out.append(f"ran: {self.executed}")
+        return tuple(out)
+
+
+class StudyRow(NamedTuple):
+    """One framework on one device: a cell per precision of the table (None: nothing run)."""
+
+    framework: str
+    cells: tuple[StudyCell | None, ...]
+    device: str = ""
 
 
 @dataclass(frozen=True)
 class StudyTable:
-    """Framework × precision for one model and scenario: `rows` are (framework, cells), one cell
-    per precision in `precisions` (None where nothing was run)."""
+    """Framework × precision for one model and scenario: `rows` are (framework, cells, device),
+    one cell per precision in `precisions` (None where nothing was run). With results from
+    several devices each framework has a row per device, side by side, and the table a "device"
+    column."""
 
     model: str
     scenario: str
     precisions: tuple[str, ...]
-    rows: tuple[tuple[str, tuple[StudyCell | None, ...]], ...]
+    rows: tuple[StudyRow, ...]
+    devices: tuple[str, ...] = ()
+    show_executed: bool = False
+    show_delta: bool = False
 
     @property
     def metric(self) -> ScenarioMetric:
@@ -644,19 +875,47 @@ class StudyTable:
         return f"{MODEL_TITLES.get(self.model, self.model)} · {self.scenario}: {self.metric.label}, ×FP32"
 
     @property
+    def by_device(self) -> bool:
+        return len(self.devices) > 1
+
+    @property
+    def label_columns(self) -> int:
+        """The leading text columns: framework, and device when there are several."""
+        return 2 if self.by_device else 1
+
+    @property
     def header(self) -> list[str]:
-        return ["framework", *(STUDY_PRECISION_LABELS.get(p, p) for p in self.precisions)]
+        labels = ["framework", "device"] if self.by_device else ["framework"]
+        return [*labels, *(STUDY_PRECISION_LABELS.get(p, p) for p in self.precisions)]
 
     def text_rows(self) -> list[list[tuple[str, ...]]]:
-        """Every row as text: the framework's title, then each cell's lines."""
-        return [
-            [(FRAMEWORK_TITLES.get(fw, fw),), *((c.lines() if c else (STUDY_EMPTY_CELL,)) for c in cells)]
-            for fw, cells in self.rows
-        ]
+        """Every row as text: the framework's title (and the device), then each cell's lines."""
+        out = []
+        for row in self.rows:
+            labels = [(FRAMEWORK_TITLES.get(row.framework, row.framework),)]
+            if self.by_device:
+                labels.append((row.device,))
+            out.append([
+                *labels,
+                *((c.lines(self.show_executed, self.show_delta) if c else (STUDY_EMPTY_CELL,)) for c in row.cells),
+            ])
+        return out
+
+    def cells(self) -> list[StudyCell]:
+        """Every cell that has a run, row by row."""
+        return [c for row in self.rows for c in row.cells if c is not None]
 
     @property
     def has_invalid(self) -> bool:
-        return any(c is not None and c.status != "ok" for _, cells in self.rows for c in cells)
+        return any(c.status != "ok" for c in self.cells())
+
+    @property
+    def has_repeats(self) -> bool:
+        return any(c.repeats > 1 for c in self.cells())
+
+    @property
+    def has_unstable(self) -> bool:
+        return any(c.unstable for c in self.cells())
 
 
 def _newest(runs: Iterable[RunResult]) -> RunResult | None:
@@ -664,70 +923,138 @@ def _newest(runs: Iterable[RunResult]) -> RunResult | None:
 
 
 def _fidelity_for(run: RunResult, pool: list[RunResult]) -> str:
-    """Short accuracy/fidelity of the newest `ok` accuracy-mode run of the same model, framework,
-    precision, weights, data and device."""
-    p = run.profile
-    source = _newest(
-        r for r in pool
-        if r.status == "ok" and r.profile.mode == "accuracy"
-        and (r.profile.framework, r.profile.precision) == (p.framework, p.precision)
-        and _same_weights_and_data(r, run)
-    )
+    """Short accuracy/fidelity of the newest `ok` accuracy-mode run of the same artifact."""
+    source = accuracy_run_for(run, pool)
     return fidelity_short(source) if source is not None else ""
 
 
-def study_tables(results: Iterable[RunResult], pool: Iterable[RunResult] | None = None) -> list[StudyTable]:
-    """The study's tables for every model × scenario with performance runs in `results`. A cell
-    shows the newest `ok` run of that framework and precision, else the newest INVALID one
-    (cancelled and failed runs never); baselines and fidelity come from `pool` (default:
-    `results`)."""
+def _executed(runs: Iterable[RunResult]) -> str:
+    seen: list[str] = []
+    for r in runs:
+        text = one_line(r.artifact.get("executed_precision") or "").strip()
+        if text and text not in seen:
+            seen.append(text)
+    return " / ".join(seen)
+
+
+def _study_cell(
+    runs: list[RunResult], pool: list[RunResult], key: Callable[[RunResult], str], device: str
+) -> StudyCell | None:
+    """The cell of `runs` (one framework, precision, model, scenario and device; ok or INVALID
+    performance runs): see `StudyCell`."""
+    newest_ok = _newest(r for r in runs if r.status == "ok")
+    if newest_ok is None:
+        shown = _newest(runs)
+        if shown is None:
+            return None
+        p = shown.profile
+        value = shown.metric[1]
+        return StudyCell(
+            shown.run_id, shown.status, value, None, _fidelity_for(shown, pool),
+            run_ids=(shown.run_id,), values=(value,) if value is not None else (),
+            executed=_executed([shown]), device=device, framework=p.framework, precision=p.precision,
+        )
+    p = newest_ok.profile
+    group = repeats_of(newest_ok, runs, key)
+    values = _metric_values(group)
+    estimate = bootstrap_median(values) if values else None
+    sp: Estimate | None = None
+    if p.precision != "fp32":
+        base = fp32_baseline(newest_ok, pool)
+        if base is not None and speedup(newest_ok, base) is not None:
+            sp = speedup_estimate(values, _metric_values(repeats_of(base, pool, key)), scenario_metric(p.scenario).higher_is_better)
+    return StudyCell(
+        newest_ok.run_id, "ok", estimate.median if estimate else None, sp.median if sp else None,
+        _fidelity_for(newest_ok, pool), estimate=estimate, speedup_estimate=sp,
+        run_ids=tuple(r.run_id for r in group), values=tuple(values),
+        delta=quality_delta(newest_ok, pool), executed=_executed(group),
+        device=device, framework=p.framework, precision=p.precision,
+    )
+
+
+def study_tables(
+    results: Iterable[RunResult],
+    pool: Iterable[RunResult] | None = None,
+    *,
+    executed: bool = False,
+    delta: bool = False,
+) -> list[StudyTable]:
+    """The study's tables for every model × scenario with performance runs in `results`, each
+    device's rows side by side. A cell aggregates the `ok` repeats of its newest `ok` run, else
+    shows the newest INVALID one (cancelled and failed runs never); baselines, their repeats and
+    fidelity come from `pool` (default: `results`). `executed`/`delta` add those lines."""
     results = list(results)
     chosen = [r for r in results if r.profile.mode == "performance" and r.status in ("ok", "invalid")]
     pool_list = list(pool) if pool is not None else results
+    key = _RepeatKeys()
+    labels = {id(r): device_label(r) for r in chosen}
     tables = []
     for model in MODELS:
         for scenario in SCENARIOS:
-            picked: dict[tuple[str, str], RunResult] = {}
             here = [r for r in chosen if (r.profile.model, r.profile.scenario) == (model, scenario)]
-            for fw in FRAMEWORKS:
-                for prec in PRECISIONS:
-                    runs = [r for r in here if (r.profile.framework, r.profile.precision) == (fw, prec)]
-                    best = _newest(r for r in runs if r.status == "ok") or _newest(runs)
-                    if best is not None:
-                        picked[(fw, prec)] = best
-            if not picked:
+            if not here:
                 continue
-            precisions = tuple(q for q in PRECISIONS if any(k[1] == q for k in picked))
-            rows = []
+            devices = tuple(sorted({labels[id(r)] for r in here}, key=str.casefold))
+            picked: dict[tuple[str, str, str], StudyCell] = {}
             for fw in FRAMEWORKS:
-                if not any(k[0] == fw for k in picked):
-                    continue
-                cells: list[StudyCell | None] = []
-                for prec in precisions:
-                    r = picked.get((fw, prec))
-                    if r is None:
-                        cells.append(None)
-                        continue
-                    sp = speedup_vs_fp32(r, pool_list) if prec != "fp32" else None
-                    cells.append(StudyCell(r.run_id, r.status, r.metric[1], sp, _fidelity_for(r, pool_list)))
-                rows.append((fw, tuple(cells)))
-            tables.append(StudyTable(model, scenario, precisions, tuple(rows)))
+                for device in devices:
+                    for prec in PRECISIONS:
+                        runs = [
+                            r for r in here
+                            if (r.profile.framework, r.profile.precision) == (fw, prec) and labels[id(r)] == device
+                        ]
+                        cell = _study_cell(runs, pool_list, key, device) if runs else None
+                        if cell is not None:
+                            picked[(fw, device, prec)] = cell
+            precisions = tuple(q for q in PRECISIONS if any(k[2] == q for k in picked))
+            rows = [
+                StudyRow(fw, tuple(picked.get((fw, device, prec)) for prec in precisions), device)
+                for fw in FRAMEWORKS
+                for device in devices
+                if any(k[:2] == (fw, device) for k in picked)
+            ]
+            tables.append(StudyTable(model, scenario, precisions, tuple(rows), devices, executed, delta))
     return tables
 
 
-def study_markdown(results: Iterable[RunResult], pool: Iterable[RunResult] | None = None) -> str:
+def study_notes(tables: Iterable[StudyTable]) -> list[str]:
+    """The legend under the study tables: what × means, and the notes the cells need (repeats
+    and their interval, unstable, Δ, executed precision, INVALID)."""
+    tables = list(tables)
+    if not tables:
+        return []
+    notes = [STUDY_SPEEDUP_NOTE]
+    if any(t.has_repeats for t in tables):
+        notes.append(STUDY_REPEATS_NOTE)
+    if any(t.has_unstable for t in tables):
+        notes.append(STUDY_UNSTABLE_NOTE)
+    if any(t.show_delta for t in tables):
+        notes.append(STUDY_DELTA_NOTE)
+    if any(t.show_executed for t in tables):
+        notes.append(STUDY_EXECUTED_NOTE)
+    if any(t.has_invalid for t in tables):
+        notes.append(STUDY_INVALID_NOTE)
+    return notes
+
+
+def study_markdown(
+    results: Iterable[RunResult],
+    pool: Iterable[RunResult] | None = None,
+    *,
+    executed: bool = False,
+    delta: bool = False,
+) -> str:
     """`study_tables` as Markdown: a heading and a table per model × scenario, a cell's lines
-    joined by <br>, and the legend when a cell is INVALID."""
-    tables = study_tables(results, pool)
+    joined by <br>, and the notes (`study_notes`)."""
+    tables = study_tables(results, pool, executed=executed, delta=delta)
     blocks = []
     for table in tables:
-        lines = [f"### {_md_cell(table.title)}", "", "| " + " | ".join(table.header) + " |"]
-        lines.append("|---|" + "---:|" * len(table.precisions))
+        lines = [f"### {_md_cell(table.title)}", "", "| " + " | ".join(_md_cell(h) for h in table.header) + " |"]
+        lines.append("|" + "---|" * table.label_columns + "---:|" * len(table.precisions))
         for row in table.text_rows():
             lines.append("| " + " | ".join("<br>".join(_md_cell(x) for x in cell) for cell in row) + " |")
         blocks.append("\n".join(lines))
-    if tables:
-        blocks.append(STUDY_SPEEDUP_NOTE)
-    if any(t.has_invalid for t in tables):
-        blocks.append("\\" + STUDY_INVALID_NOTE)  # a line starting "* " would be a list item
+    for note in study_notes(tables):
+        # a line starting "* " would be a list item
+        blocks.append("\\" + note if note.startswith(STUDY_INVALID_MARK) else note)
     return "\n\n".join(blocks) + ("\n" if blocks else "")

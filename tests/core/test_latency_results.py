@@ -156,6 +156,16 @@ def test_study_table_layout() -> None:
     assert "### MobileNetV2 · SingleStream: p90 ms, ×FP32" in md and "| ONNX Runtime | 4 | 1 ×4.00 |" in md
 
 
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.5234, "0.523"), (38.54, "38.5"), (99.94, "99.9"), (99.96, "100"), (245.3, "245"), (999.7, "1000"), (1234.4, "1234"), (None, "")],
+)
+def test_figures_have_about_three_significant_digits(value: float | None, text: str) -> None:
+    from qtui.core.results import format_figure
+
+    assert format_figure(value) == text  # 245.3 was "245.3", 999.7 would be "1e+03" with .3g
+
+
 # -- the matching FP32 run -------------------------------------------------------------------------
 def _setup_result(run_id: str, precision: str, p90: float, status: str = "ok", created: str = "2026-01-01T00:00:00+00:00", **env: object) -> RunResult:
     r = _result(run_id, precision, p90, created)
@@ -186,6 +196,7 @@ DIFFERENT_SETUPS = {
     "loadgen override": lambda r: _changed(r, loadgen=LoadGenSpec(min_query_count=1024)),
     "device (host)": lambda r: r.environment.update(hostname="raspberrypi"),
     "device (cpu)": lambda r: r.environment.update(cpu_model="Other CPU"),
+    "device (label)": lambda r: r.environment.update(device="laptop on battery"),
     "runtime version": lambda r: r.environment.update(frameworks={"onnxruntime": "1.21.0"}),
     "weights digest": lambda r: r.provenance.update(weights_digest="bbbb"),
 }

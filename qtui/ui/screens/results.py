@@ -29,8 +29,6 @@ from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
 from qtui.core.events import HistogramSnapshot
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS, RunProfile
 from qtui.core.results import (
-    STUDY_INVALID_NOTE,
-    STUDY_SPEEDUP_NOTE,
     RunResult,
     StudyTable,
     accuracy_delta,
@@ -40,6 +38,7 @@ from qtui.core.results import (
     load_results,
     speedup,
     study_markdown,
+    study_notes,
     study_tables,
     table_rows,
     to_csv,
@@ -464,7 +463,7 @@ def render_study_table(study: StudyTable) -> Table:
     the Markdown export print, a cell's lines one under the other."""
     table = Table(title=Text(study.title), title_justify="left", padding=(0, 1), show_edge=False)
     for index, header in enumerate(study.header):
-        table.add_column(Text(header), justify="left" if index == 0 else "right", no_wrap=True)
+        table.add_column(Text(header), justify="left" if index < study.label_columns else "right", no_wrap=True)
     for row in study.text_rows():
         table.add_row(*(Text("\n".join(lines)) for lines in row))
     return table
@@ -519,9 +518,7 @@ class StudyScreen(Screen[None]):
         if not parts:
             parts = [Text(f"no ok or INVALID performance runs of {MODEL_TITLES.get(self.model, self.model)} yet")]
         else:
-            parts.append(Text(STUDY_SPEEDUP_NOTE, style="dim"))
-            if any(s.has_invalid for s in studies):
-                parts.append(Text(STUDY_INVALID_NOTE, style="dim"))
+            parts += [Text(note, style="dim") for note in study_notes(studies)]
         self.query_one("#study-tables", Static).update(Group(*parts))
 
     def action_export(self) -> None:
