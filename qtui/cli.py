@@ -259,8 +259,9 @@ NARROW = {"mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121", "o
 
 
 def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
-    """A compact Rich table that fits 80 columns (full detail: --json or `report --format`).
-    Cells are `Text`, never markup: text from result files is shown as it is."""
+    """A compact Rich table that fits 80 columns (full detail: --json or `report --format`),
+    with a device column when the results come from several devices. Cells are `Text`, never
+    markup: text from result files is shown as it is."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -278,9 +279,11 @@ def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
         ("p90_ms", "p90 ms", "right"), ("p99_ms", "p99 ms", "right"), ("samples_per_s", "/s", "right"),
         ("speedup_vs_fp32", "×FP32", "right"), ("size_mb", "MB", "right"), ("accuracy", "accuracy / fidelity", "left"),
     ]
+    if len({row["device"] for row in rows}) > 1:
+        spec.insert(0, ("device", "device", "left"))
     names = SHORT | (NARROW if narrow else {})
-    if narrow:  # 80 columns: drop p50 (it stays in --json and the exports)
-        spec = [c for c in spec if c[0] != "p50_ms"]
+    if narrow:  # 80 columns: drop p50 (it stays in --json and the exports), and MB for a device
+        spec = [c for c in spec if c[0] != "p50_ms" and (c[0] != "size_mb" or spec[0][0] != "device")]
         spec[-1] = ("accuracy", "acc/fid", "left")
     cells = [
         [names.get(str(row[k]), _cell(row[k])) if row[k] not in (None, "") else "–" for k, _, _ in spec]
@@ -307,40 +310,85 @@ def _cell(value: Any) -> str:
     return one_line(value)
 
 
+_RESULTS_DIRS_HELP = (
+    "A results folder to read; give it several times (e.g. a laptop's and a Pi's, copied here) "
+    "to put devices side by side. Default: the results folder."
+)
+_DEVICE_FILTER_HELP = "Only results from this device: its label (--device of the run), host name, board or CPU model."
+
+
+def _load_pool(results_dirs: tuple[str, ...]) -> list[Any]:
+    """Every result in the given folders (or the results folder), a run copied into several
+    folders once; damaged files are skipped with a warning on stderr. Exits 2 when the default
+    folder cannot be used."""
+    from qtui.core.paths import results_dir as resolve
+    from qtui.core.results import load_results_dirs
+    from qtui.core.text import one_line
+
+    roots = [Path(d) for d in results_dirs]
+    if not roots:
+        try:
+            roots = [resolve(None)]
+        except OSError as exc:
+            _fail_input(one_line(f"results folder: {exc.strerror or exc}"))
+    return load_results_dirs(roots, warn=lambda msg: click.echo(msg, err=True))
+
+
+def _device_filter(results: list[Any], device: str | None) -> list[Any]:
+    """`results` from `device` (see `results.device_matches`); exits 2 naming the devices there
+    are when none matches."""
+    from qtui.core.results import device_label, device_matches
+    from qtui.core.text import one_line
+
+    if device is None:
+        return results
+    chosen = [r for r in results if device_matches(r, device)]
+    if not chosen:
+        known = sorted({device_label(r) for r in results}, key=str.casefold)
+        _fail_input(one_line(f"--device {device}: no results from that device; devices: {', '.join(known) or 'none'}"))
+    return chosen
+
+
 @main.command()
-@click.option("--results-dir", type=click.Path(file_okay=False), default=None)
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study"]), default="table", help="study: the paper's layout, framework × precision per model and scenario (Markdown).")
+@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help=_RESULTS_DIRS_HELP)
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o).")
 @click.option("--model", default=None)
 @click.option("--framework", default=None)
 @click.option("--precision", default=None)
 @click.option("--scenario", default=None)
+@click.option("--device", default=None, help=_DEVICE_FILTER_HELP)
+@click.option("--executed", is_flag=True, help="study: add each cell's executed precision (what the runtime reported).")
+@click.option("--delta", is_flag=True, help="study: add each cell's accuracy or fidelity change versus FP32.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout.")
-def report(results_dir: str | None, fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, output: str | None) -> None:
-    """Tabulate saved results (with speed-up over the matching FP32 run). Damaged result files
-    are skipped with a warning on stderr."""
-    from qtui.core.paths import results_dir as resolve
-    from qtui.core.results import load_results, study_markdown, table_rows, to_csv, to_markdown
+def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, device: str | None, executed: bool, delta: bool, output: str | None) -> None:
+    """Tabulate saved results (with speed-up over the matching FP32 run), from one results
+    folder or several (devices side by side). Damaged result files are skipped with a warning on
+    stderr."""
+    from qtui.core.results import study_markdown, table_rows, to_csv, to_markdown
     from qtui.core.text import one_line
 
-    try:
-        root = resolve(results_dir)
-    except OSError as exc:
-        _fail_input(one_line(f"--results-dir {results_dir}: {exc.strerror or exc}"))
-        return
-    pool = load_results(root, warn=lambda msg: click.echo(msg, err=True))
-    chosen = [
+    pool = _load_pool(results_dirs)
+    chosen = _device_filter([
         r for r in pool
         if (model is None or r.profile.model == model)
         and (framework is None or r.profile.framework == framework)
         and (precision is None or r.profile.precision == precision)
         and (scenario is None or r.profile.scenario == scenario)
-    ]
+    ], device)
     if fmt == "table" and output is None:
         _print_table(chosen, pool)
         return
     rows = table_rows(chosen, pool)
+    written = f"{len(rows)} rows"
     if fmt == "study":
-        text = study_markdown(chosen, pool)
+        text = study_markdown(chosen, pool, executed=executed, delta=delta)
+    elif fmt == "html":
+        from qtui.core.report_html import CHARTS_HINT, charts_available, render_html
+
+        text = render_html(chosen, pool)
+        written = f"the HTML report of {len(rows)} results"
+        if not charts_available():
+            click.echo(f"qtui: no charts in the HTML report. {CHARTS_HINT}", err=True)
     elif fmt == "csv":
         text = to_csv(rows)
     elif fmt == "json":
@@ -352,9 +400,47 @@ def report(results_dir: str | None, fmt: str, model: str | None, framework: str 
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
             _fail_input(one_line(f"--output {output}: {exc.strerror or exc}"))
-        click.echo(f"wrote {len(rows)} rows to {one_line(output)}", err=True)
+        click.echo(f"wrote {written} to {one_line(output)}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+#: `qtui recommend`'s default budgets, the same as qtui.core.recommend's DEFAULT_* (tested):
+#: written here so that `qtui --help` imports nothing heavy.
+BUDGET_DEFAULTS = {"top1_drop": 1.0, "sqnr_db": 20.0, "agreement_pct": 70.0}
+
+
+@main.command("recommend")
+@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help=_RESULTS_DIRS_HELP)
+@click.option("--model", default=None, help="Only this model (default: every model measured).")
+@click.option("--scenario", default=None, help="Only this scenario (default: every scenario measured).")
+@click.option("--device", default=None, help=_DEVICE_FILTER_HELP)
+@click.option("--budget-top1-drop", "top1_drop", type=click.FloatRange(0, 100), default=BUDGET_DEFAULTS["top1_drop"], show_default=True, metavar="PCT", help="Largest top-1 drop versus FP32, in points (with labelled data).")
+@click.option("--budget-sqnr-db", "sqnr_db", type=click.FloatRange(-100, 200), default=BUDGET_DEFAULTS["sqnr_db"], show_default=True, metavar="DB", help="Smallest SQNR of the logits versus FP32 (fidelity evidence).")
+@click.option("--budget-agreement", "agreement", type=click.FloatRange(0, 100), default=BUDGET_DEFAULTS["agreement_pct"], show_default=True, metavar="PCT", help="Smallest centred top-1 agreement with FP32, in % (fidelity evidence).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: str | None, device: str | None, top1_drop: float, sqnr_db: float, agreement: float, as_json: bool) -> None:
+    """The fastest framework × precision per model and scenario (and device) whose quality stays
+    within budget: top-1 drop versus FP32 with labelled data, else fidelity (SQNR, centred
+    agreement) from accuracy-mode runs; FP32 needs none. Says which evidence it rests on, the
+    runner-up, the speed-up with its 95 % interval, and what was not measured."""
+    from qtui.core.recommend import Budgets, recommend, recommendations_text
+    from qtui.core.text import one_line
+
+    pool = _load_pool(results_dirs)
+    chosen = _device_filter([
+        r for r in pool
+        if (model is None or r.profile.model == model) and (scenario is None or r.profile.scenario == scenario)
+    ], device)
+    recs = recommend(chosen, pool, Budgets(top1_drop, sqnr_db, agreement / 100))
+    if not recs:
+        where = ", ".join(results_dirs) or "the results folder"
+        _echo_err(one_line(f"qtui: no ok or INVALID performance runs to recommend from in {where}: run a study first"))
+        sys.exit(EXIT_FAILED)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in recs], indent=2, default=str))
+    else:
+        click.echo(recommendations_text(recs), nl=False)
 
 
 def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> Any:

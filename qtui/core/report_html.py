@@ -1,0 +1,329 @@
+"""The HTML report: one self-contained file with the devices, the recommendation, the study tables
+(the same cells as `qtui report --format study`, with Δ versus FP32 and the executed precision)
+and, per model × scenario, two charts inline as SVG: speed-up over FP32 per framework × precision
+(bars with their 95 % interval as whiskers, one panel per device) and the latency distributions
+(each cell's newest run's histogram, one panel per framework).
+
+Nothing is fetched when the file is opened: no scripts, no external links, images or fonts (the
+SVG text names local font families, ending with the generic `sans-serif`). The charts need
+matplotlib (the optional `report` extra, drawn with the Agg backend into SVG); without it the
+file is still written, with the tables and a note saying how to get the charts.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import io
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core.recommend import Budgets, Recommendation, recommend
+from qtui.core.results import (
+    STUDY_PRECISION_LABELS,
+    RunResult,
+    StudyTable,
+    device_label,
+    study_notes,
+    study_tables,
+)
+from qtui.core.text import one_line
+
+CHARTS_HINT = "Charts need matplotlib: pip install 'qtui[report]' and write the report again."
+PRECISION_COLOURS = {"fp32": "#4c72b0", "fp16": "#dd8452", "int8_dynamic": "#55a868", "int8_static": "#c44e52"}
+DEVICE_STYLES = ("-", "--", ":", "-.")
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #222; }
+h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ccc; } h3 { font-size: 1.05rem; }
+table { border-collapse: collapse; margin: 0.6rem 0 1rem; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; vertical-align: top; }
+th { background: #f2f2f2; } td.figure { text-align: right; white-space: nowrap; }
+caption { text-align: left; font-weight: bold; padding: 0.3rem 0; }
+figure { margin: 0.5rem 0 1.5rem; } figure svg { max-width: 100%; height: auto; }
+figcaption, .note, .meta { color: #555; font-size: 0.85rem; }
+ul.recommendation { list-style: none; padding-left: 0; } ul.recommendation li.sub { padding-left: 1.5rem; }
+li.best { font-weight: bold; } .missing { color: #8a6d00; }
+"""
+
+
+# -- SVG charts ------------------------------------------------------------------------------------
+def charts_available() -> bool:
+    """Whether matplotlib can be imported (the `report` extra)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _mpl_text(value: str) -> str:
+    """Text for matplotlib drawn literally ("$" would start mathtext)."""
+    return one_line(value).replace("$", r"\$")
+
+
+def _rc() -> Any:  # matplotlib types its keys as literals
+    return {
+        "svg.fonttype": "none",  # text as <text>, local font families ending in "sans-serif"
+        "svg.hashsalt": "qtui",  # the same report gives the same ids
+        "font.family": "sans-serif",
+        "font.size": 9,
+        "axes.formatter.use_mathtext": False,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
+
+
+def _to_svg(fig: Any) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
+    return buf.getvalue()
+
+
+def inline_svg(svg: str, prefix: str) -> str:
+    """A standalone SVG made fit to sit inside HTML: no XML prolog, DOCTYPE, comments or
+    namespace declarations (HTML needs none, and they are URLs), `xlink:href` as `href`, and
+    every id (and reference to it) prefixed so that several charts in one page never clash."""
+    body = svg[svg.index("<svg"):]
+    body = re.sub(r"<!--.*?-->", "", body, flags=re.S)
+    body = re.sub(r'\s+xmlns(?::\w+)?="[^"]*"', "", body)
+    body = body.replace("xlink:href=", "href=")
+    body = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', body)
+    body = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"', body)
+    body = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})", body)
+    return body.strip()
+
+
+def speedup_svg(table: StudyTable) -> str | None:
+    """Speed-up over FP32 per framework × precision, one panel per device: a bar per cell with a
+    speed-up, its 95 % interval as a whisker, the figure ("×2.50", as in the table) above it.
+    None when no cell has a speed-up."""
+    precisions = [p for p in table.precisions if p != "fp32"]
+    panels = []
+    for device in table.devices:
+        rows = [
+            r for r in table.rows
+            if r.device == device and any(c is not None and c.speedup is not None for c in r.cells)
+        ]
+        if rows:
+            panels.append((device, rows))
+    if not panels or not precisions:
+        return None
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(_rc()):
+        width = max(3.4, 1.1 + 0.55 * len(precisions) * max(len(rows) for _, rows in panels))
+        fig = Figure(figsize=(min(width * len(panels), 12.0), 3.4), layout="constrained")
+        axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+        bar = 0.8 / len(precisions)
+        for ax, (device, rows) in zip(axes, panels, strict=True):
+            labelled: set[str] = set()
+            ax.axhline(1.0, color="#888", linewidth=0.8, linestyle="--")
+            for j, prec in enumerate(precisions):
+                index = table.precisions.index(prec)
+                for i, row in enumerate(rows):
+                    cell = row.cells[index]
+                    if cell is None or cell.speedup is None:
+                        continue
+                    x = i - 0.4 + bar * (j + 0.5)
+                    est = cell.speedup_estimate
+                    err = None
+                    if est is not None and est.has_interval:
+                        assert est.low is not None and est.high is not None
+                        err = [[max(cell.speedup - est.low, 0.0)], [max(est.high - cell.speedup, 0.0)]]
+                    ax.bar(x, cell.speedup, bar * 0.9, color=PRECISION_COLOURS.get(prec, "#777"),
+                           yerr=err, capsize=3, error_kw={"linewidth": 0.9},
+                           label=None if prec in labelled else STUDY_PRECISION_LABELS.get(prec, prec))
+                    labelled.add(prec)
+                    top = est.high if err is not None and est is not None and est.high is not None else cell.speedup
+                    ax.text(x, top, f"×{cell.speedup:.2f}", ha="center", va="bottom", fontsize=7)
+            ax.set_xticks(range(len(rows)), [_mpl_text(FRAMEWORK_TITLES.get(r.framework, r.framework)) for r in rows])
+            ax.set_title(_mpl_text(device), fontsize=9)
+            ax.margins(y=0.15)
+        axes[0].set_ylabel("speed-up over FP32 (×)")
+        seen: dict[str, Any] = {}
+        for ax in axes:
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                seen.setdefault(label, handle)
+        fig.legend(list(seen.values()), list(seen.keys()), loc="outside upper right", fontsize=8, frameon=False, ncols=len(seen))
+        return _to_svg(fig)
+
+
+def latency_svg(table: StudyTable, by_id: dict[str, RunResult]) -> str | None:
+    """Latency distributions compared side by side: one panel per framework, a line per precision
+    (colour) and device (line style), from the histogram of each cell's newest run as the share
+    of queries (Offline: batches) per bin, log-scaled latency. None without histograms."""
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    series: dict[str, list[tuple[str, str, list[float], list[float]]]] = {}
+    for row in table.rows:
+        for cell in row.cells:
+            run = by_id.get(cell.run_id) if cell is not None else None
+            if cell is None or run is None:
+                continue
+            hist = run.histogram or {}
+            edges, counts = list(hist.get("edges_ms") or []), list(hist.get("counts") or [])
+            total = sum(counts)
+            if len(edges) != len(counts) + 1 or total <= 0:
+                continue
+            series.setdefault(row.framework, []).append((cell.precision, row.device, edges, [c / total for c in counts]))
+    if not series:
+        return None
+    frameworks = [fw for fw in dict.fromkeys(r.framework for r in table.rows) if fw in series]
+    offline = table.scenario == "Offline"
+    with matplotlib.rc_context(_rc()):
+        fig = Figure(figsize=(min(3.2 * len(frameworks), 12.0), 2.9), layout="constrained")
+        axes = fig.subplots(1, len(frameworks), sharey=True, squeeze=False)[0]
+        for ax, fw in zip(axes, frameworks, strict=True):
+            for prec, device, edges, shares in series[fw]:
+                style = DEVICE_STYLES[table.devices.index(device) % len(DEVICE_STYLES)] if device in table.devices else "-"
+                label = STUDY_PRECISION_LABELS.get(prec, prec) + (f" · {device}" if table.by_device else "")
+                ax.stairs(shares, edges, color=PRECISION_COLOURS.get(prec, "#777"), linestyle=style,
+                          linewidth=1.3, label=_mpl_text(label))
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_title(_mpl_text(FRAMEWORK_TITLES.get(fw, fw)), fontsize=9)
+            ax.set_xlabel(f"latency per {'batch' if offline else 'query'} (ms)")
+            ax.legend(fontsize=7, frameon=False)
+        axes[0].set_ylabel(f"share of {'batches' if offline else 'queries'}")
+        return _to_svg(fig)
+
+
+# -- HTML -----------------------------------------------------------------------------------------
+def _e(value: object) -> str:
+    return html.escape(one_line(value), quote=True)
+
+
+def _table_html(table: StudyTable) -> str:
+    parts = [f'<table class="study" data-model="{_e(table.model)}" data-scenario="{_e(table.scenario)}">',
+             f"<caption>{_e(table.title)}</caption>", "<thead><tr>"]
+    parts += [f"<th>{_e(h)}</th>" for h in table.header]
+    parts.append("</tr></thead><tbody>")
+    for row in table.text_rows():
+        cells = []
+        for index, lines in enumerate(row):
+            css = "label" if index < table.label_columns else "figure"
+            cells.append(f'<td class="{css}">' + "<br>".join(_e(x) for x in lines) + "</td>")
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def _figure_html(svg: str, kind: str, table: StudyTable, index: int, caption: str) -> str:
+    return (
+        f'<figure class="chart" data-kind="{kind}" data-model="{_e(table.model)}" data-scenario="{_e(table.scenario)}">'
+        f"{inline_svg(svg, f'c{index}-{kind}')}<figcaption>{_e(caption)}</figcaption></figure>"
+    )
+
+
+def _devices_html(results: list[RunResult]) -> str:
+    seen: dict[str, RunResult] = {}
+    counts: dict[str, int] = {}
+    for r in results:
+        label = device_label(r)
+        seen[label] = r  # the newest (results are oldest first)
+        counts[label] = counts.get(label, 0) + 1
+    rows = []
+    for label in sorted(seen, key=str.casefold):
+        env = seen[label].environment
+        versions = ", ".join(f"{k} {v}" for k, v in (env.get("frameworks") or {}).items() if v)
+        cores = f"{env.get('cores_logical')} logical / {env.get('cores_physical')} physical" if env.get("cores_logical") else ""
+        rows.append(
+            "<tr>" + "".join(f"<td>{_e(x)}</td>" for x in (
+                label, env.get("board_model") or env.get("cpu_model") or "", env.get("hostname") or "",
+                cores, env.get("os") or "", versions, counts[label],
+            )) + "</tr>"
+        )
+    head = "".join(f"<th>{h}</th>" for h in ("device", "board / CPU", "host", "cores", "OS", "frameworks", "runs"))
+    return f'<table class="devices"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _recommendations_html(recs: list[Recommendation]) -> str:
+    if not recs:
+        return '<p class="note">No performance runs: nothing to recommend.</p>'
+    parts = []
+    for rec in recs:
+        lines = rec.text_lines()
+        items = []
+        for line in lines[1:]:
+            sub = line.startswith("    ")
+            text = line.strip()
+            css = ["sub"] if sub else []
+            if text.startswith("recommended:"):
+                css.append("best")
+            if text.startswith(("not measured", "quality not measured", "faster, but")):
+                css.append("missing")
+            items.append(f'<li class="{" ".join(css)}">{_e(text)}</li>' if css else f"<li>{_e(text)}</li>")
+        parts.append(
+            f'<article class="recommendation" data-model="{_e(rec.model)}" data-scenario="{_e(rec.scenario)}" '
+            f'data-device="{_e(rec.device)}"><h3>{_e(lines[0])}</h3><ul class="recommendation">{"".join(items)}</ul></article>'
+        )
+    parts.append(f'<p class="note">Budgets: {_e(recs[0].budgets.text())}.</p>')
+    return "".join(parts)
+
+
+def render_html(
+    results: Iterable[RunResult],
+    pool: Iterable[RunResult] | None = None,
+    *,
+    budgets: Budgets | None = None,
+    recommendations: list[Recommendation] | None = None,
+    title: str = "qtui report",
+    charts: bool | None = None,
+    generated: _dt.datetime | None = None,
+) -> str:
+    """The report as one HTML document (see the module docstring). `charts=None` draws them
+    when matplotlib is installed; `recommendations` default to `recommend(results, pool,
+    budgets)`."""
+    results = list(results)
+    pool_list = list(pool) if pool is not None else results
+    tables = study_tables(results, pool_list, executed=True, delta=True)
+    recs = recommendations if recommendations is not None else recommend(results, pool_list, budgets)
+    draw = charts_available() if charts is None else charts
+    by_id = {r.run_id: r for r in pool_list}
+    when = (generated or _dt.datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="meta">{len(results)} results, written {_e(when)} by qtui. Everything in this file is '
+        "inline: it needs no network.</p>",
+        '<section id="devices"><h2>Devices</h2>', _devices_html(results), "</section>",
+        '<section id="recommendation"><h2>Recommendation</h2>', _recommendations_html(recs), "</section>",
+        '<section id="study"><h2>Study tables</h2>',
+    ]
+    if not draw:
+        out.append(f'<p class="note" id="no-charts">{_e(CHARTS_HINT)}</p>')
+    if not tables:
+        out.append('<p class="note">No ok or INVALID performance runs.</p>')
+    for index, table in enumerate(tables):
+        out.append('<section class="study-table">')
+        out.append(_table_html(table))
+        if draw:
+            svg = speedup_svg(table)
+            if svg is not None:
+                out.append(_figure_html(svg, "speedup", table, index,
+                                        "Speed-up over FP32 (×, median of the repeats); whiskers: 95 % CI, bootstrap over repeats; dashed line: FP32."))
+            svg = latency_svg(table, by_id)
+            if svg is not None:
+                out.append(_figure_html(svg, "latency", table, index,
+                                        "Latency distributions: each cell's newest run, share of queries per bin (log-scaled latency)."))
+        out.append("</section>")
+    notes = study_notes(tables)
+    if notes:
+        out.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
+    out.append("</section>")
+    out.append(f'<p class="meta">Precisions: {_e(", ".join(f"{STUDY_PRECISION_LABELS[p]} = {PRECISION_TITLES[p]}" for p in STUDY_PRECISION_LABELS))}. '
+               f"Models: {_e(', '.join(MODEL_TITLES.values()))}.</p>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
