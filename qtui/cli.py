@@ -435,7 +435,7 @@ def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: st
     recs = recommend(chosen, pool, Budgets(top1_drop, sqnr_db, agreement / 100))
     if not recs:
         where = ", ".join(results_dirs) or "the results folder"
-        _echo_err(one_line(f"qtui: no ok or INVALID performance runs to recommend from in {where}: run a study first"))
+        click.echo(one_line(f"qtui: no ok or INVALID performance runs to recommend from in {where}: run a study first"), err=True)
         sys.exit(EXIT_FAILED)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in recs], indent=2, default=str))
