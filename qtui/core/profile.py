@@ -31,6 +31,7 @@ from typing import Any
 import tomli_w
 
 from qtui.core import frameworks as _frameworks
+from qtui.core.text import is_plain
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -109,6 +110,17 @@ class SweepSpec:
 
 
 @dataclass(frozen=True)
+class StudySpec:
+    """How `qtui study` measures each combination; a single run ignores it."""
+
+    repeats: int = 1
+    #: wait before each run until the CPU is below this many °C; unset: 60 on a Raspberry Pi
+    #: and no wait elsewhere; 0: never wait
+    cooldown_below_c: float | None = None
+    cooldown_max_wait_s: float = 300.0
+
+
+@dataclass(frozen=True)
 class RunProfile:
     """One benchmark run, exactly as saved in TOML."""
 
@@ -124,7 +136,10 @@ class RunProfile:
     weights: WeightsSpec = field(default_factory=WeightsSpec)
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
     loadgen: LoadGenSpec = field(default_factory=LoadGenSpec)
+    #: a label for this machine in results and device-vs-device tables (unset: its CPU/board)
+    device: str | None = None
     sweep: SweepSpec | None = None
+    study: StudySpec | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -137,6 +152,7 @@ _TABLES: dict[str, type] = {
     "dataset": DatasetSpec,
     "loadgen": LoadGenSpec,
     "sweep": SweepSpec,
+    "study": StudySpec,
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -211,6 +227,9 @@ BOUNDS: dict[str, Bound] = {
     "loadgen.expected_latency_ms": Bound(3_600_000, "1 hour", zero=False),
     "loadgen.expected_qps": Bound(1_000_000, "far beyond any CPU on these models", zero=False),
     "loadgen.samples_per_query": Bound(1024, "MLPerf MultiStream uses 8", zero=False),
+    "study.repeats": Bound(100, "a 95 % interval needs 3; 100 is a night of runs", zero=False),
+    "study.cooldown_below_c": Bound(120, "CPUs throttle near 80-100 °C"),
+    "study.cooldown_max_wait_s": Bound(3600, "1 hour between two runs"),
 }
 
 #: A profile file larger than this is refused before it is read (the shipped ones are < 1 KB).
@@ -354,6 +373,8 @@ def _check_bound(key: str, value: float | None, source: str | None) -> None:
 def _get(profile: RunProfile, dotted: str) -> Any:
     obj: Any = profile
     for part in dotted.split("."):
+        if obj is None:  # an optional table that is absent ([study])
+            return None
         obj = getattr(obj, part)
     return obj
 
@@ -381,6 +402,13 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
         _check_choice(key, _get(profile, key), allowed, source)
     if not profile.name.strip():
         raise ProfileError(f"{_where(source)}key 'name' must not be empty", "name")
+    if profile.device is not None and (
+        not profile.device.strip() or len(profile.device) > 64 or not is_plain(profile.device)
+    ):
+        raise ProfileError(
+            f"{_where(source)}key 'device': a label of at most 64 printable characters on one line",
+            "device",
+        )
     for key, bound in BOUNDS.items():
         value = _get(profile, key)
         if strict:

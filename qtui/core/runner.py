@@ -292,8 +292,9 @@ class _Run:
         p = self.profile
         from qtui.core.catalog import unavailable_reason
 
-        if self.options.device:
-            self.result.environment["device"] = self.options.device
+        device = self.options.device or p.device
+        if device:
+            self.result.environment["device"] = device
         reason = unavailable_reason(p.framework, p.precision)
         if reason:
             raise RunFailed(f"{p.framework} {p.precision} cannot run here: {reason}")

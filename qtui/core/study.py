@@ -26,31 +26,54 @@ from pathlib import Path
 from typing import Any
 
 from qtui.core import events as ev
-from qtui.core.profile import RunProfile, expand_sweep, to_dict
+from qtui.core.profile import RunProfile, StudySpec, expand_sweep, to_dict
 from qtui.core.results import RunResult, load_results
 
 #: Results that count as a measurement of their cell (LoadGen finished the run).
 COMPLETED = ("ok", "invalid")
 #: Profile keys that do not change what a run measures, ignored when matching results.
-_NOT_MEASURED = ("name", "sweep")
+_NOT_MEASURED = ("name", "sweep", "study", "device")
 
 
 @dataclass(frozen=True)
 class StudyOptions:
     """How to run a study: which subset, how many repeats, where results go."""
 
-    repeats: int = 1
+    #: None: the profile's `[study] repeats` (1 without it)
+    repeats: int | None = None
     force: bool = False
     models: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
     precisions: tuple[str, ...] = ()
     scenarios: tuple[str, ...] = ()
     results_root: Path | None = None
+    #: None: the profile's `device` label
     device: str | None = None
-    #: wait before each run until the CPU is below this (°C); None: 60 °C on a Raspberry Pi,
-    #: no wait elsewhere; 0 disables it
+    #: wait before each run until the CPU is below this (°C); None: the profile's `[study]`
+    #: value, else 60 °C on a Raspberry Pi and no wait elsewhere; 0 disables it
     cooldown_below_c: float | None = None
-    cooldown_max_wait_s: float = 300.0
+    #: None: the profile's `[study]` value (300 s)
+    cooldown_max_wait_s: float | None = None
+
+    def resolved(self, profile: RunProfile) -> StudyOptions:
+        """These options with what they leave unset taken from the profile's `[study]` and
+        `device`."""
+        from dataclasses import replace
+
+        spec = profile.study or StudySpec()
+        return replace(
+            self,
+            repeats=self.repeats if self.repeats is not None else spec.repeats,
+            device=self.device if self.device is not None else profile.device,
+            cooldown_below_c=(
+                self.cooldown_below_c if self.cooldown_below_c is not None else spec.cooldown_below_c
+            ),
+            cooldown_max_wait_s=(
+                self.cooldown_max_wait_s
+                if self.cooldown_max_wait_s is not None
+                else spec.cooldown_max_wait_s
+            ),
+        )
 
 
 @dataclass
@@ -156,11 +179,13 @@ def run_study(
 
     emit = on_event or (lambda e: None)
     stop = stop or threading.Event()
+    options = options.resolved(profile)
+    repeats = options.repeats or 1
     cells = [CellStatus(p) for p in plan(profile, options)]
     report = StudyReport(cells)
     env = capture_environment()
     machine = machine_identity(env, options.device)
-    total_runs = len(cells) * options.repeats
+    total_runs = len(cells) * repeats
 
     # -- 1. prepare everything ------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -186,10 +211,10 @@ def run_study(
         if cell.prepare_error:
             continue
         have = [] if options.force else completed_runs(cell.profile, cell.artifact_key, machine, pool)
-        cell.reused = min(len(have), options.repeats)
-        cell.run_ids = [r.run_id for r in have[: options.repeats]]
-        report.results += have[: options.repeats]
-        todo += [(cell, i) for i in range(cell.reused, options.repeats)]
+        cell.reused = min(len(have), repeats)
+        cell.run_ids = [r.run_id for r in have[:repeats]]
+        report.results += have[:repeats]
+        todo += [(cell, i) for i in range(cell.reused, repeats)]
     skipped = sum(c.reused for c in cells)
     if skipped:
         emit(ev.Log(f"study: {skipped} of {total_runs} runs already measured here (use --force to measure again)"))
@@ -202,11 +227,11 @@ def run_study(
             break
         left = len(todo) - n
         eta = (sum(durations) / len(durations)) * left if durations else None
-        emit(ev.StudyStep("measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{options.repeats})", eta))
+        emit(ev.StudyStep("measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{repeats})", eta))
         if cooldown:
             wait_for_cooldown(
                 cooldown,
-                options.cooldown_max_wait_s,
+                options.cooldown_max_wait_s or 300.0,
                 on_wait=lambda c, w: emit(ev.Preparing(f"cooling down: {c:.0f} °C (waiting for < {cooldown:.0f} °C)", None)),
                 should_stop=stop.is_set,
             )

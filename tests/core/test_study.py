@@ -103,3 +103,23 @@ def test_a_preparation_failure_shows_before_measuring(tmp_path: Path, monkeypatc
     error = next(i for i, e in enumerate(events) if isinstance(e, ev.Log) and "calibration exploded" in e.text)
     first_run = next(i for i, e in enumerate(events) if isinstance(e, ev.Started))
     assert error < first_run and report.runs_done == 1
+
+
+def test_options_come_from_the_profile_unless_given() -> None:
+    from qtui.core.profile import StudySpec
+
+    profile = replace(small_profile(), device="pi-4", study=StudySpec(repeats=3, cooldown_below_c=55.0))
+    resolved = StudyOptions().resolved(profile)
+    assert (resolved.repeats, resolved.device, resolved.cooldown_below_c, resolved.cooldown_max_wait_s) == (3, "pi-4", 55.0, 300.0)
+    given = StudyOptions(repeats=1, device="laptop", cooldown_below_c=0).resolved(profile)
+    assert (given.repeats, given.device, given.cooldown_below_c) == (1, "laptop", 0)
+    assert StudyOptions().resolved(small_profile()).repeats == 1
+
+
+def test_labels_and_study_settings_do_not_change_what_a_cell_is() -> None:
+    from qtui.core.profile import StudySpec
+    from qtui.core.study import measured_identity
+
+    plain = small_profile()
+    assert measured_identity(replace(plain, device="x", study=StudySpec(repeats=5), name="other")) == measured_identity(plain)
+    assert measured_identity(replace(plain, threads=1)) != measured_identity(plain)
