@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from qtui import __version__
+from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -352,10 +353,10 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 @main.command()
 @click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help=_RESULTS_DIRS_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o).")
-@click.option("--model", default=None)
-@click.option("--framework", default=None)
-@click.option("--precision", default=None)
-@click.option("--scenario", default=None)
+@click.option("--model", type=click.Choice(MODELS), default=None)
+@click.option("--framework", type=click.Choice(FRAMEWORKS), default=None)
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None)
+@click.option("--scenario", type=click.Choice(SCENARIOS), default=None)
 @click.option("--device", default=None, help=_DEVICE_FILTER_HELP)
 @click.option("--executed", is_flag=True, help="study: add each cell's executed precision (what the runtime reported).")
 @click.option("--delta", is_flag=True, help="study: add each cell's accuracy or fidelity change versus FP32.")
@@ -375,6 +376,15 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         and (precision is None or r.profile.precision == precision)
         and (scenario is None or r.profile.scenario == scenario)
     ], device)
+    filters = [f"--{k} {v}" for k, v in (("model", model), ("framework", framework), ("precision", precision), ("scenario", scenario), ("device", device)) if v]
+    if not chosen:
+        from qtui.core.paths import results_dir
+
+        where = ", ".join(one_line(d) for d in results_dirs) or one_line(results_dir())
+        what = f"match {' '.join(filters)}" if filters and pool else "are saved"
+        click.echo(f"qtui: no results {what} ({len(pool)} results in {where})", err=True)
+        if fmt == "table" and output is None:
+            return
     if fmt == "table" and output is None:
         _print_table(chosen, pool)
         return
