@@ -51,6 +51,8 @@ def speedup_rows(measured: list[Measured]) -> list[tuple[str, str, int, float, f
         if m32 is None:
             continue
         n = min(len(m8.goal.ratios), len(m32.goal.ratios))
+        if n == 0:
+            continue
         # speed-up ratio = (qtui8/qtui32)/(raw8/raw32) = harness8/harness32 (Offline);
         # latency speed-ups are fp32/int8, so the ratio inverts
         if scenario == "Offline":
@@ -78,6 +80,12 @@ def markdown(measured: list[Measured], header: str, seconds: float) -> str:
     ]
     for m in measured:
         goal, higher = GOALS[m.line.scenario]
+        if not m.goal.ratios:
+            lines.append(
+                f"| {m.line.model} | {m.line.framework} | {m.line.precision} | {m.line.scenario} | – | – | – | – | "
+                f"{'≥' if higher else '≤'} {goal:g} | not measured ({'failed: ' + m.error if m.error else 'time budget'}) | 0 | – |"
+            )
+            continue
         lo, hi = m.goal.interval
         unit = "/s" if m.line.scenario == "Offline" else " ms"
         other = [v for v in m.other_cores if v == v]
@@ -142,6 +150,8 @@ def main() -> None:
     print()
     print(text)
     for m in measured:
+        if not m.goal.ratios:
+            continue
         if m.goal.verdict == "meets" and m.goal.higher_is_better and m.goal.interval[0] > 1.03:
             print(f"note: qtui beats the raw loop on {m.line.name}: the raw reference is not the runtime's best", file=sys.stderr)
         if m.goal.verdict == "meets" and not m.goal.higher_is_better and m.goal.interval[1] < 0.97:

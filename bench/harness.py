@@ -97,6 +97,7 @@ class Measured:
     units: str = ""
     count: int = 0
     seconds: float = 0.0
+    error: str | None = None
 
 
 def base_profile(line: Line, cfg: Config) -> RunProfile:
@@ -140,7 +141,7 @@ def size_count(line: Line, cfg: Config, artifact: Any) -> int:
         n = int(cfg.seconds / seconds_per_query) * cfg.batch
         return max(SAMPLES * 2, min(8192, n // SAMPLES * SAMPLES))
     n = int(cfg.seconds / seconds_per_query)
-    return max(200, min(2000, n)) if line.scenario == "SingleStream" else max(200, min(662, n))
+    return max(100, min(2000, n)) if line.scenario == "SingleStream" else max(100, min(662, n))
 
 
 def qtui_pass(line: Line, cfg: Config, count: int) -> tuple[float, float]:
@@ -191,7 +192,8 @@ def one_pass(m: Measured, cfg: Config, artifact: Any, printer: Callable[[str], N
     unit = "samples/s" if m.line.scenario == "Offline" else f"ms {PERCENTILE[m.line.scenario][0]}"
     first = "qtui→raw" if k % 2 == 0 else "raw→qtui"
     printer(
-        f"  pass {k + 1:>2} ({first}): qtui {q:.3f} raw {r:.3f} {unit}  ratio {q / r:.3f}  | {meter.text()}"
+        f"  pass {k + 1:>2} ({first}, {time.monotonic() - t:.0f} s): qtui {q:.3f} raw {r:.3f} {unit}  "
+        f"ratio {q / r:.3f}  | {meter.text()}"
     )
 
 
@@ -205,29 +207,46 @@ def new_measured(line: Line, cfg: Config, artifact: Any) -> Measured:
 
 
 def measure_lines(lines: list[Line], cfg: Config, budget_s: float, printer: Callable[[str], None] = print) -> list[Measured]:
-    """Every line gets `cfg.min_passes` passes; then, while time is left in `budget_s`, the
-    undecided lines get more passes (round robin) up to `cfg.max_passes`."""
+    """Passes go round robin over the lines (pass 1 of every line, then pass 2, …), so slow
+    changes in the machine's load spread over all lines alike. Every line gets
+    `cfg.min_passes`, then the undecided ones more, up to `cfg.max_passes`, while time is left
+    in `budget_s`; a pass that would end after the deadline is not started (the line then
+    stays undecided with the passes it has)."""
     deadline = time.monotonic() + budget_s
     measured: list[tuple[Measured, Any]] = []
     for line in lines:
-        artifact = prepare(line, cfg)
-        m = new_measured(line, cfg, artifact)
-        printer(f"{line.name}: {m.count} {m.units} a run")
-        for _ in range(cfg.min_passes):
-            one_pass(m, cfg, artifact, printer)
-        printer(f"  → {m.goal.line()}")
+        try:
+            artifact = prepare(line, cfg)
+            m = new_measured(line, cfg, artifact)
+        except Exception as exc:  # noqa: BLE001 - one line failing must not lose the others
+            goal, higher = GOALS[line.scenario]
+            m, artifact = Measured(line, Goal(line.name, goal, higher, cfg.min_passes), error=repr(exc)[:300]), None
+            printer(f"{line.name}: FAILED before measuring: {m.error}")
+        else:
+            printer(f"{line.name}: {m.count} {m.units} a run")
         measured.append((m, artifact))
-    while time.monotonic() < deadline:
-        pending = [(m, a) for m, a in measured if not m.goal.decided and len(m.goal.ratios) < cfg.max_passes]
-        if not pending:
-            break
-        for m, artifact in pending:
-            per_pass = m.seconds / max(1, len(m.goal.ratios))
+    rounds = 0
+    while True:
+        rounds += 1
+        todo = [
+            (m, a) for m, a in measured
+            if m.error is None
+            and len(m.goal.ratios) < cfg.min_passes or (not m.goal.decided and len(m.goal.ratios) < cfg.max_passes)
+        ]
+        started = 0
+        for m, artifact in todo:
+            per_pass = m.seconds / len(m.goal.ratios) if m.goal.ratios else 0.0
             if time.monotonic() + per_pass > deadline:
                 continue
-            printer(f"{m.line.name}: undecided, one more pass")
-            one_pass(m, cfg, artifact, printer)
-            printer(f"  → {m.goal.line()}")
-        if all(time.monotonic() + m.seconds / max(1, len(m.goal.ratios)) > deadline for m, _ in pending):
+            printer(f"{m.line.name}:")
+            try:
+                one_pass(m, cfg, artifact, printer)
+            except Exception as exc:  # noqa: BLE001 - report it, keep the other lines going
+                m.error = repr(exc)[:300]
+                printer(f"  FAILED: {m.error}")
+            started += 1
+            if len(m.goal.ratios) >= cfg.min_passes:
+                printer(f"  → {m.goal.line()}")
+        if not todo or started == 0:
             break
     return [m for m, _ in measured]

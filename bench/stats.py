@@ -102,6 +102,8 @@ class Goal:
         return self.verdict != "undecided"
 
     def line(self) -> str:
+        if not self.ratios:
+            return f"{self.name}: not measured"
         lo, hi = self.interval
         sign = "≥" if self.higher_is_better else "≤"
         return (
