@@ -1,6 +1,8 @@
 """TensorFlow Lite end to end with the real converter (litert-torch + ai-edge-quantizer) and the
 real runtime (ai-edge-litert, XNNPACK): every precision prepares, loads and predicts; FP32 matches
-torch; fidelity of FP16 / INT8 dynamic / INT8 static; fixed-batch models; int8 input/output;
+torch; the executed precision (FP16: fp16 weights, f32 compute on every CPU — XNNPACK turns the
+weights into f32 and computes in f16 only when forced or asked by the model's metadata); fidelity
+of FP16 / INT8 dynamic / INT8 static; fixed-batch models; int8 input/output;
 LoadGen runs; the artifact cache (also where the converter is missing); cancel and failures of
 the converter child. VGG-19 and DenseNet-121 are `slow`.
 """
@@ -103,6 +105,24 @@ def test_each_precision_prepares_loads_and_predicts(precision: str, reference: R
         assert re.search(r"XNNPACK (\d+)/\1 ops", executed), executed  # everything delegated
     io_dtype = "int8" if precision == "int8_static" else "float32"
     assert f"input {io_dtype}, output {io_dtype}" in executed
+    # FP16 computes in f32 on every CPU (x86, ARM with or without FP16 arithmetic alike)
+    assert executed.startswith("fp16 weights, f32 compute (XNNPACK") == (precision == "fp16"), executed
+
+
+def test_fp16_compute_comes_from_the_model(tmp_path: Path) -> None:
+    """The FP16 label follows the interpreter's dtypes and the model's reduced-precision
+    metadata, the one thing (besides a forced delegate, which qtui never asks for) that lets
+    XNNPACK compute in f16: a model carrying that key is not reported as f32 compute."""
+    from qtui.core.backends.tflite_backend import fp16_compute
+
+    artifact, _ = _artifact("fp16")
+    backend = _backend(artifact, threads=1)
+    interpreter = next(iter(backend._interpreters.values()))
+    assert fp16_compute(interpreter, str(artifact.path)).startswith("fp16 weights, f32 compute (")
+    marked = tmp_path / "marked.tflite"
+    marked.write_bytes(artifact.path.read_bytes() + b"reduced_precision_support")
+    assert fp16_compute(interpreter, str(marked)).startswith("fp16 weights, f16 or f32 compute: ")
+    backend.close()
 
 
 def test_artifact_sizes_follow_the_precision() -> None:
@@ -120,28 +140,39 @@ def test_fp32_matches_torch(reference: Reference) -> None:
     assert np.array_equal(out.argmax(1), reference.logits.argmax(1))
 
 
-# (precision, min SQNR dB, min cosine, min centred top-1 agreement) — measured on the 256
-# samples, 91 distinct centred FP32 classes, calibration 16 samples of seed 0:
-#   fp16          39.6 dB, cosine 0.99992, centred 0.949
-#   int8_dynamic  15.1 dB, cosine 0.9807,  centred 0.371
-#   int8_static   13.3 dB, cosine 0.9722,  centred 0.258
-FIDELITY = [
-    ("fp16", 33.0, 0.9995, 0.85),
-    ("int8_dynamic", 11.0, 0.96, 0.22),
-    ("int8_static", 10.0, 0.95, 0.15),
-]
+#: Lower bounds per (precision, what the convolutions executed: activation/weight dtypes or the
+#: FP16 compute precision), measured on the 256 samples (91 distinct centred FP32 classes, chance
+#: ≈ 0.01; calibration 16 samples of seed 0) on AMD Zen 4 with XNNPACK:
+THRESHOLDS: dict[tuple[str, str], dict[str, float]] = {
+    # fp16 weights, f32 compute (XNNPACK f32 kernels, every CPU): 39.6 dB, cosine 0.99992,
+    # centred 0.949 — only the weights' f16 rounding is left
+    ("fp16", "f32 compute"): {"sqnr_db": 35.0, "cosine": 0.9995, "centred_top1_agreement": 0.90},
+    # int8 weights, float32 activations quantized at run time (XNNPACK dynamically quantized
+    # convolutions, TFLite hybrid depthwise kernels): 15.1 dB, cosine 0.9807, centred 0.371
+    ("int8_dynamic", "float32/int8"): {"sqnr_db": 13.0, "cosine": 0.97, "centred_top1_agreement": 0.30},
+    # int8 weights and activations (XNNPACK QS8 kernels): 13.3 dB, cosine 0.9722, centred 0.258
+    ("int8_static", "int8/int8"): {"sqnr_db": 11.0, "cosine": 0.96, "centred_top1_agreement": 0.20},
+}
 
 
-@pytest.mark.parametrize(("precision", "min_sqnr", "min_cos", "min_centred"), FIDELITY)
-def test_quantized_fidelity(
-    precision: str, min_sqnr: float, min_cos: float, min_centred: float, reference: Reference
-) -> None:
-    out = _predict_all(_backend(_artifact(precision)[0]), reference.x)
+def _what_executed(precision: str, executed: str) -> str:
+    """The THRESHOLDS key for what the backend reports having run."""
+    if precision == "fp16":
+        return executed.removeprefix("fp16 weights, ").split(" (")[0]
+    match = re.search(r"CONV_2D (\w+/\w+) ×", executed)
+    return match.group(1) if match else executed
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8_dynamic", "int8_static"])
+def test_quantized_fidelity(precision: str, reference: Reference) -> None:
+    backend = _backend(_artifact(precision)[0])
+    out = _predict_all(backend, reference.x)
+    key = _what_executed(precision, backend.executed_precision())
+    assert (precision, key) in THRESHOLDS, f"{precision} executed as {key}: not a combination qtui expects"
     fid = fidelity(reference.logits, out)
     assert fid["centred_distinct_classes"] >= 60  # the agreement below is informative
-    assert fid["sqnr_db"] > min_sqnr, fid
-    assert fid["cosine"] > min_cos, fid
-    assert fid["centred_top1_agreement"] >= min_centred, fid
+    for name, bound in THRESHOLDS[(precision, key)].items():
+        assert fid[name] >= bound, f"{precision} ({key}) {name} {fid[name]:.4f} < {bound}"
     assert fid["sqnr_db"] < 80  # it really is quantized, not the FP32 model again
 
 

@@ -8,12 +8,19 @@ weight packing, no inference); a model that cannot (litert-torch's VGG-19) repor
 `max_batch = 1` and batches are run one sample at a time.
 Integer models (ai-edge-quantizer's INT8 static) take and return int8: inputs are quantized and
 outputs dequantized with the tensors' own scale and zero point.
+
+FP16 models (fp16 weights behind DEQUANTIZE ops, float32 activations) compute in f32 on every
+CPU: XNNPACK turns the fp16 weights into f32 when it is created and computes in f16 only when
+its delegate is forced to (qtui uses the default delegate) or when the model's
+`reduced_precision_support` metadata asks for it; the executed precision says which, from the
+interpreter's op dtypes and that metadata.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import mmap
 import os
 import sys
 import tempfile
@@ -136,6 +143,8 @@ class TFLiteBackend(Backend):
         resizable = not self._fixed or self._batch_propagates(PROBE_BATCH if self._native_batch != PROBE_BATCH else 1)
         self.max_batch = None if resizable else self._native_batch
         self._executed = self._describe(first)
+        if artifact.precision == "fp16":
+            self._executed = f"{fp16_compute(first, self._path)} · {self._executed}"
 
     def _create(self, batch: int | None) -> Any:
         """A new interpreter on the model, resized to `batch` (None: the model's own shape)."""
@@ -283,6 +292,48 @@ def describe_ops(interpreter: Any) -> str:
     if n_del and rest:
         text += "; on TFLite kernels: " + ", ".join(f"{name} ×{n}" for name, n in rest.most_common())
     return text
+
+
+#: TFLite's model-metadata key with which a model asks for reduced-precision (fp16) inference.
+REDUCED_PRECISION_KEY = b"reduced_precision_support"
+
+
+def fp16_compute(interpreter: Any, model_path: str) -> str:
+    """'fp16 weights, f32 compute (…)' or 'f16 compute (…)' for an FP16 model, from the dtypes
+    the heavy ops compute on and whether the model's metadata asks XNNPACK for fp16 inference
+    (`XNN_FLAG_HINT_FP16_INFERENCE`, the only way besides a forced delegate)."""
+    try:
+        tensors = {t["index"]: np.dtype(t["dtype"]).name for t in interpreter.get_tensor_details()}
+        acts = {
+            tensors.get(int(op["inputs"][0]), "?")
+            for op in interpreter._get_ops_details()
+            if op["op_name"] in HEAVY_OPS and len(op["inputs"])
+        }
+    except Exception:  # noqa: BLE001 - private API changed: say what is not known
+        acts = {"?"}
+    if _asks_for_fp16(model_path):
+        return (
+            "fp16 weights, f16 or f32 compute: the model's reduced_precision_support metadata lets "
+            "XNNPACK compute in f16 where the CPU has f16 arithmetic"
+        )
+    if acts == {"float32"}:
+        return (
+            "fp16 weights, f32 compute (XNNPACK turns the fp16 weights into f32 at load; "
+            "it computes in f16 only when forced or asked by the model's metadata, and neither is the case)"
+        )
+    if acts == {"float16"}:
+        return "fp16 weights, f16 compute (float16 activations)"
+    return f"fp16 weights, compute in {'/'.join(sorted(acts))}"
+
+
+def _asks_for_fp16(model_path: str) -> bool:
+    """Whether the model file carries the `reduced_precision_support` metadata key (searched in
+    place through a memory map: no copy of a large model)."""
+    try:
+        with open(model_path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return mapped.find(REDUCED_PRECISION_KEY) != -1
+    except (OSError, ValueError):
+        return False
 
 
 def _delegated(ops: list[dict[str, Any]], producer: dict[int, dict[str, Any]]) -> set[int]:

@@ -36,7 +36,7 @@ from qtui.core.prepare import check_supported as _check
 #: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
 PRECISIONS: dict[str, str] = {
     "fp32": "litert-torch conversion (same weights, NCHW input), XNNPACK",
-    "fp16": "FP16 weights (ai-edge-quantizer), dequantized at load: XNNPACK computes in FP32",
+    "fp16": "FP16 weights (ai-edge-quantizer), turned into f32 at load: XNNPACK computes in f32 on every CPU",
     "int8_dynamic": "INT8 per-channel weights, activations quantized at run time (dynamic range)",
     "int8_static": "INT8 weights and activations, global min/max calibration, int8 input/output",
 }
