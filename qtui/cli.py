@@ -290,6 +290,10 @@ def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
         [names.get(str(row[k]), _cell(row[k])) if row[k] not in (None, "") else "–" for k, _, _ in spec]
         for row in rows
     ]
+    status = [k for k, _, _ in spec].index("status")
+    for row, line in zip(rows, cells, strict=True):
+        if row["warnings"]:
+            line[status] += " ⚠"  # the measurement was disturbed: the note below says how
     for col, (_, header, justify) in enumerate(spec):
         last = col == len(spec) - 1
         width = max([len(header)] + [len(r[col]) for r in cells])
@@ -300,6 +304,10 @@ def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
     for r in cells:
         table.add_row(*(Text(c) for c in r))
     console.print(table)
+    for row in rows:
+        if row["warnings"]:
+            who = "" if len(rows) == 1 else f"{row['run_id']}: "
+            console.print(Text(f"⚠ {who}{row['warnings']}"), soft_wrap=False)
 
 
 def _cell(value: Any) -> str:

@@ -540,7 +540,17 @@ def accuracy_delta(result: RunResult, baseline: RunResult | None) -> str:
 TABLE_COLUMNS = (
     "run_id", "model", "framework", "precision", "scenario", "mode", "status", "verdict",
     "p50_ms", "p90_ms", "p99_ms", "samples_per_s", "speedup_vs_fp32", "accuracy", "size_mb", "device",
+    "warnings",
 )
+
+
+def measurement_warnings(result: RunResult) -> list[str]:
+    """What made this measurement suspect, as the run recorded it: other processes' load,
+    throttling, more threads than cores, the governor, capped sample counts (one line each)."""
+    warnings = result.environment.get("warnings")
+    if not isinstance(warnings, list):
+        return []
+    return [one_line(w) for w in warnings if isinstance(w, str) and w.strip()]
 
 
 def table_rows(results: list[RunResult], pool: Iterable[RunResult] | None = None) -> list[dict[str, Any]]:
@@ -569,6 +579,7 @@ def table_rows(results: list[RunResult], pool: Iterable[RunResult] | None = None
                 "accuracy": accuracy_text(r),
                 "size_mb": size / 1e6 if size is not None and size > 0 else None,
                 "device": device_label(r),
+                "warnings": "; ".join(measurement_warnings(r)),
             }
         )
     return rows

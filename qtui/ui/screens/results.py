@@ -36,6 +36,7 @@ from qtui.core.results import (
     fidelity_short,
     fp32_baseline,
     load_results,
+    measurement_warnings,
     speedup,
     study_markdown,
     study_notes,
@@ -157,7 +158,10 @@ class ResultsScreen(Screen[None]):
             p = r.profile
             table.add_row(
                 *(Text(short(v)) for v in (p.model, p.framework, p.precision, p.scenario)),
-                Text(STATUS_SHORT.get(r.status, r.status), style=_status_style(r.status)),
+                Text(
+                    STATUS_SHORT.get(r.status, r.status) + (" ⚠" if measurement_warnings(r) else ""),
+                    style=_status_style(r.status),
+                ),
                 Text(metric_text(r)), Text(speedup_text(speedup(r, base))),
                 Text(accuracy_delta(r, base)), Text(_when(r)),
                 key=r.run_id,
