@@ -182,6 +182,7 @@ class _Run:
             profile=profile,
         )
         self._loaded_model: Any = None
+        self._load_warned_live = False  # the reporter warned of the machine's load during the run
         self._inference: _InferenceThread | None = None
 
     # -- helpers ------------------------------------------------------------------------------
@@ -523,7 +524,8 @@ class _Run:
         for text in summary["warnings"]:
             if text not in warnings:
                 warnings.append(text)
-                self.log(f"environment: {text}", "warning")
+                if not (self._load_warned_live and text.startswith("other processes")):
+                    self.log(f"environment: {text}", "warning")  # (else said live already)
 
     def _report(
         self,
@@ -547,7 +549,7 @@ class _Run:
                 busy = load.sample()
                 alerts = load_warnings(busy, load.cores, None)
                 if alerts:
-                    warned_load = True
+                    warned_load = self._load_warned_live = True
                     self.log(f"machine load: {alerts[0]}", "warning")
             snap = recorder.snapshot()
             elapsed = time.perf_counter() - started
