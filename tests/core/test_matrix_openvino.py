@@ -96,6 +96,11 @@ def _compute_key(precision: str, layers: dict[str, dict[str, int]]) -> str:
 
 
 def _profile(precision: str, model: str = "mobilenet_v2", **changes: Any) -> RunProfile:
+    from qtui.core.prepare.openvino import runtime_unavailable_reason
+
+    refused = runtime_unavailable_reason(precision)
+    if refused:  # OpenVINO INT8 static on an ARM CPU without dot product (Raspberry Pi 4)
+        pytest.skip(f"OpenVINO cannot run {precision} on this CPU: {refused}")
     return small_profile(framework="openvino", precision=precision, model=model, **changes)
 
 
@@ -205,7 +210,9 @@ def test_precision_prepares_loads_and_predicts(precision: str, reference: tuple[
         # The one precision this CPU calls for, for the hint and every compute layer.
         expected = _expected_fp16_compute()
         assert hint == expected, (hint, expected)
-        assert layers == {"Convolution": {expected: 52}, "FullyConnected": {expected: 1}}, layers
+        assert layers["Convolution"] == {expected: 52}, layers
+        if expected == "f32":  # (the classifier's precision under f16 was not seen on a Xeon)
+            assert layers["FullyConnected"] == {"f32": 1}, layers
         assert executed.startswith(f"fp16 weights, {expected} compute ("), executed
     elif precision == "int8_dynamic":
         assert artifact.size_bytes < 0.35 * fp32_size  # int8 weights
@@ -543,8 +550,9 @@ def test_catalogue_and_arm_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         # measured on 32 images: SQNR 19.3 dB, cosine 0.9981 (centred agreement 0.56, 23 classes)
         ("vgg19", {"sqnr_db": 15.0, "cosine": 0.99}),
-        # measured on 32 images: SQNR 9.1 dB, cosine 0.9907 (centred agreement 0.72, 28 classes)
-        ("densenet121", {"sqnr_db": 6.0, "cosine": 0.98}),
+        # measured on 32 images: SQNR 9.1 dB, cosine 0.9907 (centred agreement 0.72, 28 classes),
+        # on the Xeon and on Zen 4 alike (x86 CPU plugin, u8 convolutions)
+        ("densenet121", {"sqnr_db": 7.5, "cosine": 0.985}),
     ],
 )
 def test_large_model_int8_static(model: str, bounds: dict[str, float]) -> None:
