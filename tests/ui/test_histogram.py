@@ -25,6 +25,15 @@ def test_every_line_has_the_width(width: int) -> None:
     assert picture.total == 500
 
 
+@pytest.mark.parametrize("height", [8, 14, 30])
+def test_a_taller_widget_draws_more_bar_rows(height: int) -> None:
+    """The run screen gives the histogram the room a big terminal has: every row but the
+    markers and the axis is bars, and the tallest bar still reaches the top."""
+    picture = histogram_lines(_snapshot(), {"p50": 20.0}, 76, height)
+    assert len(picture.bars) == height - 2 and len(picture.lines) == height
+    assert "█" in picture.bars[0] and picture.bars[-1].strip()
+
+
 def test_tallest_bar_reaches_the_top_and_bars_use_blocks() -> None:
     picture = histogram_lines(_snapshot(), {}, 76, 8)
     assert "█" in picture.bars[0]

@@ -58,6 +58,40 @@ def _short(path: Path) -> str:
         return str(path)
 
 
+#: A profile-list line fits this many cells (the dialog at 80 columns, with a scrollbar): the
+#: name column takes what the folder words leave, longer names end in "…".
+LINE_WIDTH = 64
+#: Where a folder that is neither the shipped nor the saved one is shown from its end.
+WHERE_WIDTH = 24
+
+
+def _where(folder: Path) -> str:
+    """A short word for a profile folder: "shipped", "saved", or the end of its path."""
+    from qtui.core.profile_store import saved_dir, shipped_dir
+
+    for known, word in ((shipped_dir(), "shipped"), (saved_dir(), "saved")):
+        try:
+            if folder.resolve() == known.resolve():
+                return word
+        except OSError:
+            pass
+    text = _short(folder)
+    return text if len(text) <= WHERE_WIDTH else "…" + text[-(WHERE_WIDTH - 1):]
+
+
+def _profile_label(entry: ProfileEntry, name_width: int) -> Text:
+    """One line per profile (name, where it comes from): a long saved name and its folder
+    wrapped onto a second line that ran under the list's scrollbar at 80×24. The full path is
+    shown below the list for the highlighted profile."""
+    name = entry.path.stem
+    if len(name) > name_width:
+        name = name[: name_width - 1] + "…"
+    label = Text.assemble((f"{name:<{name_width}}  ", "bold"), (_where(entry.path.parent), "dim"))
+    if entry.profile is None:
+        label.append(" (invalid)", style="red")
+    return label
+
+
 class ProfilesScreen(ModalScreen[ProfileChoice | None]):
     """Saved profiles (the project's and the user's): load one, or run it at once."""
 
@@ -75,12 +109,9 @@ class ProfilesScreen(ModalScreen[ProfileChoice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="profiles-dialog"):
             yield Label("Saved profiles", classes="dialog-title")
-            options = []
-            for i, entry in enumerate(self.entries):
-                label = Text.assemble((f"{entry.path.stem:<16} ", "bold"), (_short(entry.path.parent), "dim"))
-                if entry.profile is None:
-                    label.append(" (invalid)", style="red")
-                options.append(Option(label, id=str(i)))
+            where = max((len(_where(e.path.parent)) for e in self.entries), default=0)
+            width = min(LINE_WIDTH - 2 - where, max((len(e.path.stem) for e in self.entries), default=0))
+            options = [Option(_profile_label(entry, width), id=str(i)) for i, entry in enumerate(self.entries)]
             yield OptionList(*options, id="profile-list")
             yield Static(id="profile-info")
         yield Footer(show_command_palette=False)

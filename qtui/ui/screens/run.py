@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.padding import Padding
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -81,6 +83,18 @@ def progress_fraction(p: ev.Progress) -> float | None:
     if p.expected_samples:
         return min(1.0, p.completed_samples / p.expected_samples)
     return None
+
+
+def empty_histogram_text(result: RunResult | None, loadgen_started: bool) -> str:
+    """What the histogram says after a run that recorded no timed query (it said "waiting for
+    the first timed queries…" even after a failed run)."""
+    if result is None:
+        return "no timed queries: qtui stopped on an error"
+    if result.status == "failed":
+        return "no timed queries: the run failed" + ("" if loadgen_started else " before LoadGen started")
+    if result.status == "cancelled":
+        return "no timed queries: cancelled " + ("before the first one finished" if loadgen_started else "before LoadGen started")
+    return "no timed queries were recorded"
 
 
 def latency_text(percentiles: dict[str, float]) -> str:
@@ -224,6 +238,8 @@ class RunScreen(Screen[RunOutcome]):
     @on(RunFailed)
     def _failed(self, message: RunFailed) -> None:
         self._log(f"failed: {message.event.message}")
+        if message.event.result_path:
+            self._log(f"saved {message.event.result_path}")
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -247,14 +263,23 @@ class RunScreen(Screen[RunOutcome]):
             self.query_one(selector, Static).update(Text(text), layout=False)
 
     def _log(self, line: str) -> None:
-        self.query_one(RichLog).write(f"{self.clock() - self._t0:6.1f}s  {line}")
+        """A timestamped log line; its continuation lines (a long path, a warning) are indented
+        under the text, never under the timestamps, and a blank column keeps the text off the
+        scrollbar (a saved result's path ran right into it)."""
+        row = Table.grid(padding=(0, 2, 0, 0), expand=True)
+        row.add_column(no_wrap=True)
+        row.add_column(ratio=1, overflow="fold")
+        row.add_row(f"{self.clock() - self._t0:6.1f}s", Text(line))
+        self.query_one(RichLog).write(Padding(row, (0, 1, 0, 0)))
 
     def _show_outcome(self) -> None:
+        loadgen_started = self.phase == "loadgen"
         self.sub_title = "finished"
         self.phase = "done"
         box = self.query_one("#outcome", Static)
         box.display = True
         r = self.result
+        self.query_one(LatencyHistogram).say(empty_histogram_text(r, loadgen_started))
         if r is None:
             box.update(Text.assemble(("✗ qtui error: ", "bold red"), self.error, "\nesc: back"))
             box.set_class(True, "failed")
@@ -319,7 +344,11 @@ class RunScreen(Screen[RunOutcome]):
             return
         self.stop.set()
         self.query_one(StageProgress).show(Text("cancelling…", style="yellow"))
-        self._log("cancel requested: draining LoadGen")
+        if self.phase == "loadgen":
+            self._log("cancel requested: draining LoadGen")
+        else:
+            self._log("cancel requested: stopping the preparation")
+            self.query_one(LatencyHistogram).say("cancelling: no timed queries will run")
 
     def action_back(self) -> None:
         self.dismiss(RunOutcome(self.result, view_results=False))

@@ -3,7 +3,9 @@ labelled in milliseconds, fitted to whatever width the widget has (80 columns in
 
 `histogram_lines()` is the drawing itself (plain text, testable without a terminal);
 `LatencyHistogram` is the widget that shows it for a `HistogramSnapshot` and redraws only when the
-snapshot or its size changes. Nothing else in qtui knows how the histogram is drawn.
+snapshot or its size changes; it draws as many bar rows as its height allows (the run screen
+gives it the room the terminal has), and says why when there is nothing to draw. Nothing else in
+qtui knows how the histogram is drawn.
 """
 
 from __future__ import annotations
@@ -199,6 +201,13 @@ class LatencyHistogram(Widget):
     @property
     def snapshot(self) -> HistogramSnapshot | None:
         return self._histogram
+
+    def say(self, text: str) -> None:
+        """What the widget says while it has no timed queries to draw ("waiting for…" during a
+        run; after a run that ended without any, why: failed, cancelled before LoadGen…)."""
+        if text != self.empty_text:
+            self.empty_text = text
+            self.refresh()
 
     def show(
         self, histogram: HistogramSnapshot | None, percentiles: Mapping[str, float] | None = None
