@@ -88,7 +88,7 @@ class TorchBackend(Backend):
             # load_state_dict copied the fp16 values into the float32 model: that is the upcast
             if artifact.precision == "fp16" and native_f16():
                 module = module.half()
-            self._dtype = next(module.parameters()).dtype
+            self._dtype = next(module.parameters(), torch.empty(0)).dtype  # what it computes in
             module = module.to(memory_format=torch.channels_last)
             for p in module.parameters():
                 p.requires_grad_(False)
