@@ -302,7 +302,8 @@ def test_relu6_workaround_fixes_qnnpack_clamp() -> None:
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
-    from qtui.core.prepare.torch import quiet, replace_relu6
+    from qtui.core.prepare.torch import replace_relu6
+    from qtui.core.quiet import quiet
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU6()).eval()

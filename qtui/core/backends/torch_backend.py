@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from qtui.core.backends import Artifact, Backend, BackendError
-from qtui.core.prepare.torch import quiet
+from qtui.core.quiet import quiet
 
 #: x86 CPU flags with which PyTorch's oneDNN computes float16 ("fp16 path needs the cpu support
 #: avx_ne_convert or avx512_fp16"); named in the executed precision.

@@ -8,18 +8,14 @@ format. Each framework has its own module here, imported only when that framewor
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import importlib.util
-import io
 import json
-import logging
 import os
 import shutil
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -69,24 +65,6 @@ def check_supported(module: Any, precision: str, needs: tuple[str, ...] = (), hi
     for dist in needs:
         if dist_version(dist) is None:
             raise PrepareError(hint.format(dist=dist))
-
-
-@contextlib.contextmanager
-def quiet_python(*loggers: str) -> Iterator[None]:
-    """Keep converters' prints and Python warnings out of the user's terminal: stdout/stderr
-    captured, warnings ignored, the named loggers ("" = root) at ERROR meanwhile."""
-    sink = io.StringIO()
-    handles = [logging.getLogger(name or None) for name in loggers]
-    levels = [h.level for h in handles]
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            warnings.simplefilter("ignore")
-            for h in handles:
-                h.setLevel(logging.ERROR)
-            yield
-    finally:
-        for h, level in zip(handles, levels, strict=True):
-            h.setLevel(level)
 
 
 def dist_version(name: str) -> str | None:

@@ -29,8 +29,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from qtui.core.prepare import PrepareError, dist_version, quiet_python
+from qtui.core.prepare import PrepareError, dist_version
 from qtui.core.prepare import check_supported as _check
+from qtui.core.quiet import quiet_python
 
 OPSET = 17
 #: Bump when a conversion recipe below changes its output: it is part of the cache key.

@@ -21,8 +21,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from qtui.core.prepare import PrepareError, dist_version, quiet_python
+from qtui.core.prepare import PrepareError, dist_version
 from qtui.core.prepare import check_supported as _check
+from qtui.core.quiet import quiet_python
 
 #: Bump when the recipe below changes the artifact (it goes into the cache key).
 RECIPE = "v1"

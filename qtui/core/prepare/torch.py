@@ -18,18 +18,16 @@ prints straight to fd 2, out of the user's terminal.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import os
 import platform
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qtui.core.prepare import PrepareError, dist_version, quiet_python
+from qtui.core.prepare import PrepareError, dist_version
 from qtui.core.prepare import check_supported as _check
+from qtui.core.quiet import quiet
 
 #: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
 PRECISIONS: dict[str, str] = {
@@ -113,40 +111,6 @@ def check_supported(precision: str) -> None:
 def tool_versions() -> dict[str, str | None]:
     # The engine family decides how int8 weights are packed and which qconfig calibrates them.
     return {"torch": dist_version("torch"), "quantized_engine": engine_family()}
-
-
-@contextlib.contextmanager
-def quiet(native: bool = False) -> Iterator[None]:
-    """Keep torch's warnings and prints out of the user's terminal.
-
-    Python warnings and sys.stdout/sys.stderr always; with `native`, also what C++ writes to
-    fd 2 (torch's once-per-process "[W Quantizer.cpp] … deprecated" line comes from c10's own
-    handler when no Python frame catches it). Hold `native` only around short calls (load,
-    convert, trace, save): other threads' stderr is swallowed meanwhile."""
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(quiet_python())
-        if native:
-            stack.enter_context(_native_stderr())
-        yield
-
-
-@contextlib.contextmanager
-def _native_stderr() -> Iterator[None]:
-    try:
-        sys.__stderr__.flush()  # type: ignore[union-attr]
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real fd 2 (embedded, pytest capture off)
-        yield
-        return
-    try:
-        with tempfile.TemporaryFile() as tmp:
-            os.dup2(tmp.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
 
 
 def set_engine(engine: str) -> None:
