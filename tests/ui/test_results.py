@@ -234,3 +234,15 @@ async def test_study_view_export_and_report_agree_cell_for_cell() -> None:
         ["ONNX Runtime", "20<br>top-1 71.2%", "–", "–", "8 ×2.50<br>top-1 70.5%"],  # not the cancelled run
     ]
     assert ["PyTorch", "30", "25*", "15", "–"] in cells  # INVALID: no speed-up; other threads: none
+
+
+async def test_every_key_of_the_results_screen_is_in_the_footer_at_80x24() -> None:
+    """The answer (a) and the charts (g) joined the footer: a compact footer keeps every key,
+    quit included, on one 80-column line."""
+    write_fake_results(_root())
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_results(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        for key in ("esc Back", "Details", "c Compare", "s Study", "a Answer", "g Charts", "e Export", "r Replay", "^q Quit"):
+            assert key in footer, (key, footer)

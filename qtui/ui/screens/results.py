@@ -1,5 +1,7 @@
 """The results screens: the table of saved runs (filter, compare with FP32, export, replay), the
-details of one run, and the "study" view, framework × precision per scenario for one model.
+details of one run, and the "study" view, framework × precision per scenario for one model. The
+answer (`a`: the recommendation) and the charts (`g`) of the results shown are
+`qtui.ui.screens.answer`'s screens.
 
 Everything shown comes from the saved result files (`load_results`, which skips damaged ones with
 a warning) and the core's table helpers (`table_rows`, `fp32_baseline`, `speedup`,
@@ -87,13 +89,16 @@ def _when(result: RunResult) -> str:
 
 
 class ResultsScreen(Screen[None]):
-    """Saved results: filter, compare with the FP32 run, study tables, export, replay."""
+    """Saved results: filter, compare with the FP32 run, study tables, the answer and charts for
+    the results shown, export, replay."""
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="results.back"),
         Binding("d", "details", "Details", key_display="⏎", id="results.details"),
         Binding("c", "compare", "Compare", id="results.compare"),
         Binding("s", "study", "Study", id="results.study"),
+        Binding("a", "answer", "Answer", id="results.answer"),
+        Binding("g", "charts", "Charts", id="results.charts"),
         Binding("e", "export", "Export", id="results.export"),
         Binding("r", "replay", "Replay", id="results.replay"),
         Binding("f5", "reload", "Reload", show=False, id="results.reload"),
@@ -117,7 +122,7 @@ class ResultsScreen(Screen[None]):
         table: DataTable[str] = DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static(id="results-status")
-        yield Footer(show_command_palette=False)
+        yield Footer(show_command_palette=False, compact=True)  # every key fits 80 columns
 
     def on_mount(self) -> None:
         self.sub_title = f"results in {self.results_root}"
@@ -226,6 +231,22 @@ class ResultsScreen(Screen[None]):
         result = self.selected()
         model = self.filters().get("model") or (result.profile.model if result else MODELS[0])
         self.app.push_screen(StudyScreen(self.pool, model, self.results_root))
+
+    def action_answer(self) -> None:
+        from qtui.ui.screens.answer import AnswerScreen
+
+        self.app.push_screen(AnswerScreen(self.shown, self.pool, self.results_root, self.filters()))
+
+    def action_charts(self) -> None:
+        from qtui.core.results import device_label
+        from qtui.ui.screens.answer import ChartsScreen
+
+        result = self.selected()
+        p = result.profile if result is not None else None
+        self.app.push_screen(ChartsScreen(
+            self.shown, self.pool, (p.model, p.scenario) if p else None,
+            p.framework if p else None, device_label(result) if result is not None else None,
+        ))
 
     def action_replay(self) -> None:
         result = self.selected()
@@ -483,6 +504,7 @@ class StudyScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Back", id="study.back"),
+        Binding("g", "charts", "Charts", id="study.charts"),
         Binding("e", "export", "Export Markdown", id="study.export"),
     ]
 
@@ -524,6 +546,11 @@ class StudyScreen(Screen[None]):
         else:
             parts += [Text(note, style="dim") for note in study_notes(studies)]
         self.query_one("#study-tables", Static).update(Group(*parts))
+
+    def action_charts(self) -> None:
+        from qtui.ui.screens.answer import ChartsScreen
+
+        self.app.push_screen(ChartsScreen([r for r in self.pool if r.profile.model == self.model], self.pool))
 
     def action_export(self) -> None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
