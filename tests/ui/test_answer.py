@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -459,7 +460,7 @@ async def test_charts_without_performance_runs_say_so() -> None:
 
 # -- pictures -------------------------------------------------------------------------------------
 @pytest.fixture
-def snapshot_results(monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[misc]
+def snapshot_results(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     shutil.rmtree(SNAPSHOT_RESULTS, ignore_errors=True)
     study_results(SNAPSHOT_RESULTS)
     monkeypatch.setenv("QTUI_RESULTS_DIR", str(SNAPSHOT_RESULTS))
