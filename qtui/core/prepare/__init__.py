@@ -23,7 +23,7 @@ from typing import Any
 
 from qtui.core.backends import Artifact
 from qtui.core.memory import PeakRSS
-from qtui.core.paths import cache_dir
+from qtui.core.paths import cache_dir, clean_stale_staging, remove_own_staging, staging_dir
 from qtui.core.profile import RunProfile
 
 ARTIFACT_FORMAT = 1
@@ -125,6 +125,12 @@ def artifacts_root() -> Path:
     return root
 
 
+def discard_own_staging() -> None:
+    """Remove this process's staging folders: for a process about to end while a cancelled
+    preparation still works in the background (the next start would remove them anyway)."""
+    remove_own_staging(artifacts_root())
+
+
 def artifact_spec(
     profile: RunProfile, weights_id: str, calibration: str | None
 ) -> dict[str, Any]:
@@ -216,8 +222,12 @@ def find_or_prepare(
     Lookup order: the artifact these local tools would make (exact key); then one imported
     from another machine with the same model, weights, framework, precision and calibration;
     only then prepare here (which needs the converter for this framework).
+
+    Preparing stages in a folder named after this process (`paths.staging_dir`) and renames it
+    into place when complete; staging folders left by a killed process are removed first.
     """
     module = prepare_module(profile.framework)
+    clean_stale_staging(artifacts_root())
     runtime_reason = runtime_unavailable_reason(module, profile.precision)
     if runtime_reason:
         raise PrepareError(runtime_reason)
@@ -241,9 +251,7 @@ def find_or_prepare(
 
     progress("loading weights", None)
     loaded = load_model()
-    staging = artifacts_root() / f".{key}.tmp-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = staging_dir(artifacts_root(), f".{key}.tmp-")
     started = time.perf_counter()
     try:
         with PeakRSS() as peak:
