@@ -248,7 +248,12 @@ class _Run:
 
     # -- the run --------------------------------------------------------------------------------
     def execute(self) -> RunResult:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # nothing measured yet: fail at once, nothing to save
+            self.result.message = f"cannot create the run folder {self.run_dir}: {exc.strerror or exc}"
+            self.emit(ev.Failed(self.result.message, ""))
+            return self.result
         self.result.environment = capture_environment(
             threads=self.threads, frameworks=[self.profile.framework, "torch", "onnx"]
         )
@@ -276,13 +281,21 @@ class _Run:
             self.result.message = _user_message(exc)
             self.result.loadgen.setdefault("traceback", traceback.format_exc(limit=8))
         self.result.timings_s = self.timings
-        path = save_result(self.result, self.run_dir)
+        # A result that cannot be written (disk full, folder made read-only) is still returned,
+        # with a message saying where and why, so the caller can show and keep the figures.
+        try:
+            path = str(save_result(self.result, self.run_dir))
+        except Exception as exc:  # noqa: BLE001 - never lose a measurement to a write error
+            path = ""
+            note = _not_saved_message(self.run_dir / "result.json", exc)
+            self.result.message = f"{self.result.message}; {note}" if self.result.message else note
+            self.log(note, "error")
         if self.result.status == "failed":
-            self.emit(ev.Failed(self.result.message, str(path)))
+            self.emit(ev.Failed(self.result.message, path))
         else:
             from qtui.core.results import summary_line
 
-            self.emit(ev.Finished(self.result.status, str(path), summary_line(self.result)))
+            self.emit(ev.Finished(self.result.status, path, summary_line(self.result)))
         return self.result
 
     def _execute(self) -> None:
@@ -856,3 +869,9 @@ def prepare_only(profile: RunProfile, on_event: EventSink | None = None) -> tupl
             yield dataset.get_batch(list(calib.indices[i : i + 8]))
 
     return find_or_prepare(profile, helper._model, calib, batches if calib else None, helper.step)
+
+
+def _not_saved_message(path: Path, exc: BaseException) -> str:
+    """The message of a result that could not be written to `path`."""
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else _user_message(exc)
+    return f"result NOT saved: cannot write {path}: {why}"
