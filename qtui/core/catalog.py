@@ -67,9 +67,9 @@ def availability(framework: str, precision: str) -> Availability:
         module = _prepare_module(framework)
     except Exception as exc:  # PrepareError: framework not wired in this version
         return Availability(framework, precision, False, str(exc))
-    from qtui.core.prepare import has_artifacts, runtime_unavailable_reason
+    from qtui.core.prepare import has_artifacts
 
-    runtime_reason = runtime_unavailable_reason(module, precision)
+    runtime_reason = module.runtime_unavailable_reason(precision)
     if runtime_reason:
         return Availability(framework, precision, False, runtime_reason)
     reason = module.unavailable_reason(precision)
@@ -79,7 +79,7 @@ def availability(framework: str, precision: str) -> Availability:
         if has_artifacts(framework, precision):
             return Availability(framework, precision, True, f"runs cached or imported artifacts only: {reason}")
         return Availability(framework, precision, False, reason)
-    note = module.PRECISIONS.get(precision, "")
+    note = module.PRECISION_NOTES.get(precision, "")
     if not module_present("torch"):
         note = "runs prepared/imported artifacts only: preparing needs torch (pip install 'qtui[torch]')"
     return Availability(framework, precision, True, note)

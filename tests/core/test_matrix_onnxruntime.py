@@ -279,8 +279,8 @@ def test_int8_static_loadgen_run(scenario: str, loadgen: LoadGenSpec) -> None:
 def test_catalogue_entries() -> None:
     from qtui.core.prepare import onnxruntime as ortprep
 
-    assert set(ortprep.PRECISIONS) == {"fp32", "fp16", "int8_dynamic", "int8_static"}
-    for precision in ortprep.PRECISIONS:
+    assert set(ortprep.PRECISION_NOTES) == {"fp32", "fp16", "int8_dynamic", "int8_static"}
+    for precision in ortprep.PRECISION_NOTES:
         assert ortprep.unavailable_reason(precision) is None
     assert "not implemented" in (ortprep.unavailable_reason("int4") or "")
     tools = ortprep.tool_versions()

@@ -511,19 +511,19 @@ def test_catalogue_and_arm_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     from qtui.core.prepare import PrepareError
     from qtui.core.prepare import openvino as ovprep
 
-    assert set(ovprep.PRECISIONS) == {"fp32", "fp16", "int8_dynamic", "int8_static"}
-    assert "weights stored int8, convolutions compute in float" in ovprep.PRECISIONS["int8_dynamic"]
-    assert "never bf16" in ovprep.PRECISIONS["fp16"]
+    assert set(ovprep.PRECISION_NOTES) == {"fp32", "fp16", "int8_dynamic", "int8_static"}
+    assert "weights stored int8, convolutions compute in float" in ovprep.PRECISION_NOTES["int8_dynamic"]
+    assert "never bf16" in ovprep.PRECISION_NOTES["fp16"]
     # This machine: only OpenVINO INT8 static on ARM without dot product (Pi 4) is refused.
     refused = {"int8_static"} if _ARM and "asimddp" not in cpu_flags() else set()
-    assert {p for p in ovprep.PRECISIONS if ovprep.unavailable_reason(p) is not None} == refused
+    assert {p for p in ovprep.PRECISION_NOTES if ovprep.unavailable_reason(p) is not None} == refused
     assert "not implemented" in (ovprep.unavailable_reason("int4") or "")
     with pytest.raises(PrepareError):
         ovprep.check_supported("int4")
     # x86: everything.
     monkeypatch.setattr(ovprep, "_arm", lambda: False)
     monkeypatch.setattr(ovprep, "_cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
-    for precision in ovprep.PRECISIONS:
+    for precision in ovprep.PRECISION_NOTES:
         assert ovprep.unavailable_reason(precision) is None
     # ARM without dot-product instructions (Raspberry Pi 4): OpenVINO's ARM plugin fails to
     # compile INT8 convolutions (seen in the emulated Pi 4: "Convolution node ... is not
@@ -535,7 +535,7 @@ def test_catalogue_and_arm_rules(monkeypatch: pytest.MonkeyPatch) -> None:
         assert ovprep.unavailable_reason(precision) is None
     # Raspberry Pi 5 (Cortex-A76): FP16 arithmetic and dot product, everything available.
     monkeypatch.setattr(ovprep, "_cpu_flags", lambda: frozenset({"fp", "asimd", "asimdhp", "fphp", "asimddp"}))
-    for precision in ovprep.PRECISIONS:
+    for precision in ovprep.PRECISION_NOTES:
         assert ovprep.unavailable_reason(precision) is None
     # INT8 artifacts are made by NNCF
     monkeypatch.setattr(ovprep, "dist_version", lambda name: None if name == "nncf" else "1.0")

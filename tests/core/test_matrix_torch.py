@@ -482,13 +482,13 @@ def test_catalogue_entries() -> None:
     from qtui.core.catalog import availability
     from qtui.core.prepare import torch as torchprep
 
-    assert set(torchprep.PRECISIONS) == {"fp32", "fp16", "int8_dynamic", "int8_static"}
-    for precision in torchprep.PRECISIONS:
+    assert set(torchprep.PRECISION_NOTES) == {"fp32", "fp16", "int8_dynamic", "int8_static"}
+    for precision in torchprep.PRECISION_NOTES:
         entry = availability("torch", precision)
         assert entry.available, entry.reason
-        assert entry.reason == torchprep.PRECISIONS[precision]
-    assert "nn.Linear only" in torchprep.PRECISIONS["int8_dynamic"]
-    assert "FP16" in torchprep.PRECISIONS["fp16"]
+        assert entry.reason == torchprep.PRECISION_NOTES[precision]
+    assert "nn.Linear only" in torchprep.PRECISION_NOTES["int8_dynamic"]
+    assert "FP16" in torchprep.PRECISION_NOTES["fp16"]
 
 
 # -- large models --------------------------------------------------------------------------------

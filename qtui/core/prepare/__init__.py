@@ -24,19 +24,10 @@ from typing import Any
 from qtui.core.backends import Artifact
 from qtui.core.memory import PeakRSS
 from qtui.core.paths import cache_dir, clean_stale_staging, remove_own_staging, staging_dir
+from qtui.core.prepare.contract import Preparer, ProgressFn
 from qtui.core.profile import RunProfile
 
 ARTIFACT_FORMAT = 1
-
-Progress = Callable[[str, "float | None"], None]
-
-_MODULES = {
-    "onnxruntime": "qtui.core.prepare.onnxruntime",
-    "openvino": "qtui.core.prepare.openvino",
-    "tflite": "qtui.core.prepare.tflite",
-    "torch": "qtui.core.prepare.torch",
-}
-
 
 class PrepareError(Exception):
     """Preparation cannot be done here (missing tool, unsupported combination); user-facing."""
@@ -97,18 +88,21 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def prepare_module(framework: str) -> Any:
-    name = _MODULES.get(framework)
+def prepare_module(framework: str) -> Preparer:
+    """The framework's prepare module (named in the framework table), imported now; it keeps
+    the `Preparer` contract."""
+    from qtui.core import frameworks
+
+    try:
+        name = frameworks.info(framework).prepare_module
+    except KeyError:
+        name = None
     if name is None or importlib.util.find_spec(name) is None:
         raise PrepareError(f"qtui cannot prepare models for '{framework}' yet")
-    return importlib.import_module(name)
-
-
-def runtime_unavailable_reason(module: Any, precision: str) -> str | None:
-    """Why the framework here cannot run `precision` at all, even an imported artifact (None: it
-    can). Prepare modules define `runtime_unavailable_reason` when such limits exist."""
-    check = getattr(module, "runtime_unavailable_reason", None)
-    return check(precision) if check else None
+    module = importlib.import_module(name)
+    if not isinstance(module, Preparer):
+        raise PrepareError(f"{name} does not keep the Preparer contract (qtui.core.prepare.contract)")
+    return module
 
 
 def has_artifacts(framework: str, precision: str) -> bool:
@@ -215,7 +209,7 @@ def find_or_prepare(
     load_model: Callable[[], Any],
     calibration: CalibrationSpec | None,
     calibration_batches: Callable[[], Any] | None,
-    progress: Progress,
+    progress: ProgressFn,
 ) -> tuple[Artifact, bool]:
     """The artifact for the profile, from the cache or freshly prepared. Returns (artifact, hit).
 
@@ -228,7 +222,7 @@ def find_or_prepare(
     """
     module = prepare_module(profile.framework)
     clean_stale_staging(artifacts_root())
-    runtime_reason = runtime_unavailable_reason(module, profile.precision)
+    runtime_reason = module.runtime_unavailable_reason(profile.precision)
     if runtime_reason:
         raise PrepareError(runtime_reason)
     weights_id = weights_identity(profile)

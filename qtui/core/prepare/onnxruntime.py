@@ -109,7 +109,7 @@ def _recipe_id() -> str:
 
 
 #: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
-PRECISIONS: dict[str, str] = {
+PRECISION_NOTES: dict[str, str] = {
     "fp32": "torch → ONNX export (opset 17), CPU execution provider",
     "fp16": (
         "FP32 ONNX converted to float16 (float32 inputs/outputs); computes in float16 where ORT "
@@ -137,9 +137,14 @@ def _quantization_tools_present() -> bool:
     return any((Path(loc) / "quantization").is_dir() for loc in spec.submodule_search_locations)
 
 
+def runtime_unavailable_reason(precision: str) -> str | None:
+    """Nothing stops this framework from running an artifact of any precision it offers here."""
+    return None
+
+
 def unavailable_reason(precision: str) -> str | None:
     """Why `precision` cannot be prepared/run on this machine (None: it can)."""
-    if precision not in PRECISIONS:
+    if precision not in PRECISION_NOTES:
         return f"ONNX Runtime {precision} is not implemented in this qtui version"
     if precision != "fp32" and not _quantization_tools_present():
         return (

@@ -45,7 +45,7 @@ if _arm():
     )
 
 #: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
-PRECISIONS: dict[str, str] = {
+PRECISION_NOTES: dict[str, str] = {
     "fp32": "torch → OpenVINO IR, f32 weights, executed with INFERENCE_PRECISION_HINT=f32",
     "fp16": (
         "IR with f16 weights; computes in f16 where OpenVINO has f16 kernels for the CPU "
@@ -95,7 +95,7 @@ def runtime_unavailable_reason(precision: str) -> str | None:
 
 def unavailable_reason(precision: str) -> str | None:
     """Why `precision` cannot be prepared/run on this machine (None: it can)."""
-    if precision not in PRECISIONS:
+    if precision not in PRECISION_NOTES:
         return f"OpenVINO {precision} is not implemented in this qtui version"
     if precision.startswith("int8") and dist_version("nncf") is None:
         return f"OpenVINO {precision} is made with NNCF, not installed here: pip install 'qtui[openvino]'"

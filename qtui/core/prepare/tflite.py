@@ -34,7 +34,7 @@ from qtui.core.prepare import PrepareError, dist_version
 from qtui.core.prepare import check_supported as _check
 
 #: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
-PRECISIONS: dict[str, str] = {
+PRECISION_NOTES: dict[str, str] = {
     "fp32": "litert-torch conversion (same weights, NCHW input), XNNPACK",
     "fp16": "FP16 weights (ai-edge-quantizer), turned into f32 at load: XNNPACK computes in f32 on every CPU",
     "int8_dynamic": "INT8 per-channel weights, activations quantized at run time (dynamic range)",
@@ -66,9 +66,14 @@ def _converter_modules(precision: str) -> list[tuple[str, str]]:
     return needed
 
 
+def runtime_unavailable_reason(precision: str) -> str | None:
+    """Nothing stops this framework from running an artifact of any precision it offers here."""
+    return None
+
+
 def unavailable_reason(precision: str) -> str | None:
     """Why `precision` cannot be prepared/run on this machine (None: it can)."""
-    if precision not in PRECISIONS:
+    if precision not in PRECISION_NOTES:
         return f"TensorFlow Lite {precision} is not implemented in this qtui version"
     if not _present("ai_edge_litert"):
         return "ai-edge-litert not installed — pip install 'qtui[tflite]'"

@@ -30,7 +30,7 @@ from qtui.core.prepare import check_supported as _check
 from qtui.core.quiet import quiet
 
 #: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
-PRECISIONS: dict[str, str] = {
+PRECISION_NOTES: dict[str, str] = {
     "fp32": "eager, channels_last",
     "fp16": (
         "FP16 state dict; eager half() (f16 compute, oneDNN) where PyTorch has native f16 "
@@ -95,9 +95,14 @@ def select_engine(supported: list[str] | None = None, machine: str | None = None
     )
 
 
+def runtime_unavailable_reason(precision: str) -> str | None:
+    """Nothing stops this framework from running an artifact of any precision it offers here."""
+    return None
+
+
 def unavailable_reason(precision: str) -> str | None:
     """Why `precision` cannot be prepared/run on this machine (None: it can)."""
-    if precision not in PRECISIONS:
+    if precision not in PRECISION_NOTES:
         return f"PyTorch {precision} is not implemented in this qtui version"
     if precision.startswith("int8") and engine_family() is None:
         return f"PyTorch int8 needs the x86 (fbgemm) or ARM (qnnpack) engine; this CPU is {platform.machine()}"
@@ -243,6 +248,8 @@ def _prepare_static(
         relu6_patched = replace_relu6(model) if engine == "qnnpack" else 0
         mapping = get_default_qconfig_mapping(qconfig_backend)
         qconfig = mapping.global_qconfig
+        if qconfig is None:  # the default mappings always set one
+            raise PrepareError(f"torch's default {qconfig_backend} qconfig mapping has no global qconfig")
         example = torch.zeros(EXAMPLE_SHAPE)
         prepared = prepare_fx(model, mapping, (example,))
     progress("calibrating", 0.0)
