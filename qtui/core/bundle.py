@@ -41,9 +41,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from qtui import __version__
-from qtui.core.backends import Artifact
+from qtui.core.artifacts import ARTIFACT_FORMAT, Artifact, artifacts_root, list_artifacts, spec_id
 from qtui.core.catalog import framework_installed, install_hint
-from qtui.core.prepare import ARTIFACT_FORMAT, artifacts_root, list_artifacts, spec_id
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS
 from qtui.core.text import is_plain, one_line
 

@@ -67,7 +67,7 @@ def availability(framework: str, precision: str) -> Availability:
         module = _prepare_module(framework)
     except Exception as exc:  # PrepareError: framework not wired in this version
         return Availability(framework, precision, False, str(exc))
-    from qtui.core.prepare import has_artifacts
+    from qtui.core.artifacts import has_artifacts
 
     runtime_reason = module.runtime_unavailable_reason(precision)
     if runtime_reason:

@@ -171,7 +171,7 @@ def test_hostile_bundle_members_are_refused_without_tar_filters(tmp_path: Path, 
 def test_manifest_key_check_matches_how_prepare_computes_keys() -> None:
     """Import refuses a key that is not the hash of the artifact's spec: it must hash exactly
     as `qtui.core.prepare.artifact_key` does, or real bundles would be refused."""
-    from qtui.core.prepare import spec_id
+    from qtui.core.artifacts import spec_id
 
     artifact, _ = prepare_only(small_profile())
     assert bundle.artifact_key_of(artifact.meta) == artifact.meta["key"] == artifact.directory.name

@@ -222,7 +222,8 @@ def test_int8_static_second_prepare_is_a_cache_hit() -> None:
     assert not any("calibrat" in s or "export" in s for s in steps), steps
     # a different calibration set is a different artifact
     other = replace(profile, dataset=replace(profile.dataset, calibration_count=8))
-    from qtui.core.prepare import artifact_key, weights_identity
+    from qtui.core.artifacts import artifact_key
+    from qtui.core.prepare import weights_identity
 
     module_tools = first.meta["tools"]
     assert module_tools["onnxruntime"] and module_tools["recipe"].startswith("v")
@@ -234,7 +235,8 @@ class _Cancel(Exception):
 
 
 def test_cancel_during_calibration_leaves_nothing(mobilenet: Any) -> None:
-    from qtui.core.prepare import CalibrationSpec, artifacts_root, find_or_prepare
+    from qtui.core.artifacts import artifacts_root
+    from qtui.core.prepare import CalibrationSpec, find_or_prepare
 
     profile = _profile("int8_static", dataset=DatasetSpec(count=32, performance_sample_count=32, calibration_count=24))
     data = SyntheticDataset(32, 0)

@@ -462,8 +462,9 @@ class _Cancel(Exception):
 def test_cancel_during_calibration_leaves_nothing(mobilenet: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cancel raised by `progress` while NNCF iterates the calibration set propagates out
     of `nncf.quantize` and no staging or artifact folder is left."""
+    from qtui.core.artifacts import artifacts_root
     from qtui.core.backends.openvino_backend import core
-    from qtui.core.prepare import CalibrationSpec, artifacts_root, find_or_prepare
+    from qtui.core.prepare import CalibrationSpec, find_or_prepare
     from qtui.core.prepare import openvino as ovprep
     from qtui.core.prepare.openvino import CALIBRATION_STEP
 

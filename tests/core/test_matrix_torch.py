@@ -387,7 +387,8 @@ class _Cancel(Exception):
 
 
 def test_cancel_during_calibration_leaves_nothing() -> None:
-    from qtui.core.prepare import CalibrationSpec, artifacts_root, find_or_prepare
+    from qtui.core.artifacts import artifacts_root
+    from qtui.core.prepare import CalibrationSpec, find_or_prepare
 
     profile = _profile("int8_static", dataset=DatasetSpec(count=32, performance_sample_count=32, calibration_count=24))
     data = SyntheticDataset(32, 0)

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from qtui.cli import main
 from qtui.core import bundle
-from qtui.core.prepare import artifacts_root, list_artifacts, spec_id
+from qtui.core.artifacts import artifacts_root, list_artifacts, spec_id
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS
 
 Member = tuple[tarfile.TarInfo, bytes | None]

@@ -6,30 +6,15 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from qtui.core.artifacts import Artifact
+
 
 class BackendError(Exception):
     """A runtime could not load or run an artifact; the message is meant for the user."""
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """A prepared model on disk: `path` is the file the runtime loads; `meta` its metadata."""
-
-    directory: Path
-    path: Path
-    framework: str
-    precision: str
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file() and p.name != "meta.json")
 
 
 class Backend(ABC):

@@ -89,7 +89,7 @@ class TorchBackend(Backend):
             if artifact.precision == "fp16" and native_f16():
                 module = module.half()
             self._dtype = next(module.parameters(), torch.empty(0)).dtype  # what it computes in
-            module = module.to(memory_format=torch.channels_last)
+            module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # accepted at run time, missing from the stubs
             for p in module.parameters():
                 p.requires_grad_(False)
             self._channels_last = True

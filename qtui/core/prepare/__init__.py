@@ -21,13 +21,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from qtui.core.backends import Artifact
+from qtui.core.artifacts import (
+    Artifact,
+    artifact_key,
+    artifacts_root,
+    imported_match,
+    load_artifact,
+    near_misses,
+    spec_id,
+)
 from qtui.core.memory import PeakRSS
-from qtui.core.paths import cache_dir, clean_stale_staging, remove_own_staging, staging_dir
+from qtui.core.paths import clean_stale_staging, remove_own_staging, staging_dir
 from qtui.core.prepare.contract import Preparer, ProgressFn
 from qtui.core.profile import RunProfile
 
-ARTIFACT_FORMAT = 1
 
 class PrepareError(Exception):
     """Preparation cannot be done here (missing tool, unsupported combination); user-facing."""
@@ -105,103 +112,10 @@ def prepare_module(framework: str) -> Preparer:
     return module
 
 
-def has_artifacts(framework: str, precision: str) -> bool:
-    """True when the cache holds an artifact (prepared here or imported) for the pair."""
-    return any(
-        a.meta.get("framework") == framework and a.meta.get("precision") == precision
-        for a in list_artifacts()
-    )
-
-
-def artifacts_root() -> Path:
-    root = cache_dir() / "artifacts"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
 def discard_own_staging() -> None:
     """Remove this process's staging folders: for a process about to end while a cancelled
     preparation still works in the background (the next start would remove them anyway)."""
     remove_own_staging(artifacts_root())
-
-
-def artifact_spec(
-    profile: RunProfile, weights_id: str, calibration: str | None
-) -> dict[str, Any]:
-    """What an artifact is, independent of the tools that made it."""
-    return {
-        "artifact_format": ARTIFACT_FORMAT,
-        "model": profile.model,
-        "weights": weights_id,
-        "framework": profile.framework,
-        "precision": profile.precision,
-        "calibration": calibration,
-    }
-
-
-def spec_id(spec: dict[str, Any]) -> str:
-    core = {k: spec[k] for k in ("artifact_format", "model", "weights", "framework", "precision", "calibration")}
-    return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:24]
-
-
-def artifact_key(
-    profile: RunProfile, weights_id: str, tools: dict[str, str | None], calibration: str | None
-) -> tuple[str, dict[str, Any]]:
-    """Cache key: the artifact's spec plus the versions of the tools that make it here."""
-    spec = {**artifact_spec(profile, weights_id, calibration), "tools": tools}
-    blob = json.dumps(spec, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:24], spec
-
-
-def list_artifacts() -> list[Artifact]:
-    """Every readable artifact in the cache (prepared here or imported from a bundle)."""
-    out = []
-    for directory in sorted(artifacts_root().iterdir()):
-        if directory.is_dir() and not directory.name.startswith("."):
-            artifact = _load_artifact(directory)
-            if artifact is not None:
-                out.append(artifact)
-    return out
-
-
-def _imported_match(sid: str) -> Artifact | None:
-    """An artifact imported from another machine with the same spec (newest first)."""
-    matches = [
-        a for a in list_artifacts()
-        if a.meta.get("spec_id") == sid and a.meta.get("imported_from")
-    ]
-    matches.sort(key=lambda a: a.meta.get("imported_at", ""), reverse=True)
-    return matches[0] if matches else None
-
-
-def _near_misses(spec: dict[str, Any]) -> list[str]:
-    """Describe cached artifacts of the same framework/model that differ from `spec`."""
-    notes = []
-    for a in list_artifacts():
-        m = a.meta
-        if m.get("framework") != spec["framework"]:
-            continue
-        diffs = [
-            f"{k} {m.get(k)!r} (wanted {spec[k]!r})"
-            for k in ("model", "weights", "precision", "calibration", "artifact_format")
-            if m.get(k) != spec[k]
-        ]
-        if diffs and len(diffs) <= 2:
-            origin = f" from {m['imported_from']}" if m.get("imported_from") else ""
-            notes.append(f"{a.directory.name}{origin}: " + ", ".join(diffs))
-    return notes[:5]
-
-
-def _load_artifact(directory: Path) -> Artifact | None:
-    meta_path = directory / "meta.json"
-    try:
-        meta = json.loads(meta_path.read_text())
-        path = directory / meta["file"]
-    except (OSError, ValueError, KeyError):
-        return None
-    if not path.exists():
-        return None
-    return Artifact(directory=directory, path=path, framework=meta["framework"], precision=meta["precision"], meta=meta)
 
 
 def find_or_prepare(
@@ -231,15 +145,15 @@ def find_or_prepare(
     key, spec = artifact_key(profile, weights_id, tools, calib_id)
     sid = spec_id(spec)
     final = artifacts_root() / key
-    cached = _load_artifact(final)
+    cached = load_artifact(final)
     if cached is not None:
         return cached, True
-    imported = _imported_match(sid)
+    imported = imported_match(sid)
     if imported is not None:
         return imported, True
     reason = module.unavailable_reason(profile.precision)
     if reason:
-        misses = _near_misses(spec)
+        misses = near_misses(spec)
         hint = ("\ncached artifacts that do not fit:\n  " + "\n  ".join(misses)) if misses else ""
         raise PrepareError(f"no prepared artifact for this profile here, and it cannot be prepared here: {reason}{hint}")
 
@@ -278,7 +192,7 @@ def find_or_prepare(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    artifact = _load_artifact(final)
+    artifact = load_artifact(final)
     if artifact is None:  # pragma: no cover - only on a broken file system
         raise PrepareError(f"prepared artifact in {final} is unreadable")
     return artifact, False
