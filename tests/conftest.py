@@ -22,6 +22,7 @@ def _isolated_dirs(monkeypatch: pytest.MonkeyPatch, session_cache: Path, tmp_pat
     monkeypatch.setenv("QTUI_CACHE_DIR", str(session_cache))
     monkeypatch.setenv("QTUI_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    monkeypatch.delenv("QTUI_CONFIG_DIR", raising=False)  # saved profiles: XDG_CONFIG_HOME per test
 
 
 def small_profile(**changes: object) -> RunProfile:

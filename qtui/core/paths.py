@@ -63,11 +63,17 @@ def results_dir(override: str | os.PathLike[str] | None = None) -> Path:
     return _ensure_dir(*_results_choice(override))
 
 
+def _config_choice() -> tuple[Path, str]:
+    override = os.environ.get("QTUI_CONFIG_DIR")
+    if override:
+        return Path(override), "config folder (QTUI_CONFIG_DIR)"
+    return Path(platformdirs.user_config_dir(APP)), "config folder"
+
+
 def config_dir() -> Path:
-    """User config dir, where the TUI saves profiles."""
-    path = Path(platformdirs.user_config_dir(APP))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where the TUI saves profiles (in `profiles/` below it): `QTUI_CONFIG_DIR`, else the user
+    config dir. Raises DirectoryError when it cannot be a folder."""
+    return _ensure_dir(*_config_choice())
 
 
 def check_writable(path: Path, origin: str) -> None:

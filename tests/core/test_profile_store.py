@@ -63,3 +63,20 @@ def test_the_ui_does_not_import_the_cli() -> None:
                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             )
             assert not any(n == "qtui.cli" or n.startswith("qtui.cli.") for n in names), source
+
+
+def test_qtui_config_dir_moves_saved_profiles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Profiles went to ~/.config even when the results and cache folders were moved."""
+    monkeypatch.setenv("QTUI_CONFIG_DIR", str(tmp_path / "cfg"))
+    assert profile_store.saved_dir() == tmp_path / "cfg" / "profiles"
+    saved = save(RunProfile(name="mine"), profile_store.saved_dir() / "mine.toml")
+    assert profile_store.resolve("mine") == saved
+
+
+def test_qtui_config_dir_that_is_a_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from qtui.core.paths import DirectoryError, config_dir
+
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("QTUI_CONFIG_DIR", str(tmp_path / "file"))
+    with pytest.raises(DirectoryError, match=r"config folder \(QTUI_CONFIG_DIR\) .* is a file"):
+        config_dir()
