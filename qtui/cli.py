@@ -6,8 +6,10 @@ Heavy imports (torch, frameworks, Textual) happen inside the commands that need 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -54,7 +56,10 @@ def _load_profile(path: str, assignments: tuple[str, ...]) -> Any:
 
 
 class _ProgressPrinter:
-    """Prints run events: one rewritten line on a TTY (≤ 4 Hz), plain lines ≤ 1 Hz otherwise."""
+    """Prints run events: one rewritten line on a TTY (≤ 4 Hz), plain lines ≤ 1 Hz otherwise.
+
+    Writing never fails the run: when the stream is gone (the SSH connection dropped, a closed
+    pipe) the printer falls silent."""
 
     def __init__(self, stream: Any, quiet: bool = False) -> None:
         self.stream = stream
@@ -65,10 +70,16 @@ class _ProgressPrinter:
         self._last_step = ""
 
     def __call__(self, event: Any) -> None:
-        from qtui.core import events as ev
-
         if self.quiet:
             return
+        try:
+            self._print(event)
+        except (OSError, ValueError):  # terminal hung up, pipe closed, stream closed
+            self.quiet = True
+
+    def _print(self, event: Any) -> None:
+        from qtui.core import events as ev
+
         now = time.monotonic()
         if isinstance(event, ev.Preparing):
             if event.step != self._last_step or now - self._last >= self.min_interval:
@@ -110,11 +121,110 @@ class _ProgressPrinter:
             self._dirty = False
 
 
-def _run_with_interrupt(profile: Any, results_dir: str | None, printer: _ProgressPrinter) -> tuple[Any, bool]:
-    """Run in a worker thread so Ctrl-C in the main thread can cancel through the drain."""
+#: Signals that cancel a run like Ctrl-C: SIGTERM (kill, systemd, a container stopping) and
+#: SIGHUP (the terminal or SSH connection went away).
+CANCEL_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+#: The command's own stdout/stderr, pinned when it starts: a preparation cancelled while its
+#: converter's output is captured (`prepare.quiet_python` swaps sys.stdout/sys.stderr for the
+#: whole process) can still hold them swapped when the result is printed.
+_STREAMS: dict[str, Any] = {}
+
+
+def _pin_streams() -> None:
+    _STREAMS.update(out=sys.stdout, err=sys.stderr)
+
+
+def _out() -> Any:
+    return _STREAMS.get("out") or sys.stdout
+
+
+def _err() -> Any:
+    return _STREAMS.get("err") or sys.stderr
+
+
+def _echo_err(text: str) -> None:
+    """A message on stderr that never raises (stderr may be a terminal that hung up)."""
+    try:
+        click.echo(text, file=_err())
+    except (OSError, ValueError):
+        pass
+
+
+class _CancelSignals:
+    """While active (main thread only), SIGINT, SIGTERM and SIGHUP set `stop` and call
+    `on_first` once; a second SIGINT or SIGTERM ends the process at once (exit 130). A repeated
+    SIGHUP counts once: a hang-up can deliver it twice (the kernel, then the shell)."""
+
+    def __init__(self, stop: threading.Event, on_first: Any = None) -> None:
+        self.stop = stop
+        self.on_first = on_first
+        self.received: list[int] = []
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received:
+            if signum == getattr(signal, "SIGHUP", None):
+                return
+            try:
+                os.write(2, b"\nqtui: interrupted twice, exiting now\n")
+            except OSError:
+                pass
+            os._exit(EXIT_INTERRUPTED)
+        self.received.append(signum)
+        self.stop.set()
+        if self.on_first is not None:
+            self.on_first(signum)
+
+    def __enter__(self) -> _CancelSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in CANCEL_SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()
+
+
+def _exit_interrupted() -> None:
+    """End an interrupted process once its results are saved and printed: flush, remove this
+    process's staging folders when a cancelled preparation still works in the background, and
+    `os._exit(130)`. A normal interpreter exit would finalize while that preparation is inside
+    a C++ runtime, which aborts the process (`terminate called without an active exception`)."""
+    from qtui.core.runner import pending_preparations
+
+    if pending_preparations():
+        from qtui.core.prepare import discard_own_staging
+
+        try:
+            discard_own_staging()
+        except OSError:
+            pass
+    for stream in {id(s): s for s in (_out(), _err(), sys.stdout, sys.stderr)}.values():
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _run_with_interrupt(
+    profile: Any, results_dir: str | None, printer: _ProgressPrinter, signals: _CancelSignals | None = None
+) -> tuple[Any, bool]:
+    """Run in a worker thread so that Ctrl-C, SIGTERM or SIGHUP in the main thread can cancel
+    through the drain: the result is saved as cancelled. Returns (result, interrupted).
+    `signals`: handlers the caller keeps installed (across a sweep and its printing); by default
+    they are installed for this run only."""
     from qtui.core.runner import RunOptions, run
 
-    stop = threading.Event()
+    own = signals is None
+    signals = signals or _CancelSignals(threading.Event())
+    stop = signals.stop
     box: dict[str, Any] = {}
 
     finished = threading.Event()
@@ -128,23 +238,29 @@ def _run_with_interrupt(profile: Any, results_dir: str | None, printer: _Progres
             finished.set()
 
     worker = threading.Thread(target=target, name="qtui-run", daemon=True)
-    worker.start()
-    interrupted = False
-    # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread
-    # looking dead while it still runs (CPython gh-90882).
-    while not finished.is_set():
-        try:
-            finished.wait(0.2)
-        except KeyboardInterrupt:
-            if interrupted:
-                click.echo("\nqtui: interrupted twice, exiting now", err=True)
-                os._exit(EXIT_INTERRUPTED)
-            interrupted = True
-            stop.set()
-            click.echo("\nqtui: cancelling (Ctrl-C again to exit at once)…", err=True)
+    announced = False
+    with signals if own else contextlib.nullcontext(signals):
+        worker.start()
+        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the
+        # thread looking dead while it still runs (CPython gh-90882).
+        while not finished.is_set():
+            try:
+                finished.wait(0.2)
+            except KeyboardInterrupt:  # only when the handlers could not be installed
+                if stop.is_set():
+                    _echo_err("\nqtui: interrupted twice, exiting now")
+                    os._exit(EXIT_INTERRUPTED)
+                stop.set()
+            if stop.is_set() and not announced:
+                announced = True
+                name = signal.Signals(signals.received[0]).name if signals.received else "SIGINT"
+                if name == "SIGINT":
+                    _echo_err("\nqtui: cancelling (Ctrl-C again to exit at once)…")
+                else:
+                    _echo_err(f"\nqtui: {name} received: cancelling ({name} again to exit at once)…")
     if "error" in box:
         raise box["error"]
-    return box["result"], interrupted
+    return box["result"], stop.is_set()
 
 
 def _refuse_unavailable(profiles: list[Any]) -> None:
@@ -210,7 +326,63 @@ def tui(profile: str | None, results_dir: str | None, ansi: bool) -> None:
         _fail_input("the terminal UI is not part of this qtui version yet: use `qtui run PROFILE`")
         return
     loaded = _load_profile(profile, ()) if profile else None
-    QtuiApp(profile=loaded, results_dir=results_dir, ansi=ansi).run()
+    _refuse_unusable_dirs(results_dir)
+    from qtui.ui.screens.run import RunScreen
+
+    app = QtuiApp(profile=loaded, results_dir=results_dir, ansi=ansi)
+    with _CancelSignals(threading.Event(), on_first=lambda signum: _tui_quit(app, RunScreen)) as signals:
+        app.run()
+    # app.run() returns after every run has ended (asyncio.run waits for the worker threads),
+    # so every result is saved by now.
+    from qtui.core.runner import pending_preparations
+
+    if signals.received:
+        _exit_interrupted()
+    if pending_preparations():  # a cancelled preparation still inside C++: see _exit_interrupted
+        from qtui.core.prepare import discard_own_staging
+
+        discard_own_staging()
+        sys.stdout.flush()
+        os._exit(0)
+
+
+def _tui_quit(app: Any, run_screen: type) -> None:
+    """On SIGTERM/SIGHUP (in the signal handler, on the app's thread): cancel every running run
+    at once (the runner saves it as cancelled), then quit through the app's own quit action,
+    which waits for the run workers. Before or after the app runs there is nothing to save."""
+    import asyncio
+
+    for screen in app.screen_stack:
+        if isinstance(screen, run_screen):
+            screen.stop.set()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        _exit_interrupted()
+        return
+
+    async def quit_app() -> None:
+        await app.run_action("quit")  # returns once every running run has ended (saved)
+        # Restoring a terminal that hung up can block forever (Textual's writer thread dies on
+        # the first failed write and its bounded queue fills): the results are saved, so end
+        # the process if the app has not ended by itself shortly.
+        threading.Thread(target=_exit_after, args=(TUI_EXIT_GRACE_S,), name="qtui-exit", daemon=True).start()
+
+    # never touch the app from inside the handler: schedule on its loop (thread-safe wake-up)
+    loop.call_soon_threadsafe(lambda: _QUITTING.append(loop.create_task(quit_app())))
+
+
+#: Keeps the quit task of `_tui_quit` referenced until the process ends.
+_QUITTING: list[Any] = []
+
+
+#: How long the TUI may take to restore the terminal after a signal before the process ends.
+TUI_EXIT_GRACE_S = 5.0
+
+
+def _exit_after(seconds: float) -> None:
+    time.sleep(seconds)
+    _exit_interrupted()
 
 
 @main.command("run")
@@ -225,27 +397,62 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
 
     prof = _load_profile(profile, assignments)
     _refuse_unavailable(expand_sweep(prof))
-    printer = _ProgressPrinter(sys.stderr, quiet=quiet)
+    _refuse_unusable_dirs(results_dir)
+    _pin_streams()
+    printer = _ProgressPrinter(_err(), quiet=quiet)
     results = []
     interrupted = False
-    for one in expand_sweep(prof):
-        result, interrupted = _run_with_interrupt(one, results_dir, printer)
-        results.append(result)
-        if interrupted:
-            break
-    if as_json:
-        payload = [r.to_dict() for r in results]
-        click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, default=str))
-    else:
-        _print_table(results)
-        for r in results:
-            if r.message:
-                click.echo(f"{r.run_id}: {r.message}", err=True)
-            click.echo(f"saved: {Path(r.loadgen.get('log_dir') or '')}", err=True) if r.loadgen.get("log_dir") else None
-    if interrupted:
-        sys.exit(EXIT_INTERRUPTED)
-    if any(r.status == "failed" for r in results):
+    # The handlers stay installed until the end: a signal between two runs of a sweep or while
+    # the results are printed is handled the same way (a repeated SIGHUP still counts once).
+    with _CancelSignals(threading.Event()) as signals:
+        for one in expand_sweep(prof):
+            result, interrupted = _run_with_interrupt(one, results_dir, printer, signals)
+            results.append(result)
+            if interrupted:
+                break
+        unsaved = [r for r in results if not _saved(r, results_dir)]
+        # The figures go out even when a result could not be written: they exist nowhere else.
+        try:
+            if as_json:
+                payload = [r.to_dict() for r in results]
+                click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, default=str), file=_out())
+            else:
+                with contextlib.redirect_stdout(_out()):
+                    _print_table(results)
+                for r in results:
+                    if r.message:
+                        click.echo(f"{r.run_id}: {r.message}", file=_err())
+                    if r not in unsaved and r.loadgen.get("log_dir"):
+                        click.echo(f"saved: {Path(r.loadgen['log_dir'])}", file=_err())
+        except OSError:  # stdout gone (the terminal hung up): the saved results remain
+            pass
+        for r in unsaved:
+            _echo_err(f"qtui: error: result {r.run_id} NOT saved (its message says why): what is printed above is its only copy")
+        if interrupted or signals.received:
+            _exit_interrupted()
+    if unsaved or any(r.status == "failed" for r in results):
         sys.exit(EXIT_FAILED)
+
+
+def _refuse_unusable_dirs(results_override: str | None, results: bool = True) -> None:
+    """Exit 2 before any work when the cache folder (or the results folder) cannot be written:
+    a file where the folder should be, a read-only or full file system."""
+    from qtui.core.paths import unusable_dirs
+
+    problems = unusable_dirs(results_override, results=results)
+    if problems:
+        _fail_input("\n  ".join(problems))
+
+
+def _saved(result: Any, results_override: str | None) -> bool:
+    """True when `result` is on disk (a full disk or a folder made read-only during the run
+    leaves it unsaved: the runner then says so in its message)."""
+    from qtui.core.paths import results_dir
+
+    try:
+        return (results_dir(results_override) / result.run_id / "result.json").is_file()
+    except OSError:
+        return False
 
 
 SHORT = {
@@ -486,18 +693,33 @@ def prepare(profile: str | None, model: str | None, framework: str | None, preci
     from qtui.core.runner import prepare_only
 
     base = _profile_from_args(profile, assignments, model, framework, precision)
+    _refuse_unusable_dirs(None, results=False)
     printer = _ProgressPrinter(sys.stderr)
     failed = False
-    for prof in expand_sweep(base):
-        try:
-            artifact, hit = prepare_only(prof, printer)
-        except Exception as exc:  # user-facing failure
-            click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {exc}", err=True)
-            failed = True
-            continue
-        click.echo(f"{'cached' if hit else 'prepared'}: {prof.model} {prof.framework} {prof.precision} → {artifact.path} ({artifact.size_bytes / 1e6:.1f} MB)")
+    # Preparation runs in this (the main) thread: SIGTERM and SIGHUP interrupt it like Ctrl-C,
+    # so its staging folder is removed on the way out instead of left in the cache.
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in CANCEL_SIGNALS if sig != signal.SIGINT}
+    try:
+        for prof in expand_sweep(base):
+            try:
+                artifact, hit = prepare_only(prof, printer)
+            except Exception as exc:  # user-facing failure
+                click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {exc}", err=True)
+                failed = True
+                continue
+            click.echo(f"{'cached' if hit else 'prepared'}: {prof.model} {prof.framework} {prof.precision} → {artifact.path} ({artifact.size_bytes / 1e6:.1f} MB)")
+    except KeyboardInterrupt:
+        _echo_err("\nqtui: interrupted: nothing of the unfinished preparation is kept")
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if failed:
         sys.exit(EXIT_FAILED)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 @main.group()

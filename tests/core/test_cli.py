@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -9,6 +10,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = str(ROOT / "profiles" / "quick.toml")
@@ -102,3 +105,78 @@ def test_profiles_ship_inside_the_package() -> None:
     assert sorted(p.name for p in (ROOT / "profiles").glob("*.toml")) == shipped
     assert Path(resolve_profile_path("quick")) == ROOT / "qtui" / "profiles" / "quick.toml"
     assert resolve_profile_path(QUICK) == QUICK
+
+
+def _start_mlperf_run(results: Path) -> tuple[subprocess.Popen[str], str]:
+    """`qtui run` on the 600 s MLPerf preset (only a cancel ends it), once LoadGen has started."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qtui", "run", QUICK, *SMALL, "--set", "loadgen.preset=mlperf", "--results-dir", str(results), "--json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen += line
+        if "started" in line or not line:
+            break
+    return proc, seen
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_cancel_like_ctrl_c(tmp_path: Path, sig: signal.Signals) -> None:
+    """`kill` or a dropped SSH connection during LoadGen: the run is drained and saved as
+    cancelled, exit 130. Before: the process died at once (exit -15/-1) and left no result."""
+    proc, seen = _start_mlperf_run(tmp_path)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, seen + stderr
+    assert f"{sig.name} received: cancelling" in stderr
+    data = json.loads(stdout)
+    assert data["status"] == "cancelled" and data["throughput"]["samples"] > 0
+    saved = json.loads((tmp_path / data["run_id"] / "result.json").read_text())
+    assert saved["status"] == "cancelled"
+    assert "Traceback" not in stderr
+
+
+def test_progress_to_a_closed_stderr_does_not_fail_the_run(tmp_path: Path) -> None:
+    """Nobody reads stderr any more (`qtui run … 2>&1 | head`, a terminal gone): progress
+    falls silent, the run goes on. Before: the BrokenPipeError of the progress line failed
+    the run (saved as 'failed', exit 1)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "qtui", "run", QUICK, *SMALL, "--results-dir", str(tmp_path), "--json"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=write_end, text=True, timeout=300,
+        )
+    finally:
+        os.close(write_end)
+    assert out.returncode == 0
+    data = json.loads(out.stdout)
+    assert data["status"] == "ok", data["message"]
+    assert json.loads((tmp_path / data["run_id"] / "result.json").read_text())["status"] == "ok"
+
+
+def test_progress_printer_falls_silent_when_its_stream_fails() -> None:
+    from qtui.cli import _ProgressPrinter
+    from qtui.core import events as ev
+
+    class HungUp:
+        writes = 0
+
+        def isatty(self) -> bool:
+            return False
+
+        def write(self, text: str) -> int:
+            HungUp.writes += 1
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+        def flush(self) -> None:
+            pass
+
+    printer = _ProgressPrinter(HungUp())
+    printer(ev.Log("first", "info"))  # must not raise into the runner
+    printer(ev.Log("second", "info"))
+    assert printer.quiet and HungUp.writes == 1
