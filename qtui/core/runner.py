@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import queue
 import re
 import secrets
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,13 +28,23 @@ import numpy as np
 from qtui.core import events as ev
 from qtui.core.environment import capture_environment
 from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
+from qtui.core.loadgen_log import loadgen_figures
 from qtui.core.machine_load import LoadMonitor, load_warnings
-from qtui.core.thermal import read_state as read_throttle_state
-from qtui.core.thermal import throttled_between
 from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_sample
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.profile import RunProfile
 from qtui.core.results import RunResult, save_result
+from qtui.core.thermal import read_state as read_throttle_state
+from qtui.core.thermal import throttled_between
+from qtui.core.threads import (
+    Cancelled,
+    InferenceThread,
+    pending_preparations,
+    run_cancellable,
+    wait_for_abandoned,
+)
+
+__all__ = ["RunError", "RunOptions", "pending_preparations", "prepare_only", "run"]
 
 EventSink = Callable[[ev.Event], None]
 
@@ -55,6 +63,26 @@ class RunOptions:
     wrap_backend: Callable[[Any], Any] | None = None
 
 
+@dataclass(frozen=True)
+class _WarmUp:
+    """What the warm-up measured: the median batch time, the slowest, and LoadGen's settings
+    sized from them."""
+
+    batch_s: float
+    slowest_s: float
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What the LoadGen stage leaves for collecting."""
+
+    recorder: _SpanRecorder
+    sut: Any
+    settings: dict[str, Any]
+    cancelled: bool
+
+
 def default_progress_hz() -> float:
     return 2.0 if os.environ.get("SSH_CONNECTION") else 4.0
 
@@ -68,8 +96,8 @@ def new_run_id(profile: RunProfile) -> str:
     return f"{stamp}-{profile.model}-{profile.framework}-{profile.precision}-{profile.scenario}-{secrets.token_hex(2)}"
 
 
-class RunFailed(Exception):
-    """A run could not complete; the message is meant for the user."""
+class RunError(Exception):
+    """A run could not complete; the message is meant for the user (the result says "failed")."""
 
 
 class _SpanRecorder(LatencyRecorder):
@@ -91,68 +119,8 @@ class _SpanRecorder(LatencyRecorder):
         self.last_end_ns = end
 
 
-class _Cancelled(Exception):
-    pass
-
-
-# Preparations cancelled in the middle of one long, uninterruptible call (an ONNX export, an
-# OpenVINO conversion): the run reports "cancelled" at once and the call finishes in the
-# background, stopping at its next progress checkpoint. Later runs wait for these before they
-# start, so a leftover never competes with a measurement for the CPU.
-_ABANDONED: list[threading.Thread] = []
-_ABANDONED_LOCK = threading.Lock()
-#: How long a cancel waits for the preparation to reach a checkpoint before leaving it behind.
-CANCEL_GRACE_S = 1.0
 #: How often the reporter checks the machine's load during the measurement (a live warning).
 LOAD_CHECK_S = 2.0
-
-
-class _InferenceThread:
-    """The one thread that makes every backend call of a run: loading, warm-up and LoadGen
-    (whose `issue_queries` runs on the thread that called `StartTest`).
-
-    Runtimes keep per-thread state. PyTorch's OpenMP (libgomp) is the costly case: a thread that
-    computes while another thread's OpenMP team is alive (say, the one that ran the warm-up)
-    gets 2-4x slower on a 2-core machine, because libgomp stops spin-waiting once it manages
-    more threads than there are CPUs. One thread for all of it measures what the runtime does
-    when it is used the normal way."""
-
-    def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name="qtui-inference", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            fn, future = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn())
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                future.set_exception(exc)
-
-    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._queue.put((fn, future))
-        return future
-
-    def call(self, fn: Callable[[], Any]) -> Any:
-        return self.submit(fn).result()
-
-    def close(self) -> None:
-        """Let the thread end after what it is doing (a hung call keeps it, as a daemon)."""
-        self._queue.put(None)
-
-
-def pending_preparations() -> list[threading.Thread]:
-    """Cancelled preparations still finishing their current step in the background."""
-    with _ABANDONED_LOCK:
-        _ABANDONED[:] = [t for t in _ABANDONED if t.is_alive()]
-        return list(_ABANDONED)
 
 
 def run(
@@ -183,7 +151,8 @@ class _Run:
         )
         self._loaded_model: Any = None
         self._load_warned_live = False  # the reporter warned of the machine's load during the run
-        self._inference: _InferenceThread | None = None
+        self._inference: InferenceThread | None = None
+        self._preloaded = 0
 
     # -- helpers ------------------------------------------------------------------------------
     def log(self, text: str, level: str = "info") -> None:
@@ -192,44 +161,7 @@ class _Run:
     def step(self, name: str, fraction: float | None = None) -> None:
         self.emit(ev.Preparing(name, fraction))
         if self.stop.is_set():
-            raise _Cancelled()
-
-    def _cancellable(self, what: str, fn: Callable[[], Any]) -> Any:
-        """Run `fn` in a worker thread, so that a cancel returns within CANCEL_GRACE_S even while
-        `fn` is inside one long call that cannot be interrupted (it stops at its next checkpoint:
-        `step` raises once `stop` is set)."""
-        box: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                box["value"] = fn()
-            except BaseException as exc:  # re-raised on the run thread
-                box["error"] = exc
-
-        worker = threading.Thread(target=work, name=f"qtui-{what}", daemon=True)
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.1)
-            if self.stop.is_set() and worker.is_alive():
-                worker.join(CANCEL_GRACE_S)
-                if worker.is_alive():
-                    with _ABANDONED_LOCK:
-                        _ABANDONED.append(worker)
-                    self.log(f"cancelled while {what}: its current step ends in the background", "warning")
-                    raise _Cancelled()
-        if "error" in box:
-            raise box["error"]
-        return box.get("value")
-
-    def _await_abandoned(self) -> None:
-        pending = pending_preparations()
-        if not pending:
-            return
-        self.log("waiting for a cancelled preparation to stop (it would compete for the CPU)", "warning")
-        for worker in pending:
-            while worker.is_alive():
-                self.step("waiting for a cancelled preparation to stop")
-                worker.join(0.25)
+            raise Cancelled()
 
     def _model(self) -> Any:
         if self._loaded_model is None:
@@ -267,10 +199,10 @@ class _Run:
                     if self._inference is not None:
                         self._inference.close()
             self.result.memory["peak_rss_bytes"] = peak.bytes
-        except _Cancelled:
+        except Cancelled:
             self.result.status = "cancelled"
             self.result.message = "cancelled before LoadGen started"
-        except RunFailed as exc:
+        except RunError as exc:
             self.result.status = "failed"
             self.result.message = str(exc)
         except MemoryError:
@@ -299,60 +231,65 @@ class _Run:
         return self.result
 
     def _execute(self) -> None:
-        from qtui.core.backends import BackendError, get_backend, predict_in_chunks
-        from qtui.core.data import DatasetError, calibration_indices, open_dataset
-        from qtui.core.prepare import CalibrationSpec, PrepareError, find_or_prepare
+        """The run's stages, in order: each is one method below."""
+        self.check_runnable()
+        wait_for_abandoned(self.step, lambda text: self.log(text, "warning"))
+        started = time.perf_counter()
+        dataset = self.open_data()
+        artifact = self.prepare(dataset)
+        self.timings["prepare"] = time.perf_counter() - started
+        backend = self.load_runtime(artifact)
+        qsl = self.load_samples(dataset)
+        warm = self.warm_up(backend, qsl)
+        measured = self.drive_loadgen(backend, qsl, warm)
+        self.collect(measured, dataset)
 
-        p = self.profile
+    # -- stages ---------------------------------------------------------------------------------
+    def check_runnable(self) -> None:
+        """Refuse what cannot run here before any work; note what will distort the figures."""
         from qtui.core.catalog import unavailable_reason
 
+        p = self.profile
         device = self.options.device or p.device
         if device:
             self.result.environment["device"] = device
         reason = unavailable_reason(p.framework, p.precision)
         if reason:
-            raise RunFailed(f"{p.framework} {p.precision} cannot run here: {reason}")
-        warnings = self.result.environment.setdefault("warnings", [])
+            raise RunError(f"{p.framework} {p.precision} cannot run here: {reason}")
         for text in load_warnings(None, os.cpu_count(), self.threads):
-            warnings.append(text)
-            self.log(f"environment: {text}", "warning")
-        self._await_abandoned()
-        t0 = time.perf_counter()
+            self._warn(text)
+
+    def open_data(self) -> Any:
+        """The data set: synthetic or an ImageNet folder (its provenance goes into the result)."""
+        from qtui.core.data import DatasetError, open_dataset
+
+        p = self.profile
         self.step("opening data set")
         try:
             count = p.dataset.count if p.dataset.count > 0 else None
             dataset = open_dataset(p.dataset.source, count, seed=p.dataset.seed)
         except DatasetError as exc:
-            raise RunFailed(str(exc)) from None
+            raise RunError(str(exc)) from None
         self.result.provenance["data"] = dataset.provenance
         self.result.provenance["data_has_labels"] = dataset.has_labels
         for text in _capped_counts(p, dataset.count):
-            warnings.append(text)
-            self.log(text, "warning")
+            self._warn(text, prefix="")
+        return dataset
 
-        calib = None
-        if p.precision == "int8_static":
-            idx = calibration_indices(dataset, p.dataset.calibration_count, seed=p.dataset.seed)
-            calib = CalibrationSpec(dataset_identity=_dataset_identity(dataset), indices=tuple(idx))
-
-        def calibration_batches() -> Any:
-            assert calib is not None
-            for i in range(0, len(calib.indices), 8):
-                if self.stop.is_set():  # frameworks pull calibration batches: a checkpoint
-                    raise _Cancelled()
-                yield dataset.get_batch(list(calib.indices[i : i + 8]))
+    def prepare(self, dataset: Any) -> Any:
+        """The artifact, from the cache or prepared now, in a worker thread a cancel can leave."""
+        from qtui.core.prepare import PrepareError
 
         self.step("preparing artifact")
         try:
-            artifact, hit = self._cancellable(
+            artifact, hit = run_cancellable(
                 "preparing",
-                lambda: find_or_prepare(
-                    p, self._model, calib, calibration_batches if calib else None, self.step
-                ),
+                lambda: prepare_artifact(self.profile, dataset, self._model, self.step, self.stop),
+                self.stop,
+                lambda text: self.log(text, "warning"),
             )
         except PrepareError as exc:
-            raise RunFailed(str(exc)) from None
-        self.timings["prepare"] = time.perf_counter() - t0
+            raise RunError(str(exc)) from None
         self.log(("reused cached artifact " if hit else "prepared artifact ") + str(artifact.directory))
         meta = artifact.meta
         self.result.provenance["weights"] = meta.get("weights_provenance", meta.get("weights"))
@@ -368,30 +305,38 @@ class _Run:
             "prepare_peak_rss_bytes": meta.get("prepare_peak_rss_bytes"),
             "prepare_start_rss_bytes": meta.get("prepare_start_rss_bytes"),
         }
+        return artifact
 
+    def load_runtime(self, artifact: Any) -> Any:
+        """The framework's backend with the artifact loaded, on the run's inference thread."""
+        from qtui.core.backends import BackendError, get_backend
+
+        p = self.profile
         self.step("loading runtime")
-        t1 = time.perf_counter()
-        self._inference = _InferenceThread()
+        started = time.perf_counter()
+        self._inference = InferenceThread()
         try:
             backend = get_backend(p.framework)
             self._inference.call(lambda: backend.load(artifact, self.threads, p.scenario))
         except BackendError as exc:
-            raise RunFailed(str(exc)) from None
+            raise RunError(str(exc)) from None
         except ImportError as exc:
-            raise RunFailed(f"{p.framework} is not installed here: pip install 'qtui[{p.framework}]' ({exc})") from None
+            raise RunError(f"{p.framework} is not installed here: pip install 'qtui[{p.framework}]' ({exc})") from None
         if self.options.wrap_backend is not None:
             backend = self.options.wrap_backend(backend)
-        self.timings["load"] = time.perf_counter() - t1
+        self.timings["load"] = time.perf_counter() - started
         self.result.artifact["runtime_version"] = backend.version()
         self.result.artifact["executed_precision"] = backend.executed_precision()
         self.result.artifact["max_batch"] = backend.max_batch
+        return backend
 
-        accuracy = p.mode == "accuracy"
-        total = dataset.count if accuracy else min(dataset.count, p.dataset.performance_sample_count)
+    def load_samples(self, dataset: Any) -> Any:
+        """The QSL with its samples in memory (refused first when they would not fit)."""
+        from qtui.core.loadgen import SampleLibrary
+
+        p = self.profile
+        total = dataset.count if p.mode == "accuracy" else min(dataset.count, p.dataset.performance_sample_count)
         perf_count = min(total, p.dataset.performance_sample_count)
-        from qtui.core.loadgen import SampleLibrary, Sut, resolve_settings, run_loadgen
-        from qtui.core.schedule import expected_samples
-
         qsl = SampleLibrary(dataset.get, total, perf_count)
         preload = range(total if total <= 4096 else perf_count)
         _check_memory(
@@ -400,17 +345,24 @@ class _Run:
         )
         self.step("loading samples", 0.0)
         qsl.preload(preload, lambda f: self.step("loading samples", f))
+        self._preloaded = len(preload)
+        return qsl
 
-        # Warm-up: not counted, also measures the batch latency that sizes LoadGen's schedule.
+    def warm_up(self, backend: Any, qsl: Any) -> _WarmUp:
+        """Untimed queries of the scenario's shape; their latency sizes LoadGen's schedule."""
+        from qtui.core.backends import predict_in_chunks
+        from qtui.core.loadgen import resolve_settings
+        from qtui.core.schedule import expected_samples
+
+        p = self.profile
+        assert self._inference is not None
         self.step("warm-up", 0.0)
         per_query = p.batch_size if p.scenario == "Offline" else (
             (p.loadgen.samples_per_query or 8) if p.scenario == "MultiStream" else 1
         )
-        warm_idx = [i % len(preload) for i in range(per_query)]
-        warm_batch = qsl.batch(warm_idx)
-        warm_times = []
+        warm_batch = qsl.batch([i % self._preloaded for i in range(per_query)])
+        times: list[float] = []
         n_warm = max(2, p.warmup_queries)
-
 
         def timed_warm_batch() -> float:
             s = time.perf_counter()
@@ -418,23 +370,40 @@ class _Run:
             return time.perf_counter() - s
 
         for k in range(n_warm):
-            warm_times.append(self._inference.call(timed_warm_batch))
+            times.append(self._inference.call(timed_warm_batch))
             self.step("warm-up", (k + 1) / n_warm)
-        measured = float(np.median(warm_times[len(warm_times) // 2 :]))
-        settings = resolve_settings(p, perf_count, measured)
+        measured = float(np.median(times[len(times) // 2 :]))
+        settings = resolve_settings(p, qsl.performance_count, measured)
         _check_memory(
             2 * expected_samples(settings), LOADGEN_BYTES_PER_SAMPLE, "LoadGen's query schedule",
             "loadgen.min_duration_ms or loadgen.min_query_count",
         )
         self.result.loadgen["settings"] = settings
         self.result.loadgen["warmup_batch_ms"] = round(measured * 1000, 4)
+        return _WarmUp(measured, max(times), settings)
 
+    def drive_loadgen(self, backend: Any, qsl: Any, warm: _WarmUp) -> _Measured:
+        """LoadGen's test on the inference thread, watched from here: progress at the reporter's
+        rate, cancel by draining, a watchdog for a backend that stops answering, the machine's
+        load and throttling around it."""
+        from qtui.core.backends import predict_in_chunks
+        from qtui.core.loadgen import Sut, run_loadgen
+        from qtui.core.schedule import expected_samples
+
+        p = self.profile
+        assert self._inference is not None
+        accuracy = p.mode == "accuracy"
+        settings = warm.settings
         recorder = _SpanRecorder()
         sut = Sut(
             lambda b: predict_in_chunks(backend, b), backend.predict_stream, qsl, recorder, p.scenario, accuracy, p.batch_size
         )
-        hang_timeout = self.options.hang_timeout_s or max(30.0, 50 * max(warm_times))
-        expected = expected_samples(settings, measured if p.scenario != "Offline" else None) if not accuracy else total
+        hang_timeout = self.options.hang_timeout_s or max(30.0, 50 * warm.slowest_s)
+        expected = (
+            expected_samples(settings, warm.batch_s if p.scenario != "Offline" else None)
+            if not accuracy
+            else qsl.total
+        )
         self.emit(ev.Started(self.run_id, p.scenario, p.mode, settings, expected))
 
         done = threading.Event()
@@ -498,21 +467,25 @@ class _Run:
         self._record_throttling(throttle_before, read_throttle_state())
 
         if hung:
-            raise RunFailed(
+            raise RunError(
                 f"the {p.framework} backend stopped answering (no completion for {hang_timeout:.0f} s); "
                 "the run was stopped. Restart qtui before the next run if this repeats."
             )
         if sut.state.error is not None:
             err = sut.state.error
             if isinstance(err, MemoryError):
-                raise RunFailed("out of memory during inference: try a smaller batch size or model")
-            raise RunFailed(f"{p.framework} failed during inference: {_user_message(err)}")
+                raise RunError("out of memory during inference: try a smaller batch size or model")
+            raise RunError(f"{p.framework} failed during inference: {_user_message(err)}")
         if loadgen_error:
-            raise RunFailed(f"LoadGen failed: {loadgen_error[0]}")
+            raise RunError(f"LoadGen failed: {loadgen_error[0]}")
         if not done.is_set():
-            raise RunFailed("LoadGen did not finish after the cancel; restart qtui before the next run")
+            raise RunError("LoadGen did not finish after the cancel; restart qtui before the next run")
+        return _Measured(recorder, sut, settings, cancelled)
 
-        self._collect(recorder, settings, cancelled, dataset, accuracy, sut)
+    def _warn(self, text: str, prefix: str = "environment: ") -> None:
+        """A warning the result keeps (its figures are suspect) and the log shows."""
+        self.result.environment.setdefault("warnings", []).append(text)
+        self.log(f"{prefix}{text}", "warning")
 
     def _record_throttling(self, before: dict[str, Any], after: dict[str, Any]) -> None:
         """Throttling evidence between the start and the end of the measurement: recorded, and a
@@ -583,8 +556,13 @@ class _Run:
                 )
             )
 
-    def _collect(self, recorder: _SpanRecorder, settings: dict[str, Any], cancelled: bool, dataset: Any, accuracy: bool, sut: Any) -> None:
+    def collect(self, measured: _Measured, dataset: Any) -> None:
+        """The figures: qtui's recorder and LoadGen's detail log (LoadGen's withheld when the
+        run was cancelled), accuracy and fidelity in accuracy mode, and the run's status."""
         from qtui.core.loadgen import parse_detail_log
+
+        recorder, cancelled, sut = measured.recorder, measured.cancelled, measured.sut
+        accuracy = self.profile.mode == "accuracy"
 
         p = self.profile
         detail = parse_detail_log(self.run_dir / "mlperf_log_detail.txt")
@@ -610,7 +588,7 @@ class _Run:
             self.result.loadgen.update(_cancelled_loadgen(p.scenario, ours, recorder, samples))
             sps = _completed_part_rate(recorder, samples)
         else:
-            self.result.loadgen.update(_loadgen_figures(p.scenario, detail))
+            self.result.loadgen.update(loadgen_figures(p.scenario, detail))
             sps = detail.get("result_samples_per_second") if p.scenario == "Offline" else None
             if not sps:
                 sps = samples / lat.sum() * 1e9 if lat.size and lat.sum() > 0 else None
@@ -722,28 +700,7 @@ def _check_memory(n: int, bytes_each: int, what: str, key: str) -> None:
     try:
         check_fits(n, bytes_each, what, key=key)
     except MemoryBudgetError as exc:
-        raise RunFailed(str(exc)) from None
-
-
-def _loadgen_figures(scenario: str, detail: dict[str, Any]) -> dict[str, Any]:
-    """LoadGen's verdict and figures from its detail log, for a run that LoadGen finished."""
-    percentiles = {
-        k.replace("result_", "").replace("_percentile_latency_ns", ""): v / 1e6
-        for k, v in detail.items()
-        if k.startswith("result_") and k.endswith("_percentile_latency_ns") and isinstance(v, (int, float))
-    }
-    return {
-        "validity": detail.get("result_validity"),
-        "invalid_reasons": [str(e) for e in detail.get("_errors", [])] + _invalid_reasons(detail),
-        "warnings": detail.get("_warnings", []),
-        "scenario_metric": _scenario_metric(scenario, detail),
-        "samples_per_second": detail.get("result_samples_per_second"),
-        "qps_with_loadgen_overhead": detail.get("result_qps_with_loadgen_overhead"),
-        "percentiles_ms": percentiles,
-        "min_latency_ms": _ns_ms(detail.get("result_min_latency_ns")),
-        "mean_latency_ms": _ns_ms(detail.get("result_mean_latency_ns")),
-        "max_latency_ms": _ns_ms(detail.get("result_max_latency_ns")),
-    }
+        raise RunError(str(exc)) from None
 
 
 def _completed_part_rate(recorder: _SpanRecorder, samples: int) -> float | None:
@@ -789,44 +746,6 @@ def _cancelled_loadgen(
     }
 
 
-def _ns_ms(value: Any) -> float | None:
-    return float(value) / 1e6 if isinstance(value, (int, float)) else None
-
-
-def _scenario_metric(scenario: str, detail: dict[str, Any]) -> dict[str, Any]:
-    """LoadGen's figure for the scenario's metric (the rule itself: results.scenario_metric)."""
-    from qtui.core.results import scenario_metric
-
-    rule = scenario_metric(scenario)
-    if rule.percentile is None:
-        return {"name": "samples per second", "value": detail.get("result_samples_per_second")}
-    value = detail.get(f"result_{rule.percentile:.2f}_percentile_latency_ns")
-    return {
-        "name": f"{rule.key} latency (ms)",
-        "value": _ns_ms(value),
-        "early_stopping": detail.get("early_stopping_result"),
-    }
-
-
-_CHECKS = {
-    "result_min_duration_met": "minimum duration not met",
-    "result_min_queries_met": "minimum query count not met",
-    "early_stopping_met": "early-stopping criterion not met (too few queries for the percentile)",
-    "result_perf_constraints_met": "performance constraints not met",
-}
-
-
-def _invalid_reasons(detail: dict[str, Any]) -> list[str]:
-    """Why LoadGen called the run INVALID, from the `result_*_met` flags and its reason key."""
-    reasons = [text for key, text in _CHECKS.items() if detail.get(key) is False]
-    extra = detail.get("result_invalid_reason")
-    if isinstance(extra, list):
-        reasons += [str(r) for r in extra]
-    elif extra:
-        reasons.append(str(extra))
-    return reasons
-
-
 # Lines that only say where a C++ runtime raised (OpenVINO: "Exception from src/...cpp:53:"),
 # which would otherwise hide the reason that follows them.
 _LOCATION_LINE = re.compile(r"^(Exception from |Check .* failed at )?\S+\.(cpp|cc|hpp|h|c)(:\d+)+:?$")
@@ -849,26 +768,40 @@ def _user_message(exc: BaseException, limit: int = 500) -> str:
     return (head + text)[:limit]
 
 
-def prepare_only(profile: RunProfile, on_event: EventSink | None = None) -> tuple[Any, bool]:
-    """Prepare (or find cached) the profile's artifact without running it: (artifact, cache hit)."""
+def prepare_artifact(
+    profile: RunProfile,
+    dataset: Any | None,
+    load_model: Callable[[], Any],
+    step: Callable[[str, float | None], None],
+    stop: threading.Event | None = None,
+) -> tuple[Any, bool]:
+    """The profile's artifact from the cache, an imported bundle, or prepared now: (artifact,
+    cache hit). The one path for runs, `qtui prepare`, bundles, studies and benches. INT8 static
+    calibrates on `dataset`'s calibration images (opened here when None), pulled in batches of 8;
+    each batch is a checkpoint where `stop` cancels."""
     from qtui.core.data import calibration_indices, open_dataset
     from qtui.core.prepare import CalibrationSpec, find_or_prepare
 
-    emit = on_event or (lambda e: None)
-    helper = _Run(profile, emit, threading.Event(), RunOptions())
-    calib = None
-    dataset = None
-    if profile.precision == "int8_static":
+    if profile.precision != "int8_static":
+        return find_or_prepare(profile, load_model, None, None, step)
+    if dataset is None:
         dataset = open_dataset(profile.dataset.source, profile.dataset.count or None, seed=profile.dataset.seed)
-        idx = calibration_indices(dataset, profile.dataset.calibration_count, seed=profile.dataset.seed)
-        calib = CalibrationSpec(dataset_identity=_dataset_identity(dataset), indices=tuple(idx))
+    indices = tuple(calibration_indices(dataset, profile.dataset.calibration_count, seed=profile.dataset.seed))
+    calib = CalibrationSpec(dataset_identity=_dataset_identity(dataset), indices=indices)
 
     def batches() -> Any:
-        assert calib is not None and dataset is not None
-        for i in range(0, len(calib.indices), 8):
-            yield dataset.get_batch(list(calib.indices[i : i + 8]))
+        for i in range(0, len(indices), 8):
+            if stop is not None and stop.is_set():  # frameworks pull calibration batches
+                raise Cancelled()
+            yield dataset.get_batch(list(indices[i : i + 8]))
 
-    return find_or_prepare(profile, helper._model, calib, batches if calib else None, helper.step)
+    return find_or_prepare(profile, load_model, calib, batches, step)
+
+
+def prepare_only(profile: RunProfile, on_event: EventSink | None = None) -> tuple[Any, bool]:
+    """Prepare (or find cached) the profile's artifact without running it: (artifact, cache hit)."""
+    helper = _Run(profile, on_event or (lambda e: None), threading.Event(), RunOptions())
+    return prepare_artifact(profile, None, helper._model, helper.step)
 
 
 def _not_saved_message(path: Path, exc: BaseException) -> str:
