@@ -4,10 +4,10 @@ one backend module and one extra (every reader goes through the table)."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from qtui.core import catalog, frameworks, profile
 from qtui.core.backends import Backend, get_backend

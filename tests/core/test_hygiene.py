@@ -97,7 +97,7 @@ def test_constraints_pin_what_decides_the_snapshots_and_the_figures() -> None:
     assert "constraints.txt" in setup and '-c "$CONSTRAINTS"' in setup
 
 
-def _fake_repo(tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_rc: int = 0) -> Path:
+def _fake_repo(tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_rc: int = 0, ruff_rc: int = 0) -> Path:
     """A copy of .ci/run beside stub scripts: setup makes a .venv whose python 'runs the tests',
     pi-check answers --can-run with `pi_can` and otherwise prints `pi_output`; calls are logged."""
     repo = tmp_path / "repo"
@@ -108,7 +108,7 @@ def _fake_repo(tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_r
     tool = '#!/usr/bin/env bash\necho "{name} $*" >> "{calls}"\n{body}\n'
     stubs = {
         "python": f'echo "1 passed in 0.01s"; exit {pytest_rc}',
-        "ruff": "echo 'F401 unused import'; exit 1",
+        "ruff": f"echo 'F401 unused import'; exit {ruff_rc}" if ruff_rc else "exit 0",
         "lint-imports": "exit 0",
         "mypy": "exit 0",
     }
@@ -154,7 +154,7 @@ def test_ci_passes_when_pi_check_passed(tmp_path: Path) -> None:
     rc, out, calls = _ci(_fake_repo(tmp_path, "yes", PASSED, 0), tmp_path)
     assert rc == 0, out
     assert out.rstrip().splitlines()[-1] == "== tests: exit 0; emulated Raspberry Pi check: passed"
-    assert not any(c.startswith(("ruff", "lint-imports", "mypy")) for c in calls)  # lint is off
+    assert any(c.startswith("mypy") for c in calls)  # the lint step ran (and passed) first
 
 
 @pytest.mark.parametrize(
@@ -192,13 +192,19 @@ def test_ci_on_a_machine_that_cannot_emulate_says_so_loudly(tmp_path: Path) -> N
     )
 
 
-def test_ci_fails_with_the_tests_and_lints_only_when_asked(tmp_path: Path) -> None:
-    rc, out, _ = _ci(_fake_repo(tmp_path, "yes", PASSED, 0, pytest_rc=1), tmp_path)
+def test_ci_fails_with_the_tests_and_with_a_lint_finding(tmp_path: Path) -> None:
+    rc, out, calls = _ci(_fake_repo(tmp_path, "yes", PASSED, 0, pytest_rc=1), tmp_path)
     assert rc == 1 and "== tests: exit 1; emulated Raspberry Pi check: passed" in out
-    rc, out, calls = _ci(_fake_repo(tmp_path / "2", "yes", PASSED, 0), tmp_path, QTUI_CI_LINT="1")
+    assert ["ruff check qtui tests bench scripts", "lint-imports ", "mypy qtui"] == [
+        c for c in calls if c.split(" ")[0] in ("ruff", "lint-imports", "mypy")
+    ]  # the lint step runs by default, before the tests
+    rc, out, calls = _ci(_fake_repo(tmp_path / "2", "yes", PASSED, 0, ruff_rc=1), tmp_path)
     assert rc == 1, out  # the stub ruff found something: CI stops before the tests
     assert "ruff check qtui tests bench scripts" in calls
     assert not any(c.startswith("python") for c in calls)
+    rc, out, calls = _ci(_fake_repo(tmp_path / "3", "yes", PASSED, 0, ruff_rc=1), tmp_path, QTUI_CI_LINT="0")
+    assert rc == 0, out  # skipped on purpose
+    assert not any(c.startswith("ruff") for c in calls)
 
 
 def _pi_can_run(tmp_path: Path, uid: str, kernel: str) -> tuple[int, str]:
