@@ -8,26 +8,39 @@ a warning) and the core's table helpers (`table_rows`, `fp32_baseline`, `speedup
 `accuracy_delta`, `study_tables`, `study_markdown`, `to_markdown`, `to_csv`): this module only
 renders them, so the TUI, `qtui report` and the exports agree. Text from result files is drawn as
 `rich.text.Text`, never as markup.
+
+The screens use the room they have: the results table draws the richest of `LAYOUTS` whose
+cells fit the screen (full names and p50/p99 at 120 columns, short names at 80) and redraws its
+columns when a resize crosses a line; its status line sits under the filters, where no
+notification covers it; the study view keeps titles on one line and draws each table in the
+first form that fits (`StudyTableView`), its notes folded under their text.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.styled import Styled
 from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Resize
+from textual.geometry import Size
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Select, Static
 
-from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES, SCENARIO_TITLES
 from qtui.core.events import HistogramSnapshot
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS, RunProfile
 from qtui.core.results import (
@@ -36,6 +49,7 @@ from qtui.core.results import (
     accuracy_delta,
     accuracy_text,
     fidelity_short,
+    format_figure,
     fp32_baseline,
     load_results,
     measurement_warnings,
@@ -59,8 +73,36 @@ SHORT = {
 STATUS_SHORT = {"cancelled": "cancel"}
 FILTERS = (("model", MODELS, MODEL_TITLES), ("framework", FRAMEWORKS, FRAMEWORK_TITLES),
            ("precision", PRECISIONS, PRECISION_TITLES), ("scenario", SCENARIOS, {s: s for s in SCENARIOS}))
-COLUMNS = (("model", "model"), ("fw", "fw"), ("prec", "prec"), ("scen", "scen"), ("status", "status"),
-           ("metric", "metric"), ("×FP32", "speedup"), ("Δacc", "delta"), ("when", "when"))
+#: The names the results table draws where there is room (the app's titles) and where there is not.
+FULL_NAMES = {**MODEL_TITLES, **FRAMEWORK_TITLES, **PRECISION_TITLES, **SCENARIO_TITLES}
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """The results table's columns: full names (MobileNetV2, ONNX Runtime, INT8 static,
+    SingleStream) or short ones (MNetV2, ORT, INT8s, SS), with or without p50 and p99."""
+
+    full_names: bool
+    percentiles: bool
+
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        """(label, key) of each column, left to right."""
+        names = (("model", "model"), ("framework", "fw"), ("precision", "prec"), ("scenario", "scen"))
+        if not self.full_names:
+            names = (("model", "model"), ("fw", "fw"), ("prec", "prec"), ("scen", "scen"))
+        figures = (("p50 ms", "p50"), ("p99 ms", "p99")) if self.percentiles else ()
+        return (*names, ("status", "status"), ("metric", "metric"), *figures,
+                ("×FP32", "speedup"), ("Δacc", "delta"), ("when", "when"))
+
+
+#: Richest first: the table draws the first layout whose cells fit the screen's width.
+LAYOUTS = (TableLayout(True, True), TableLayout(True, False), TableLayout(False, True), TableLayout(False, False))
+#: A DataTable cell has one blank column either side of its text.
+CELL_PADDING = 1
+#: The rows of the results screen that are not the table's rows: header, filters, status line
+#: (up to two), the table's column titles, footer.
+TABLE_CHROME_ROWS = 6
 
 
 def short(value: str) -> str:
@@ -88,6 +130,62 @@ def _when(result: RunResult) -> str:
     return result.created[5:16].replace("T", " ")
 
 
+def _percentile_text(result: RunResult, key: str) -> str:
+    """A latency percentile in ms for the table ("–" for accuracy runs and where none was measured)."""
+    value = result.latency_ms.get(key)
+    if result.profile.mode == "accuracy" or not isinstance(value, (int, float)):
+        return "–"
+    return format_figure(float(value))
+
+
+@dataclass(frozen=True)
+class RowCells:
+    """A result's row of the results table in every layout: each name in full and short."""
+
+    names: tuple[tuple[str, str], ...]  # (full, short) for model, framework, precision, scenario
+    status: Text
+    figures: dict[str, str]  # by column key: metric, p50, p99, speedup, delta, when
+
+    def cells(self, layout: TableLayout) -> list[Text]:
+        out = [Text(full if layout.full_names else brief) for full, brief in self.names]
+        out.append(self.status.copy())
+        out += [Text(self.figures[key]) for _, key in layout.columns[5:]]
+        return out
+
+
+def row_cells(result: RunResult, baseline: RunResult | None) -> RowCells:
+    """The table row of `result` (`baseline`: its FP32 run, for the speed-up and Δ)."""
+    p = result.profile
+    status = Text(
+        STATUS_SHORT.get(result.status, result.status) + (" ⚠" if measurement_warnings(result) else ""),
+        style=_status_style(result.status),
+    )
+    names = tuple(
+        (FULL_NAMES.get(v, v), short(v)) for v in (p.model, p.framework, p.precision, p.scenario)
+    )
+    figures = {
+        "metric": metric_text(result), "p50": _percentile_text(result, "p50"), "p99": _percentile_text(result, "p99"),
+        "speedup": speedup_text(speedup(result, baseline)), "delta": accuracy_delta(result, baseline),
+        "when": _when(result),
+    }
+    return RowCells(names, status, figures)
+
+
+def table_width(layout: TableLayout, rows: Iterable[RowCells]) -> int:
+    """The cells the results table takes in `layout`: each column as wide as its label or its
+    widest cell, plus the padding either side."""
+    widths = [cell_len(label) for label, _ in layout.columns]
+    for row in rows:
+        widths = [max(w, cell.cell_len) for w, cell in zip(widths, row.cells(layout), strict=True)]
+    return sum(w + 2 * CELL_PADDING for w in widths)
+
+
+def choose_layout(rows: Iterable[RowCells], width: int) -> TableLayout:
+    """The richest layout whose cells all fit `width` columns; the narrowest when none does."""
+    rows = list(rows)
+    return next((lay for lay in LAYOUTS if table_width(lay, rows) <= width), LAYOUTS[-1])
+
+
 class ResultsScreen(Screen[None]):
     """Saved results: filter, compare with the FP32 run, study tables, the answer and charts for
     the results shown, export, replay."""
@@ -113,23 +211,49 @@ class ResultsScreen(Screen[None]):
         self.shown: list[RunResult] = []
         self.warnings: list[str] = []
         self.last_export = ""
+        #: each result's row (by run id), made when the results are loaded
+        self.rows: dict[str, RowCells] = {}
+        #: the columns drawn now: the richest that fit the screen (`choose_layout`)
+        self.table_layout: TableLayout | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="filters"):
             for key, values, titles in FILTERS:
                 yield Select([(titles.get(v, v), v) for v in values], prompt=f"any {key}", id=f"filter-{key}", compact=True)
-        table: DataTable[str] = DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
-        yield table
+        # under the filters, where no notification (bottom right) can cover it
         yield Static(id="results-status")
+        table: DataTable[str] = DataTable(
+            id="results-table", cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING,
+        )
+        yield table
         yield Footer(show_command_palette=False, compact=True)  # every key fits 80 columns
 
     def on_mount(self) -> None:
         self.sub_title = f"results in {self.results_root}"
-        table = self.query_one(DataTable)
-        for label, key in COLUMNS:
-            table.add_column(label, key=key)
         self.reload()
+
+    def on_resize(self, event: Resize) -> None:
+        if self._lay_out(event.size):
+            self._fill()
+
+    def _lay_out(self, size: Size) -> bool:
+        """Draw the columns that fit a screen of `size`; True when they changed (the rows must be
+        redrawn)."""
+        # a column is kept for the scrollbar when the runs do not all fit under the table's
+        # header (the screen less header, filters, status line, column titles and footer)
+        scrollbar = len(self.rows) > size.height - TABLE_CHROME_ROWS
+        layout = choose_layout(self.rows.values(), size.width - (1 if scrollbar else 0))
+        if layout == self.table_layout:
+            return False
+        if self.select_run is None:  # the cursor stays on its run
+            self.select_run = self.selected_run_id()
+        self.table_layout = layout
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for label, key in layout.columns:
+            table.add_column(label, key=key)
+        return True
 
     # -- data -----------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -139,6 +263,8 @@ class ResultsScreen(Screen[None]):
         if self.warnings and self.warnings != before:
             shown = "\n".join(self.warnings[:3]) + (f"\n… and {len(self.warnings) - 3} more" if len(self.warnings) > 3 else "")
             self.notify(shown, title="Damaged results skipped", severity="warning", markup=False)
+        self.rows = {r.run_id: row_cells(r, fp32_baseline(r, self.pool)) for r in self.pool}
+        self._lay_out(self.app.size)
         self._fill()
 
     def filters(self) -> dict[str, str]:
@@ -157,20 +283,10 @@ class ResultsScreen(Screen[None]):
         keep = self.select_run or self.selected_run_id()
         wanted = self.filters()
         self.shown = [r for r in reversed(self.pool) if self._matches(r, wanted)]  # newest first
+        layout = self.table_layout or LAYOUTS[-1]
         table.clear()
         for r in self.shown:
-            base = fp32_baseline(r, self.pool)
-            p = r.profile
-            table.add_row(
-                *(Text(short(v)) for v in (p.model, p.framework, p.precision, p.scenario)),
-                Text(
-                    STATUS_SHORT.get(r.status, r.status) + (" ⚠" if measurement_warnings(r) else ""),
-                    style=_status_style(r.status),
-                ),
-                Text(metric_text(r)), Text(speedup_text(speedup(r, base))),
-                Text(accuracy_delta(r, base)), Text(_when(r)),
-                key=r.run_id,
-            )
+            table.add_row(*self.rows[r.run_id].cells(layout), key=r.run_id)
         if keep is not None:
             for index, r in enumerate(self.shown):
                 if r.run_id == keep:
@@ -294,8 +410,10 @@ class ResultsScreen(Screen[None]):
         except OSError as exc:
             self.notify(f"could not write {path}: {exc}", title="Export", severity="error", markup=False)
             return
-        self.last_export = f"wrote {count} rows to {path}"
-        self.notify(self.last_export, title="Export", markup=False)
+        self.notify(f"wrote {count} rows to {path}", title="Export", markup=False)
+        # the status line names a file in the results folder (the header's) by its name alone
+        shown = path.relative_to(self.results_root) if path.is_relative_to(self.results_root) else path
+        self.last_export = f"wrote {count} rows to {shown}"
         self._status()
 
 
@@ -483,15 +601,63 @@ class DetailsScreen(Screen[RunProfile | None]):
 
 
 # -- study ------------------------------------------------------------------------------------------
-def render_study_table(study: StudyTable) -> Table:
+def render_study_table(
+    study: StudyTable, full_names: bool = False, rules: bool = True, wrap: bool = False
+) -> Table:
     """The core's study table as a Rich table: the same cells `qtui report --format study` and
-    the Markdown export print, a cell's lines one under the other."""
-    table = Table(title=Text(study.title), title_justify="left", padding=(0, 1), show_edge=False)
+    the Markdown export print, a cell's lines one under the other. `full_names`: precisions as
+    the app names them (INT8 static) rather than the core's short header (INT8s); `rules`: a
+    rule under the titles and between the columns (each costs a column); `wrap`: cells may fold
+    onto more lines (else each line of a cell stays one line). Column titles never wrap."""
+    table = Table(padding=(0, 1), show_edge=False, box=box.HEAVY_HEAD if rules else None)
     for index, header in enumerate(study.header):
-        table.add_column(Text(header), justify="left" if index < study.label_columns else "right", no_wrap=True)
+        label = index < study.label_columns
+        if full_names and not label:
+            header = PRECISION_TITLES.get(study.precisions[index - study.label_columns], header)
+        table.add_column(
+            Text(header, no_wrap=True), justify="left" if label else "right",
+            no_wrap=not wrap or index == 0, min_width=cell_len(header), overflow="fold",
+        )
     for row in study.text_rows():
         table.add_row(*(Text("\n".join(lines)) for lines in row))
     return table
+
+
+#: Wide enough to measure a table's natural width.
+UNBOUNDED_WIDTH = 10_000
+
+
+class StudyTableView:
+    """One study table as drawn: its title on one line, then the table in the first form that
+    fits the width: precisions in full (INT8 static), else short (INT8s), else short without
+    lines, else that with the cells folded (nothing is cut off)."""
+
+    def __init__(self, study: StudyTable) -> None:
+        self.study = study
+
+    def table_for(self, console: Console, width: int) -> Table:
+        """The table drawn at `width` columns."""
+        unbounded = console.options.update_width(UNBOUNDED_WIDTH)  # its natural width, not clamped
+        for full, rules in ((True, True), (False, True), (False, False)):
+            table = render_study_table(self.study, full_names=full, rules=rules)
+            if Measurement.get(console, unbounded, table).maximum <= width:
+                return table
+        return render_study_table(self.study, rules=False, wrap=True)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text(self.study.title, style="italic", no_wrap=True, overflow="ellipsis")
+        yield self.table_for(console, options.max_width)
+
+
+def render_study_note(note: str) -> Table:
+    """A note of the legend under the study tables, its text folded under its text, not under
+    its mark ("×:", "Repeats:", "*")."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    mark, _, text = note.partition(" ")
+    grid.add_row(Text(mark), Text(text))
+    return grid
 
 
 def study_markdown_for(pool: list[RunResult], model: str) -> str:
@@ -540,11 +706,11 @@ class StudyScreen(Screen[None]):
         studies = self.tables()
         parts: list[RenderableType] = []
         for study in studies:
-            parts += [render_study_table(study), Text("")]
+            parts += [StudyTableView(study), Text("")]
         if not parts:
             parts = [Text(f"no ok or INVALID performance runs of {MODEL_TITLES.get(self.model, self.model)} yet")]
         else:
-            parts += [Text(note, style="dim") for note in study_notes(studies)]
+            parts += [Styled(render_study_note(note), "dim") for note in study_notes(studies)]
         self.query_one("#study-tables", Static).update(Group(*parts))
 
     def action_charts(self) -> None:
