@@ -354,7 +354,7 @@ def _tui_quit(app: Any, run_screen: type) -> None:
 
     for screen in app.screen_stack:
         if isinstance(screen, run_screen):
-            screen.stop.set()
+            screen.stop.set()  # type: ignore[attr-defined]  # a RunScreen (passed in: no UI import here)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -374,8 +374,6 @@ def _tui_quit(app: Any, run_screen: type) -> None:
 
 #: Keeps the quit task of `_tui_quit` referenced until the process ends.
 _QUITTING: list[Any] = []
-
-
 #: How long the TUI may take to restore the terminal after a signal before the process ends.
 TUI_EXIT_GRACE_S = 5.0
 
@@ -720,6 +718,147 @@ def prepare(profile: str | None, model: str | None, framework: str | None, preci
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+class _StudyPrinter(_ProgressPrinter):
+    """A run's events as `qtui run` prints them, plus one line per study step: what is done,
+    what is left, and the time left once a run has been timed."""
+
+    def _print(self, event: Any) -> None:
+        from qtui.core import events as ev
+
+        if not isinstance(event, ev.StudyStep):
+            super()._print(event)
+            return
+        if event.phase == "done":
+            return
+        self._newline()
+        eta = f", ~{_duration(event.eta_s)} left" if event.eta_s else ""
+        verb = "preparing" if event.phase == "preparing" else "measuring"
+        self.stream.write(f"[{event.index}/{event.total}] {verb} {event.label}{eta}\n")
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+@main.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a profile key, as for `qtui run`.")
+@click.option("--model", "models", multiple=True, type=click.Choice(MODELS), help="Only these models (repeatable).")
+@click.option("--framework", "frameworks", multiple=True, type=click.Choice(FRAMEWORKS), help="Only these frameworks (repeatable).")
+@click.option("--precision", "precisions", multiple=True, type=click.Choice(PRECISIONS), help="Only these precisions (repeatable).")
+@click.option("--scenario", "scenarios", multiple=True, type=click.Choice(SCENARIOS), help="Only these scenarios (repeatable).")
+@click.option("--repeats", type=click.IntRange(1, 100), default=None, help="Runs per combination (default: the profile's [study] repeats, else 1).")
+@click.option("--force", is_flag=True, help="Measure every combination again, even those already measured here.")
+@click.option("--device", default=None, help="A label for this machine in results and side-by-side tables (default: the profile's device).")
+@click.option("--cooldown", "cooldown_c", type=click.FloatRange(0, 120), default=None, help="Before each run wait until the CPU is below this many °C (0: never; default: 60 on a Raspberry Pi).")
+@click.option("--results-dir", type=click.Path(file_okay=False), default=None, help="Where results are saved and read.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], frameworks: tuple[str, ...], precisions: tuple[str, ...], scenarios: tuple[str, ...], repeats: int | None, force: bool, device: str | None, cooldown_c: float | None, results_dir: str | None, quiet: bool) -> None:
+    """Run a study: PROFILE's models × frameworks × precisions × scenarios (its [sweep], any
+    subset by the filters), each `repeats` times. Every artifact is prepared first, then the
+    combinations are measured; run it again after an interruption and it measures only what is
+    missing. Ends with the study table and the time spent preparing and measuring."""
+    from dataclasses import replace
+
+    from qtui.core.catalog import unavailable_reason
+    from qtui.core.results import study_markdown
+    from qtui.core.study import StudyOptions, plan, run_study
+    from qtui.core.text import one_line
+
+    prof = _load_profile(profile, assignments)
+    if device is not None and (not device.strip() or len(device) > 64):
+        _fail_input("--device: a label of 1 to 64 characters")
+    options = StudyOptions(
+        repeats=repeats, force=force, models=models, frameworks=frameworks, precisions=precisions,
+        scenarios=scenarios, results_root=Path(results_dir) if results_dir else None, device=device,
+        cooldown_below_c=cooldown_c,
+    )
+    cells = plan(prof, options)
+    if not cells:
+        _fail_input("no combination of the profile matches the filters")
+    unavailable = {(c.framework, c.precision): unavailable_reason(c.framework, c.precision) for c in cells}
+    skipped = {k: v for k, v in unavailable.items() if v}
+    if len(skipped) == len(unavailable):
+        _fail_input("nothing in this study can run here:\n  " + "\n  ".join(f"{f} {p}: {r}" for (f, p), r in skipped.items()))
+    for (fw, pr), reason in skipped.items():
+        _echo_err(f"qtui: not measured here: {fw} {pr}: {reason}")
+    options = replace(options, skip=tuple(skipped))
+    runnable = plan(prof, options)
+    _refuse_unusable_dirs(results_dir)
+    _pin_streams()
+    printer = _StudyPrinter(_err(), quiet=quiet)
+    resolved = options.resolved(prof)
+    n_runs = len(runnable) * (resolved.repeats or 1)
+    _echo_err(f"study {one_line(prof.name)}: {len(runnable)} combinations × {resolved.repeats} repeats = {n_runs} runs")
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        box["report"] = run_study(prof, options, printer, signals.stop)
+
+    with _CancelSignals(threading.Event()) as signals:
+        _interruptible(target, signals)
+        report = box.get("report")
+        if report is None:
+            sys.exit(EXIT_FAILED)
+        try:
+            with contextlib.redirect_stdout(_out()):
+                measured = [r for r in report.results if r.status in ("ok", "invalid")]
+                if measured:
+                    click.echo(study_markdown(measured), nl=False)
+            for cell in report.prepare_failures:
+                _echo_err(f"qtui: not prepared: {cell.label}: {one_line(cell.prepare_error or '')}")
+            reused = sum(c.reused for c in report.cells)
+            _echo_err(
+                f"study: {report.runs_done} runs measured, {reused} already measured here, "
+                f"{report.runs_failed} failed; preparing {_duration(report.prepare_s)}, "
+                f"measuring {_duration(report.measure_s)}"
+            )
+        except OSError:
+            pass
+        if report.cancelled or signals.received:
+            _echo_err("qtui: study interrupted: run the same command again to measure what is missing")
+            _exit_interrupted()
+    if report.runs_failed or report.prepare_failures:
+        sys.exit(EXIT_FAILED)
+
+
+def _interruptible(target: Any, signals: _CancelSignals) -> None:
+    """Call `target` in a worker thread while the main thread waits for it, so that Ctrl-C,
+    SIGTERM or SIGHUP set `signals.stop` (the worker then cancels cleanly)."""
+    finished = threading.Event()
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            target()
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread
+            failure.append(exc)
+        finally:
+            finished.set()
+
+    threading.Thread(target=work, name="qtui-study", daemon=True).start()
+    announced = False
+    while not finished.is_set():
+        try:
+            finished.wait(0.2)
+        except KeyboardInterrupt:  # only when the handlers could not be installed
+            if signals.stop.is_set():
+                os._exit(EXIT_INTERRUPTED)
+            signals.stop.set()
+        if signals.stop.is_set() and not announced:
+            announced = True
+            _echo_err("\nqtui: cancelling the study (again to exit at once)…")
+    if failure:
+        raise failure[0]
 
 
 @main.group()

@@ -224,5 +224,5 @@ async def test_loading_a_sweep_profile_says_so_with_brackets_intact(_isolated_co
 
         toasts = [t.render() for t in app.screen.query(Toast)]  # run_test(notifications=True)
         text = " ".join(getattr(t, "plain", str(t)) for t in toasts)
-        assert "32 runs" in text, text  # the toast as drawn
-        assert "Its [sweep] has" in text and "`qtui run paper-matrix`" in text, text
+        assert "48 combinations" in text, text  # the toast as drawn: 4 frameworks × 4 precisions × 3 scenarios
+        assert "Its [sweep] has" in text and "`qtui study paper-matrix`" in text and "ctrl+y" in text, text

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.padding import Padding
 from rich.table import Table
@@ -138,6 +139,8 @@ class RunScreen(Screen[RunOutcome]):
         self._t0 = self.clock()
         self._shown: dict[str, str] = {}
         self._last_paint = float("-inf")
+        #: the scenario of the run in progress (a study's runs change it)
+        self._scenario = profile.scenario
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -208,6 +211,7 @@ class RunScreen(Screen[RunOutcome]):
         e = message.event
         self._step = "LoadGen"
         self.phase = "loadgen"
+        self._scenario = e.scenario
         from qtui.core.schedule import stop_rule
 
         self._log(f"LoadGen started: {stop_rule({'scenario': e.scenario, **e.settings}).describe()}")
@@ -222,7 +226,7 @@ class RunScreen(Screen[RunOutcome]):
         self._last_paint = now
         p = message.event
         self.query_one(StageProgress).show(fraction=progress_fraction(p), note=timing_text(p))
-        offline = self.profile.scenario == "Offline"
+        offline = self._scenario == "Offline"
         self._set("#stats", latency_text(p.percentiles_ms) + "\n" + throughput_text(p, offline))
         self.query_one(LatencyHistogram).show(p.histogram, p.percentiles_ms)
 
@@ -233,7 +237,8 @@ class RunScreen(Screen[RunOutcome]):
 
     @on(RunFinished)
     def _finished(self, message: RunFinished) -> None:
-        self._log(f"finished ({message.event.status}), saved {message.event.result_path}")
+        path = message.event.result_path
+        self._log(f"finished ({message.event.status}), " + (f"saved {path}" if path else "result NOT saved (see the message)"))
 
     @on(RunFailed)
     def _failed(self, message: RunFailed) -> None:
@@ -246,13 +251,17 @@ class RunScreen(Screen[RunOutcome]):
         if event.worker is not self.worker:
             return
         if event.state == WorkerState.SUCCESS:
-            self.result = event.worker.result
-            self._show_outcome()
+            self._worker_succeeded(event.worker.result)
         elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             error = event.worker.error
             self.error = f"{type(error).__name__}: {error}" if error else "the run was stopped"
             self._show_outcome()
         self.refresh_bindings()
+
+    def _worker_succeeded(self, value: Any) -> None:
+        """The worker's return value: the run's result (a study screen gets its report)."""
+        self.result = value
+        self._show_outcome()
 
     # -- drawing --------------------------------------------------------------------------------
     def _set(self, selector: str, text: str) -> None:
@@ -326,7 +335,7 @@ class RunScreen(Screen[RunOutcome]):
                 samples_per_s=float(t.get("samples_per_s") or 0.0),
                 histogram=HistogramSnapshot((), ()),
             )
-            offline = self.profile.scenario == "Offline"
+            offline = self._scenario == "Offline"
             self._set("#stats", latency_text(final.percentiles_ms) + "\n" + throughput_text(final, offline))
             done = 1.0 if r.status == "ok" else self.query_one(StageProgress).fraction
             self.query_one(StageProgress).show(fraction=done, note=f"{format_duration(final.elapsed_s)} in LoadGen")

@@ -91,6 +91,7 @@ class SetupScreen(Screen[None]):
         Binding("ctrl+s", "save", "Save profile", id="setup.save"),
         Binding("ctrl+o", "open_profiles", "Profiles", id="setup.profiles"),
         Binding("ctrl+t", "results", "Results", id="setup.results"),
+        Binding("ctrl+y", "study", "Study", id="setup.study"),
     ]
     AUTO_FOCUS = "#model"
 
@@ -326,6 +327,32 @@ class SetupScreen(Screen[None]):
         if profile is not None:
             self.start_run(replace(profile, sweep=None))
 
+    def action_study(self) -> None:
+        """The profile's whole `[sweep]`, `[study] repeats` times (combinations that cannot run
+        here are left out and named), on the study screen; started again it measures only what
+        is missing."""
+        from qtui.core.catalog import unavailable_reason
+        from qtui.core.study import StudyOptions, plan
+        from qtui.ui.screens.study import StudyScreen
+
+        try:
+            profile = self.build_profile()
+        except ProfileError as exc:
+            self._show_error(str(exc))
+            self.notify(self.error, title="Cannot run", severity="error", markup=False)
+            return
+        skip = tuple(sorted({
+            (c.framework, c.precision) for c in plan(profile, StudyOptions())
+            if unavailable_reason(c.framework, c.precision)
+        }))
+        if not plan(profile, StudyOptions(skip=skip)):
+            self.notify("nothing in this study can run here", title="Cannot run", severity="error", markup=False)
+            return
+        if skip:
+            names = ", ".join(f"{FRAMEWORK_TITLES[f]} {PRECISION_TITLES[p]}" for f, p in skip)
+            self.notify(f"not measured here: {names}", title="Study", severity="warning", markup=False)
+        self.app.push_screen(StudyScreen(profile, self.app.results_root, StudyOptions(skip=skip)))  # type: ignore[attr-defined]
+
     def start_run(self, profile: RunProfile) -> None:
         from qtui.ui.screens.run import RunOutcome, RunScreen
 
@@ -357,7 +384,7 @@ class SetupScreen(Screen[None]):
                 except ProfileNotFound:
                     by_name = False
                 name = choice.path.stem if by_name else str(choice.path)
-                note = f"\nIts [sweep] has {runs} runs: the TUI runs the one shown; `qtui run {name}` runs them all."
+                note = f"\nIts [sweep] has {runs} combinations: ctrl+r runs the one shown, ctrl+y the whole study (headless: `qtui study {name}`)."
             self.notify(f"loaded {choice.path}{note}", title="Profile", timeout=8 if note else 3, markup=False)
             if choice.run:
                 self.action_run()

@@ -1,0 +1,46 @@
+"""The study screen: a profile's sweep measured from the TUI (ctrl+y on the setup screen), with
+where the study is (which run of how many, the time left) above the live run, and what was
+measured, reused and failed at the end; started again it measures nothing twice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from qtui.core.profile import LoadGenSpec, StudySpec, SweepSpec
+from qtui.ui.app import QtuiApp
+from qtui.ui.screens.study import StudyScreen
+from tests.conftest import small_profile
+from tests.ui.conftest import screen_text, wait_for
+
+
+def _profile() -> object:
+    return replace(
+        small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=64)),
+        sweep=SweepSpec(precisions=("fp32", "int8_static")),
+        study=StudySpec(repeats=1),
+    )
+
+
+async def test_study_from_the_setup_screen_then_again(tmp_path: Path) -> None:
+    app = QtuiApp(profile=_profile(), results_dir=str(tmp_path / "results"))  # type: ignore[arg-type]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StudyScreen)
+        await wait_for(pilot, lambda: screen.report is not None)
+        log = " ".join(" ".join(strip.text for strip in screen.query_one("#log").lines).split())  # unwrapped
+        assert "[1/2] measuring mobilenet_v2 onnxruntime fp32 SingleStream (repeat 1/1)" in log
+        assert "[2/2] measuring mobilenet_v2 onnxruntime int8_static SingleStream" in log
+        assert screen.report is not None and screen.report.runs_done == 2
+        assert "2 runs measured, 0 already measured here, 0 failed" in " ".join(screen_text(app).split())
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        again = app.screen
+        assert isinstance(again, StudyScreen)
+        await wait_for(pilot, lambda: again.report is not None)
+        assert again.report is not None and again.report.runs_done == 0
+        assert "0 runs measured, 2 already measured here" in " ".join(screen_text(app).split())
