@@ -34,7 +34,6 @@ import re
 import shutil
 import socket
 import tarfile
-import tempfile
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import IO, Any
 from qtui import __version__
 from qtui.core.artifacts import ARTIFACT_FORMAT, Artifact, artifacts_root, list_artifacts, spec_id
 from qtui.core.catalog import framework_installed, install_hint
+from qtui.core.paths import staging_dir
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS
 from qtui.core.text import is_plain, one_line
 
@@ -549,11 +549,12 @@ def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[
         origin_text = one_line(f"{origin.get('hostname') or '?'} ({origin.get('machine') or '?'})")
         results: list[ImportedArtifact] = []
         try:
-            staging_dir = tempfile.TemporaryDirectory(dir=root, prefix=".import-")
+            # named after this process, so a killed import's folder is cleaned like a killed
+            # preparation's (paths.clean_stale_staging)
+            staging = staging_dir(root, ".import-")
         except OSError as exc:
             raise BundleError(f"{source}: cannot write to the cache {root} ({one_line(exc)})") from None
-        with staging_dir as tmpdir:
-            staging = Path(tmpdir)
+        try:
             _extract(tar, wanted, staging, needed, source)
             _verify_checksum(tar, source)  # the file may have changed since the first pass
             for meta in metas:
@@ -582,4 +583,6 @@ def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[
                     results.append(ImportedArtifact(key, describe(meta), "already present", warns))
                     continue
                 results.append(ImportedArtifact(key, describe(meta), "imported", warns))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return results
