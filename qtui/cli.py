@@ -726,6 +726,7 @@ class _StudyPrinter(_ProgressPrinter):
 
     def _print(self, event: Any) -> None:
         from qtui.core import events as ev
+        from qtui.core.text import format_duration
 
         if not isinstance(event, ev.StudyStep):
             super()._print(event)
@@ -733,20 +734,10 @@ class _StudyPrinter(_ProgressPrinter):
         if event.phase == "done":
             return
         self._newline()
-        eta = f", ~{_duration(event.eta_s)} left" if event.eta_s else ""
+        eta = f", ~{format_duration(event.eta_s, 0)} left" if event.eta_s else ""
         verb = "preparing" if event.phase == "preparing" else "measuring"
         self.stream.write(f"[{event.index}/{event.total}] {verb} {event.label}{eta}\n")
         self.stream.flush()
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    minutes, sec = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 @main.command()
@@ -772,7 +763,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     from qtui.core.catalog import unavailable_reason
     from qtui.core.results import study_markdown
     from qtui.core.study import StudyOptions, plan, run_study
-    from qtui.core.text import one_line
+    from qtui.core.text import format_duration, one_line
 
     prof = _load_profile(profile, assignments)
     if device is not None and (not device.strip() or len(device) > 64):
@@ -819,8 +810,8 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
             reused = sum(c.reused for c in report.cells)
             _echo_err(
                 f"study: {report.runs_done} runs measured, {reused} already measured here, "
-                f"{report.runs_failed} failed; preparing {_duration(report.prepare_s)}, "
-                f"measuring {_duration(report.measure_s)}"
+                f"{report.runs_failed} failed; preparing {format_duration(report.prepare_s, 0)}, "
+                f"measuring {format_duration(report.measure_s, 0)}"
             )
         except OSError:
             pass

@@ -17,6 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from qtui.core.text import format_duration
+
 #: LoadGen sizes an Offline query 10 % above expected_qps × min_duration.
 OFFLINE_MARGIN = 1.1
 
@@ -43,22 +45,12 @@ class StopRule:
         if self.scenario == "Offline":
             text = f"{self.total_samples} samples in one query"
             if self.min_duration_s:
-                text += f" (sized to last ≥ {_duration(self.min_duration_s)} at the expected rate)"
+                text += f" (sized to last ≥ {format_duration(self.min_duration_s, 0 if self.min_duration_s == int(self.min_duration_s) else 1)} at the expected rate)"
             return text
         parts = [f"≥ {self.min_queries} queries"]
         if self.min_duration_s:
-            parts.append(f"≥ {_duration(self.min_duration_s)}")
+            parts.append(f"≥ {format_duration(self.min_duration_s, 0 if self.min_duration_s == int(self.min_duration_s) else 1)}")
         return ", ".join(parts)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:g}s"
-    minutes, sec = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def stop_rule(settings: dict[str, Any]) -> StopRule:

@@ -52,3 +52,14 @@ def is_plain(value: str) -> bool:
     """True when `value` is one line of ordinary printable text (a strict check for names and
     keys read from files, e.g. a bundle's manifest: such a value is refused, not cleaned)."""
     return all(unicodedata.category(ch) not in _NOT_PLAIN for ch in value)
+
+
+def format_duration(seconds: float, decimals: int = 1) -> str:
+    """A duration for people: `12.3s` (with `decimals` under a minute), `3m48s`, `1h02m`."""
+    if seconds < 60:
+        return f"{seconds:.{decimals}f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

@@ -30,6 +30,7 @@ from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
 from qtui.core.events import HistogramSnapshot
 from qtui.core.profile import RunProfile
 from qtui.core.results import RunResult
+from qtui.core.text import format_duration
 from qtui.ui.messages import (
     RunFailed,
     RunFinished,
@@ -55,17 +56,6 @@ class RunOutcome:
     @property
     def run_id(self) -> str | None:
         return self.result.run_id if self.result else None
-
-
-def format_duration(seconds: float) -> str:
-    """12.3s, 3m48s, 1h02m."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, sec = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def timing_text(p: ev.Progress) -> str:

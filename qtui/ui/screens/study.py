@@ -18,8 +18,9 @@ from textual.widgets import Static
 from qtui.core import events as ev
 from qtui.core.profile import RunProfile
 from qtui.core.study import StudyOptions, StudyReport
+from qtui.core.text import format_duration
 from qtui.ui.messages import StudyStepped
-from qtui.ui.screens.run import RunScreen, format_duration
+from qtui.ui.screens.run import RunScreen
 
 
 def step_text(step: ev.StudyStep) -> str:
