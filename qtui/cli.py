@@ -56,16 +56,22 @@ def _load_profile(path: str, assignments: tuple[str, ...]) -> Any:
 
 
 class _ProgressPrinter:
-    """Prints run events: one rewritten line on a TTY (≤ 4 Hz), plain lines ≤ 1 Hz otherwise.
+    """Prints run events. On a TTY: one rewritten line (≤ 4 Hz). Otherwise (a CI log, `| tee`):
+    one line per change of stage, and for long stages and the measurement a line every
+    `period_s` with the percentage and the time left — never the same line again and again.
 
     Writing never fails the run: when the stream is gone (the SSH connection dropped, a closed
     pipe) the printer falls silent."""
+
+    #: seconds between two lines of the same stage when the output is not a terminal
+    period_s = 10.0
+    clock = staticmethod(time.monotonic)
 
     def __init__(self, stream: Any, quiet: bool = False) -> None:
         self.stream = stream
         self.tty = stream.isatty()
         self.quiet = quiet
-        self.min_interval = 0.25 if self.tty else 1.0
+        self.min_interval = 0.25 if self.tty else self.period_s
         self._last = 0.0
         self._last_step = ""
 
@@ -79,25 +85,32 @@ class _ProgressPrinter:
 
     def _print(self, event: Any) -> None:
         from qtui.core import events as ev
+        from qtui.core.text import format_duration
 
-        now = time.monotonic()
+        now = self.clock()
         if isinstance(event, ev.Preparing):
-            if event.step != self._last_step or now - self._last >= self.min_interval:
-                frac = f" {event.fraction * 100:3.0f}%" if event.fraction is not None else ""
-                self._line(f"{event.step}{frac}", now, force=event.step != self._last_step)
+            frac = f" {event.fraction * 100:3.0f}%" if event.fraction is not None else ""
+            if event.step != self._last_step:
+                self._line(f"{event.step}{frac}", now, force=True)
                 self._last_step = event.step
+            elif self.tty or event.fraction is not None:  # a log repeats a stage only with news
+                self._line(f"{event.step}{frac}", now)
         elif isinstance(event, ev.Started):
+            self._last_step = "LoadGen"
             self._line(f"LoadGen {event.scenario} {event.mode} started", now, force=True)
         elif isinstance(event, ev.Progress):
-            if now - self._last >= self.min_interval:
-                pct = event.percentiles_ms
-                exp = f"/{event.expected_samples}" if event.expected_samples else ""
-                self._line(
-                    f"{event.completed_samples}{exp} samples  {event.elapsed_s:5.1f} s  "
-                    f"p50 {pct.get('p50', 0):.2f} ms  p90 {pct.get('p90', 0):.2f} ms  "
-                    f"{event.samples_per_s:.1f} samples/s",
-                    now,
-                )
+            pct = event.percentiles_ms
+            exp = f"/{event.expected_samples}" if event.expected_samples else ""
+            share = ""
+            if event.left_s is not None and event.elapsed_s + event.left_s > 0:
+                share = f"{100 * event.elapsed_s / (event.elapsed_s + event.left_s):3.0f}%  "
+            left = f", ~{format_duration(event.left_s, 0)} left" if event.left_s else ""
+            self._line(
+                f"LoadGen {share}{event.completed_samples}{exp} samples  "
+                f"{format_duration(event.elapsed_s)} elapsed{left}  "
+                f"p90 {pct.get('p90', 0):.2f} ms  {event.samples_per_s:.1f} samples/s",
+                now,
+            )
         elif isinstance(event, ev.Log):
             self._newline()
             self.stream.write(f"{event.level}: {event.text}\n")
