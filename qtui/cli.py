@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from qtui import __version__
+from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
 
 EXIT_BAD_INPUT = 2
@@ -468,13 +469,16 @@ def _saved(result: Any, results_override: str | None) -> bool:
 
 SHORT = {
     "mobilenet_v2": "MobileNetV2", "vgg19": "VGG-19", "densenet121": "DenseNet121",
-    "onnxruntime": "ORT", "openvino": "OpenVINO", "tflite": "TFLite", "torch": "PyTorch",
+    **{f.id: f.short for f in FRAMEWORK_TABLE},
     "fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8d", "int8_static": "INT8s",
     "SingleStream": "Single", "MultiStream": "Multi", "Offline": "Offline",
 }
 
 
-NARROW = {"mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121", "openvino": "OV", "tflite": "TFL", "torch": "PT"}
+NARROW = {
+    "mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121",
+    **{f.id: f.narrow for f in FRAMEWORK_TABLE},
+}
 
 
 def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:

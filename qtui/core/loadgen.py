@@ -27,7 +27,7 @@ from qtui.core.latency import LatencyRecorder
 from qtui.core.profile import RunProfile
 
 #: LoadGen settings of each preset (None: filled from the warm-up measurement).
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+PRESET_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     # The shortest runs LoadGen still accepts as VALID.
     "quick": {
         "SingleStream": {"min_duration_ms": 0, "min_query_count": 64},
@@ -66,7 +66,7 @@ def resolve_settings(
         "target_latency_percentile": TARGET_PERCENTILE[scenario],
         "performance_sample_count": performance_sample_count,
     }
-    settings.update(PRESETS[lg.preset][scenario])
+    settings.update(PRESET_SETTINGS[lg.preset][scenario])
     if measured_batch_s is not None and measured_batch_s > 0:
         per_sample = measured_batch_s / max(1, profile.batch_size)
         settings["expected_latency_ms"] = round(measured_batch_s * 1000 * 0.9, 4)

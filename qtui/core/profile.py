@@ -45,7 +45,7 @@ FRAMEWORKS = _frameworks.IDS  # the framework table decides
 PRECISIONS = ("fp32", "fp16", "int8_dynamic", "int8_static")
 SCENARIOS = ("SingleStream", "MultiStream", "Offline")
 MODES = ("performance", "accuracy")
-PRESETS = ("quick", "mlperf")
+PRESETS = ("quick", "mlperf")  # the names; their LoadGen settings: loadgen.PRESET_SETTINGS
 WEIGHT_KEYWORDS = ("random", "torchvision")
 DATASET_KEYWORDS = ("synthetic",)
 

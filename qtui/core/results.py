@@ -133,6 +133,8 @@ class RunResult:
     memory: dict[str, Any] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    #: where a failed run broke (the last frames of the Python traceback), for a bug report
+    traceback: str = ""
     schema_version: int = RESULT_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -279,9 +281,10 @@ def validate_result_dict(data: Any) -> dict[str, Any]:
         parse_created(fields_["created"])
     except ValueError:
         raise ResultError(f"'created' {_describe(fields_['created'])} is not an ISO 8601 time") from None
-    fields_.setdefault("message", "")
-    if not isinstance(fields_["message"], str):
-        raise ResultError(f"'message' must be a string, not {_describe(fields_['message'])}")
+    for name in ("message", "traceback"):
+        fields_.setdefault(name, "")
+        if not isinstance(fields_[name], str):
+            raise ResultError(f"'{name}' must be a string, not {_describe(fields_[name])}")
     for name in _TABLE_FIELDS:
         table = fields_.setdefault(name, {})
         if not isinstance(table, dict):

@@ -211,7 +211,7 @@ class _Run:
         except Exception as exc:  # any framework error: report, never crash the caller
             self.result.status = "failed"
             self.result.message = _user_message(exc)
-            self.result.loadgen.setdefault("traceback", traceback.format_exc(limit=8))
+            self.result.traceback = traceback.format_exc(limit=8)
         self.result.timings_s = self.timings
         # A result that cannot be written (disk full, folder made read-only) is still returned,
         # with a message saying where and why, so the caller can show and keep the figures.

@@ -42,6 +42,7 @@ from textual.widgets import DataTable, Footer, Header, Select, Static
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES, SCENARIO_TITLES
 from qtui.core.events import HistogramSnapshot
+from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS, RunProfile
 from qtui.core.results import (
     RunResult,
@@ -66,7 +67,7 @@ from qtui.ui.widgets.histogram import LatencyHistogram
 
 SHORT = {
     "mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121",
-    "onnxruntime": "ORT", "openvino": "OpenVINO", "tflite": "TFLite", "torch": "PyTorch",
+    **{f.id: f.short for f in FRAMEWORK_TABLE},
     "fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8d", "int8_static": "INT8s",
     "SingleStream": "SS", "MultiStream": "MS", "Offline": "Off",
 }

@@ -31,7 +31,7 @@ from qtui.core.catalog import (
     Availability,
     matrix,
 )
-from qtui.core.loadgen import PRESETS
+from qtui.core.loadgen import PRESET_SETTINGS
 from qtui.core.profile import (
     FRAMEWORKS,
     MODES,
@@ -255,7 +255,7 @@ class SetupScreen(Screen[None]):
                 self.query_one(f"#{wid}", Input).add_class("invalid")
 
     def _show_preset_placeholders(self) -> None:
-        values = PRESETS.get(self._select("preset"), {}).get(self._select("scenario"), {})
+        values = PRESET_SETTINGS.get(self._select("preset"), {}).get(self._select("scenario"), {})
         for wid, (key, _) in OVERRIDE_FIELDS.items():
             name = key.split(".", 1)[1]
             preset = values.get(name)

@@ -31,6 +31,7 @@ from textual.geometry import Size
 from textual.widget import Widget
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES
+from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
 from qtui.core.results import STUDY_PRECISION_LABELS, StudyCell, StudyTable
 from qtui.ui.widgets.histogram import (
     MARKED_PERCENTILES,
@@ -47,7 +48,7 @@ CI_BELOW = "▓"  # the bar between the interval's low end and the speed-up
 CI_ABOVE = "░"  # beyond the bar, up to the interval's high end
 REFERENCE = "│"  # ×1: as fast as FP32
 BAR_CHARS = frozenset(LEFT_EIGHTHS + FULL + CI_BELOW + CI_ABOVE)
-SHORT_FRAMEWORKS = {"onnxruntime": "ORT", "openvino": "OpenVINO", "tflite": "TFLite", "torch": "PyTorch"}
+SHORT_FRAMEWORKS = {f.id: f.short for f in FRAMEWORK_TABLE}
 #: Bars narrower than this switch the labels to short names (and shorter device names).
 MIN_BAR_WIDTH = 16
 _STEPS = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
