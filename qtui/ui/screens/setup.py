@@ -184,14 +184,14 @@ class SetupScreen(Screen[None]):
         if weights == "file":
             path = self._text("weights-path")
             if not path:
-                raise ProfileError("setup: key 'weights.source': enter the path of a .pth weights file")
+                raise ProfileError("setup: key 'weights.source': enter the path of a .pth weights file", "weights.source")
             sets.append(f"weights.source={toml_string(path)}")
         else:
             sets.append(f"weights.source={toml_string(weights)}")
         if self._select("data") == "folder":
             path = self._text("data-path")
             if not path:
-                raise ProfileError("setup: key 'dataset.source': enter the ImageNet val folder")
+                raise ProfileError("setup: key 'dataset.source': enter the ImageNet val folder", "dataset.source")
             sets.append(f"dataset.source={toml_string(path)}")
         else:
             sets.append('dataset.source="synthetic"')
@@ -240,9 +240,11 @@ class SetupScreen(Screen[None]):
             self._show_error("")
         except ProfileError as exc:
             self.profile = None
-            self._show_error(str(exc))
+            self._show_error(str(exc), exc.keys)
 
-    def _show_error(self, message: str) -> None:
+    def _show_error(self, message: str, keys: tuple[str, ...] = ()) -> None:
+        """Show the profile error inline and mark the fields of the keys it is about (the
+        error names them: `ProfileError.keys`)."""
         message = message.removeprefix("setup: ")
         self.error = message
         box = self.query_one("#error", Static)
@@ -250,8 +252,9 @@ class SetupScreen(Screen[None]):
         box.display = bool(message)
         for wid in [*NUMBER_FIELDS, *OVERRIDE_FIELDS, *PATH_FIELDS]:
             self.query_one(f"#{wid}", Input).remove_class("invalid")
-        for key, wid in _KEY_TO_WIDGET.items():
-            if f"'{key}'" in message:
+        for key in keys:
+            wid = _KEY_TO_WIDGET.get(key)
+            if wid is not None:
                 self.query_one(f"#{wid}", Input).add_class("invalid")
 
     def _show_preset_placeholders(self) -> None:
@@ -311,7 +314,7 @@ class SetupScreen(Screen[None]):
         try:
             profile = self.build_profile()
         except ProfileError as exc:
-            self._show_error(str(exc))
+            self._show_error(str(exc), exc.keys)
             self.notify(self.error, title="Cannot run", severity="error", markup=False)
             return None
         a = self.availability[(profile.framework, profile.precision)]
@@ -338,7 +341,7 @@ class SetupScreen(Screen[None]):
         try:
             profile = self.build_profile()
         except ProfileError as exc:
-            self._show_error(str(exc))
+            self._show_error(str(exc), exc.keys)
             self.notify(self.error, title="Cannot run", severity="error", markup=False)
             return
         skip = tuple(sorted({
@@ -398,7 +401,7 @@ class SetupScreen(Screen[None]):
         try:
             current = self.build_profile()
         except ProfileError as exc:
-            self._show_error(str(exc))
+            self._show_error(str(exc), exc.keys)
             self.notify(self.error, title="Cannot save", severity="error", markup=False)
             return
         # the loaded profile's own name while nothing changed (and it is not a shipped one);
