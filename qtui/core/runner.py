@@ -789,13 +789,29 @@ def prepare_artifact(
     indices = tuple(calibration_indices(dataset, profile.dataset.calibration_count, seed=profile.dataset.seed))
     calib = CalibrationSpec(dataset_identity=_dataset_identity(dataset), indices=indices)
 
-    def batches() -> Any:
-        for i in range(0, len(indices), 8):
-            if stop is not None and stop.is_set():  # frameworks pull calibration batches
-                raise Cancelled()
-            yield dataset.get_batch(list(indices[i : i + 8]))
+    return find_or_prepare(profile, load_model, calib, _CalibrationBatches(dataset, indices, stop), step)
 
-    return find_or_prepare(profile, load_model, calib, batches, step)
+
+class _CalibrationBatches:
+    """The calibration images in batches of 8, as often as a quantizer asks (each call iterates
+    again); `len()` is the number of batches, so a quantizer can show a percentage. Each batch
+    is a checkpoint where a cancel stops the preparation."""
+
+    BATCH = 8
+
+    def __init__(self, dataset: Any, indices: tuple[int, ...], stop: threading.Event | None) -> None:
+        self.dataset = dataset
+        self.indices = indices
+        self.stop = stop
+
+    def __len__(self) -> int:
+        return -(-len(self.indices) // self.BATCH)
+
+    def __call__(self) -> Any:
+        for i in range(0, len(self.indices), self.BATCH):
+            if self.stop is not None and self.stop.is_set():  # frameworks pull the batches
+                raise Cancelled()
+            yield self.dataset.get_batch(list(self.indices[i : i + self.BATCH]))
 
 
 def prepare_only(profile: RunProfile, on_event: EventSink | None = None) -> tuple[Any, bool]:

@@ -193,8 +193,10 @@ class _CalibrationSet:
         import numpy as np
 
         self.samples = self.batches = 0
+        total = len(self._batches) if hasattr(self._batches, "__len__") else 0
         for batch in self._batches():
-            self._progress(CALIBRATION_STEP, None)
+            # NNCF pulls every batch once per statistics pass: the share of this pass
+            self._progress(CALIBRATION_STEP, min(1.0, self.batches / total) if total else None)
             array = np.ascontiguousarray(batch, dtype=np.float32)
             self.samples += int(array.shape[0])
             self.batches += 1
@@ -249,6 +251,8 @@ def prepare(
         if calibration_batches is None:
             raise PrepareError("INT8 static quantization needs a calibration set")
         calibration = _CalibrationSet(calibration_batches, progress)
+        # NNCF builds its graph for seconds before it pulls the first batch: say so
+        progress("NNCF: analysing the model for quantization", None)
         with _quiet(), _no_telemetry(nncf=True):
             import nncf
             from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
