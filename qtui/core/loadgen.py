@@ -11,8 +11,6 @@ exist before the run.
 from __future__ import annotations
 
 import array
-import json
-import re
 import sys
 import threading
 import time
@@ -398,53 +396,6 @@ class Sut:
 
     def flush_queries(self) -> None:
         """Nothing is buffered: every query is completed as soon as it is computed."""
-
-
-_MLLOG = re.compile(r":::MLLOG (\{.*\})")
-
-
-def parse_detail_log(path: Path) -> dict[str, Any]:
-    """`key -> value` from `mlperf_log_detail.txt`'s `:::MLLOG {json}` lines (last wins)."""
-    values: dict[str, Any] = {}
-    errors: list[str] = []
-    warnings: list[str] = []
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return values
-    for line in text.splitlines():
-        m = _MLLOG.search(line)
-        if not m:
-            continue
-        try:
-            entry = json.loads(m.group(1))
-        except ValueError:
-            continue
-        key = entry.get("key")
-        if key is None:
-            continue
-        if key == "error":
-            errors.append(str(entry.get("value")))
-        elif key == "warning":
-            warnings.append(str(entry.get("value")))
-        values[key] = entry.get("value")
-    values["_errors"] = errors
-    values["_warnings"] = warnings
-    return values
-
-
-def parse_accuracy_log(path: Path) -> dict[int, float]:
-    """qsl_idx -> first float32 of the response data, from `mlperf_log_accuracy.json`."""
-    try:
-        entries = json.loads(path.read_text() or "[]")
-    except (OSError, ValueError):
-        return {}
-    out: dict[int, float] = {}
-    for e in entries:
-        data = bytes.fromhex(e.get("data", ""))
-        if len(data) >= 4:
-            out[int(e["qsl_idx"])] = float(np.frombuffer(data[:4], dtype=np.float32)[0])
-    return out
 
 
 def run_loadgen(

@@ -1,11 +1,64 @@
-"""Reading LoadGen's own log: its verdict (VALID/INVALID and why), the scenario's metric and its
-latency figures, from `mlperf_log_detail.txt` as `qtui.core.loadgen.parse_detail_log` parses it.
-Kept apart from the LoadGen glue so that reading a log never needs `mlperf_loadgen`.
+"""Reading LoadGen's own logs: `mlperf_log_detail.txt` (`parse_detail_log`) and from it the verdict
+(VALID/INVALID and why), the scenario's metric and the latency figures (`loadgen_figures`);
+`mlperf_log_accuracy.json` (`parse_accuracy_log`). Kept apart from the LoadGen glue
+(`qtui.core.loadgen`) so that reading a log never needs `mlperf_loadgen`.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+_MLLOG = re.compile(r":::MLLOG (\{.*\})")
+
+
+def parse_detail_log(path: Path) -> dict[str, Any]:
+    """`key -> value` from `mlperf_log_detail.txt`'s `:::MLLOG {json}` lines (last wins)."""
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    warnings: list[str] = []
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return values
+    for line in text.splitlines():
+        m = _MLLOG.search(line)
+        if not m:
+            continue
+        try:
+            entry = json.loads(m.group(1))
+        except ValueError:
+            continue
+        key = entry.get("key")
+        if key is None:
+            continue
+        if key == "error":
+            errors.append(str(entry.get("value")))
+        elif key == "warning":
+            warnings.append(str(entry.get("value")))
+        values[key] = entry.get("value")
+    values["_errors"] = errors
+    values["_warnings"] = warnings
+    return values
+
+
+def parse_accuracy_log(path: Path) -> dict[int, float]:
+    """qsl_idx -> first float32 of the response data, from `mlperf_log_accuracy.json`."""
+    try:
+        entries = json.loads(path.read_text() or "[]")
+    except (OSError, ValueError):
+        return {}
+    out: dict[int, float] = {}
+    for e in entries:
+        data = bytes.fromhex(e.get("data", ""))
+        if len(data) >= 4:
+            out[int(e["qsl_idx"])] = float(np.frombuffer(data[:4], dtype=np.float32)[0])
+    return out
+
 
 
 def loadgen_figures(scenario: str, detail: dict[str, Any]) -> dict[str, Any]:

@@ -559,7 +559,7 @@ class _Run:
     def collect(self, measured: _Measured, dataset: Any) -> None:
         """The figures: qtui's recorder and LoadGen's detail log (LoadGen's withheld when the
         run was cancelled), accuracy and fidelity in accuracy mode, and the run's status."""
-        from qtui.core.loadgen import parse_detail_log
+        from qtui.core.loadgen_log import parse_detail_log
 
         recorder, cancelled, sut = measured.recorder, measured.cancelled, measured.sut
         accuracy = self.profile.mode == "accuracy"
@@ -621,7 +621,7 @@ class _Run:
 
     def _accuracy(self, dataset: Any, sut: Any) -> dict[str, Any]:
         from qtui.core.fidelity import fidelity, topk_accuracy
-        from qtui.core.loadgen import parse_accuracy_log
+        from qtui.core.loadgen_log import parse_accuracy_log
 
         logged = parse_accuracy_log(self.run_dir / "mlperf_log_accuracy.json")
         indices = sorted(sut.state.logits)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from qtui.core import events as ev
-from qtui.core.loadgen import parse_detail_log
+from qtui.core.loadgen_log import parse_detail_log
 from qtui.core.machine_load import CpuCounters, LoadMonitor, load_warnings, other_cpu_cores
 from qtui.core.profile import LoadGenSpec
 from qtui.core.runner import RunOptions, run

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from qtui.core import events as ev
-from qtui.core.loadgen import parse_accuracy_log, parse_detail_log
+from qtui.core.loadgen_log import parse_accuracy_log, parse_detail_log
 from qtui.core.profile import LoadGenSpec
 from qtui.core.runner import RunOptions, run
 from tests.conftest import small_profile

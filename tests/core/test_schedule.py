@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from qtui.core.loadgen import parse_detail_log
+from qtui.core.loadgen_log import parse_detail_log
 from qtui.core.schedule import expected_samples, stop_rule, time_left
 
 

@@ -253,9 +253,9 @@ class SetupScreen(Screen[None]):
         for wid in [*NUMBER_FIELDS, *OVERRIDE_FIELDS, *PATH_FIELDS]:
             self.query_one(f"#{wid}", Input).remove_class("invalid")
         for key in keys:
-            wid = _KEY_TO_WIDGET.get(key)
-            if wid is not None:
-                self.query_one(f"#{wid}", Input).add_class("invalid")
+            field = _KEY_TO_WIDGET.get(key)
+            if field is not None:
+                self.query_one(f"#{field}", Input).add_class("invalid")
 
     def _show_preset_placeholders(self) -> None:
         values = PRESET_SETTINGS.get(self._select("preset"), {}).get(self._select("scenario"), {})
