@@ -170,3 +170,20 @@ def _unpinned_renderers() -> str:
         if name in pins and metadata.version(name) != pins[name]
     ]
     return f" Note: {'; '.join(off)}." if off else ""
+
+
+async def open_results(pilot: Pilot) -> Any:
+    """Press Ctrl+T on the setup screen; returns the results screen that opens."""
+    from qtui.ui.screens.results import ResultsScreen
+
+    await pilot.press("ctrl+t")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, ResultsScreen)
+    return screen
+
+
+def select_row(screen: Any, run_id: str) -> None:
+    """Put the results table's cursor on `run_id`'s row."""
+    index = [r.run_id for r in screen.shown].index(run_id)
+    screen.query_one("#results-table").move_cursor(row=index)

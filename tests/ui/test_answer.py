@@ -42,7 +42,7 @@ from qtui.ui.widgets.charts import (
     speedup_chart,
 )
 from qtui.ui.widgets.histogram import format_ms
-from tests.ui.conftest import assert_snapshot, fake_result, screen_text
+from tests.ui.conftest import assert_snapshot, fake_result, open_results, screen_text, select_row
 
 SIZES = [(80, 24), (120, 40)]
 #: Fixed results folder for the snapshots: its path is drawn on the answer screen.
@@ -97,17 +97,8 @@ def study_results(root: Path, device: str | None = None, scale: float = 1.0, sta
     return out
 
 
-async def _open_results(pilot) -> ResultsScreen:  # noqa: ANN001
-    await pilot.press("ctrl+t")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, ResultsScreen)
-    return screen
 
 
-def _select_row(screen: ResultsScreen, run_id: str) -> None:
-    index = [r.run_id for r in screen.shown].index(run_id)
-    screen.query_one("#results-table").move_cursor(row=index)
 
 
 def unwrap(lines: list[str]) -> list[str]:
@@ -145,7 +136,7 @@ async def test_answer_view_is_what_qtui_recommend_prints(size: tuple[int, int]) 
     assert cli.exit_code == 0, cli.output
     app = QtuiApp()
     async with app.run_test(size=size) as pilot:
-        await _open_results(pilot)
+        await open_results(pilot)
         await pilot.press("a")
         await pilot.pause()
         screen = app.screen
@@ -181,7 +172,7 @@ async def test_answer_respects_the_screen_filters() -> None:
     study_results(_root())
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        results = await _open_results(pilot)
+        results = await open_results(pilot)
         results.query_one("#filter-framework", Select).value = "torch"
         await pilot.pause()
         await pilot.press("a")
@@ -223,7 +214,7 @@ async def test_answer_without_performance_runs_says_so() -> None:
     save_result(r, _root() / r.run_id)
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await _open_results(pilot)
+        await open_results(pilot)
         await pilot.press("a")
         await pilot.pause()
         assert isinstance(app.screen, AnswerScreen) and app.screen.recommendations == []
@@ -259,8 +250,8 @@ async def test_speedup_chart_has_a_bar_per_cell_with_the_study_values(size: tupl
     study_results(_root())
     app = QtuiApp()
     async with app.run_test(size=size) as pilot:
-        results = await _open_results(pilot)
-        _select_row(results, "ort-int8s-2")
+        results = await open_results(pilot)
+        select_row(results, "ort-int8s-2")
         await pilot.press("g")
         await pilot.pause()
         screen = app.screen
@@ -331,8 +322,8 @@ async def test_latency_comparison_shows_each_runs_distribution(size: tuple[int, 
     study_results(_root())
     app = QtuiApp()
     async with app.run_test(size=size) as pilot:
-        results = await _open_results(pilot)
-        _select_row(results, "pt-int8d-3")
+        results = await open_results(pilot)
+        select_row(results, "pt-int8d-3")
         await pilot.press("g")
         await pilot.pause()
         screen = app.screen
@@ -405,8 +396,8 @@ async def test_charts_switch_tables_with_brackets_and_open_from_the_study() -> N
         save_result(r, _root() / r.run_id)
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        results = await _open_results(pilot)
-        _select_row(results, "ort-int8s-off")
+        results = await open_results(pilot)
+        select_row(results, "ort-int8s-off")
         await pilot.press("g")
         await pilot.pause()
         screen = app.screen
@@ -451,7 +442,7 @@ async def test_charts_without_performance_runs_say_so() -> None:
     save_result(r, _root() / r.run_id)
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await _open_results(pilot)
+        await open_results(pilot)
         await pilot.press("g")
         await pilot.pause()
         assert isinstance(app.screen, ChartsScreen) and app.screen.tables == []
@@ -481,8 +472,8 @@ async def test_answer_snapshot(snapshot_results: None, tmp_path: Path) -> None:
 async def test_charts_snapshot(snapshot_results: None, tmp_path: Path) -> None:
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        results = await _open_results(pilot)
-        _select_row(results, "ort-int8s-2")
+        results = await open_results(pilot)
+        select_row(results, "ort-int8s-2")
         await pilot.press("g")
         await pilot.pause()
         assert isinstance(app.screen, ChartsScreen)

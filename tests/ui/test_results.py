@@ -22,31 +22,22 @@ from qtui.ui.screens.results import (
     StudyScreen,
     StudyTableView,
 )
-from tests.ui.conftest import fake_result, screen_text, write_fake_results
+from tests.ui.conftest import fake_result, open_results, screen_text, select_row, write_fake_results
 
 
 def _root() -> Path:
     return Path(os.environ["QTUI_RESULTS_DIR"])
 
 
-async def _open_results(pilot) -> ResultsScreen:  # noqa: ANN001
-    await pilot.press("ctrl+t")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, ResultsScreen)
-    return screen
 
 
-def _select_row(screen: ResultsScreen, run_id: str) -> None:
-    index = [r.run_id for r in screen.shown].index(run_id)
-    screen.query_one("#results-table").move_cursor(row=index)
 
 
 async def test_table_lists_newest_first_with_speedup() -> None:
     write_fake_results(_root())
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _open_results(pilot)
+        screen = await open_results(pilot)
         assert [r.run_id for r in screen.shown][:2] == ["r8-ort-int8-acc", "r7-ort-fp32-acc"]
         text = screen_text(app)
         assert "8 of 8 runs" in text
@@ -58,7 +49,7 @@ async def test_filters_narrow_the_table() -> None:
     write_fake_results(_root())
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _open_results(pilot)
+        screen = await open_results(pilot)
         screen.query_one("#filter-framework", Select).value = "torch"
         await pilot.pause()
         assert {r.profile.framework for r in screen.shown} == {"torch"} and len(screen.shown) == 2
@@ -74,8 +65,8 @@ async def test_compare_with_the_fp32_baseline() -> None:
     write_fake_results(_root())
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _open_results(pilot)
-        _select_row(screen, "r4-ort-int8-off")
+        screen = await open_results(pilot)
+        select_row(screen, "r4-ort-int8-off")
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, CompareScreen)
@@ -84,12 +75,12 @@ async def test_compare_with_the_fp32_baseline() -> None:
         assert "speed-up ×2.50" in text
         assert "FP32 baseline" in text
         await pilot.press("escape")
-        _select_row(screen, "r8-ort-int8-acc")
+        select_row(screen, "r8-ort-int8-acc")
         await pilot.press("c")
         await pilot.pause()
         assert "accuracy Δ -0.7pt" in screen_text(app)
         await pilot.press("escape")
-        _select_row(screen, "r6-pt-fp16-ss")  # INVALID: its figures are no speed-up
+        select_row(screen, "r6-pt-fp16-ss")  # INVALID: its figures are no speed-up
         await pilot.press("c")
         await pilot.pause()
         assert app.screen.baseline is not None and app.screen.baseline.run_id == "r5-pt-fp32-ss"
@@ -100,7 +91,7 @@ async def test_study_view_is_framework_by_precision_per_scenario() -> None:
     write_fake_results(_root())
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await _open_results(pilot)
+        await open_results(pilot)
         await pilot.press("s")
         await pilot.pause()
         assert isinstance(app.screen, StudyScreen)
@@ -118,8 +109,8 @@ async def test_details_show_verdict_environment_provenance_and_histogram() -> No
     write_fake_results(_root())
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _open_results(pilot)
-        _select_row(screen, "r6-pt-fp16-ss")
+        screen = await open_results(pilot)
+        select_row(screen, "r6-pt-fp16-ss")
         await pilot.press("enter")
         await pilot.pause()
         details = app.screen
@@ -139,7 +130,7 @@ async def test_export_markdown_and_csv_to_the_results_dir() -> None:
     write_fake_results(_root())
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _open_results(pilot)
+        screen = await open_results(pilot)
         screen.query_one("#filter-scenario", Select).value = "SingleStream"
         await pilot.pause()
         await pilot.press("e")
@@ -186,7 +177,7 @@ async def test_damaged_results_are_skipped_and_counted() -> None:
     (bad / "result.json").write_text("{not json", encoding="utf-8")
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _open_results(pilot)
+        screen = await open_results(pilot)
         assert len(screen.shown) == 8
         assert "1 damaged file(s) skipped" in screen_text(app)
 
@@ -215,7 +206,7 @@ async def test_study_view_export_and_report_agree_cell_for_cell() -> None:
     assert report.exit_code == 0, report.output
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await _open_results(pilot)
+        await open_results(pilot)
         await pilot.press("s")
         await pilot.pause()
         study = app.screen
@@ -250,7 +241,7 @@ async def test_every_key_of_the_results_screen_is_in_the_footer_at_80x24() -> No
     write_fake_results(_root())
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await _open_results(pilot)
+        await open_results(pilot)
         footer = screen_text(app).splitlines()[-1]
         for key in ("esc Back", "Details", "c Compare", "s Study", "a Answer", "g Charts", "e Export", "r Replay", "^q Quit"):
             assert key in footer, (key, footer)

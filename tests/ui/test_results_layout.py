@@ -28,7 +28,6 @@ from qtui.core.results import (
 from qtui.ui.app import QtuiApp
 from qtui.ui.screens.results import (
     LAYOUTS,
-    ResultsScreen,
     StudyScreen,
     StudyTableView,
     TableLayout,
@@ -40,6 +39,7 @@ from qtui.ui.screens.results import (
 from tests.ui.conftest import (
     assert_snapshot,
     fake_result,
+    open_results,
     screen_text,
     wait_for,
     write_fake_results,
@@ -58,12 +58,6 @@ def _root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return root
 
 
-async def _open_results(pilot) -> ResultsScreen:  # noqa: ANN001
-    await pilot.press("ctrl+t")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, ResultsScreen)
-    return screen
 
 
 def _row_line(app: App, *words: str) -> str:
@@ -110,7 +104,7 @@ async def test_full_names_and_p50_p99_at_120x40(monkeypatch: pytest.MonkeyPatch,
     write_fake_results(_root(monkeypatch, tmp_path))
     app = QtuiApp()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await _open_results(pilot)
+        screen = await open_results(pilot)
         assert screen.table_layout == TableLayout(True, True)
         text = screen_text(app)
         for name in FULL:
@@ -126,7 +120,7 @@ async def test_short_names_at_80x24(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     write_fake_results(_root(monkeypatch, tmp_path))
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _open_results(pilot)
+        screen = await open_results(pilot)
         assert screen.table_layout == TableLayout(False, False)
         text = screen_text(app)
         for name in SHORT:
@@ -142,7 +136,7 @@ async def test_the_table_is_rebuilt_when_a_resize_crosses_the_line(
     write_fake_results(_root(monkeypatch, tmp_path))
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _open_results(pilot)
+        screen = await open_results(pilot)
         table = screen.query_one(DataTable)
         screen.query_one("#filter-framework", Select).value = "onnxruntime"
         await pilot.pause()
@@ -181,7 +175,7 @@ async def test_a_resize_within_a_layout_keeps_the_table(monkeypatch: pytest.Monk
     write_fake_results(_root(monkeypatch, tmp_path))
     app = QtuiApp()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await _open_results(pilot)
+        screen = await open_results(pilot)
         rebuilt: list[bool] = []
         real = screen._lay_out
         monkeypatch.setattr(screen, "_lay_out", lambda size: rebuilt.append(real(size)) or rebuilt[-1])
@@ -202,7 +196,7 @@ async def test_a_scrollbar_is_left_room_when_the_runs_do_not_fit(
         save_result(r, root / r.run_id)
     app = QtuiApp()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await _open_results(pilot)
+        screen = await open_results(pilot)
         table = screen.query_one(DataTable)
         assert table.show_vertical_scrollbar
         assert screen.table_layout == TableLayout(True, False)
@@ -229,7 +223,7 @@ async def test_the_status_line_stays_visible_under_a_notification(
     write_fake_results(root)
     app = QtuiApp()
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        screen = await _open_results(pilot)
+        screen = await open_results(pilot)
         await pilot.press("e")
         await pilot.pause()
         await pilot.press("enter")  # export: a notification with the file's full path
@@ -254,7 +248,7 @@ async def test_damaged_results_warning_leaves_the_count_readable(
     (root / "broken" / "result.json").write_text("{not json", encoding="utf-8")
     app = QtuiApp()
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await _open_results(pilot)
+        await open_results(pilot)
         toasts = await _toasts(pilot)
         text = screen_text(app)
         assert "Damaged results skipped" in text
@@ -271,7 +265,7 @@ async def test_an_export_outside_the_results_folder_names_its_full_path(
     elsewhere = tmp_path / "out" / "runs.md"
     app = QtuiApp()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await _open_results(pilot)
+        screen = await open_results(pilot)
         await pilot.press("e")
         await pilot.pause()
         app.screen.query_one("#export-path", Input).value = str(elsewhere)
@@ -289,7 +283,7 @@ def _header(app: App) -> list[str]:
 
 
 async def _open_study(pilot) -> StudyScreen:  # noqa: ANN001
-    await _open_results(pilot)
+    await open_results(pilot)
     await pilot.press("s")
     await pilot.pause()
     screen = pilot.app.screen
@@ -384,7 +378,7 @@ def snapshot_results(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 async def test_results_snapshot_120x40(snapshot_results: None, tmp_path: Path) -> None:
     app = QtuiApp()
     async with app.run_test(size=(120, 40)) as pilot:
-        await _open_results(pilot)
+        await open_results(pilot)
         assert_snapshot(app, "results-120x40", tmp_path)
 
 
