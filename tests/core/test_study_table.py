@@ -272,7 +272,7 @@ def test_report_reads_several_folders_and_filters_a_device(tmp_path: Path) -> No
         only = CliRunner().invoke(main, ["report", "--results-dir", str(laptop), "--results-dir", str(pi), "--format", "study", "--device", wanted])
         assert only.exit_code == 0 and only.stdout == one.stdout
     table = CliRunner().invoke(main, ["report", "--results-dir", str(laptop), "--results-dir", str(pi), "--format", "csv"])
-    assert table.stdout.splitlines()[0].endswith(",device") and table.stdout.count(",pi4\n") == 6
+    assert table.stdout.splitlines()[0].endswith(",device,warnings") and table.stdout.count(",pi4,\n") == 6
 
 
 def test_report_refuses_an_unknown_device_or_folder(tmp_path: Path) -> None:
