@@ -6,33 +6,49 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-from qtui.core.memory import PeakRSS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _in_fresh_interpreter(code: str) -> None:
+    """Run `code` (asserts included) in a new Python: the kernel's peak RSS is per process, and
+    in the suite's process threads other tests leave behind (a cancelled preparation finishing
+    in the background, another PeakRSS resetting the peak) would be measured with it."""
+    import textwrap
+
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code) + "\nprint('ok')"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
 def test_peak_rss_sees_temporary_allocation() -> None:
-    with PeakRSS() as before:
-        pass
-    with PeakRSS() as peak:
-        block = np.ones(300 * 1024 * 1024 // 8)  # 300 MB, touched
-        del block
-    assert peak.bytes - before.bytes > 250 * 1024 * 1024
+    _in_fresh_interpreter("""
+        import numpy as np
+        from qtui.core.memory import PeakRSS
+        with PeakRSS() as before:
+            pass
+        with PeakRSS() as peak:
+            block = np.ones(300 * 1024 * 1024 // 8)  # 300 MB, touched
+            del block
+        assert peak.bytes - before.bytes > 250 * 1024 * 1024, (peak.bytes, before.bytes)
+    """)
 
 
 def test_peak_minus_start_is_what_the_block_added_even_after_a_bigger_earlier_peak() -> None:
     """In a long-lived process (a sweep, the UI) the peak counts what is already resident; the
     start RSS lets results show what preparing itself added."""
-    kept = np.ones(200 * 1024 * 1024 // 8)  # 200 MB stays resident through the next block
-    with PeakRSS() as peak:
-        block = np.ones(100 * 1024 * 1024 // 8)
-        del block
-    assert peak.start_bytes >= 200 * 1024 * 1024
-    assert 80 * 1024 * 1024 < peak.bytes - peak.start_bytes < 180 * 1024 * 1024
-    del kept
+    _in_fresh_interpreter("""
+        import numpy as np
+        from qtui.core.memory import PeakRSS
+        MB = 1024 * 1024
+        kept = np.ones(200 * MB // 8)  # 200 MB stays resident through the next block
+        with PeakRSS() as peak:
+            block = np.ones(100 * MB // 8)
+            del block
+        assert peak.start_bytes >= 200 * MB, peak.start_bytes
+        assert 80 * MB < peak.bytes - peak.start_bytes < 180 * MB, (peak.bytes, peak.start_bytes)
+    """)
 
 
 def test_artifacts_record_preparation_peak_and_start_rss() -> None:
