@@ -266,3 +266,38 @@ def test_loadgen_runs_with_a_short_gil_switch_interval_and_restores_it(tmp_path:
     assert seen and all(v <= SWITCH_INTERVAL_S for v in seen)
     assert sys.getswitchinterval() == before
     assert sut.recorder.counts[0] == len(seen) and sut.pending_count == 0
+
+
+def test_openvino_offline_stream_leaves_nothing_alive() -> None:
+    """The async queue (C++) kept the run's callback, and through it the SUT, its samples and
+    the backend: a cycle the GC cannot see, so every OpenVINO Offline run leaked its compiled
+    model and loaded samples."""
+    import gc
+    import weakref
+
+    ov = pytest.importorskip("openvino")
+    from openvino import opset13 as ops
+
+    from qtui.core.backends.openvino_backend import OpenVinoBackend, core
+
+    param = ops.parameter([-1, 4], np.float32)
+    model = ov.Model([ops.relu(param)], [param])
+    backend = OpenVinoBackend()
+    backend._compiled = core().compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": 1})
+    backend._jobs = 2
+
+    class Holder:  # stands for the SUT the callback reaches
+        def __init__(self, owner: Any) -> None:
+            self.backend = owner
+            self.results: list[np.ndarray] = []
+
+        def on_result(self, key: int, y: np.ndarray) -> None:
+            self.results.append(y)
+
+    holder = Holder(backend)
+    backend.predict_stream(iter([(k, np.full((2, 4), k, np.float32)) for k in range(4)]), holder.on_result)
+    assert len(holder.results) == 4
+    alive = weakref.ref(holder)
+    del holder, backend
+    gc.collect()
+    assert alive() is None

@@ -183,6 +183,10 @@ class OpenVinoBackend(Backend):
                     lambda: counts["finished"] >= counts["submitted"],
                     timeout=2.0 if runtime_failed else None,
                 )
+            # The queue (C++) holds the callback, which holds on_result and through it the SUT,
+            # its samples and this backend: a cycle Python's GC cannot see, so the compiled
+            # model and everything the run loaded were never freed. Drop it.
+            queue.set_callback(_no_callback)
         if errors:
             # A failed request leaves its error in the queue, which then raises it from every
             # later start_async: the next call gets a fresh queue.
@@ -213,6 +217,10 @@ class OpenVinoBackend(Backend):
         self._queue = None
         self._request = None
         self._compiled = None
+
+
+def _no_callback(request: Any, userdata: Any) -> None:
+    """The queue's callback between runs: holds no reference to a finished run."""
 
 
 def runtime_layer_precisions(compiled: Any) -> dict[str, dict[str, int]]:
