@@ -89,18 +89,6 @@ def resolve_settings(
     return settings
 
 
-def expected_samples(settings: dict[str, Any]) -> int:
-    """How many samples the run will process at least (for progress and "remaining")."""
-    scenario = settings["scenario"]
-    min_q = int(settings.get("min_query_count") or 0)
-    dur_s = (settings.get("min_duration_ms") or 0) / 1000
-    if scenario == "Offline":
-        return max(min_q, int(dur_s * settings["expected_qps"]))
-    per_query_s = settings["expected_latency_ms"] / 1000
-    queries = max(min_q, int(dur_s / per_query_s) if per_query_s > 0 else 0)
-    return queries * settings.get("samples_per_query", 1)
-
-
 def build_test_settings(settings: dict[str, Any]) -> Any:
     import mlperf_loadgen as lg
 

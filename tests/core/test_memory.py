@@ -115,9 +115,10 @@ def test_a_long_schedule_at_a_tiny_expected_latency_is_refused_before_loadgen() 
     """Both keys are within their bounds, yet a 24 h SingleStream expected to take 1 µs a query
     makes LoadGen build 2 × 86.4e9 queries before the first one: the recipe for the runner
     (`2 ×` because LoadGen schedules twice the minimum duration in case the SUT is faster)."""
-    from qtui.core.loadgen import expected_samples, resolve_settings
+    from qtui.core.loadgen import resolve_settings
     from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, MemoryBudgetError, check_fits
     from qtui.core.profile import RunProfile, apply_overrides
+    from qtui.core.schedule import expected_samples  # what the runner checks
 
     p = apply_overrides(RunProfile(), ["loadgen.min_duration_ms=86400000", "loadgen.expected_latency_ms=0.001"])
     settings = resolve_settings(p, 256, measured_batch_s=0.002)
