@@ -238,43 +238,10 @@ def _run_with_interrupt(
 
     own = signals is None
     signals = signals or _CancelSignals(threading.Event())
-    stop = signals.stop
-    box: dict[str, Any] = {}
-
-    finished = threading.Event()
-
-    def target() -> None:
-        try:
-            box["result"] = run(profile, printer, stop, RunOptions(results_root=Path(results_dir) if results_dir else None))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            box["error"] = exc
-        finally:
-            finished.set()
-
-    worker = threading.Thread(target=target, name="qtui-run", daemon=True)
-    announced = False
+    options = RunOptions(results_root=Path(results_dir) if results_dir else None)
     with signals if own else contextlib.nullcontext(signals):
-        worker.start()
-        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the
-        # thread looking dead while it still runs (CPython gh-90882).
-        while not finished.is_set():
-            try:
-                finished.wait(0.2)
-            except KeyboardInterrupt:  # only when the handlers could not be installed
-                if stop.is_set():
-                    _echo_err("\nqtui: interrupted twice, exiting now")
-                    os._exit(EXIT_INTERRUPTED)
-                stop.set()
-            if stop.is_set() and not announced:
-                announced = True
-                name = signal.Signals(signals.received[0]).name if signals.received else "SIGINT"
-                if name == "SIGINT":
-                    _echo_err("\nqtui: cancelling (Ctrl-C again to exit at once)…")
-                else:
-                    _echo_err(f"\nqtui: {name} received: cancelling ({name} again to exit at once)…")
-    if "error" in box:
-        raise box["error"]
-    return box["result"], stop.is_set()
+        result = _interruptible(lambda: run(profile, printer, signals.stop, options), signals)
+    return result, signals.stop.is_set()
 
 
 def _refuse_unavailable(profiles: list[Any]) -> None:
@@ -813,7 +780,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
         box["report"] = run_study(prof, options, printer, signals.stop)
 
     with _CancelSignals(threading.Event()) as signals:
-        _interruptible(target, signals)
+        _interruptible(target, signals, "the study")
         report = box.get("report")
         if report is None:
             sys.exit(EXIT_FAILED)
@@ -839,34 +806,45 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
         sys.exit(EXIT_FAILED)
 
 
-def _interruptible(target: Any, signals: _CancelSignals) -> None:
-    """Call `target` in a worker thread while the main thread waits for it, so that Ctrl-C,
-    SIGTERM or SIGHUP set `signals.stop` (the worker then cancels cleanly)."""
+def _interruptible(target: Any, signals: _CancelSignals, what: str = "") -> Any:
+    """`target()` in a worker thread while the main thread waits for it, so that Ctrl-C,
+    SIGTERM or SIGHUP set `signals.stop` (the worker then cancels cleanly); returns its value.
+    `what` names what is cancelled in the message ("the study"; default: the run)."""
     finished = threading.Event()
-    failure: list[BaseException] = []
+    box: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            target()
+            box["value"] = target()
         except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread
-            failure.append(exc)
+            box["error"] = exc
         finally:
             finished.set()
 
-    threading.Thread(target=work, name="qtui-study", daemon=True).start()
+    threading.Thread(target=work, name="qtui-run", daemon=True).start()
+    stop = signals.stop
     announced = False
+    cancelling = f"cancelling {what}" if what else "cancelling"
+    # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the
+    # thread looking dead while it still runs (CPython gh-90882).
     while not finished.is_set():
         try:
             finished.wait(0.2)
         except KeyboardInterrupt:  # only when the handlers could not be installed
-            if signals.stop.is_set():
+            if stop.is_set():
+                _echo_err("\nqtui: interrupted twice, exiting now")
                 os._exit(EXIT_INTERRUPTED)
-            signals.stop.set()
-        if signals.stop.is_set() and not announced:
+            stop.set()
+        if stop.is_set() and not announced:
             announced = True
-            _echo_err("\nqtui: cancelling the study (again to exit at once)…")
-    if failure:
-        raise failure[0]
+            name = signal.Signals(signals.received[0]).name if signals.received else "SIGINT"
+            if name == "SIGINT":
+                _echo_err(f"\nqtui: {cancelling} (Ctrl-C again to exit at once)…")
+            else:
+                _echo_err(f"\nqtui: {name} received: {cancelling} ({name} again to exit at once)…")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
 
 
 @main.group()

@@ -129,6 +129,11 @@ def test_sigterm_and_sighup_cancel_like_ctrl_c(tmp_path: Path, sig: signal.Signa
     """`kill` or a dropped SSH connection during LoadGen: the run is drained and saved as
     cancelled, exit 130. Before: the process died at once (exit -15/-1) and left no result."""
     proc, seen = _start_mlperf_run(tmp_path)
+    assert proc.stderr is not None
+    # the signal lands once queries have completed (right after "started" it raced the first one)
+    while "samples" not in (line := proc.stderr.readline()) and line:
+        seen += line
+    seen += line
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, seen + stderr
