@@ -239,9 +239,12 @@ class _Run:
         artifact = self.prepare(dataset)
         self.timings["prepare"] = time.perf_counter() - started
         backend = self.load_runtime(artifact)
-        qsl = self.load_samples(dataset)
-        warm = self.warm_up(backend, qsl)
-        measured = self.drive_loadgen(backend, qsl, warm)
+        try:
+            qsl = self.load_samples(dataset)
+            warm = self.warm_up(backend, qsl)
+            measured = self.drive_loadgen(backend, qsl, warm)
+        finally:
+            self.close_runtime(backend)
         self.collect(measured, dataset)
 
     # -- stages ---------------------------------------------------------------------------------
@@ -347,6 +350,26 @@ class _Run:
         qsl.preload(preload, lambda f: self.step("loading samples", f))
         self._preloaded = len(preload)
         return qsl
+
+    def close_runtime(self, backend: Any) -> None:
+        """Release the runtime (session, compiled model, interpreters, thread pools) once LoadGen
+        is done, on the inference thread that made it, so that a study or a TUI session running
+        many runs in one process does not keep every run's runtime alive. Queued behind the
+        thread's current call and not waited for: a backend stuck in a call (the watchdog's
+        case) must not hold the run's end up."""
+        if self._inference is None:
+            return
+        close = getattr(backend, "close", None)
+        if close is None:
+            return
+
+        def quietly() -> None:
+            try:
+                close()
+            except Exception as exc:  # noqa: BLE001 - the figures are taken; only note it
+                self.log(f"closing the {self.profile.framework} runtime failed: {_user_message(exc)}", "warning")
+
+        self._inference.submit(quietly)
 
     def warm_up(self, backend: Any, qsl: Any) -> _WarmUp:
         """Untimed queries of the scenario's shape; their latency sizes LoadGen's schedule."""

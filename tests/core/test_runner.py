@@ -458,3 +458,43 @@ def test_warmup_and_loadgen_predict_on_one_thread(scenario: str) -> None:
     assert result.status == "invalid", result.message
     assert any("early-stopping" in r for r in result.loadgen["invalid_reasons"])
     assert wrapped[0].threads == {"qtui-inference"}
+
+
+class _CloseRecorder(_ThreadRecorder):
+    """Also notes when (on which thread, after how many predicts) the backend was closed."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.closed = threading.Event()
+        self.close_thread = ""
+        self.predicts_before_close = -1
+        self.predicts = 0
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.predicts += 1
+        return super().predict(batch)
+
+    def close(self) -> None:
+        self.close_thread = threading.current_thread().name
+        self.predicts_before_close = self.predicts
+        self.inner.close()
+        self.closed.set()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_runtime_closed_after_loadgen_on_inference_thread(fail: bool) -> None:
+    """A study or a TUI session makes many runs in one process: each run releases its runtime
+    once LoadGen is done (on the thread that made it), and also when LoadGen failed."""
+    wrapped: list[_CloseRecorder] = []
+
+    def wrap(backend: Any) -> Any:
+        wrapped.append(_CloseRecorder(backend))
+        return _FailingBackend(wrapped[-1], 3) if fail else wrapped[-1]
+
+    profile = small_profile(scenario="SingleStream", loadgen=LoadGenSpec(preset="quick", min_query_count=16))
+    result, _ = _run(profile, options=RunOptions(wrap_backend=wrap))
+    assert result.status == ("failed" if fail else "invalid"), result.message
+    rec = wrapped[0]
+    assert rec.closed.wait(30), "the backend was never closed"
+    assert rec.close_thread == "qtui-inference"
+    assert rec.predicts_before_close == rec.predicts >= 1  # after the last predict, not before
