@@ -335,12 +335,17 @@ class _Run:
 
     def load_samples(self, dataset: Any) -> Any:
         """The QSL with its samples in memory (refused first when they would not fit)."""
-        from qtui.core.loadgen import SampleLibrary
+        from qtui.core.loadgen import SampleLibrary, resolve_settings
 
         p = self.profile
         total = dataset.count if p.mode == "accuracy" else min(dataset.count, p.dataset.performance_sample_count)
         perf_count = min(total, p.dataset.performance_sample_count)
-        qsl = SampleLibrary(dataset.get, total, perf_count)
+        # MultiStream queries are windows of LoadGen's load order, which repeats the first
+        # samples_per_query - 1 samples at its end: room for them, so a query is a slice
+        spare = 0
+        if p.scenario == "MultiStream" and p.mode != "accuracy":
+            spare = int(resolve_settings(p, perf_count)["samples_per_query"]) - 1
+        qsl = SampleLibrary(dataset.get, total, perf_count, spare_rows=spare)
         preload = range(total if total <= 4096 else perf_count)
         _check_memory(
             len(preload), input_bytes_per_sample(), "loading samples",

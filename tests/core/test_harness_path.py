@@ -301,3 +301,79 @@ def test_openvino_offline_stream_leaves_nothing_alive() -> None:
     del holder, backend
     gc.collect()
     assert alive() is None
+
+
+def _loadgen_order(n: int, spq: int, seed: int = 0) -> list[int]:
+    """What LoadGen 6's `load` asks for before a MultiStream run: the performance set shuffled,
+    then its first spq - 1 entries again (measured with a no-op SUT)."""
+    order = list(np.random.default_rng(seed).permutation(n))
+    return [int(i) for i in order + order[: spq - 1]]
+
+
+def test_multistream_windows_of_loadgen_order_are_views() -> None:
+    """A MultiStream query is a window of LoadGen's load order: once `load` has arranged the
+    preloaded chunk in that order (in place, with spare rows for the repeated entries), every
+    window — including those running into the repeats — is a slice of memory, not a gathered
+    copy of 8 images, and holds the right samples."""
+    n, spq = 40, 8
+    qsl = SampleLibrary(_sample, n, n, spare_rows=spq - 1)
+    qsl.preload(range(n))
+    whole = qsl.batch(list(range(n)))  # preloaded order: a view of the chunk
+    order = _loadgen_order(n, spq)
+    qsl.load(order)
+    for start in range(len(order) - spq + 1):
+        window = order[start : start + spq]
+        got = qsl.batch(window)
+        assert [float(v) for v in got[:, 0, 0, 0]] == window
+        assert np.shares_memory(got, whole), f"window at {start} was copied"
+    # single samples and scattered queries still give the right samples
+    for i in (0, 7, n - 1):
+        assert float(qsl.batch([i])[0, 0, 0, 0]) == i
+    scattered = [order[3], order[20], order[9]]
+    assert [float(v) for v in qsl.batch(scattered)[:, 0, 0, 0]] == scattered
+
+
+def test_load_order_that_does_not_match_keeps_the_library() -> None:
+    """LoadGen's accuracy mode loads parts of the data set: those are not rearranged (nothing
+    moves), and samples not held yet are added."""
+    qsl = SampleLibrary(_sample, 64, 16)
+    qsl.preload(range(32))
+    qsl.load([5, 3, 1])  # a subset: left as it is
+    assert np.shares_memory(qsl.batch([0, 1, 2, 3]), qsl.batch(list(range(32))))
+    qsl.load([40, 41])
+    assert [float(v) for v in qsl.batch([40, 41])[:, 0, 0, 0]] == [40, 41]
+    assert [float(v) for v in qsl.batch([3, 40])[:, 0, 0, 0]] == [3, 40]
+
+
+def test_real_loadgen_multistream_queries_are_not_gathered() -> None:
+    """Through a real LoadGen MultiStream run: every query the SUT predicts is a view of the
+    library (LoadGen's load order was measured to make each query a window of it)."""
+    import tempfile
+    from pathlib import Path
+
+    from qtui.core.loadgen import run_loadgen
+
+    n, spq = 48, 8
+    qsl = SampleLibrary(_sample, n, n, spare_rows=spq - 1)
+    qsl.preload(range(n))
+    whole = qsl._chunks[0]
+    copies: list[int] = []
+    batches: list[list[float]] = []
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        if not np.shares_memory(x, whole):
+            copies.append(x.shape[0])
+        batches.append([float(v) for v in x[:, 0, 0, 0]])
+        out = np.zeros((x.shape[0], 10), np.float32)
+        return out
+
+    sut = Sut(predict, lambda b, r: None, qsl, LatencyRecorder(), "MultiStream", False, 8)
+    settings = {
+        "scenario": "MultiStream", "mode": "performance", "min_duration_ms": 0, "max_duration_ms": 0,
+        "min_query_count": 50, "expected_latency_ms": 1.0, "expected_qps": 1000.0,
+        "samples_per_query": spq, "target_latency_percentile": 99.0, "performance_sample_count": n,
+    }
+    with tempfile.TemporaryDirectory() as d:
+        run_loadgen(sut, qsl, settings, Path(d))
+    assert len(batches) >= 50 and all(len(b) == spq for b in batches)
+    assert copies == [], f"{len(copies)} of {len(batches)} queries were gathered"
