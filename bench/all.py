@@ -70,7 +70,7 @@ def markdown(measured: list[Measured], header: str, seconds: float) -> str:
         "",
         header,
         "",
-        "Ratio per pass (qtui and raw interleaved, order alternating); median with a 95 % bootstrap "
+        "Ratio per pass (raw loop for half the work, the qtui run, the raw loop for the other half); median with a 95 % bootstrap "
         "interval over passes. Offline: throughput, goal ≥ 0.97. SingleStream p90 / MultiStream p99 "
         "latency, goal ≤ 1.03. *undecided*: the interval straddles the goal (too noisy to tell). "
         "'other cores': CPU kept busy by other processes during the passes (median).",
@@ -95,6 +95,31 @@ def markdown(measured: list[Measured], header: str, seconds: float) -> str:
             f"{m.goal.median:.3f} | {lo:.3f}–{hi:.3f} | {'≥' if higher else '≤'} {goal:g} | "
             f"{m.goal.verdict} | {len(m.goal.ratios)} | {statistics.median(other) if other else float('nan'):.2f} |"
         )
+    in_run = [m for m in measured if m.in_run_ratios]
+    if in_run:
+        lines += [
+            "",
+            "### In the same run: LoadGen's latency ÷ the runtime's own predict calls",
+            "",
+            "Drift between passes (the runtime's own speed moves by more than 3 % from one pass to the "
+            "next on a shared machine) cannot enter this one: each qtui run times every `predict` "
+            "call the SUT makes, and its LoadGen percentile is set against the same percentile of "
+            "those calls; µs/query is LoadGen's mean latency − the mean predict call, i.e. what "
+            "LoadGen, the SUT, the sample view and the completion add to a query.",
+            "",
+            "| model | framework | precision | scenario | in-run ratio | 95 % CI | goal | verdict | µs/query (median) | passes |",
+            "|---|---|---|---|---:|---|---|---|---:|---:|",
+        ]
+        for m in in_run:
+            lo, hi = bootstrap_ci(m.in_run_ratios)
+            goal, _ = GOALS[m.line.scenario]
+            verdict = "meets" if hi <= goal else "misses" if lo > goal else "undecided"
+            us = f"{statistics.median(m.in_run_us):.0f}" if m.in_run_us else "–"
+            lines.append(
+                f"| {m.line.model} | {m.line.framework} | {m.line.precision} | {m.line.scenario} | "
+                f"{statistics.median(m.in_run_ratios):.3f} | {lo:.3f}–{hi:.3f} | ≤ {goal:g} | {verdict} | "
+                f"{us} | {len(m.in_run_ratios)} |"
+            )
     rows = speedup_rows(measured)
     if rows:
         lines += [

@@ -1,7 +1,8 @@
 """The harness ratio, measured so that it can be believed: for one model × framework × precision ×
 scenario, passes alternate a full `qtui` run (the runner, LoadGen, the SUT, the recorder and its
 reporter thread: what a user runs) with the runtime's raw loop (bench/raw.py) on the same
-artifact, threads and samples, the order swapping every pass. Each pass gives one ratio:
+artifact, threads and samples: half of the raw work before the qtui run and half after it, so
+that the machine's drift falls on both sides alike. Each pass gives one ratio:
 
   Offline       qtui throughput ÷ raw throughput        goal ≥ 0.97 (LoadGen's samples/s)
   SingleStream  qtui p90 latency ÷ raw p90 latency      goal ≤ 1.03 (LoadGen's p90)
@@ -94,6 +95,11 @@ class Measured:
     raw: list[float] = field(default_factory=list)
     other_cores: list[float] = field(default_factory=list)
     p50_ratios: list[float] = field(default_factory=list)
+    #: SingleStream/MultiStream, per pass: LoadGen's percentile ÷ the same percentile of the
+    #: runtime's own predict calls inside the same run, and LoadGen's mean latency − the mean
+    #: predict call (µs): qtui's and LoadGen's own path, free of the drift between passes.
+    in_run_ratios: list[float] = field(default_factory=list)
+    in_run_us: list[float] = field(default_factory=list)
     units: str = ""
     count: int = 0
     seconds: float = 0.0
@@ -144,43 +150,124 @@ def size_count(line: Line, cfg: Config, artifact: Any) -> int:
     return max(100, min(2000, n)) if line.scenario == "SingleStream" else max(100, min(662, n))
 
 
-def qtui_pass(line: Line, cfg: Config, count: int) -> tuple[float, float]:
-    """(scenario figure, p50 ms) of one qtui run."""
+class _PredictTimer:
+    """Wraps a run's backend and times every `predict` call (the runtime's own work), so that a
+    run's latencies can be set against the runtime's time inside the same run."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.max_batch = inner.max_batch
+        self.durations_ns: list[int] = []
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        t = time.perf_counter_ns()
+        out = self.inner.predict(batch)
+        self.durations_ns.append(time.perf_counter_ns() - t)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@dataclass
+class QtuiPass:
+    figure: float
+    p50_ms: float
+    #: LoadGen's percentile ÷ the predict calls' (None for Offline or when calls ≠ queries).
+    in_run_ratio: float | None = None
+    in_run_us: float | None = None
+
+
+def qtui_pass(line: Line, cfg: Config, count: int) -> QtuiPass:
+    """The scenario figure and p50 of one qtui run, and for SingleStream/MultiStream the in-run
+    comparison with the runtime's own predict calls (the last `queries` calls: the LoadGen
+    queries, after the warm-up's)."""
     base = base_profile(line, cfg)
-    lg = LoadGenSpec(preset="quick", min_query_count=count)
+    lg = LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=count)
     if line.scenario == "MultiStream":
-        lg = LoadGenSpec(preset="quick", min_query_count=count, samples_per_query=MS_SAMPLES_PER_QUERY)
+        lg = LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=count,
+                         samples_per_query=MS_SAMPLES_PER_QUERY)
     profile = replace(base, scenario=line.scenario, loadgen=lg)
-    result = in_fresh_thread(run, profile, None, None, RunOptions(results_root=cfg.results_root))
+    timers: list[_PredictTimer] = []
+
+    def wrap(backend: Any) -> _PredictTimer:
+        timers.append(_PredictTimer(backend))
+        return timers[-1]
+
+    options = RunOptions(results_root=cfg.results_root, wrap_backend=None if line.scenario == "Offline" else wrap)
+    result = in_fresh_thread(run, profile, None, None, options)
     if result.status not in ("ok", "invalid"):
         raise RuntimeError(f"qtui run {result.run_id} ended {result.status}: {result.message}")
     figures = result.loadgen
     if line.scenario == "Offline":
-        return float(figures["samples_per_second"]), float(figures["percentiles_ms"].get("50.00", 0.0))
-    return float(figures["percentiles_ms"][PERCENTILE[line.scenario][1]]), float(figures["percentiles_ms"]["50.00"])
+        return QtuiPass(float(figures["samples_per_second"]), float(figures["percentiles_ms"].get("50.00", 0.0)))
+    key, lg_key = PERCENTILE[line.scenario]
+    figure = float(figures["percentiles_ms"][lg_key])
+    out = QtuiPass(figure, float(figures["percentiles_ms"]["50.00"]))
+    queries = int(result.throughput.get("queries") or 0)
+    calls = timers[0].durations_ns if timers else []
+    if queries and len(calls) >= queries:
+        inside = np.asarray(calls[-queries:], dtype=np.int64)
+        out.in_run_ratio = figure / exact_percentiles(inside)[key]
+        mean_ms = figures.get("mean_latency_ms")
+        if mean_ms:
+            out.in_run_us = (float(mean_ms) - float(inside.mean()) / 1e6) * 1000
+    return out
 
 
-def raw_pass(line: Line, cfg: Config, artifact: Any, count: int) -> tuple[float, float]:
+@dataclass
+class RawHalf:
+    """One half of a pass's raw side: latencies (ns) or (samples, seconds) for Offline."""
+
+    latencies: np.ndarray | None = None
+    samples: int = 0
+    seconds: float = 0.0
+
+
+def raw_half(line: Line, cfg: Config, artifact: Any, count: int) -> RawHalf:
+    """The raw loop on half of the pass's work (`count` queries, or samples for Offline)."""
     if line.scenario == "Offline":
-        value = in_fresh_thread(raw_offline, line.framework, artifact, cfg.threads, samples(), cfg.batch, count)
-        return value, 0.0
+        total = max(cfg.batch, count // cfg.batch * cfg.batch)
+        rate = in_fresh_thread(raw_offline, line.framework, artifact, cfg.threads, samples(), cfg.batch, total)
+        return RawHalf(samples=total, seconds=total / rate)
     per_query = 1 if line.scenario == "SingleStream" else MS_SAMPLES_PER_QUERY
     lat = in_fresh_thread(raw_latencies, line.framework, artifact, cfg.threads, samples(), per_query, count, line.scenario)
+    return RawHalf(latencies=lat)
+
+
+def raw_figures(line: Line, halves: list[RawHalf]) -> tuple[float, float]:
+    """(scenario figure, p50 ms) of the raw side from its halves: Offline samples/s over both
+    halves' time; otherwise the percentile of both halves' latencies together."""
+    if line.scenario == "Offline":
+        return sum(h.samples for h in halves) / sum(h.seconds for h in halves), 0.0
+    lat = np.concatenate([h.latencies for h in halves if h.latencies is not None])
     pct = exact_percentiles(lat)
     return pct[PERCENTILE[line.scenario][0]], pct["p50"]
 
 
+def raw_pass(line: Line, cfg: Config, artifact: Any, count: int) -> tuple[float, float]:
+    """The raw loop on a pass's whole work in one go."""
+    return raw_figures(line, [raw_half(line, cfg, artifact, count)])
+
+
 def one_pass(m: Measured, cfg: Config, artifact: Any, printer: Callable[[str], None] = print) -> None:
-    """One interleaved pass: qtui then raw, or raw then qtui (alternating), with the load."""
+    """One pass, raw – qtui – raw: the raw loop does half of the work before the qtui run and
+    half after it, so that a drift of the machine's speed during the pass (measured here: a
+    runtime's p50 moving by 30 % from one pass to the next on a shared machine) falls on both
+    sides alike instead of on whichever side ran second."""
     k = len(m.goal.ratios)
     meter = LoadMeter().start()
     t = time.monotonic()
-    if k % 2 == 0:
-        q, q50 = qtui_pass(m.line, cfg, m.count)
-        r, r50 = raw_pass(m.line, cfg, artifact, m.count)
-    else:
-        r, r50 = raw_pass(m.line, cfg, artifact, m.count)
-        q, q50 = qtui_pass(m.line, cfg, m.count)
+    first_half = max(1, m.count // 2)
+    before = raw_half(m.line, cfg, artifact, first_half)
+    qp = qtui_pass(m.line, cfg, m.count)
+    after = raw_half(m.line, cfg, artifact, max(1, m.count - first_half))
+    r, r50 = raw_figures(m.line, [before, after])
+    q, q50 = qp.figure, qp.p50_ms
+    if qp.in_run_ratio is not None:
+        m.in_run_ratios.append(qp.in_run_ratio)
+    if qp.in_run_us is not None:
+        m.in_run_us.append(qp.in_run_us)
     meter.stop()
     m.seconds += time.monotonic() - t
     m.qtui.append(q)
@@ -190,10 +277,15 @@ def one_pass(m: Measured, cfg: Config, artifact: Any, printer: Callable[[str], N
         m.p50_ratios.append(q50 / r50)
     m.other_cores.append(meter.other_cores if meter.other_cores is not None else float("nan"))
     unit = "samples/s" if m.line.scenario == "Offline" else f"ms {PERCENTILE[m.line.scenario][0]}"
-    first = "qtui→raw" if k % 2 == 0 else "raw→qtui"
+    first = "raw→qtui→raw"
+    in_run = ""
+    if qp.in_run_ratio is not None:
+        in_run = f"  in-run {qp.in_run_ratio:.3f}"
+        if qp.in_run_us is not None:
+            in_run += f" ({qp.in_run_us:+.0f} µs/query)"
     printer(
         f"  pass {k + 1:>2} ({first}, {time.monotonic() - t:.0f} s): qtui {q:.3f} raw {r:.3f} {unit}  "
-        f"ratio {q / r:.3f}  | {meter.text()}"
+        f"ratio {q / r:.3f}{in_run}  | {meter.text()}"
     )
 
 

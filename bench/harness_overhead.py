@@ -1,8 +1,8 @@
 """How much does running through qtui + LoadGen cost compared with the runtime's raw loop?
 
 For one model × framework × precision, each scenario is measured in interleaved passes (a full
-`qtui` run, then the raw loop of bench/raw.py on the same artifact, threads and samples; the
-order swaps every pass), every pass printed with the machine's load, and each line judged by
+`qtui` run between two halves of the raw loop of bench/raw.py on the same artifact, threads and
+samples), every pass printed with the machine's load, and each line judged by
 its median ratio's 95 % bootstrap interval (bench/stats.py):
   Offline throughput qtui/raw ≥ 0.97; SingleStream p90 and MultiStream p99 qtui/raw ≤ 1.03.
 Undecided lines get more passes while --budget-min lasts. bench/all.py runs every framework.
@@ -14,9 +14,10 @@ Undecided lines get more passes while --budget-min lasts. bench/all.py runs ever
 from __future__ import annotations
 
 import argparse
+import statistics
 
 from harness import Config, Line, in_fresh_thread, measure_lines
-from stats import machine_line
+from stats import bootstrap_ci, machine_line
 
 from qtui.core.runner import resolve_threads
 
@@ -47,6 +48,11 @@ def main() -> None:
     print(f"Machine: {machine_line(threads)}")
     for m in measured:
         print(m.goal.line())
+        if m.in_run_ratios:
+            lo, hi = bootstrap_ci(m.in_run_ratios)
+            us = f", {statistics.median(m.in_run_us):.0f} µs a query" if m.in_run_us else ""
+            print(f"  in the same run, LoadGen ÷ predict calls: median {statistics.median(m.in_run_ratios):.3f} "
+                  f"[95 % CI {lo:.3f}–{hi:.3f}]{us}")
 
 
 if __name__ == "__main__":
