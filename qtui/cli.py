@@ -557,8 +557,9 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 @click.option("--device", default=None, help=_DEVICE_FILTER_HELP)
 @click.option("--executed", is_flag=True, help="study: add each cell's executed precision (what the runtime reported).")
 @click.option("--delta", is_flag=True, help="study: add each cell's accuracy or fidelity change versus FP32.")
+@click.option("--efficiency", is_flag=True, help="study: add each cell's GOP/s achieved and its share of the CPU's nominal peak for the precision that executed.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout.")
-def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, device: str | None, executed: bool, delta: bool, output: str | None) -> None:
+def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, device: str | None, executed: bool, delta: bool, efficiency: bool, output: str | None) -> None:
     """Tabulate saved results (with speed-up over the matching FP32 run), from one results
     folder or several (devices side by side). Damaged result files are skipped with a warning on
     stderr."""
@@ -588,7 +589,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     rows = table_rows(chosen, pool)
     written = f"{len(rows)} rows"
     if fmt == "study":
-        text = study_markdown(chosen, pool, executed=executed, delta=delta)
+        text = study_markdown(chosen, pool, executed=executed, delta=delta, efficiency=efficiency)
     elif fmt == "html":
         from qtui.core.report_html import CHARTS_HINT, charts_available, render_html
 

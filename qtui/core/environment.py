@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from qtui.core import frameworks
+from qtui.core.ops import cpu_max_clock
 
 __all__ = [
     "FRAMEWORK_DISTRIBUTIONS",
@@ -62,6 +63,7 @@ ISA_FLAGS: tuple[str, ...] = (
     "avx_vnni",
     "amx_int8",
     "amx_bf16",
+    "amx_fp16",
     "avx512_bf16",
     "avx512_fp16",
     "f16c",
@@ -425,10 +427,12 @@ def capture_environment(
     """Everything this module knows about the machine, as a JSON-serialisable dict.
 
     Keys: hostname, os, system, machine, python {version, implementation}, cpu_model,
-    board_model, cores_logical, cores_physical, memory_total_bytes, isa, cpu_flags_relevant,
-    governor, temperature_c, throttling, frameworks, threads, warnings. `frameworks` restricts
-    the framework versions reported (mlcommons-loadgen and numpy are always included). `root`
-    only redirects file reads (cpuinfo, device tree, sysfs); platform/psutil facts are live.
+    board_model, cores_logical, cores_physical, cpu_max_mhz and cpu_max_mhz_source ("cpufreq" or
+    "cpuinfo": the highest clock, for the nominal peak of `qtui.core.ops`), memory_total_bytes,
+    isa, cpu_flags_relevant, governor, temperature_c, throttling, frameworks, threads, warnings.
+    `frameworks` restricts the framework versions reported (mlcommons-loadgen and numpy are
+    always included). `root` only redirects file reads (cpuinfo, device tree, sysfs, the clock);
+    platform/psutil facts are live.
     """
     root = Path(root)
     info = _safe(lambda: _read_cpuinfo(root), [])
@@ -445,6 +449,7 @@ def capture_environment(
     else:
         keys = list(dict.fromkeys([*frameworks, *_ALWAYS_FRAMEWORKS]))
     logical, physical, memory = _safe(_cores, (None, None, None))
+    clock = _safe(lambda: cpu_max_clock(root))
 
     env: dict[str, Any] = {
         "hostname": _safe(platform.node) or None,
@@ -459,6 +464,8 @@ def capture_environment(
         "board_model": _safe(lambda: _board_from(root, info)),
         "cores_logical": logical,
         "cores_physical": physical,
+        "cpu_max_mhz": clock[0] if clock else None,
+        "cpu_max_mhz_source": clock[1] if clock else None,
         "memory_total_bytes": memory,
         "isa": isa,
         "cpu_flags_relevant": sorted(f for f in ISA_FLAGS if f in flags),

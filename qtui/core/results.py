@@ -19,8 +19,9 @@ machine it ran on), atomic save, strict loading, and the tables every view rende
   against FP32 (the quality evidence of a cell).
 - `table_rows` + `to_markdown` / `to_csv`: the run table; `study_tables` + `study_markdown` +
   `study_notes`: the study's framework × precision cells (median of the repeats with a 95 %
-  bootstrap interval, speed-up, unstable flag, fidelity, Δ and executed precision on demand,
-  devices side by side). The CLI, the UI, `recommend` and every export only render these.
+  bootstrap interval, speed-up, unstable flag, fidelity, Δ, executed precision and efficiency
+  (GOP/s, share of the nominal peak) on demand, devices side by side). The CLI, the UI,
+  `recommend` and every export only render these.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any, NamedTuple
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES
+from qtui.core.ops import percent_text
 from qtui.core.profile import (
     FRAMEWORKS,
     MODELS,
@@ -128,6 +131,9 @@ class RunResult:
     throughput: dict[str, Any] = field(default_factory=dict)
     histogram: dict[str, Any] = field(default_factory=dict)
     accuracy: dict[str, Any] | None = None
+    #: operations per second achieved and the share of the CPU's nominal peak
+    #: (`qtui.core.ops.run_efficiency`); None without a rate, and in results saved before it
+    efficiency: dict[str, Any] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     artifact: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
@@ -187,9 +193,10 @@ _COUNTS = _Kind("a list of counts", _list_of(lambda v: isinstance(v, int) and _n
 #: "*" applies to every other key of that table.
 _SHAPES: dict[str, dict[str, _Kind]] = {
     "environment": {
-        **dict.fromkeys(("hostname", "os", "system", "machine", "cpu_model", "board_model", "governor", "device"), _STR),
+        **dict.fromkeys(("hostname", "os", "system", "machine", "cpu_model", "board_model", "governor", "device",
+            "cpu_max_mhz_source"), _STR),
         **dict.fromkeys(("cores_logical", "cores_physical", "threads", "memory_total_bytes"), _INT),
-        "temperature_c": _NUM, "isa": _DICT, "frameworks": _DICT, "warnings": _STRS,
+        "temperature_c": _NUM, "cpu_max_mhz": _NUM, "isa": _DICT, "frameworks": _DICT, "warnings": _STRS,
     },
     "environment.frameworks": {"*": _STR},
     "loadgen": {
@@ -215,6 +222,10 @@ _SHAPES: dict[str, dict[str, _Kind]] = {
     },
     "memory": {"peak_rss_bytes": _NUM},
     "timings_s": {},
+    "efficiency": {
+        **dict.fromkeys(("model_gmacs", "achieved_gops", "nominal_peak_gops", "fraction_of_nominal_peak"), _NUM),
+        **dict.fromkeys(("rate_basis", "compute_precision", "peak_basis"), _STR),
+    },
 }
 _TABLE_FIELDS = (
     "environment", "loadgen", "latency_ms", "throughput", "histogram", "provenance", "artifact",
@@ -290,11 +301,12 @@ def validate_result_dict(data: Any) -> dict[str, Any]:
         if not isinstance(table, dict):
             raise ResultError(f"'{name}' must be a table, not {_describe(table)}")
         _check_table(name, table)
-    accuracy = fields_.get("accuracy")
-    if accuracy is not None:
-        if not isinstance(accuracy, dict):
-            raise ResultError(f"'accuracy' must be a table or null, not {_describe(accuracy)}")
-        _check_table("accuracy", accuracy)
+    for name in ("accuracy", "efficiency"):  # optional tables: absent or null when not measured
+        table = fields_.get(name)
+        if table is not None:
+            if not isinstance(table, dict):
+                raise ResultError(f"'{name}' must be a table or null, not {_describe(table)}")
+            _check_table(name, table)
     hist = fields_["histogram"]
     edges, counts = hist.get("edges_ms") or [], hist.get("counts") or []
     if (edges or counts) and len(edges) != len(counts) + 1:
@@ -542,8 +554,8 @@ def accuracy_delta(result: RunResult, baseline: RunResult | None) -> str:
 # -- the run table ---------------------------------------------------------------------------------
 TABLE_COLUMNS = (
     "run_id", "model", "framework", "precision", "scenario", "mode", "status", "verdict",
-    "p50_ms", "p90_ms", "p99_ms", "samples_per_s", "speedup_vs_fp32", "accuracy", "size_mb", "device",
-    "warnings",
+    "p50_ms", "p90_ms", "p99_ms", "samples_per_s", "speedup_vs_fp32", "accuracy", "size_mb",
+    "achieved_gops", "fraction_of_nominal_peak", "device", "warnings",
 )
 
 
@@ -581,6 +593,8 @@ def table_rows(results: list[RunResult], pool: Iterable[RunResult] | None = None
                 "speedup_vs_fp32": speedup_vs_fp32(r, pool_list),
                 "accuracy": accuracy_text(r),
                 "size_mb": size / 1e6 if size is not None and size > 0 else None,
+                "achieved_gops": _as_number((r.efficiency or {}).get("achieved_gops")),
+                "fraction_of_nominal_peak": _as_number((r.efficiency or {}).get("fraction_of_nominal_peak")),
                 "device": device_label(r),
                 "warnings": "; ".join(measurement_warnings(r)),
             }
@@ -778,6 +792,13 @@ STUDY_DELTA_NOTE = (
     "accuracy-mode run minus the FP32 accuracy-mode run's (– where either was not run)"
 )
 STUDY_EXECUTED_NOTE = "ran: the precision the runtime reported executing"
+STUDY_EFFICIENCY_NOTE = (
+    "GOP/s: the operations per second the cell's samples/s amount to (2 × the model's counted "
+    "MACs per image × samples/s, median of the repeats); % of nominal peak: of the CPU's nominal "
+    "peak for the arithmetic that executed (cores × max clock × operations per cycle of its vector "
+    "units: documented issue widths, never measured), not given where the executed precision or "
+    "the CPU does not settle it"
+)
 STUDY_INVALID_NOTE = f"{STUDY_INVALID_MARK} LoadGen said INVALID (e.g. too short): no speed-up given"
 
 
@@ -789,7 +810,8 @@ class StudyCell:
     matching FP32 cell's repeats (None for FP32 itself). Without `ok` runs it is the newest
     INVALID run, with no speed-up. `fidelity` is the short accuracy/fidelity of the matching
     accuracy-mode run ("" when there is none), `delta` its change against FP32, `executed` what
-    the runtime reported executing."""
+    the runtime reported executing, `efficiency` the GOP/s achieved and share of the nominal peak
+    (the runs' recorded `efficiency`, medians over the repeats)."""
 
     run_id: str  # the newest run of the cell
     status: str
@@ -805,6 +827,7 @@ class StudyCell:
     device: str = ""
     framework: str = ""
     precision: str = ""
+    efficiency: str = ""
 
     @property
     def repeats(self) -> int:
@@ -841,10 +864,11 @@ class StudyCell:
             text += f" [{est.low:.2f}–{est.high:.2f}]"
         return text
 
-    def lines(self, executed: bool = False, delta: bool = False) -> tuple[str, ...]:
+    def lines(self, executed: bool = False, delta: bool = False, efficiency: bool = False) -> tuple[str, ...]:
         """The cell as text. One run (or no interval): "8.04 ×2.50" (then "*" when INVALID);
         with an interval the speed-up gets its own line. Then the fidelity, and on demand the
-        Δ versus FP32 and the executed precision."""
+        Δ versus FP32, the executed precision and the efficiency ("12.3 GOP/s, 4.1 % of
+        nominal peak")."""
         metric, speed = self.metric_text(), self.speedup_text()
         with_interval = self.has_interval or (self.speedup_estimate is not None and self.speedup_estimate.has_interval)
         out = [metric, speed] if speed and with_interval else [f"{metric} {speed}" if speed else metric]
@@ -854,6 +878,8 @@ class StudyCell:
             out.append(f"Δ {self.delta or STUDY_EMPTY_CELL}")
         if executed and self.executed:
             out.append(f"ran: {self.executed}")
+        if efficiency and self.efficiency:
+            out.append(self.efficiency)
         return tuple(out)
 
 
@@ -879,6 +905,7 @@ class StudyTable:
     devices: tuple[str, ...] = ()
     show_executed: bool = False
     show_delta: bool = False
+    show_efficiency: bool = False
 
     @property
     def metric(self) -> ScenarioMetric:
@@ -911,7 +938,10 @@ class StudyTable:
                 labels.append((row.device,))
             out.append([
                 *labels,
-                *((c.lines(self.show_executed, self.show_delta) if c else (STUDY_EMPTY_CELL,)) for c in row.cells),
+                *(
+                    (c.lines(self.show_executed, self.show_delta, self.show_efficiency) if c else (STUDY_EMPTY_CELL,))
+                    for c in row.cells
+                ),
             ])
         return out
 
@@ -951,6 +981,18 @@ def _executed(runs: Iterable[RunResult]) -> str:
     return " / ".join(seen)
 
 
+def _efficiency(runs: Iterable[RunResult]) -> str:
+    """"12.3 GOP/s, 4.1 % of nominal peak" from the runs' recorded efficiency (medians over the
+    runs that recorded it; the share only where a nominal peak was derived); "" without any."""
+    records = [r.efficiency or {} for r in runs]
+    gops = [v for e in records if (v := _as_number(e.get("achieved_gops"))) is not None]
+    if not gops:
+        return ""
+    text = f"{format_figure(float(median(gops)))} GOP/s"
+    shares = [v for e in records if (v := _as_number(e.get("fraction_of_nominal_peak"))) is not None]
+    return f"{text}, {percent_text(float(median(shares)))} % of nominal peak" if shares else text
+
+
 def _study_cell(
     runs: list[RunResult], pool: list[RunResult], key: Callable[[RunResult], str], device: str
 ) -> StudyCell | None:
@@ -967,6 +1009,7 @@ def _study_cell(
             shown.run_id, shown.status, value, None, _fidelity_for(shown, pool),
             run_ids=(shown.run_id,), values=(value,) if value is not None else (),
             executed=_executed([shown]), device=device, framework=p.framework, precision=p.precision,
+            efficiency=_efficiency([shown]),
         )
     p = newest_ok.profile
     group = repeats_of(newest_ok, runs, key)
@@ -982,7 +1025,7 @@ def _study_cell(
         _fidelity_for(newest_ok, pool), estimate=estimate, speedup_estimate=sp,
         run_ids=tuple(r.run_id for r in group), values=tuple(values),
         delta=quality_delta(newest_ok, pool), executed=_executed(group),
-        device=device, framework=p.framework, precision=p.precision,
+        device=device, framework=p.framework, precision=p.precision, efficiency=_efficiency(group),
     )
 
 
@@ -992,11 +1035,13 @@ def study_tables(
     *,
     executed: bool = False,
     delta: bool = False,
+    efficiency: bool = False,
 ) -> list[StudyTable]:
     """The study's tables for every model × scenario with performance runs in `results`, each
     device's rows side by side. A cell aggregates the `ok` repeats of its newest `ok` run, else
     shows the newest INVALID one (cancelled and failed runs never); baselines, their repeats and
-    fidelity come from `pool` (default: `results`). `executed`/`delta` add those lines."""
+    fidelity come from `pool` (default: `results`). `executed`/`delta`/`efficiency` add those
+    lines."""
     results = list(results)
     chosen = [r for r in results if r.profile.mode == "performance" and r.status in ("ok", "invalid")]
     pool_list = list(pool) if pool is not None else results
@@ -1027,13 +1072,13 @@ def study_tables(
                 for device in devices
                 if any(k[:2] == (fw, device) for k in picked)
             ]
-            tables.append(StudyTable(model, scenario, precisions, tuple(rows), devices, executed, delta))
+            tables.append(StudyTable(model, scenario, precisions, tuple(rows), devices, executed, delta, efficiency))
     return tables
 
 
 def study_notes(tables: Iterable[StudyTable]) -> list[str]:
     """The legend under the study tables: what × means, and the notes the cells need (repeats
-    and their interval, unstable, Δ, executed precision, INVALID)."""
+    and their interval, unstable, Δ, executed precision, efficiency, INVALID)."""
     tables = list(tables)
     if not tables:
         return []
@@ -1046,6 +1091,8 @@ def study_notes(tables: Iterable[StudyTable]) -> list[str]:
         notes.append(STUDY_DELTA_NOTE)
     if any(t.show_executed for t in tables):
         notes.append(STUDY_EXECUTED_NOTE)
+    if any(t.show_efficiency for t in tables):
+        notes.append(STUDY_EFFICIENCY_NOTE)
     if any(t.has_invalid for t in tables):
         notes.append(STUDY_INVALID_NOTE)
     return notes
@@ -1057,10 +1104,11 @@ def study_markdown(
     *,
     executed: bool = False,
     delta: bool = False,
+    efficiency: bool = False,
 ) -> str:
     """`study_tables` as Markdown: a heading and a table per model × scenario, a cell's lines
     joined by <br>, and the notes (`study_notes`)."""
-    tables = study_tables(results, pool, executed=executed, delta=delta)
+    tables = study_tables(results, pool, executed=executed, delta=delta, efficiency=efficiency)
     blocks = []
     for table in tables:
         lines = [f"### {_md_cell(table.title)}", "", "| " + " | ".join(_md_cell(h) for h in table.header) + " |"]

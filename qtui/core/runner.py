@@ -586,8 +586,10 @@ class _Run:
 
     def collect(self, measured: _Measured, dataset: Any) -> None:
         """The figures: qtui's recorder and LoadGen's detail log (LoadGen's withheld when the
-        run was cancelled), accuracy and fidelity in accuracy mode, and the run's status."""
+        run was cancelled), the GOP/s achieved against the CPU's nominal peak, accuracy and
+        fidelity in accuracy mode, and the run's status."""
         from qtui.core.loadgen_log import parse_detail_log
+        from qtui.core.ops import run_efficiency
 
         recorder, cancelled, sut = measured.recorder, measured.cancelled, measured.sut
         accuracy = self.profile.mode == "accuracy"
@@ -615,17 +617,26 @@ class _Run:
             # qtui's recorder, which saw only the queries that really ran.
             self.result.loadgen.update(_cancelled_loadgen(p.scenario, ours, recorder, samples))
             sps = _completed_part_rate(recorder, samples)
+            rate_basis = "qtui's: the completed samples over the time from the first query's start to the last one's end (cancelled run)"
         else:
             self.result.loadgen.update(loadgen_figures(p.scenario, detail))
             sps = detail.get("result_samples_per_second") if p.scenario == "Offline" else None
+            rate_basis = "LoadGen's Offline samples/s"
             if not sps:
                 sps = samples / lat.sum() * 1e9 if lat.size and lat.sum() > 0 else None
+                unit = "batch" if p.scenario == "Offline" else "query"
+                rate_basis = f"qtui's: the samples over the summed {unit} latencies (time in the runtime, LoadGen's gaps excluded)"
         self.result.throughput = {
             "samples_per_s": float(sps) if sps else None,
             "queries": queries,
             "samples": samples,
             "duration_s": round(duration_s, 3),
         }
+        # GOP/s achieved and the share of the CPU's nominal peak for what executed (ops.py)
+        self.result.efficiency = run_efficiency(
+            p.model, self.result.throughput["samples_per_s"], self.result.environment, p.precision,
+            self.result.artifact.get("executed_precision"), p.framework, rate_basis,
+        )
         if accuracy and not cancelled:
             self.result.accuracy = self._accuracy(dataset, sut)
         if cancelled:

@@ -435,6 +435,8 @@ def test_capture_environment_real_machine_is_json() -> None:
         "board_model",
         "cores_logical",
         "cores_physical",
+        "cpu_max_mhz",
+        "cpu_max_mhz_source",
         "memory_total_bytes",
         "isa",
         "cpu_flags_relevant",

@@ -503,6 +503,7 @@ def _kv_table(rows: Iterable[tuple[str, Any]]) -> Table:
 def details_renderables(result: RunResult, baseline: RunResult | None) -> list[RenderableType]:
     """Everything about one run, in sections (the histogram is drawn by the widget)."""
     from qtui.core.environment import describe_isa
+    from qtui.core.ops import efficiency_text
 
     p, lg, env = result.profile, result.loadgen, result.environment
     mark = {"ok": "✓", "invalid": "!", "cancelled": "■", "failed": "✗"}.get(result.status, "?")
@@ -525,6 +526,7 @@ def details_renderables(result: RunResult, baseline: RunResult | None) -> list[R
         (f"latency ms ({lat.get('basis', '')})", "  ".join(f"{k} {_figure(lat[k])}" for k in ("p50", "p90", "p95", "p99", "p99.9") if k in lat)),
         ("min/mean/max ms", " / ".join(_figure(lat.get(k)) for k in ("min", "mean", "max")) if lat else None),
         ("throughput", f"{_figure(result.throughput.get('samples_per_s'))} samples/s, {result.throughput.get('queries')} queries, {result.throughput.get('samples')} samples in {result.throughput.get('duration_s')} s" if result.throughput else None),
+        ("compute", efficiency_text(result.efficiency)),
         ("accuracy", accuracy_text(result)),
         ("vs FP32", f"×{_figure(speedup(result, baseline), '{:.2f}')} {accuracy_delta(result, baseline)}".strip() if baseline is not None and baseline is not result else None),
     ])
@@ -544,6 +546,8 @@ def details_renderables(result: RunResult, baseline: RunResult | None) -> list[R
     machine = _kv_table([
         ("CPU", env.get("board_model") or env.get("cpu_model")),
         ("cores", f"{env.get('cores_logical')} logical / {env.get('cores_physical')} physical, {env.get('threads')} threads used" if env else None),
+        ("max clock", (f"{env['cpu_max_mhz']:.0f} MHz" + (" (/proc/cpuinfo, no cpufreq: may be the base clock)" if env.get("cpu_max_mhz_source") == "cpuinfo" else ""))
+         if isinstance(env.get("cpu_max_mhz"), (int, float)) else None),
         ("ISA", describe_isa(env) if env else None),
         ("OS", env.get("os")),
         ("governor", env.get("governor")),
