@@ -117,6 +117,17 @@ def _fake_repo(tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_r
         text = tool.format(name=name, calls=calls, body=body)
         setup_lines.append(f"cat > .venv/bin/{name} <<'STUB'\n{text}STUB\nchmod +x .venv/bin/{name}")
     (repo / "scripts" / "setup").write_text("\n".join(setup_lines) + "\n")
+    # CI's browser step (dpkg-query, then apt-get if missing): answered "installed" by stubs,
+    # so that a fake CI never installs Chromium or asks sudo for a password
+    stub_bin = repo / "stub-bin"
+    stub_bin.mkdir()
+    for name, body in {
+        "dpkg-query": "printf 'install ok installed\\ninstall ok installed\\n'",
+        "chromium": "echo 'Chromium 0 (stub)'",
+        "apt-get": "exit 1",
+    }.items():
+        (stub_bin / name).write_text(tool.format(name=name, calls=calls, body=body))
+        (stub_bin / name).chmod(0o755)
     can_rc = 0 if pi_can == "yes" else 1
     (repo / "scripts" / "pi-check").write_text(
         f'echo "pi-check $*" >> "{calls}"\n'
@@ -129,6 +140,7 @@ def _fake_repo(tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_r
 def _ci(repo: Path, tmp_path: Path, **env: str) -> tuple[int, str, list[str]]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("QTUI_")}
     full.update(TMPDIR=str(tmp_path), **env)
+    full["PATH"] = f"{repo / 'stub-bin'}{os.pathsep}{full.get('PATH', '')}"
     out = subprocess.run(["bash", str(repo / ".ci" / "run")], capture_output=True, text=True,
                          env=full, timeout=120, stdin=subprocess.DEVNULL)
     calls = (repo / "calls.log").read_text().splitlines() if (repo / "calls.log").exists() else []
@@ -153,6 +165,7 @@ def test_ci_fails_when_pi_check_skips_on_a_machine_that_can_run_it(tmp_path: Pat
 def test_ci_passes_when_pi_check_passed(tmp_path: Path) -> None:
     rc, out, calls = _ci(_fake_repo(tmp_path, "yes", PASSED, 0), tmp_path)
     assert rc == 0, out
+    assert any(c.startswith("dpkg-query") for c in calls) and not any(c.startswith("apt-get") for c in calls)
     assert out.rstrip().splitlines()[-1] == "== tests: exit 0; emulated Raspberry Pi check: passed"
     assert any(c.startswith("mypy") for c in calls)  # the lint step ran (and passed) first
 
