@@ -125,7 +125,7 @@ def profile_for(scenario: str, samples: int, threads: int) -> RunProfile:
         batch_size=8,
         warmup_queries=16,
         dataset=DatasetSpec(count=256, performance_sample_count=256),
-        loadgen=LoadGenSpec(preset="quick", min_query_count=samples),
+        loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=samples),
     )
 
 

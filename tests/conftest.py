@@ -33,7 +33,7 @@ def small_profile(**changes: object) -> RunProfile:
         batch_size=4,
         warmup_queries=2,
         dataset=DatasetSpec(count=32, performance_sample_count=32, calibration_count=16),
-        loadgen=LoadGenSpec(preset="quick"),
+        loadgen=LoadGenSpec(preset="quick", min_duration_ms=0),
     )
     from dataclasses import replace
 

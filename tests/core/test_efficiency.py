@@ -72,7 +72,7 @@ def fp32_run(tmp_path_factory: pytest.TempPathFactory, session_cache: Path) -> R
         mp.setenv("QTUI_CACHE_DIR", str(session_cache))
         mp.setenv("QTUI_RESULTS_DIR", str(tmp_path_factory.mktemp("efficiency-results")))
         profile = small_profile(framework="onnxruntime", precision="fp32", scenario="Offline",
-                                loadgen=LoadGenSpec(preset="quick", min_query_count=16))
+                                loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=16))
         return run(profile)
 
 

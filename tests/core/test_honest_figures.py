@@ -139,7 +139,7 @@ def test_a_run_beside_a_busy_process_is_marked() -> None:
     ]
     try:
         time.sleep(0.3)
-        profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=300))
+        profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=300))
         events: list[Any] = []
         result = run(profile, events.append)
     finally:
@@ -181,7 +181,7 @@ def test_a_capped_sample_count_is_said_and_kept() -> None:
 
     profile = small_profile(
         dataset=DatasetSpec(count=16, performance_sample_count=64, calibration_count=16),
-        loadgen=LoadGenSpec(preset="quick", min_query_count=64),
+        loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64),
     )
     result = run(profile)
     assert result.status == "ok", result.message
@@ -198,7 +198,7 @@ def test_throttling_during_the_measurement_is_recorded(monkeypatch: pytest.Monke
         {"firmware": {"raw": "0x40004", "throttled_now": True, "throttled_occurred": True}, "counters": None},
     ])
     monkeypatch.setattr(runner_module, "read_throttle_state", lambda: next(readings))
-    result = run(small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=64)))
+    result = run(small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64)))
     during = result.environment["throttling_during_run"]
     assert during["throttled"] is True
     assert "firmware reports throttled during the run" in during["reasons"]
@@ -210,7 +210,7 @@ def test_no_throttling_evidence_no_mark(monkeypatch: pytest.MonkeyPatch) -> None
 
     quiet = {"firmware": None, "counters": {"core_throttle_count": 7, "package_throttle_count": 0}}
     monkeypatch.setattr(runner_module, "read_throttle_state", lambda: quiet)
-    result = run(small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=64)))
+    result = run(small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64)))
     during = result.environment["throttling_during_run"]
     assert during["throttled"] is False and during["reasons"] == []
     assert not any("throttled" in w for w in result.environment["warnings"])

@@ -349,9 +349,9 @@ class _Recorder:
 @pytest.mark.parametrize(
     ("scenario", "loadgen", "queries", "samples"),
     [
-        ("SingleStream", LoadGenSpec(preset="quick"), 64, 64),
-        ("MultiStream", LoadGenSpec(preset="quick", samples_per_query=2), 662, 1324),
-        ("Offline", LoadGenSpec(preset="quick", min_query_count=64), 16, 64),
+        ("SingleStream", LoadGenSpec(preset="quick", min_duration_ms=0), 64, 64),
+        ("MultiStream", LoadGenSpec(preset="quick", min_duration_ms=0, samples_per_query=2), 662, 1324),
+        ("Offline", LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64), 16, 64),
     ],
 )
 def test_int8_static_loadgen_run(scenario: str, loadgen: LoadGenSpec, queries: int, samples: int) -> None:
@@ -432,7 +432,7 @@ class _FailingCallback(_Recorder):
 @pytest.mark.parametrize(("wrapper", "message"), [(_BadBatch, "RuntimeError"), (_FailingCallback, "simulated failure in on_result")])
 def test_async_queue_error_fails_run_cleanly(wrapper: type, message: str) -> None:
     events: list[Any] = []
-    profile = _profile("int8_static", scenario="Offline", loadgen=LoadGenSpec(preset="quick", min_query_count=64))
+    profile = _profile("int8_static", scenario="Offline", loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64))
     result = run(profile, events.append, options=RunOptions(wrap_backend=wrapper))
     assert result.status == "failed"
     assert "openvino failed during inference" in result.message and message in result.message, result.message

@@ -233,7 +233,7 @@ def test_fixed_batch_model_runs_offline_batches_of_8(monkeypatch: pytest.MonkeyP
     profile = small_profile(
         framework="tflite", precision="fp32", scenario="Offline", batch_size=8,
         weights=WeightsSpec(seed=4242),  # its own cache entry
-        loadgen=LoadGenSpec(preset="quick", min_query_count=32),
+        loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=32),
     )
     result = run(profile)
     assert result.status == "ok", result.message
@@ -260,9 +260,9 @@ def test_fixed_batch_model_runs_offline_batches_of_8(monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("scenario", "loadgen", "queries", "samples"),
     [
-        ("Offline", LoadGenSpec(preset="quick", min_query_count=64), 16, 64),
-        ("SingleStream", LoadGenSpec(preset="quick"), 64, 64),
-        ("MultiStream", LoadGenSpec(preset="quick", samples_per_query=2), 662, 1324),
+        ("Offline", LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64), 16, 64),
+        ("SingleStream", LoadGenSpec(preset="quick", min_duration_ms=0), 64, 64),
+        ("MultiStream", LoadGenSpec(preset="quick", min_duration_ms=0, samples_per_query=2), 662, 1324),
     ],
 )
 def test_int8_static_loadgen_runs(scenario: str, loadgen: LoadGenSpec, queries: int, samples: int) -> None:

@@ -461,9 +461,9 @@ def test_prepare_and_load_are_quiet(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("scenario", "loadgen"),
     [
-        ("Offline", LoadGenSpec(preset="quick", min_query_count=64)),
-        ("SingleStream", LoadGenSpec(preset="quick")),
-        ("MultiStream", LoadGenSpec(preset="quick", samples_per_query=2)),
+        ("Offline", LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64)),
+        ("SingleStream", LoadGenSpec(preset="quick", min_duration_ms=0)),
+        ("MultiStream", LoadGenSpec(preset="quick", min_duration_ms=0, samples_per_query=2)),
     ],
 )
 def test_int8_static_loadgen_run(scenario: str, loadgen: LoadGenSpec) -> None:

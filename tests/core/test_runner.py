@@ -58,7 +58,7 @@ def _assert_tail_matches(result: Any) -> None:
 
 @pytest.mark.parametrize("framework", ["onnxruntime", "torch"])
 def test_singlestream_valid_and_percentiles_match_loadgen(framework: str) -> None:
-    profile = small_profile(framework=framework, loadgen=LoadGenSpec(preset="quick", min_query_count=200))
+    profile = small_profile(framework=framework, loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=200))
     result, events = _run(profile)
     assert result.status == "ok", result.message
     assert result.loadgen["validity"] == "VALID"
@@ -79,7 +79,7 @@ def test_singlestream_valid_and_percentiles_match_loadgen(framework: str) -> Non
 
 def test_multistream_valid_with_p99_cross_check() -> None:
     profile = small_profile(
-        scenario="MultiStream", loadgen=LoadGenSpec(preset="quick", samples_per_query=2)
+        scenario="MultiStream", loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, samples_per_query=2)
     )
     result, _ = _run(profile)
     assert result.status == "ok", result.message
@@ -90,7 +90,7 @@ def test_multistream_valid_with_p99_cross_check() -> None:
 
 
 def test_offline_batches_and_throughput() -> None:
-    profile = small_profile(scenario="Offline", batch_size=4, loadgen=LoadGenSpec(preset="quick", min_query_count=64))
+    profile = small_profile(scenario="Offline", batch_size=4, loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64))
     result, _ = _run(profile)
     assert result.status == "ok", result.message
     assert result.throughput["samples"] == 64
@@ -101,7 +101,7 @@ def test_offline_batches_and_throughput() -> None:
 
 def test_invalid_run_reports_reasons() -> None:
     profile = small_profile(
-        scenario="MultiStream", loadgen=LoadGenSpec(preset="quick", samples_per_query=2, min_query_count=20)
+        scenario="MultiStream", loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, samples_per_query=2, min_query_count=20)
     )
     result, _ = _run(profile)
     assert result.status == "invalid"
@@ -253,7 +253,7 @@ class _FailingBackend:
 
 
 def test_backend_error_fails_run_cleanly() -> None:
-    profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=100))
+    profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=100))
     result, events = _run(profile, options=RunOptions(wrap_backend=lambda b: _FailingBackend(b, 10)))
     assert result.status == "failed"
     assert "simulated runtime crash" in result.message
@@ -283,7 +283,7 @@ def test_hung_backend_is_caught_by_watchdog(tmp_path: Path) -> None:
             def __getattr__(self, name):
                 return getattr(self.inner, name)
 
-        r = run(small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=100)), None, None,
+        r = run(small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=100)), None, None,
                 RunOptions(hang_timeout_s=1.0, wrap_backend=Hang))
         print(json.dumps({"status": r.status, "message": r.message}))
         sys.stdout.flush()
@@ -301,7 +301,7 @@ def test_hung_backend_is_caught_by_watchdog(tmp_path: Path) -> None:
 def test_progress_is_throttled(monkeypatch: pytest.MonkeyPatch, ssh: bool, limit_hz: float) -> None:
     if ssh:
         monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")
-    profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=600))
+    profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=600))
     result, events = _run(profile)
     progress = [e for e in events if isinstance(e, ev.Progress)]
     duration = result.timings_s["loadgen"]
@@ -450,7 +450,7 @@ def test_warmup_and_loadgen_predict_on_one_thread(scenario: str) -> None:
         return wrapped[-1]
 
     profile = small_profile(
-        scenario=scenario, loadgen=LoadGenSpec(preset="quick", min_query_count=16, samples_per_query=2)
+        scenario=scenario, loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=16, samples_per_query=2)
     )
     result, _ = _run(profile, options=RunOptions(wrap_backend=wrap))
     # 16 queries are too few for LoadGen's early stopping (SingleStream needs 64, MultiStream
@@ -491,10 +491,28 @@ def test_runtime_closed_after_loadgen_on_inference_thread(fail: bool) -> None:
         wrapped.append(_CloseRecorder(backend))
         return _FailingBackend(wrapped[-1], 3) if fail else wrapped[-1]
 
-    profile = small_profile(scenario="SingleStream", loadgen=LoadGenSpec(preset="quick", min_query_count=16))
+    profile = small_profile(scenario="SingleStream", loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=16))
     result, _ = _run(profile, options=RunOptions(wrap_backend=wrap))
     assert result.status == ("failed" if fail else "invalid"), result.message
     rec = wrapped[0]
     assert rec.closed.wait(30), "the backend was never closed"
     assert rec.close_thread == "qtui-inference"
     assert rec.predicts_before_close == rec.predicts >= 1  # after the last predict, not before
+
+
+@pytest.mark.parametrize("scenario", ["Offline", "SingleStream"])
+def test_quick_preset_lasts_long_enough_for_a_stable_figure_and_the_live_histogram(
+    monkeypatch: pytest.MonkeyPatch, scenario: str
+) -> None:
+    """The bug: a quick Offline run of MobileNetV2 lasted about half a second — its throughput
+    spread 13 % between runs and the live histogram never appeared over SSH (2 Hz). The preset
+    now asks LoadGen for at least 2 s; the run is VALID and the UI receives histograms while it
+    runs."""
+    monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")
+    profile = small_profile(scenario=scenario, loadgen=LoadGenSpec(preset="quick"))
+    result, events = _run(profile)
+    assert result.status == "ok", result.message
+    assert result.loadgen["settings"]["min_duration_ms"] == 2000
+    assert result.timings_s["loadgen"] >= 2.0
+    shown = [e for e in events if isinstance(e, ev.Progress) and e.histogram.counts and sum(e.histogram.counts) > 0]
+    assert len(shown) >= 3, f"{len(shown)} histogram updates"

@@ -17,7 +17,7 @@ from tests.conftest import small_profile
 
 def _study_profile() -> Any:
     return replace(
-        small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=64)),
+        small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64)),
         sweep=SweepSpec(precisions=("int8_static", "fp32"), scenarios=("SingleStream",)),
     )
 

@@ -33,6 +33,7 @@ calibration_count = 16
 
 [loadgen]
 preset = "quick"
+min_duration_ms = 0
 min_query_count = {queries}
 
 [sweep]

@@ -62,7 +62,7 @@ def make_run(
     _MINUTE[0] += 1
     created = f"2026-03-01T{_MINUTE[0] // 60:02d}:{_MINUTE[0] % 60:02d}:00+00:00"
     profile = replace(
-        RunProfile(name=name, threads=2, loadgen=LoadGenSpec(preset="quick")),
+        RunProfile(name=name, threads=2, loadgen=LoadGenSpec(preset="quick", min_duration_ms=0)),
         framework=framework, precision=precision, scenario=scenario, mode=mode,
         weights=replace(RunProfile().weights, source=weights), **profile_changes,
     )

@@ -93,7 +93,7 @@ def fake_result(
     mode: str = "performance",
 ) -> RunResult:
     profile = replace(
-        RunProfile(name="fake", threads=2, loadgen=LoadGenSpec(preset="quick")),
+        RunProfile(name="fake", threads=2, loadgen=LoadGenSpec(preset="quick", min_duration_ms=0)),
         framework=framework, precision=precision, scenario=scenario, mode=mode,
     )
     edges = [1.0 * 10 ** (i / 8) for i in range(17)]

@@ -36,7 +36,7 @@ def test_offline_counts_batches_not_queries() -> None:
 
 
 async def test_offline_run_log_states_loadgens_rule_in_samples() -> None:
-    app = QtuiApp(profile=small_profile(scenario="Offline", loadgen=LoadGenSpec(preset="quick", min_query_count=64)))
+    app = QtuiApp(profile=small_profile(scenario="Offline", loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64)))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await start_run(pilot, app)
         await wait_for(pilot, lambda: screen.phase == "done")

@@ -16,7 +16,7 @@ from tests.ui.conftest import screen_text, wait_for
 
 def _profile() -> object:
     return replace(
-        small_profile(loadgen=LoadGenSpec(preset="quick", min_query_count=64)),
+        small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64)),
         sweep=SweepSpec(precisions=("fp32", "int8_static")),
         study=StudySpec(repeats=1),
     )
