@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
-from qtui.core.ops import MODEL_MACS, achieved_gops, nominal_peak_gops
+from qtui.core.ops import MODEL_MACS, fraction_text, run_efficiency
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS
 from qtui.core.results import RunResult, load_results
 
@@ -49,15 +49,22 @@ def peak_text(art: dict[str, Any]) -> str:
 
 def limit_text(model: str, fw: str, prec: str, off: RunResult | None) -> tuple[str, str]:
     """Achieved GOP/s of the Offline run (2 × the model's counted MACs × samples/s) and its
-    share of the CPU's nominal peak for the precision (qtui.core.ops), '–' where unknown."""
+    share of the CPU's nominal peak for the arithmetic that executed (the run's recorded
+    `efficiency`, else qtui.core.ops from its executed precision), '–' where unknown; '≤' when
+    the clock behind the peak may be below the real one."""
     if off is None or not off.throughput.get("samples_per_s") or model not in MODEL_MACS:
         return "–", "–"
-    sps = float(off.throughput["samples_per_s"])
-    gops = achieved_gops(model, sps)
-    env = dict(off.environment or {})
-    env.setdefault("threads", off.profile.threads or None)
-    peak = nominal_peak_gops(env, prec, fw)
-    return f"{gops:.0f}", ("–" if peak is None else f"{100 * gops / peak[0]:.0f} %")
+    eff = off.efficiency
+    if eff is None:
+        env = dict(off.environment or {})
+        env.setdefault("threads", off.profile.threads or None)
+        eff = run_efficiency(model, float(off.throughput["samples_per_s"]), env, prec,
+                             off.artifact.get("executed_precision"), fw)
+    if eff is None:
+        return "–", "–"
+    gops, fraction = eff.get("achieved_gops"), eff.get("fraction_of_nominal_peak")
+    share = "–" if fraction is None else fraction_text(float(fraction), eff.get("fraction_is_upper_bound") is True)
+    return f"{float(gops):.0f}", share
 
 
 def rows(results: list[RunResult]) -> list[list[str]]:

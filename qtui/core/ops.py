@@ -107,8 +107,16 @@ def _clock_ghz(env: dict[str, Any]) -> tuple[float, str] | None:
         return float(mhz) / 1000.0, "max clock"
     m = _GHZ_IN_NAME.search(str(env.get("cpu_model") or ""))
     if m:
-        return float(m.group(1)), "clock in the model name"
+        return float(m.group(1)), "base clock in the model name: boost may exceed it"
     return None
+
+
+def clock_is_max(env: dict[str, Any]) -> bool:
+    """Whether the clock a nominal peak uses is the CPU's maximum (cpufreq's), rather than a
+    figure boost may exceed (/proc/cpuinfo's or the model name's): otherwise the peak may be
+    too low and the fraction achieved is an upper bound."""
+    mhz = env.get("cpu_max_mhz")
+    return isinstance(mhz, (int, float)) and mhz > 0 and env.get("cpu_max_mhz_source") == "cpufreq"
 
 
 # --------------------------------------------------------------------- operations per cycle
@@ -317,9 +325,13 @@ def run_efficiency(
     achieved = achieved_gops(model, rate)
     compute = compute_precision(precision, executed)
     peak = nominal_peak_gops(env, compute, framework) if compute is not None else None
+    upper_bound = False
     if peak is not None and peak[0] > 0:
         value, basis = peak
         fraction: float | None = achieved / value
+        upper_bound = not clock_is_max(env)
+        if achieved > value:
+            basis += "; above 100 %: this nominal peak is too low (a clock below the real one, or more arithmetic units than assumed)"
     else:
         value, fraction = None, None
         basis = (
@@ -334,6 +346,8 @@ def run_efficiency(
         "compute_precision": compute,
         "nominal_peak_gops": value,
         "fraction_of_nominal_peak": fraction,
+        #: the clock is not known to be the maximum: the peak may be low, the fraction high
+        "fraction_is_upper_bound": upper_bound,
         "peak_basis": basis,
     }
 
@@ -346,6 +360,11 @@ def percent_text(fraction: float) -> str:
     """A fraction as a percentage with sensible digits: 0.041 → "4.1", 0.00043 → "0.043"."""
     pct = 100.0 * fraction
     return f"{pct:.2g}" if abs(pct) < 1 else f"{pct:.1f}" if abs(pct) < 10 else f"{pct:.0f}"
+
+
+def fraction_text(fraction: float, upper_bound: bool) -> str:
+    """"12 %", or "≤12 %" when the clock behind the peak may be below the real one."""
+    return f"{'≤' if upper_bound else ''}{percent_text(fraction)} %"
 
 
 def _num(value: Any) -> float | None:
@@ -368,5 +387,6 @@ def efficiency_text(efficiency: dict[str, Any] | None) -> str:
     if peak is not None and fraction is not None:
         compute = eff.get("compute_precision")
         what = f" {compute}" if isinstance(compute, str) and compute else ""
-        return f"{text}, {percent_text(fraction)} % of a nominal {_figure(peak)} GOP/s{what} peak" + (f" ({basis})" if basis else "")
+        share = fraction_text(fraction, eff.get("fraction_is_upper_bound") is True)
+        return f"{text}, {share} of a nominal {_figure(peak)} GOP/s{what} peak" + (f" ({basis})" if basis else "")
     return f"{text}; {basis}" if basis else text

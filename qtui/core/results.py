@@ -42,7 +42,7 @@ from statistics import median
 from typing import Any, NamedTuple
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES
-from qtui.core.ops import percent_text
+from qtui.core.ops import fraction_text
 from qtui.core.profile import (
     FRAMEWORKS,
     MODELS,
@@ -225,6 +225,7 @@ _SHAPES: dict[str, dict[str, _Kind]] = {
     "efficiency": {
         **dict.fromkeys(("model_gmacs", "achieved_gops", "nominal_peak_gops", "fraction_of_nominal_peak"), _NUM),
         **dict.fromkeys(("rate_basis", "compute_precision", "peak_basis"), _STR),
+        "fraction_is_upper_bound": _BOOL,
     },
 }
 _TABLE_FIELDS = (
@@ -555,7 +556,7 @@ def accuracy_delta(result: RunResult, baseline: RunResult | None) -> str:
 TABLE_COLUMNS = (
     "run_id", "model", "framework", "precision", "scenario", "mode", "status", "verdict",
     "p50_ms", "p90_ms", "p99_ms", "samples_per_s", "speedup_vs_fp32", "accuracy", "size_mb",
-    "achieved_gops", "fraction_of_nominal_peak", "device", "warnings",
+    "achieved_gops", "fraction_of_nominal_peak", "fraction_is_upper_bound", "device", "warnings",
 )
 
 
@@ -595,6 +596,8 @@ def table_rows(results: list[RunResult], pool: Iterable[RunResult] | None = None
                 "size_mb": size / 1e6 if size is not None and size > 0 else None,
                 "achieved_gops": _as_number((r.efficiency or {}).get("achieved_gops")),
                 "fraction_of_nominal_peak": _as_number((r.efficiency or {}).get("fraction_of_nominal_peak")),
+                "fraction_is_upper_bound": (r.efficiency or {}).get("fraction_is_upper_bound") is True
+                if _as_number((r.efficiency or {}).get("fraction_of_nominal_peak")) is not None else None,
                 "device": device_label(r),
                 "warnings": "; ".join(measurement_warnings(r)),
             }
@@ -795,9 +798,10 @@ STUDY_EXECUTED_NOTE = "ran: the precision the runtime reported executing"
 STUDY_EFFICIENCY_NOTE = (
     "GOP/s: the operations per second the cell's samples/s amount to (2 × the model's counted "
     "MACs per image × samples/s, median of the repeats); % of nominal peak: of the CPU's nominal "
-    "peak for the arithmetic that executed (cores × max clock × operations per cycle of its vector "
+    "peak for the arithmetic that executed (cores × clock × operations per cycle of its vector "
     "units: documented issue widths, never measured), not given where the executed precision or "
-    "the CPU does not settle it"
+    "the CPU does not settle it; ≤: the clock is not known to be the maximum (no cpufreq, e.g. in "
+    "a VM: /proc/cpuinfo's or the model name's, which boost may exceed), so the share is an upper bound"
 )
 STUDY_INVALID_NOTE = f"{STUDY_INVALID_MARK} LoadGen said INVALID (e.g. too short): no speed-up given"
 
@@ -990,7 +994,10 @@ def _efficiency(runs: Iterable[RunResult]) -> str:
         return ""
     text = f"{format_figure(float(median(gops)))} GOP/s"
     shares = [v for e in records if (v := _as_number(e.get("fraction_of_nominal_peak"))) is not None]
-    return f"{text}, {percent_text(float(median(shares)))} % of nominal peak" if shares else text
+    if not shares:
+        return text
+    bound = any(e.get("fraction_is_upper_bound") is True for e in records)
+    return f"{text}, {fraction_text(float(median(shares)), bound)} of nominal peak"
 
 
 def _study_cell(

@@ -212,4 +212,45 @@ def test_run_details_show_the_compute_line() -> None:
     for part in details_renderables(r, None):
         console.print(part)
     text = console.export_text()
-    assert "compute" in text and "30.1 GOP/s achieved, 18 % of a nominal 166 GOP/s fp32 peak (nominal: 2 cores" in text
+    # no cpufreq source recorded: the clock may be below the real one, the share an upper bound
+    assert "compute" in text and "30.1 GOP/s achieved, ≤18 % of a nominal 166 GOP/s fp32 peak (nominal: 2 cores" in text
+
+
+def _env(source: str | None) -> dict[str, Any]:
+    """An AMD Zen 4-like machine with 2 cores at 2.6 GHz, its clock from `source`."""
+    return {
+        "machine": "x86_64", "cpu_model": "AMD EPYC 9B14", "cores_physical": 2, "threads": 2,
+        "isa": {"avx2": True, "avx512f": True, "avx512_vnni": True},
+        "cpu_max_mhz": 2600.0 if source else None, "cpu_max_mhz_source": source,
+    }
+
+
+def test_share_is_an_upper_bound_when_the_clock_may_be_below_the_real_one() -> None:
+    """The bug: on a VM (no cpufreq) the peak used /proc/cpuinfo's clock, often the base clock,
+    and the share printed as a plain figure: a MobileNetV2 FP32 run showed 92 % of peak. The
+    share is now marked ≤ wherever the clock is not cpufreq's maximum."""
+    vm = ops.run_efficiency("mobilenet_v2", 240.0, _env("cpuinfo"), "fp32", None, "onnxruntime", "test")
+    host = ops.run_efficiency("mobilenet_v2", 240.0, _env("cpufreq"), "fp32", None, "onnxruntime", "test")
+    assert vm is not None and host is not None
+    assert vm["fraction_of_nominal_peak"] == pytest.approx(host["fraction_of_nominal_peak"])
+    assert vm["fraction_is_upper_bound"] is True and host["fraction_is_upper_bound"] is False
+    assert "≤" in ops.efficiency_text(vm) and "≤" not in ops.efficiency_text(host)
+    share = ops.percent_text(vm["fraction_of_nominal_peak"])
+    assert f"≤{share} % of a nominal" in ops.efficiency_text(vm)
+    # in the study cell too
+    marked = make_run("b", "fp32", 20.0)
+    marked.efficiency = vm
+    assert f"≤{share} % of nominal peak" in study_markdown([marked], efficiency=True)
+    # a model-name clock is the base clock
+    named = dict(_env(None), cpu_model="Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz")
+    named_eff = ops.run_efficiency("mobilenet_v2", 240.0, named, "fp32", None, "onnxruntime", "test")
+    assert named_eff is not None and named_eff["fraction_is_upper_bound"] is True
+    assert "base clock in the model name" in named_eff["peak_basis"]
+
+
+def test_share_above_the_peak_says_the_peak_is_too_low() -> None:
+    eff = ops.run_efficiency("mobilenet_v2", 1000.0, _env("cpufreq"), "fp32", None, "onnxruntime", "test")
+    assert eff is not None and eff["fraction_of_nominal_peak"] > 1
+    assert "this nominal peak is too low" in eff["peak_basis"]
+    sane = ops.run_efficiency("mobilenet_v2", 100.0, _env("cpufreq"), "fp32", None, "onnxruntime", "test")
+    assert sane is not None and "too low" not in sane["peak_basis"]

@@ -120,6 +120,7 @@ def test_accuracy_mode_writes_reference_log_and_fidelity() -> None:
     fid = acc["fidelity"]
     assert fid["sqnr_db"] > 60 and fid["cosine"] > 0.9999
     assert fid["centred_top1_agreement"] == 1.0
+    assert result.efficiency is None  # an accuracy run is no performance measurement
     assert fid["centred_distinct_classes"] >= 2
     logged = parse_accuracy_log(Path(result.loadgen["log_dir"]) / "mlperf_log_accuracy.json")
     assert sorted(logged) == list(range(32))
