@@ -314,8 +314,16 @@ def test_predict_stream_errors_are_raised_and_the_queue_recovers(reference: tupl
         backend.close()
 
 
+def _warm_up(key: Any) -> bool:
+    """The runner's warm-up batches through predict_stream (timing the asynchronous path)."""
+    from qtui.core.runner import WARM_UP_KEY
+
+    return isinstance(key, tuple) and key[0] == WARM_UP_KEY
+
+
 class _Recorder:
-    """Wraps the backend for a run: records every streamed key and result."""
+    """Wraps the backend for a run: records every streamed key and result of LoadGen's batches
+    (the warm-up's pass through unrecorded, and are counted in `warm_up_batches`)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -323,6 +331,7 @@ class _Recorder:
         self.submitted: Counter[Any] = Counter()
         self.reported: Counter[Any] = Counter()
         self.samples = 0
+        self.warm_up_batches = 0
         self.lock = threading.Lock()
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
@@ -331,13 +340,17 @@ class _Recorder:
     def predict_stream(self, batches: Any, on_result: Callable[[Any, np.ndarray], None]) -> None:
         def tracked() -> Iterator[tuple[Any, np.ndarray]]:
             for key, batch in batches:
-                self.submitted[key] += 1
+                if _warm_up(key):
+                    self.warm_up_batches += 1
+                else:
+                    self.submitted[key] += 1
                 yield key, batch
 
         def report(key: Any, logits: np.ndarray) -> None:
-            with self.lock:
-                self.reported[key] += 1
-                self.samples += len(logits)
+            if not _warm_up(key):
+                with self.lock:
+                    self.reported[key] += 1
+                    self.samples += len(logits)
             on_result(key, logits)
 
         self.inner.predict_stream(tracked(), report)
@@ -371,12 +384,26 @@ def test_int8_static_loadgen_run(scenario: str, loadgen: LoadGenSpec, queries: i
     assert ("THROUGHPUT" if scenario == "Offline" else "LATENCY") in executed
     rec = recorders[0]
     if scenario == "Offline":
+        # the warm-up timed the asynchronous path too (LoadGen's schedule is sized from it)
+        assert rec.warm_up_batches >= 4
         # the asynchronous queue answered every batch exactly once (batches of 4)
         assert set(rec.submitted) == set(rec.reported) and len(rec.reported) == queries
         assert set(rec.submitted.values()) == {1} and set(rec.reported.values()) == {1}
         assert rec.samples == samples
     else:
         assert not rec.submitted  # the synchronous path
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8_static"])
+def test_quick_offline_run_is_valid(precision: str) -> None:
+    """The quick preset asks LoadGen for 2 s. OpenVINO's Offline path keeps several batches in
+    flight, faster than the synchronous warm-up batch: sized from that alone, LoadGen's query
+    could end before 2 s and the run would be INVALID ("min duration not met"). The warm-up
+    times the asynchronous path too."""
+    result = run(_profile(precision, scenario="Offline", loadgen=LoadGenSpec(preset="quick")))
+    assert result.status == "ok", (result.message, result.loadgen.get("invalid_reasons"))
+    assert result.loadgen["validity"] == "VALID"
+    assert result.timings_s["loadgen"] >= 2.0
 
 
 def test_int8_static_offline_accuracy_answers_every_sample_once(reference: tuple[np.ndarray, np.ndarray], mobilenet: Any) -> None:
@@ -410,7 +437,7 @@ class _BadBatch(_Recorder):
     def predict_stream(self, batches: Any, on_result: Callable[[Any, np.ndarray], None]) -> None:
         def broken() -> Iterator[tuple[Any, np.ndarray]]:
             for n, (key, batch) in enumerate(batches):
-                yield key, (batch[:, :, :100, :100] if n == 2 else batch)
+                yield key, (batch[:, :, :100, :100] if n == 2 and not _warm_up(key) else batch)
 
         self.inner.predict_stream(broken(), on_result)
 
@@ -420,10 +447,11 @@ class _FailingCallback(_Recorder):
 
     def predict_stream(self, batches: Any, on_result: Callable[[Any, np.ndarray], None]) -> None:
         def report(key: Any, logits: np.ndarray) -> None:
-            with self.lock:
-                self.samples += 1
-                if self.samples > 2:
-                    raise RuntimeError("simulated failure in on_result")
+            if not _warm_up(key):
+                with self.lock:
+                    self.samples += 1
+                    if self.samples > 2:
+                        raise RuntimeError("simulated failure in on_result")
             on_result(key, logits)
 
         self.inner.predict_stream(batches, report)

@@ -25,6 +25,11 @@ class Backend(ABC):
     #: Largest batch the loaded model accepts (None: any). Fixed-batch models report 1.
     max_batch: int | None = None
 
+    #: Whether `predict_stream` keeps several batches in flight (an asynchronous queue), so
+    #: that Offline runs faster than one synchronous batch at a time: the warm-up then times
+    #: that path too, to size LoadGen's Offline query.
+    async_stream: bool = False
+
     @abstractmethod
     def load(self, artifact: Artifact, threads: int, scenario: str) -> None: ...
 

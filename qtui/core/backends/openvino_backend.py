@@ -65,6 +65,7 @@ def precision_hint(precision: str) -> str:
 
 class OpenVinoBackend(Backend):
     framework = "openvino"
+    async_stream = True  # Offline: an AsyncInferQueue keeps several batches in flight
 
     def __init__(self) -> None:
         self._compiled: Any = None
