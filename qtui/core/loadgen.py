@@ -154,7 +154,9 @@ class SampleLibrary:
 
     def load(self, indices: list[int]) -> None:
         order = list(indices)
-        if not self._arrange(order):
+        # only MultiStream gains from LoadGen's order (a single sample is always a view, and
+        # an Offline plan sorts by memory order): nothing is moved otherwise
+        if not (self.spare_rows and self._arrange(order)):
             self._add(order, None)
 
     def _arrange(self, order: list[int]) -> bool:
@@ -297,7 +299,9 @@ class Sut:
     """A LoadGen system under test around a backend's `predict`.
 
     SingleStream completes inline in `issue_queries` (a thread hand-off costs ≈40 µs a query);
-    MultiStream predicts the query's samples as one batch; Offline predicts batches of
+    MultiStream predicts the query's samples as one batch (a slice of the library, laid out in
+    LoadGen's load order; gathered into a reused buffer only when a query is not a window of
+    it); Offline predicts batches of
     `batch_size` (slices of the library, in memory order) and completes each as it finishes.
     Per query, qtui's own work is O(samples in the query): no copy of a single sample, no
     allocation for a gathered batch, one append to the recorder. Every completion goes through one gate

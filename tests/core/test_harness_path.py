@@ -1,7 +1,8 @@
 """qtui's own per-query path, without a runtime: the sample library hands out slices instead of
 copies, an Offline query is batched in memory order (every completion still maps to its sample,
-logits included), MultiStream gathers into one reused buffer, and the recorder's snapshots cost
-what arrived since the last one, not the whole run."""
+logits included), a MultiStream query is a slice of the library laid out in LoadGen's load order
+(else gathered into one reused buffer), and the recorder's snapshots cost what arrived since the
+last one, not the whole run."""
 
 from __future__ import annotations
 
@@ -338,6 +339,8 @@ def test_load_order_that_does_not_match_keeps_the_library() -> None:
     moves), and samples not held yet are added."""
     qsl = SampleLibrary(_sample, 64, 16)
     qsl.preload(range(32))
+    qsl.load(list(range(31, -1, -1)))  # every sample, reversed, no spare rows (not MultiStream): unmoved
+    assert float(qsl.batch([0])[0, 0, 0, 0]) == 0.0 and qsl._row_ids[0][:3] == [0, 1, 2]
     qsl.load([5, 3, 1])  # a subset: left as it is
     assert np.shares_memory(qsl.batch([0, 1, 2, 3]), qsl.batch(list(range(32))))
     qsl.load([40, 41])
