@@ -401,6 +401,11 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
                 for r in results:
                     if r.message:
                         click.echo(f"{r.run_id}: {r.message}", file=_err())
+                    from qtui.core.ops import efficiency_text
+
+                    compute = efficiency_text(r.efficiency)
+                    if compute:
+                        click.echo(f"{r.run_id}: compute {compute}", file=_err())
                     if r not in unsaved and r.loadgen.get("log_dir"):
                         click.echo(f"saved: {Path(r.loadgen['log_dir'])}", file=_err())
         except OSError:  # stdout gone (the terminal hung up): the saved results remain

@@ -185,3 +185,17 @@ def test_progress_printer_falls_silent_when_its_stream_fails() -> None:
     printer(ev.Log("first", "info"))  # must not raise into the runner
     printer(ev.Log("second", "info"))
     assert printer.quiet and HungUp.writes == 1
+
+
+def test_run_prints_the_compute_line_of_its_saved_result(tmp_path: Path) -> None:
+    """`qtui run` (not --json) says what the run achieved against the CPU's nominal peak: the
+    line the TUI's run details show, from the result it saved."""
+    from qtui.core.ops import efficiency_text
+    from qtui.core.results import load_results
+
+    out = _qtui("run", "quick", *SMALL, "--results-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    (result,) = load_results(tmp_path)
+    text = efficiency_text(result.efficiency)
+    assert "GOP/s achieved" in text
+    assert f"{result.run_id}: compute {text}" in out.stderr.splitlines()

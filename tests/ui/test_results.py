@@ -235,6 +235,50 @@ async def test_study_view_export_and_report_agree_cell_for_cell() -> None:
     assert ["PyTorch", "30", "25*", "15", "–"] in cells  # INVALID: no speed-up; other threads: none
 
 
+async def test_study_view_shows_executed_delta_and_efficiency_on_demand() -> None:
+    """x, v and p add each cell's executed precision, Δ versus FP32 and GOP/s with its share of
+    the nominal peak — the same cells as `qtui report --format study --executed --delta
+    --efficiency`, in the view and in its export; pressed again, they go away."""
+    from click.testing import CliRunner
+
+    from qtui.cli import main
+
+    write_fake_results(_root())
+    with_efficiency = fake_result("r11-ort-fp32-eff", "2026-01-02T12:00:00+00:00", "fp32", p90=18.0)
+    with_efficiency.efficiency = {
+        "achieved_gops": 33.3, "nominal_peak_gops": 333.0, "fraction_of_nominal_peak": 0.1,
+        "peak_basis": "nominal: test", "compute_precision": "fp32", "model_gmacs": 0.3, "rate_basis": "test",
+    }
+    save_result(with_efficiency, _root() / with_efficiency.run_id)
+    args = ["report", "--results-dir", str(_root()), "--format", "study", "--model", "mobilenet_v2"]
+    plain = CliRunner().invoke(main, args)
+    full = CliRunner().invoke(main, [*args, "--executed", "--delta", "--efficiency"])
+    assert plain.exit_code == 0 and full.exit_code == 0, full.output
+    assert "33.3 GOP/s, 10 % of nominal peak" in full.stdout and "GOP/s" not in plain.stdout
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        study = app.screen
+        assert isinstance(study, StudyScreen)
+        for key in ("x", "v", "p"):
+            await pilot.press(key)
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        (exported,) = _root().glob("qtui-study-mobilenet_v2-*.md")
+        assert _markdown_cells(exported.read_text()) == _markdown_cells(full.stdout)
+        exported.unlink()
+        for key in ("x", "v", "p"):
+            await pilot.press(key)
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        (exported,) = _root().glob("qtui-study-mobilenet_v2-*.md")
+        assert _markdown_cells(exported.read_text()) == _markdown_cells(plain.stdout)
+
+
 async def test_every_key_of_the_results_screen_is_in_the_footer_at_80x24() -> None:
     """The answer (a) and the charts (g) joined the footer: a compact footer keeps every key,
     quit included, on one 80-column line."""

@@ -665,9 +665,14 @@ def render_study_note(note: str) -> Table:
     return grid
 
 
-def study_markdown_for(pool: list[RunResult], model: str) -> str:
-    """The Markdown export of the study view: `qtui report --format study --model MODEL`."""
-    return study_markdown([r for r in pool if r.profile.model == model], pool)
+def study_markdown_for(
+    pool: list[RunResult], model: str, *, executed: bool = False, delta: bool = False, efficiency: bool = False
+) -> str:
+    """The Markdown export of the study view: `qtui report --format study --model MODEL`
+    (with `--executed`, `--delta`, `--efficiency` as the view shows them)."""
+    return study_markdown(
+        [r for r in pool if r.profile.model == model], pool, executed=executed, delta=delta, efficiency=efficiency
+    )
 
 
 class StudyScreen(Screen[None]):
@@ -676,7 +681,10 @@ class StudyScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Back", id="study.back"),
         Binding("g", "charts", "Charts", id="study.charts"),
-        Binding("e", "export", "Export Markdown", id="study.export"),
+        Binding("x", "show('executed')", "Executed", id="study.executed"),
+        Binding("v", "show('delta')", "ΔFP32", id="study.delta"),
+        Binding("p", "show('efficiency')", "GOP/s", id="study.efficiency"),
+        Binding("e", "export", "Export", id="study.export"),
     ]
 
     def __init__(self, pool: list[RunResult], model: str, results_root: Path) -> None:
@@ -684,6 +692,9 @@ class StudyScreen(Screen[None]):
         self.pool = pool
         self.model = model
         self.results_root = results_root
+        #: what the cells add on demand (as `qtui report --format study --executed --delta
+        #: --efficiency`): the executed precision, the Δ versus FP32, GOP/s and % of peak
+        self.shown = {"executed": False, "delta": False, "efficiency": False}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -705,7 +716,12 @@ class StudyScreen(Screen[None]):
 
     def tables(self) -> list[StudyTable]:
         """What the view shows: the core's study tables for the chosen model."""
-        return study_tables([r for r in self.pool if r.profile.model == self.model], self.pool)
+        return study_tables([r for r in self.pool if r.profile.model == self.model], self.pool, **self.shown)
+
+    def action_show(self, what: str) -> None:
+        """Show or hide a cell's executed precision, Δ versus FP32, or GOP/s and % of peak."""
+        self.shown[what] = not self.shown[what]
+        self._draw()
 
     def _draw(self) -> None:
         studies = self.tables()
@@ -727,7 +743,7 @@ class StudyScreen(Screen[None]):
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = self.results_root / f"qtui-study-{self.model}-{stamp}.md"
         try:
-            path.write_text(study_markdown_for(self.pool, self.model), encoding="utf-8")
+            path.write_text(study_markdown_for(self.pool, self.model, **self.shown), encoding="utf-8")
         except OSError as exc:
             self.notify(f"could not write {path}: {exc}", severity="error", markup=False)
             return
