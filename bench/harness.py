@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from raw import raw_latencies, raw_offline
+from raw import WARMUP_SECONDS, raw_latencies, raw_offline
 from stats import Goal, LoadMeter
 
 from qtui.core.data import open_dataset
@@ -106,7 +106,7 @@ class Measured:
     error: str | None = None
 
 
-def base_profile(line: Line, cfg: Config) -> RunProfile:
+def base_profile(line: Line, cfg: Config, warmup_queries: int = 16) -> RunProfile:
     return RunProfile(
         name="bench",
         model=line.model,
@@ -114,7 +114,7 @@ def base_profile(line: Line, cfg: Config) -> RunProfile:
         precision=line.precision,
         threads=cfg.threads,
         batch_size=cfg.batch,
-        warmup_queries=16,
+        warmup_queries=warmup_queries,
         dataset=DatasetSpec(count=256, performance_sample_count=SAMPLES),
     )
 
@@ -143,6 +143,8 @@ def size_count(line: Line, cfg: Config, artifact: Any) -> int:
         "Offline" if line.scenario == "Offline" else line.scenario,
     )
     seconds_per_query = float(np.median(lat)) / 1e9
+    m_warm = int(np.ceil(WARMUP_SECONDS / max(seconds_per_query, 1e-6)))
+    _WARMUP[line] = max(16, min(2000, m_warm))
     if line.scenario == "Offline":
         n = int(cfg.seconds / seconds_per_query) * cfg.batch
         return max(SAMPLES * 2, min(8192, n // SAMPLES * SAMPLES))
@@ -178,11 +180,16 @@ class QtuiPass:
     in_run_us: float | None = None
 
 
+#: Warm-up queries of a line's qtui runs: about WARMUP_SECONDS of work, as the raw loop's.
+_WARMUP: dict[Line, int] = {}
+
+
 def qtui_pass(line: Line, cfg: Config, count: int) -> QtuiPass:
     """The scenario figure and p50 of one qtui run, and for SingleStream/MultiStream the in-run
-    comparison with the runtime's own predict calls (the last `queries` calls: the LoadGen
-    queries, after the warm-up's)."""
-    base = base_profile(line, cfg)
+    comparison with the runtime's own predict calls during LoadGen (those after the warm-up's:
+    one call per query, else no comparison)."""
+    warmup = _WARMUP.get(line, 16)
+    base = base_profile(line, cfg, warmup)
     lg = LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=count)
     if line.scenario == "MultiStream":
         lg = LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=count,
@@ -206,7 +213,9 @@ def qtui_pass(line: Line, cfg: Config, count: int) -> QtuiPass:
     out = QtuiPass(figure, float(figures["percentiles_ms"]["50.00"]))
     queries = int(result.throughput.get("queries") or 0)
     calls = timers[0].durations_ns if timers else []
-    if queries and len(calls) >= queries:
+    # the warm-up makes max(2, warmup) calls first; a query split into several calls (a model
+    # with a fixed batch) cannot be compared call for call
+    if queries and len(calls) - max(2, warmup) == queries:
         inside = np.asarray(calls[-queries:], dtype=np.int64)
         out.in_run_ratio = figure / exact_percentiles(inside)[key]
         mean_ms = figures.get("mean_latency_ms")

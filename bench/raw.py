@@ -174,6 +174,9 @@ LOADERS: dict[str, Callable[[Artifact, int, str, int], RawModel]] = {
 }
 
 WARMUP_CALLS = 16
+#: ... and at least this long: a runtime's first calls after loading run slower (thread pools,
+#: page faults, caches); qtui's warm-up in the bench lasts about as long (harness.warmup_queries).
+WARMUP_SECONDS = 1.0
 
 
 def raw_offline(framework: str, artifact: Artifact, threads: int, samples: np.ndarray, batch: int, total: int) -> float:
@@ -183,7 +186,11 @@ def raw_offline(framework: str, artifact: Artifact, threads: int, samples: np.nd
         n = samples.shape[0] // batch * batch
         starts = [(k * batch) % n for k in range(total // batch)]
         batches = [samples[s : s + batch] for s in starts]
-        model.offline(batches[:WARMUP_CALLS // 2 or 1])
+        warm_until = time.perf_counter() + WARMUP_SECONDS
+        calls = 0
+        while calls < WARMUP_CALLS or time.perf_counter() < warm_until:
+            model.offline(batches[: min(len(batches), 4)])
+            calls += min(len(batches), 4)
         t = time.perf_counter()
         model.offline(batches)
         return len(batches) * batch / (time.perf_counter() - t)
@@ -197,9 +204,12 @@ def raw_latencies(framework: str, artifact: Artifact, threads: int, samples: np.
     model = LOADERS[framework](artifact, threads, scenario, per_query)
     try:
         n = samples.shape[0] // per_query * per_query
-        for k in range(WARMUP_CALLS):
+        warm_until = time.perf_counter() + WARMUP_SECONDS
+        k = 0
+        while k < WARMUP_CALLS or time.perf_counter() < warm_until:
             s = (k * per_query) % n
             model.predict(samples[s : s + per_query])
+            k += 1
         out = np.empty(queries, dtype=np.int64)
         for q in range(queries):
             s = (q * per_query) % n
