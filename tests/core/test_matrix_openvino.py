@@ -396,14 +396,14 @@ def test_int8_static_loadgen_run(scenario: str, loadgen: LoadGenSpec, queries: i
 
 @pytest.mark.parametrize("precision", ["fp32", "int8_static"])
 def test_quick_offline_run_is_valid(precision: str) -> None:
-    """The quick preset asks LoadGen for 2 s. OpenVINO's Offline path keeps several batches in
-    flight, faster than the synchronous warm-up batch: sized from that alone, LoadGen's query
-    could end before 2 s and the run would be INVALID ("min duration not met"). The warm-up
-    times the asynchronous path too."""
+    """OpenVINO's Offline path keeps several batches in flight, faster than the synchronous
+    warm-up batch: sized from that alone, LoadGen's query ended before the quick preset's
+    minimum and the run was INVALID ("min duration not met"). The warm-up times the
+    asynchronous path too, and a short Offline run asks for twice the warm-up's rate."""
     result = run(_profile(precision, scenario="Offline", loadgen=LoadGenSpec(preset="quick")))
     assert result.status == "ok", (result.message, result.loadgen.get("invalid_reasons"))
     assert result.loadgen["validity"] == "VALID"
-    assert result.timings_s["loadgen"] >= 2.0
+    assert result.timings_s["loadgen"] >= result.loadgen["settings"]["min_duration_ms"] / 1000
 
 
 def test_int8_static_offline_accuracy_answers_every_sample_once(reference: tuple[np.ndarray, np.ndarray], mobilenet: Any) -> None:

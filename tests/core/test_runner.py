@@ -507,13 +507,21 @@ def test_quick_preset_lasts_long_enough_for_a_stable_figure_and_the_live_histogr
 ) -> None:
     """The bug: a quick Offline run of MobileNetV2 lasted about half a second — its throughput
     spread 13 % between runs and the live histogram never appeared over SSH (2 Hz). The preset
-    now asks LoadGen for at least 2 s; the run is VALID and the UI receives histograms while it
-    runs."""
+    now asks LoadGen for at least 2 s (SingleStream) or 1 s with a query sized for 2.2 s at the
+    warm-up's rate (Offline); the run is VALID and the UI receives histograms while it runs."""
+    from qtui.core.loadgen import SHORT_OFFLINE_QPS_MARGIN
+
     monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")
     profile = small_profile(scenario=scenario, loadgen=LoadGenSpec(preset="quick"))
     result, events = _run(profile)
     assert result.status == "ok", result.message
-    assert result.loadgen["settings"]["min_duration_ms"] == 2000
-    assert result.timings_s["loadgen"] >= 2.0
+    settings = result.loadgen["settings"]
+    minimum = 1000 if scenario == "Offline" else 2000
+    assert settings["min_duration_ms"] == minimum
+    assert result.timings_s["loadgen"] >= minimum / 1000
+    if scenario == "Offline":
+        # twice the warm-up's rate: LoadGen's query holds 2.2 s of work at that rate
+        per_sample = result.loadgen["warmup_batch_ms"] / 1000 / profile.batch_size
+        assert settings["expected_qps"] == pytest.approx(SHORT_OFFLINE_QPS_MARGIN / per_sample, rel=1e-3)
     shown = [e for e in events if isinstance(e, ev.Progress) and e.histogram.counts and sum(e.histogram.counts) > 0]
     assert len(shown) >= 3, f"{len(shown)} histogram updates"

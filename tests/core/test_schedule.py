@@ -92,3 +92,23 @@ def test_time_left_follows_the_rule() -> None:
     capped = _settings("SingleStream", min_duration_ms=600_000, max_duration_ms=10_000)
     assert time_left(capped, 2.0, 500, 500) == pytest.approx(8.0)
     assert time_left(stream, 0.5, 0, 0) is None
+
+
+def test_short_offline_runs_ask_for_twice_the_warm_up_rate() -> None:
+    """A short Offline run (quick: 1 s) is sized for twice the warm-up's rate, so a run faster
+    than its warm-up (a busy machine calming down) still lasts its minimum; a long one (mlperf:
+    600 s) keeps the 10 % margin — twice the rate would double its length."""
+    from qtui.core.loadgen import SHORT_OFFLINE_QPS_MARGIN, resolve_settings
+    from qtui.core.profile import LoadGenSpec, RunProfile
+
+    batch_s, batch = 0.02, 8  # 400 samples/s
+    quick = resolve_settings(RunProfile(scenario="Offline", batch_size=batch, loadgen=LoadGenSpec(preset="quick")), 64, batch_s)
+    long = resolve_settings(RunProfile(scenario="Offline", batch_size=batch, loadgen=LoadGenSpec(preset="mlperf")), 64, batch_s)
+    stream = resolve_settings(RunProfile(scenario="SingleStream", batch_size=batch, loadgen=LoadGenSpec(preset="quick")), 64, batch_s)
+    assert quick["expected_qps"] == pytest.approx(SHORT_OFFLINE_QPS_MARGIN * 400)
+    assert long["expected_qps"] == pytest.approx(1.1 * 400)
+    assert stream["expected_qps"] == pytest.approx(1.1 * 400)
+    pinned = resolve_settings(
+        RunProfile(scenario="Offline", batch_size=batch, loadgen=LoadGenSpec(preset="quick", expected_qps=123.0)), 64, batch_s
+    )
+    assert pinned["expected_qps"] == 123.0  # the profile's own figure is kept
