@@ -398,11 +398,11 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
             else:
                 with contextlib.redirect_stdout(_out()):
                     _print_table(results)
+                from qtui.core.ops import efficiency_text
+
                 for r in results:
                     if r.message:
                         click.echo(f"{r.run_id}: {r.message}", file=_err())
-                    from qtui.core.ops import efficiency_text
-
                     compute = efficiency_text(r.efficiency)
                     if compute:
                         click.echo(f"{r.run_id}: compute {compute}", file=_err())

@@ -80,10 +80,13 @@ def resolve_settings(
         "performance_sample_count": performance_sample_count,
     }
     settings.update(PRESET_SETTINGS[lg.preset][scenario])
+    min_duration_ms = lg.min_duration_ms if lg.min_duration_ms is not None else settings["min_duration_ms"]
     if measured_batch_s is not None and measured_batch_s > 0:
         per_sample = measured_batch_s / max(1, profile.batch_size)
+        short_offline = scenario == "Offline" and min_duration_ms < SHORT_OFFLINE_MS
+        margin = SHORT_OFFLINE_QPS_MARGIN if short_offline else 1.1
         settings["expected_latency_ms"] = round(measured_batch_s * 1000 * 0.9, 4)
-        settings["expected_qps"] = round(1.1 / per_sample, 3)
+        settings["expected_qps"] = round(margin / per_sample, 3)
     else:
         settings["expected_latency_ms"] = 1.0
         settings["expected_qps"] = 1000.0
@@ -99,11 +102,6 @@ def resolve_settings(
         value = getattr(lg, name)
         if value is not None:
             settings[name] = value
-    if (
-        scenario == "Offline" and measured_batch_s is not None and measured_batch_s > 0
-        and lg.expected_qps is None and settings["min_duration_ms"] < SHORT_OFFLINE_MS
-    ):
-        settings["expected_qps"] = round(SHORT_OFFLINE_QPS_MARGIN / (measured_batch_s / max(1, profile.batch_size)), 3)
     if scenario != "MultiStream":
         settings["samples_per_query"] = 1
     return settings
@@ -182,16 +180,13 @@ class SampleLibrary:
         if not order or order[0] not in self._where:
             return False
         c = self._where[order[0]][0]
-        ids = self._row_ids[c]
         chunk = self._chunks[c]
-        unique = len(dict.fromkeys(order))
-        held = sum(1 for r, i in enumerate(ids) if self._where.get(i) == (c, r))
-        if unique != held or len(order) > chunk.shape[0]:
+        held = {i for i in self._row_ids[c] if i >= 0}
+        u = len(held)
+        # the chunk's samples, each once (u of them, all distinct), then a repeat of the start
+        if len(order) > chunk.shape[0] or set(order[:u]) != held:
             return False
-        u = unique
-        if len(set(order[:u])) != u or order[u:] != order[: len(order) - u]:
-            return False
-        if any(self._where.get(i, (-1, -1))[0] != c for i in order[:u]):
+        if order[u:] != order[: len(order) - u]:
             return False
         # target row k <- the sample now at row src[k]: follow the permutation's cycles
         src = [self._where[i][1] for i in order[:u]]

@@ -400,16 +400,18 @@ class _Run:
         for k in range(n_warm):
             times.append(self._inference.call(timed_warm_batch))
             self.step("warm-up", (k + 1) / n_warm)
-        measured = float(np.median(times[len(times) // 2 :]))
-        if p.scenario == "Offline":
+        settled = times[len(times) // 2 :]
+        if p.scenario != "Offline":
+            measured = float(np.median(settled))
+        else:
             # LoadGen's Offline query is sized from this (loadgen.SHORT_OFFLINE_QPS_MARGIN):
             # the fastest warm-up batch is the safe estimate
-            measured = float(min(times[len(times) // 2 :]))
-        if p.scenario == "Offline" and _has_async_stream(backend):
-            # Offline runs through predict_stream, which a runtime with an asynchronous queue
-            # (OpenVINO) runs several batches at a time: sized from one synchronous batch,
-            # LoadGen's query would end before min_duration and the run would be INVALID
-            measured = min(measured, self._inference.call(lambda: _stream_batch_seconds(backend, warm_batch)))
+            measured = float(min(settled))
+            if _has_async_stream(backend):
+                # a runtime with an asynchronous queue (OpenVINO) runs several batches at a
+                # time: sized from one synchronous batch, LoadGen's query would end before
+                # min_duration and the run would be INVALID
+                measured = min(measured, self._inference.call(lambda: _stream_batch_seconds(backend, warm_batch)))
         settings = resolve_settings(p, qsl.performance_count, measured)
         _check_memory(
             2 * expected_samples(settings), LOADGEN_BYTES_PER_SAMPLE, "LoadGen's query schedule",

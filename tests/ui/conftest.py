@@ -183,6 +183,18 @@ async def open_results(pilot: Pilot) -> Any:
     return screen
 
 
+async def open_study(pilot: Pilot) -> Any:
+    """Open the results screen, then its study view (`s`); returns the study screen."""
+    from qtui.ui.screens.results import StudyScreen
+
+    await open_results(pilot)
+    await pilot.press("s")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, StudyScreen)
+    return screen
+
+
 def select_row(screen: Any, run_id: str) -> None:
     """Put the results table's cursor on `run_id`'s row."""
     index = [r.run_id for r in screen.shown].index(run_id)

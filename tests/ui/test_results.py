@@ -22,7 +22,14 @@ from qtui.ui.screens.results import (
     StudyScreen,
     StudyTableView,
 )
-from tests.ui.conftest import fake_result, open_results, screen_text, select_row, write_fake_results
+from tests.ui.conftest import (
+    fake_result,
+    open_results,
+    open_study,
+    screen_text,
+    select_row,
+    write_fake_results,
+)
 
 
 def _root() -> Path:
@@ -206,11 +213,7 @@ async def test_study_view_export_and_report_agree_cell_for_cell() -> None:
     assert report.exit_code == 0, report.output
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_results(pilot)
-        await pilot.press("s")
-        await pilot.pause()
-        study = app.screen
-        assert isinstance(study, StudyScreen)
+        study = await open_study(pilot)
         drawn = []  # what the screen draws, cell by cell
         view = study.query_one("#study-tables", Static)
         group = view.content
@@ -257,26 +260,15 @@ async def test_study_view_shows_executed_delta_and_efficiency_on_demand() -> Non
     assert "33.3 GOP/s, 10 % of nominal peak" in full.stdout and "GOP/s" not in plain.stdout
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_results(pilot)
-        await pilot.press("s")
-        await pilot.pause()
-        study = app.screen
-        assert isinstance(study, StudyScreen)
-        for key in ("x", "v", "p"):
-            await pilot.press(key)
-        await pilot.pause()
-        await pilot.press("e")
-        await pilot.pause()
-        (exported,) = _root().glob("qtui-study-mobilenet_v2-*.md")
-        assert _markdown_cells(exported.read_text()) == _markdown_cells(full.stdout)
-        exported.unlink()
-        for key in ("x", "v", "p"):
-            await pilot.press(key)
-        await pilot.pause()
-        await pilot.press("e")
-        await pilot.pause()
-        (exported,) = _root().glob("qtui-study-mobilenet_v2-*.md")
-        assert _markdown_cells(exported.read_text()) == _markdown_cells(plain.stdout)
+        await open_study(pilot)
+        for expected in (full.stdout, plain.stdout):  # x, v, p on; then off again
+            for key in ("x", "v", "p"):
+                await pilot.press(key)
+            await pilot.press("e")
+            await pilot.pause()
+            (exported,) = _root().glob("qtui-study-mobilenet_v2-*.md")
+            assert _markdown_cells(exported.read_text()) == _markdown_cells(expected)
+            exported.unlink()
 
 
 async def test_every_key_of_the_results_screen_is_in_the_footer_at_80x24() -> None:

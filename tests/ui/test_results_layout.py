@@ -28,7 +28,6 @@ from qtui.core.results import (
 from qtui.ui.app import QtuiApp
 from qtui.ui.screens.results import (
     LAYOUTS,
-    StudyScreen,
     StudyTableView,
     TableLayout,
     choose_layout,
@@ -40,6 +39,7 @@ from tests.ui.conftest import (
     assert_snapshot,
     fake_result,
     open_results,
+    open_study,
     screen_text,
     wait_for,
     write_fake_results,
@@ -282,15 +282,6 @@ def _header(app: App) -> list[str]:
     return [" ".join(t.split()) for t in line.replace("┃", "  ").split("  ") if t.strip()]
 
 
-async def _open_study(pilot) -> StudyScreen:  # noqa: ANN001
-    await open_results(pilot)
-    await pilot.press("s")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, StudyScreen)
-    return screen
-
-
 async def test_study_titles_stay_on_one_line_with_a_single_run(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -300,7 +291,7 @@ async def test_study_titles_stay_on_one_line_with_a_single_run(
     save_result(r, root / r.run_id)
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await _open_study(pilot)
+        await open_study(pilot)
         text = screen_text(app)
         assert "MobileNetV2 · SingleStream: p90 ms, ×FP32" in text
         assert _header(app) == ["framework", "FP32"]
@@ -316,7 +307,7 @@ async def test_study_titles_on_one_line_and_no_figure_cut_off(
     study_results(root, device="Pi 4", scale=4.0, start=100)
     app = QtuiApp()
     async with app.run_test(size=size) as pilot:
-        await _open_study(pilot)
+        await open_study(pilot)
         text = screen_text(app)
         assert "MobileNetV2 · SingleStream: p90 ms, ×FP32" in text
         assert "…" not in text  # no cell, title or name cut off
@@ -386,5 +377,5 @@ async def test_results_snapshot_120x40(snapshot_results: None, tmp_path: Path) -
 async def test_study_snapshot(size: tuple[int, int], snapshot_results: None, tmp_path: Path) -> None:
     app = QtuiApp()
     async with app.run_test(size=size) as pilot:
-        await _open_study(pilot)
+        await open_study(pilot)
         assert_snapshot(app, "study" if size == (80, 24) else "study-120x40", tmp_path)
