@@ -725,8 +725,7 @@ class _StudyPrinter(_ProgressPrinter):
             return
         self._newline()
         eta = f", ~{format_duration(event.eta_s, 0)} left" if event.eta_s else ""
-        verb = "preparing" if event.phase == "preparing" else "measuring"
-        self.stream.write(f"[{event.index}/{event.total}] {verb} {event.label}{eta}\n")
+        self.stream.write(f"[{event.index}/{event.total}] {event.phase} {event.label}{eta}\n")
         self.stream.flush()
 
 
@@ -752,8 +751,8 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
 
     from qtui.core.catalog import unavailable_reason
     from qtui.core.results import study_markdown
-    from qtui.core.study import StudyOptions, plan, run_study
-    from qtui.core.text import format_duration, one_line
+    from qtui.core.study import StudyOptions, plan, run_study, study_summary
+    from qtui.core.text import one_line
 
     prof = _load_profile(profile, assignments)
     if device is not None and (not device.strip() or len(device) > 64):
@@ -794,21 +793,16 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
             with contextlib.redirect_stdout(_out()):
                 measured = [r for r in report.results if r.status in ("ok", "invalid")]
                 if measured:
-                    click.echo(study_markdown(measured), nl=False)
+                    click.echo(study_markdown(measured, measured + report.quality_results), nl=False)
             for cell in report.prepare_failures:
                 _echo_err(f"qtui: not prepared: {cell.label}: {one_line(cell.prepare_error or '')}")
-            reused = sum(c.reused for c in report.cells)
-            _echo_err(
-                f"study: {report.runs_done} runs measured, {reused} already measured here, "
-                f"{report.runs_failed} failed; preparing {format_duration(report.prepare_s, 0)}, "
-                f"measuring {format_duration(report.measure_s, 0)}"
-            )
+            _echo_err(f"study: {study_summary(report)}")
         except OSError:
             pass
         if report.cancelled or signals.received:
             _echo_err("qtui: study interrupted: run the same command again to measure what is missing")
             _exit_interrupted()
-    if report.runs_failed or report.prepare_failures:
+    if report.runs_failed or report.quality_failed or report.prepare_failures:
         sys.exit(EXIT_FAILED)
 
 

@@ -118,6 +118,9 @@ class StudySpec:
     #: and no wait elsewhere; 0: never wait
     cooldown_below_c: float | None = None
     cooldown_max_wait_s: float = 300.0
+    #: one accuracy-mode run per artifact before measuring (fidelity against FP32, or top-1 with
+    #: labelled data), so `recommend` can judge quality; false: speed only
+    quality: bool = True
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,10 @@ def _convert(value: Any, type_name: str, key: str, source: str | None) -> Any:
     def bad() -> ProfileError:
         return ProfileError(f"{_where(source)}key '{key}': {_show(value)} is not {_describe_type(base)}", key)
 
+    if base == "bool":
+        if not isinstance(value, bool):
+            raise bad()
+        return value
     if base == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad()
@@ -317,6 +324,7 @@ def _describe_type(base: str) -> str:
         "int": "an integer",
         "float": "a number",
         "str": "a string",
+        "bool": "true or false",
     }.get(base, "a list of strings")
 
 

@@ -9,6 +9,11 @@ each measured `repeats` times, prepared first and measured second, resumable.
   artifact and machine match. Killed, rebooted or disconnected, the same command measures only
   what is missing; the run that was interrupted left no completed result, so it is the only one
   repeated. `force` measures every cell `repeats` times again.
+- **Quality before speed.** Unless `[study] quality = false`, each distinct artifact (model ×
+  framework × precision) gets one accuracy-mode run after preparing — fidelity against FP32
+  PyTorch, or top-1 with labelled data — so `recommend` can judge quality and a quantization
+  that wrecks the output shows before the long measuring. Resumed like the rest: an `ok`
+  accuracy run of the same artifact on this machine (any scenario) counts.
 - **Edge conditions.** Between runs, where the CPU has a temperature sensor and a cooldown is set
   (by default on a Raspberry Pi), wait until it is below the limit; every run records throttling
   evidence itself (see the runner).
@@ -56,6 +61,8 @@ class StudyOptions:
     cooldown_below_c: float | None = None
     #: None: the profile's `[study]` value (300 s)
     cooldown_max_wait_s: float | None = None
+    #: one accuracy-mode run per artifact before measuring; None: the profile's `[study]` value
+    quality: bool | None = None
 
     def resolved(self, profile: RunProfile) -> StudyOptions:
         """These options with what they leave unset taken from the profile's `[study]` and
@@ -75,6 +82,7 @@ class StudyOptions:
                 if self.cooldown_max_wait_s is not None
                 else spec.cooldown_max_wait_s
             ),
+            quality=self.quality if self.quality is not None else spec.quality,
         )
 
 
@@ -105,6 +113,12 @@ class StudyReport:
     runs_failed: int = 0
     cancelled: bool = False
     results: list[RunResult] = field(default_factory=list)
+    #: the accuracy-mode runs that judge each artifact's quality (this time's and earlier ones)
+    quality_results: list[RunResult] = field(default_factory=list)
+    quality_s: float = 0.0
+    quality_done: int = 0
+    quality_reused: int = 0
+    quality_failed: int = 0
 
     @property
     def prepare_failures(self) -> list[CellStatus]:
@@ -165,6 +179,51 @@ def completed_runs(
     ]
 
 
+def quality_runs_done(
+    cell: RunProfile, artifact_key: str | None, machine: tuple[Any, ...], pool: Iterable[RunResult]
+) -> list[RunResult]:
+    """`ok` accuracy-mode results in `pool` of this cell's artifact on this machine: its profile
+    but for mode and scenario (accuracy does not depend on the scenario)."""
+    wanted = measured_identity(cell)
+    wanted.pop("mode", None)
+    wanted.pop("scenario", None)
+
+    def identity(p: RunProfile) -> dict[str, Any]:
+        data = measured_identity(p)
+        data.pop("mode", None)
+        data.pop("scenario", None)
+        return data
+
+    return [
+        r
+        for r in pool
+        if r.status == "ok"
+        and r.profile.mode == "accuracy"
+        and identity(r.profile) == wanted
+        and (artifact_key is None or r.artifact.get("key") == artifact_key)
+        and machine_identity(r.environment) == machine
+    ]
+
+
+def quality_cells(cells: list[CellStatus]) -> list[CellStatus]:
+    """One accuracy-mode cell per distinct prepared artifact of a performance study (the first
+    cell that uses it, mode switched to accuracy)."""
+    from dataclasses import replace
+
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for cell in cells:
+        p = cell.profile
+        if cell.prepare_error or p.mode != "performance":
+            continue
+        key = (p.model, p.framework, p.precision, cell.artifact_key)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(CellStatus(replace(p, mode="accuracy"), artifact_key=cell.artifact_key))
+    return out
+
+
 def _default_cooldown(environment: dict[str, Any]) -> float | None:
     return 60.0 if environment.get("board_model") else None
 
@@ -205,10 +264,53 @@ def run_study(
             emit(ev.Log(f"study: {cell.label}: cannot prepare: {cell.prepare_error}", "error"))
     report.prepare_s = time.perf_counter() - t0
 
-    # -- 2. measure what is missing -------------------------------------------------------------
     from qtui.core.paths import results_dir
 
     pool = load_results(results_dir(options.results_root), warn=lambda m: emit(ev.Log(m, "warning")))
+    cooldown = options.cooldown_below_c if options.cooldown_below_c is not None else _default_cooldown(env)
+
+    def cool_down() -> None:
+        if cooldown:
+            wait_for_cooldown(
+                cooldown,
+                options.cooldown_max_wait_s or 300.0,
+                on_wait=lambda c, w: emit(ev.Preparing(f"cooling down: {c:.0f} °C (waiting for < {cooldown:.0f} °C)", None)),
+                should_stop=stop.is_set,
+            )
+
+    def measure(p: RunProfile) -> RunResult:
+        cool_down()
+        return run(p, emit, stop, RunOptions(results_root=options.results_root, device=options.device))
+
+    # -- 2. quality: one accuracy-mode run per artifact ------------------------------------------
+    t_q = time.perf_counter()
+    checks = quality_cells(cells) if options.quality and not report.cancelled else []
+    quality_todo = []
+    for check in checks:
+        have = [] if options.force else quality_runs_done(check.profile, check.artifact_key, machine, pool)
+        if have:
+            report.quality_reused += 1
+            report.quality_results.append(have[0])
+        else:
+            quality_todo.append(check)
+    for k, check in enumerate(quality_todo, 1):
+        if stop.is_set():
+            report.cancelled = True
+            break
+        label = f"{check.profile.model} {check.profile.framework} {check.profile.precision}"
+        emit(ev.StudyStep("checking quality", report.quality_reused + k, len(checks), label, None))
+        result = measure(check.profile)
+        report.quality_results.append(result)
+        if result.status == "ok":
+            report.quality_done += 1
+        elif result.status == "cancelled":
+            report.cancelled = True
+            break
+        else:
+            report.quality_failed += 1
+    report.quality_s = time.perf_counter() - t_q
+
+    # -- 3. measure what is missing -------------------------------------------------------------
     todo: list[tuple[CellStatus, int]] = []
     for cell in cells:
         if cell.prepare_error:
@@ -221,27 +323,17 @@ def run_study(
     skipped = sum(c.reused for c in cells)
     if skipped:
         emit(ev.Log(f"study: {skipped} of {total_runs} runs already measured here (use --force to measure again)"))
-    cooldown = options.cooldown_below_c if options.cooldown_below_c is not None else _default_cooldown(env)
     t1 = time.perf_counter()
     durations: list[float] = []
     for n, (cell, repeat) in enumerate(todo):
-        if stop.is_set():
+        if stop.is_set() or report.cancelled:
             report.cancelled = True
             break
         left = len(todo) - n
         eta = (sum(durations) / len(durations)) * left if durations else None
         emit(ev.StudyStep("measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{repeats})", eta))
-        if cooldown:
-            wait_for_cooldown(
-                cooldown,
-                options.cooldown_max_wait_s or 300.0,
-                on_wait=lambda c, w: emit(ev.Preparing(f"cooling down: {c:.0f} °C (waiting for < {cooldown:.0f} °C)", None)),
-                should_stop=stop.is_set,
-            )
         started = time.perf_counter()
-        result = run(
-            cell.profile, emit, stop, RunOptions(results_root=options.results_root, device=options.device)
-        )
+        result = measure(cell.profile)
         durations.append(time.perf_counter() - started)
         report.results.append(result)
         if result.status in COMPLETED:
@@ -255,3 +347,21 @@ def run_study(
     report.measure_s = time.perf_counter() - t1
     emit(ev.StudyStep("done", skipped + report.runs_done, total_runs, "", 0.0))
     return report
+
+
+def study_summary(report: StudyReport) -> str:
+    """What the study did and how long each part took, in one line (the CLI and the TUI)."""
+    from qtui.core.text import format_duration
+
+    reused = sum(c.reused for c in report.cells)
+    text = f"{report.runs_done} runs measured, {reused} already measured here, {report.runs_failed} failed"
+    checks = report.quality_done + report.quality_reused + report.quality_failed
+    if checks:
+        text += (
+            f"; quality of {checks} artifacts: {report.quality_done} checked, "
+            f"{report.quality_reused} already checked here, {report.quality_failed} failed"
+        )
+    text += f"; preparing {format_duration(report.prepare_s, 0)}"
+    if report.quality_done or report.quality_failed:
+        text += f", checking quality {format_duration(report.quality_s, 0)}"
+    return text + f", measuring {format_duration(report.measure_s, 0)}"

@@ -233,6 +233,20 @@ def test_bool_is_not_an_integer_nor_a_number() -> None:
     assert err.value.key == "loadgen.expected_qps"
 
 
+def test_study_quality_is_true_or_false(tmp_path: Path) -> None:
+    assert prof.loads("[study]\nrepeats = 3\n").study.quality is True  # type: ignore[union-attr]
+    off = prof.loads("[study]\nquality = false\n")
+    assert off.study is not None and off.study.quality is False
+    with pytest.raises(ProfileError, match=r"'study.quality': 1 is not true or false") as err:
+        prof.loads("[study]\nquality = 1\n")
+    assert err.value.key == "study.quality"
+    with pytest.raises(ProfileError, match="is not true or false"):
+        prof.loads('[study]\nquality = "no"\n')
+    assert prof.apply_overrides(RunProfile(), ["study.quality=false"]).study.quality is False  # type: ignore[union-attr]
+    path = prof.save(off, tmp_path / "q.toml")
+    assert prof.load(path) == off
+
+
 def test_huge_numbers_are_a_profile_error_not_a_crash() -> None:
     # a 400-digit integer where a float is expected overflowed float() (OverflowError)
     with pytest.raises(ProfileError) as err:

@@ -35,7 +35,7 @@ def test_plan_filters_and_puts_fp32_first() -> None:
 def test_interrupted_study_resumes_and_repeats_only_what_is_missing(tmp_path: Path) -> None:
     profile = _study_profile()
     root = Path(tmp_path / "results")
-    options = StudyOptions(repeats=2, results_root=root)
+    options = StudyOptions(repeats=2, results_root=root, quality=False)  # measuring only (quality: below)
 
     # 1. interrupted in the middle of the second run (killed, disconnected, Ctrl-C)
     stop = threading.Event()
@@ -76,12 +76,15 @@ def test_interrupted_study_resumes_and_repeats_only_what_is_missing(tmp_path: Pa
 def test_force_measures_again_and_device_labels_separate_machines(tmp_path: Path) -> None:
     profile = replace(_study_profile(), sweep=SweepSpec(precisions=("fp32",), scenarios=("SingleStream",)))
     root = tmp_path / "results"
-    assert run_study(profile, StudyOptions(results_root=root)).runs_done == 1
-    assert run_study(profile, StudyOptions(results_root=root)).runs_done == 0
-    assert run_study(profile, StudyOptions(results_root=root, force=True)).runs_done == 1
-    # another device label is another machine: its cells are not measured yet
+    first = run_study(profile, StudyOptions(results_root=root))
+    assert (first.runs_done, first.quality_done) == (1, 1)
+    again = run_study(profile, StudyOptions(results_root=root))
+    assert (again.runs_done, again.quality_done, again.quality_reused) == (0, 0, 1)
+    forced = run_study(profile, StudyOptions(results_root=root, force=True))
+    assert (forced.runs_done, forced.quality_done) == (1, 1)
+    # another device label is another machine: its cells (and quality) are not measured yet
     labelled = run_study(profile, StudyOptions(results_root=root, device="pi-4"))
-    assert labelled.runs_done == 1
+    assert (labelled.runs_done, labelled.quality_done) == (1, 1)
     assert labelled.results[-1].environment["device"] == "pi-4"
 
 
@@ -97,12 +100,64 @@ def test_a_preparation_failure_shows_before_measuring(tmp_path: Path, monkeypatc
 
     monkeypatch.setattr(runner, "prepare_only", failing)
     events: list[Any] = []
-    report = run_study(_study_profile(), StudyOptions(results_root=tmp_path / "r"), events.append)
+    report = run_study(_study_profile(), StudyOptions(results_root=tmp_path / "r", quality=False), events.append)
     (failed,) = report.prepare_failures
     assert failed.profile.precision == "int8_static" and "calibration exploded" in (failed.prepare_error or "")
     error = next(i for i, e in enumerate(events) if isinstance(e, ev.Log) and "calibration exploded" in e.text)
     first_run = next(i for i, e in enumerate(events) if isinstance(e, ev.Started))
     assert error < first_run and report.runs_done == 1
+
+
+def test_quality_is_checked_once_per_artifact_before_measuring_and_resumed(tmp_path: Path) -> None:
+    from qtui.core.recommend import recommend
+
+    profile = replace(_study_profile(), sweep=SweepSpec(precisions=("int8_static", "fp32"), scenarios=("SingleStream", "Offline")))
+    root = tmp_path / "results"
+
+    # interrupted during the first quality run: nothing is measured, the study says so
+    stop = threading.Event()
+    first: list[Any] = []
+
+    def stop_at_first_run(event: Any) -> None:
+        first.append(event)
+        if isinstance(event, ev.Started):
+            stop.set()
+
+    cut = run_study(profile, StudyOptions(results_root=root), stop_at_first_run, stop)
+    assert cut.cancelled and (cut.quality_done, cut.runs_done) == (0, 0)
+    assert [r.profile.mode for r in cut.quality_results] == ["accuracy"] and cut.quality_results[0].status == "cancelled"
+
+    # resumed: one accuracy run per artifact (2 precisions, whatever the scenarios), all of them
+    # before the first measurement, then the 4 cells
+    events: list[Any] = []
+    report = run_study(profile, StudyOptions(results_root=root), events.append)
+    assert not report.cancelled and (report.quality_done, report.quality_failed, report.runs_done) == (2, 0, 4)
+    checks = [e for e in events if isinstance(e, ev.StudyStep) and e.phase == "checking quality"]
+    measuring = [e for e in events if isinstance(e, ev.StudyStep) and e.phase == "measuring"]
+    assert [(e.index, e.total) for e in checks] == [(1, 2), (2, 2)]
+    assert events.index(checks[-1]) < events.index(measuring[0])
+    assert sorted(r.profile.precision for r in report.quality_results) == ["fp32", "int8_static"]
+    assert all(r.profile.mode == "accuracy" and r.status == "ok" for r in report.quality_results)
+    int8 = next(r for r in report.quality_results if r.profile.precision == "int8_static")
+    assert int8.accuracy is not None and "sqnr_db" in int8.accuracy["fidelity"]
+
+    # recommend now judges every cell's quality (fidelity: random weights, synthetic data)
+    results = load_results(root)
+    recs = recommend(results)
+    assert len(recs) == 2  # SingleStream and Offline
+    for rec in recs:
+        assert rec.best is not None and not rec.quality_unmeasured
+        options = [o for o in (rec.best, rec.runner_up, *rec.over_budget) if o is not None]
+        assert sorted(o.quality.evidence for o in options) == ["fidelity", "reference"]
+
+    # again: every artifact already checked on this machine, nothing runs
+    again = run_study(profile, StudyOptions(results_root=root))
+    assert (again.quality_done, again.quality_reused, again.runs_done) == (0, 2, 0)
+    # quality = false in the profile (or the option): no accuracy runs at all
+    from qtui.core.profile import StudySpec
+
+    off = run_study(replace(profile, study=StudySpec(quality=False)), StudyOptions(results_root=tmp_path / "off", repeats=1))
+    assert (off.quality_done, off.quality_reused, off.runs_done) == (0, 0, 4) and not off.quality_results
 
 
 def test_options_come_from_the_profile_unless_given() -> None:

@@ -64,10 +64,18 @@ def test_study_runs_then_finds_everything_measured(tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     assert "study mini-study: 4 combinations × 1 repeats = 4 runs" in first.stderr
     assert "[1/4] preparing mobilenet_v2 onnxruntime fp32" in first.stderr
-    assert re.search(r"study: 4 runs measured, 0 already measured here, 0 failed; preparing \S+, measuring \S+", first.stderr)
+    assert "[1/2] checking quality mobilenet_v2 onnxruntime fp32" in first.stderr
+    assert re.search(
+        r"study: 4 runs measured, 0 already measured here, 0 failed; quality of 2 artifacts: 2 checked, "
+        r"0 already checked here, 0 failed; preparing \S+, checking quality \S+, measuring \S+",
+        first.stderr,
+    )
     assert len(_cells(first.stdout)) == 2  # SingleStream and Offline tables, one ORT row each
+    assert "SQNR" in first.stdout  # the INT8 cells show the fidelity their quality run measured
     again = CliRunner().invoke(cli.main, args)
     assert again.exit_code == 0 and "study: 0 runs measured, 4 already measured here, 0 failed" in again.stderr
+    assert "quality of 2 artifacts: 0 checked, 2 already checked here" in again.stderr
+    assert "checking quality" not in again.stderr.split("study: 0 runs")[1]  # no time spent on it
     assert _cells(again.stdout) == _cells(first.stdout)
     narrowed = CliRunner().invoke(cli.main, [*args, "--precision", "fp32", "--scenario", "Offline", "--force"])
     assert "study: 1 runs measured, 0 already measured here" in narrowed.stderr
@@ -106,7 +114,7 @@ def test_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
     statuses = sorted(
         __import__("json").loads(p.read_text())["status"] for p in results.glob("*/result.json")
     )
-    assert statuses == ["cancelled", "ok", "ok", "ok", "ok"]
+    assert statuses == ["cancelled", "ok", "ok", "ok", "ok", "ok", "ok"]  # 4 cells + 2 quality runs
     # the same table as an uninterrupted study of the same profile
     fresh = CliRunner().invoke(cli.main, ["study", str(profile), "--results-dir", str(tmp_path / "fresh")])
     assert _cells(resumed.stdout) == _cells(fresh.stdout)

@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 from qtui.core import events as ev
 from qtui.core.profile import RunProfile
-from qtui.core.study import StudyOptions, StudyReport
+from qtui.core.study import StudyOptions, StudyReport, study_summary
 from qtui.core.text import format_duration
 from qtui.ui.messages import StudyStepped
 from qtui.ui.screens.run import RunScreen
@@ -32,11 +32,7 @@ def step_text(step: ev.StudyStep) -> str:
 
 
 def report_text(report: StudyReport) -> str:
-    reused = sum(c.reused for c in report.cells)
-    text = (
-        f"{report.runs_done} runs measured, {reused} already measured here, {report.runs_failed} failed; "
-        f"preparing {format_duration(report.prepare_s)}, measuring {format_duration(report.measure_s)}"
-    )
+    text = study_summary(report)
     if report.prepare_failures:
         text += "\nnot prepared: " + "; ".join(c.label for c in report.prepare_failures)
     if report.cancelled:
@@ -73,7 +69,7 @@ class StudyScreen(RunScreen):
         step = message.event
         self.steps.append(step)
         self.query_one("#study-step", Static).update(Text(step_text(step)))
-        if step.phase == "measuring":
+        if step.phase in ("measuring", "checking quality"):
             self.phase = "preparing"  # the next run starts
             self._log(step_text(step))
 
