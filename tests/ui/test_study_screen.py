@@ -1,6 +1,6 @@
 """The study screen: a profile's sweep measured from the TUI (ctrl+y on the setup screen), with
 where the study is (which run of how many, the time left) above the live run, and what was
-measured, reused and failed at the end; started again it measures nothing twice."""
+measured, reused and failed at the end (each artifact's quality checked first); started again it measures nothing twice."""
 
 from __future__ import annotations
 
@@ -31,10 +31,13 @@ async def test_study_from_the_setup_screen_then_again(tmp_path: Path) -> None:
         assert isinstance(screen, StudyScreen)
         await wait_for(pilot, lambda: screen.report is not None)
         log = " ".join(" ".join(strip.text for strip in screen.query_one("#log").lines).split())  # unwrapped
+        assert "[1/2] checking quality mobilenet_v2 onnxruntime fp32" in log  # before measuring
+        assert log.index("[2/2] checking quality") < log.index("[1/2] measuring")
         assert "[1/2] measuring mobilenet_v2 onnxruntime fp32 SingleStream (repeat 1/1)" in log
         assert "[2/2] measuring mobilenet_v2 onnxruntime int8_static SingleStream" in log
         assert screen.report is not None and screen.report.runs_done == 2
         assert "2 runs measured, 0 already measured here, 0 failed" in " ".join(screen_text(app).split())
+        assert "quality of 2 artifacts: 2 checked" in " ".join(screen_text(app).split())
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("ctrl+y")
