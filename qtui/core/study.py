@@ -224,6 +224,30 @@ def quality_cells(cells: list[CellStatus]) -> list[CellStatus]:
     return out
 
 
+def time_left(remaining: list[RunProfile], timed: list[tuple[RunProfile, float]]) -> float | None:
+    """Seconds the `remaining` runs should take, from the runs `timed` so far: each run is
+    expected to last as long as the mean of the same combination's timed runs (its repeats),
+    else of the same model and scenario (a MultiStream run can take minutes where a SingleStream
+    one takes seconds), else of every timed run. None before any run was timed."""
+    if not timed:
+        return None
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    overall = mean([d for _, d in timed])
+    by_cell: dict[tuple[str, ...], list[float]] = {}
+    by_scenario: dict[tuple[str, str], list[float]] = {}
+    for p, d in timed:
+        by_cell.setdefault((p.model, p.framework, p.precision, p.scenario), []).append(d)
+        by_scenario.setdefault((p.model, p.scenario), []).append(d)
+    total = 0.0
+    for p in remaining:
+        same = by_cell.get((p.model, p.framework, p.precision, p.scenario)) or by_scenario.get((p.model, p.scenario))
+        total += mean(same) if same else overall
+    return total
+
+
 def _default_cooldown(environment: dict[str, Any]) -> float | None:
     return 60.0 if environment.get("board_model") else None
 
@@ -324,17 +348,16 @@ def run_study(
     if skipped:
         emit(ev.Log(f"study: {skipped} of {total_runs} runs already measured here (use --force to measure again)"))
     t1 = time.perf_counter()
-    durations: list[float] = []
+    timed: list[tuple[RunProfile, float]] = []
     for n, (cell, repeat) in enumerate(todo):
         if stop.is_set() or report.cancelled:
             report.cancelled = True
             break
-        left = len(todo) - n
-        eta = (sum(durations) / len(durations)) * left if durations else None
+        eta = time_left([c.profile for c, _ in todo[n:]], timed)
         emit(ev.StudyStep("measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{repeats})", eta))
         started = time.perf_counter()
         result = measure(cell.profile)
-        durations.append(time.perf_counter() - started)
+        timed.append((cell.profile, time.perf_counter() - started))
         report.results.append(result)
         if result.status in COMPLETED:
             cell.run_ids.append(result.run_id)

@@ -178,3 +178,22 @@ def test_labels_and_study_settings_do_not_change_what_a_cell_is() -> None:
     plain = small_profile()
     assert measured_identity(replace(plain, device="x", study=StudySpec(repeats=5), name="other")) == measured_identity(plain)
     assert measured_identity(replace(plain, threads=1)) != measured_identity(plain)
+
+
+def test_time_left_follows_each_combination_then_its_scenario() -> None:
+    from qtui.core.study import time_left
+
+    base = small_profile()
+    ms_fp32 = replace(base, scenario="MultiStream")
+    ms_int8 = replace(ms_fp32, precision="int8_static")
+    ss_fp32 = replace(base, scenario="SingleStream")
+    off_fp32 = replace(base, scenario="Offline")
+    assert time_left([ms_fp32], []) is None  # nothing timed yet
+    timed = [(ms_fp32, 100.0), (ms_fp32, 120.0), (ms_int8, 40.0), (ss_fp32, 5.0)]
+    # a repeat of a timed combination: its own mean; another precision in a timed scenario: the
+    # scenario's mean; a scenario never timed: the mean of every run
+    assert time_left([ms_fp32], timed) == 110.0
+    assert time_left([replace(ss_fp32, precision="int8_static")], timed) == 5.0
+    assert time_left([off_fp32], timed) == (100 + 120 + 40 + 5) / 4
+    # the sum: 2 MultiStream repeats and 10 SingleStream runs, not 12 × the mean of all runs
+    assert time_left([ms_fp32, ms_int8] + [ss_fp32] * 10, timed) == 110 + 40 + 50
