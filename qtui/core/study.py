@@ -23,6 +23,7 @@ each measured `repeats` times, prepared first and measured second, resumable.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -224,28 +225,81 @@ def quality_cells(cells: list[CellStatus]) -> list[CellStatus]:
     return out
 
 
-def time_left(remaining: list[RunProfile], timed: list[tuple[RunProfile, float]]) -> float | None:
-    """Seconds the `remaining` runs should take, from the runs `timed` so far: each run is
-    expected to last as long as the mean of the same combination's timed runs (its repeats),
-    else of the same model and scenario (a MultiStream run can take minutes where a SingleStream
-    one takes seconds), else of every timed run. None before any run was timed."""
-    if not timed:
-        return None
+def expected_loadgen_s(profile: RunProfile, samples_per_s: float) -> float:
+    """Seconds LoadGen should take to run `profile` on an artifact that processes
+    `samples_per_s` (its quality run's rate), by LoadGen's stopping rule (`schedule`): a quick
+    MultiStream run is 662 queries of 8 images, minutes at 20 images/s; Offline's one query is
+    sized for about 2 s; SingleStream stops after 2 s and 64 queries."""
+    from qtui.core.loadgen import resolve_settings
+    from qtui.core.schedule import stop_rule
+
+    per_query = {"MultiStream": 8, "Offline": max(1, profile.batch_size)}.get(profile.scenario, 1)
+    settings = resolve_settings(
+        profile, profile.dataset.performance_sample_count, measured_batch_s=per_query / samples_per_s
+    )
+    rule = stop_rule(settings)
+    if rule.total_samples is not None:
+        seconds = rule.total_samples / samples_per_s
+    else:
+        query_s = rule.samples_per_query / samples_per_s
+        queries = max(rule.min_queries, math.ceil(rule.min_duration_s / query_s))
+        if rule.max_queries:
+            queries = min(queries, rule.max_queries)
+        seconds = queries * query_s
+    return min(seconds, rule.max_duration_s) if rule.max_duration_s else seconds
+
+
+def _cell_key(p: RunProfile) -> tuple[str, str, str, str]:
+    return (p.model, p.framework, p.precision, p.scenario)
+
+
+def time_left(
+    remaining: list[RunProfile],
+    timed: list[tuple[RunProfile, float]],
+    predicted: Callable[[RunProfile], float | None] | None = None,
+    overhead_s: float | None = None,
+) -> float | None:
+    """Seconds the `remaining` runs should take. Each run is expected to last as long as the
+    mean of the same combination's runs `timed` so far (its repeats); else LoadGen's `predicted`
+    seconds for it (from the artifact's measured speed) plus `overhead_s` (what a run spends
+    loading and warming up around LoadGen); else the mean of its model and scenario's timed runs
+    (a MultiStream run can take minutes where a SingleStream one takes seconds); else of every
+    timed run. None while some run has no estimate at all."""
 
     def mean(values: list[float]) -> float:
         return sum(values) / len(values)
 
-    overall = mean([d for _, d in timed])
     by_cell: dict[tuple[str, ...], list[float]] = {}
     by_scenario: dict[tuple[str, str], list[float]] = {}
     for p, d in timed:
-        by_cell.setdefault((p.model, p.framework, p.precision, p.scenario), []).append(d)
+        by_cell.setdefault(_cell_key(p), []).append(d)
         by_scenario.setdefault((p.model, p.scenario), []).append(d)
+    overall = mean([d for _, d in timed]) if timed else None
     total = 0.0
     for p in remaining:
-        same = by_cell.get((p.model, p.framework, p.precision, p.scenario)) or by_scenario.get((p.model, p.scenario))
-        total += mean(same) if same else overall
+        same = by_cell.get(_cell_key(p))
+        guess = predicted(p) if predicted is not None and not same else None
+        if same:
+            total += mean(same)
+        elif guess is not None:
+            total += guess + (overhead_s or 0.0)
+        elif (scenario := by_scenario.get((p.model, p.scenario))) is not None:
+            total += mean(scenario)
+        elif overall is not None:
+            total += overall
+        else:
+            return None
     return total
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return float(value) if ok else None
+
+
+def _loadgen_seconds(result: RunResult) -> float | None:
+    """How long LoadGen ran in `result` (its recorded duration), if it finished."""
+    return _number((result.throughput or {}).get("duration_s"))
 
 
 def _default_cooldown(environment: dict[str, Any]) -> float | None:
@@ -302,9 +356,16 @@ def run_study(
                 should_stop=stop.is_set,
             )
 
+    overheads: list[float] = []  # a run's wall time beyond LoadGen's (loading, warm-up, cooldown)
+
     def measure(p: RunProfile) -> RunResult:
+        started = time.perf_counter()
         cool_down()
-        return run(p, emit, stop, RunOptions(results_root=options.results_root, device=options.device))
+        result = run(p, emit, stop, RunOptions(results_root=options.results_root, device=options.device))
+        loadgen_s = _loadgen_seconds(result)
+        if result.status in COMPLETED and loadgen_s is not None:
+            overheads.append(max(0.0, time.perf_counter() - started - loadgen_s))
+        return result
 
     # -- 2. quality: one accuracy-mode run per artifact ------------------------------------------
     t_q = time.perf_counter()
@@ -335,11 +396,31 @@ def run_study(
     report.quality_s = time.perf_counter() - t_q
 
     # -- 3. measure what is missing -------------------------------------------------------------
+    # what a run should take, before it is timed: LoadGen's seconds from the cell's earlier runs
+    # here, else from its artifact's speed in the quality run
+    rates = {
+        (r.profile.model, r.profile.framework, r.profile.precision, r.artifact.get("key")): rate
+        for r in report.quality_results
+        if r.status == "ok" and (rate := _number((r.throughput or {}).get("samples_per_s")))
+    }
+    earlier: dict[tuple[str, str, str, str], float] = {}
+    by_key = {_cell_key(c.profile): c for c in cells}
+
+    def predicted(p: RunProfile) -> float | None:
+        if (seconds := earlier.get(_cell_key(p))) is not None:
+            return seconds
+        cell = by_key.get(_cell_key(p))
+        rate = rates.get((p.model, p.framework, p.precision, cell.artifact_key if cell else None))
+        return expected_loadgen_s(p, rate) if rate else None
+
     todo: list[tuple[CellStatus, int]] = []
     for cell in cells:
         if cell.prepare_error:
             continue
         have = [] if options.force else completed_runs(cell.profile, cell.artifact_key, machine, pool)
+        durations = sorted(d for r in have if (d := _loadgen_seconds(r)) is not None)
+        if durations:
+            earlier[_cell_key(cell.profile)] = durations[len(durations) // 2]
         cell.reused = min(len(have), repeats)
         cell.run_ids = [r.run_id for r in have[:repeats]]
         report.results += have[:repeats]
@@ -353,7 +434,8 @@ def run_study(
         if stop.is_set() or report.cancelled:
             report.cancelled = True
             break
-        eta = time_left([c.profile for c, _ in todo[n:]], timed)
+        overhead = sum(overheads) / len(overheads) if overheads else None
+        eta = time_left([c.profile for c, _ in todo[n:]], timed, predicted, overhead)
         emit(ev.StudyStep("measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{repeats})", eta))
         started = time.perf_counter()
         result = measure(cell.profile)

@@ -136,6 +136,8 @@ def test_quality_is_checked_once_per_artifact_before_measuring_and_resumed(tmp_p
     measuring = [e for e in events if isinstance(e, ev.StudyStep) and e.phase == "measuring"]
     assert [(e.index, e.total) for e in checks] == [(1, 2), (2, 2)]
     assert events.index(checks[-1]) < events.index(measuring[0])
+    # the quality runs measured each artifact's speed: the time left is known from the first run
+    assert measuring[0].eta_s is not None and measuring[0].eta_s > 0
     assert sorted(r.profile.precision for r in report.quality_results) == ["fp32", "int8_static"]
     assert all(r.profile.mode == "accuracy" and r.status == "ok" for r in report.quality_results)
     int8 = next(r for r in report.quality_results if r.profile.precision == "int8_static")
@@ -180,7 +182,7 @@ def test_labels_and_study_settings_do_not_change_what_a_cell_is() -> None:
     assert measured_identity(replace(plain, threads=1)) != measured_identity(plain)
 
 
-def test_time_left_follows_each_combination_then_its_scenario() -> None:
+def test_time_left_follows_each_combination_then_its_prediction_then_its_scenario() -> None:
     from qtui.core.study import time_left
 
     base = small_profile()
@@ -188,7 +190,7 @@ def test_time_left_follows_each_combination_then_its_scenario() -> None:
     ms_int8 = replace(ms_fp32, precision="int8_static")
     ss_fp32 = replace(base, scenario="SingleStream")
     off_fp32 = replace(base, scenario="Offline")
-    assert time_left([ms_fp32], []) is None  # nothing timed yet
+    assert time_left([ms_fp32], []) is None  # nothing timed, nothing predicted
     timed = [(ms_fp32, 100.0), (ms_fp32, 120.0), (ms_int8, 40.0), (ss_fp32, 5.0)]
     # a repeat of a timed combination: its own mean; another precision in a timed scenario: the
     # scenario's mean; a scenario never timed: the mean of every run
@@ -197,3 +199,33 @@ def test_time_left_follows_each_combination_then_its_scenario() -> None:
     assert time_left([off_fp32], timed) == (100 + 120 + 40 + 5) / 4
     # the sum: 2 MultiStream repeats and 10 SingleStream runs, not 12 × the mean of all runs
     assert time_left([ms_fp32, ms_int8] + [ss_fp32] * 10, timed) == 110 + 40 + 50
+    # a prediction (LoadGen's seconds from the artifact's speed) + the runs' overhead comes before
+    # the scenario's mean, never before the combination's own timed runs; it also gives an
+    # estimate before any run was timed
+    guess = {("Offline", "fp32"): 2.2, ("MultiStream", "fp32"): 999.0}
+    def predicted(p: Any) -> float | None:
+        return guess.get((p.scenario, p.precision))
+
+    assert time_left([off_fp32, ms_fp32, ms_int8], timed, predicted, overhead_s=3.0) == (2.2 + 3.0) + 110 + 40
+    assert time_left([off_fp32], [], predicted, overhead_s=3.0) == 5.2
+    assert time_left([off_fp32, ss_fp32], [], predicted) is None  # SingleStream: no estimate at all
+
+
+def test_expected_loadgen_seconds_follow_the_stopping_rule() -> None:
+    from qtui.core.study import expected_loadgen_s
+
+    quick = LoadGenSpec(preset="quick")
+    # quick MultiStream: 662 queries of 8 images; at 18.6 images/s (ONNX Runtime INT8 dynamic on
+    # an AMD EPYC: its runs took 285 s and 281 s) that is minutes; at 5000/s the 2 s minimum rules
+    ms = small_profile(scenario="MultiStream", loadgen=quick)
+    assert abs(expected_loadgen_s(ms, 18.6) - 662 * 8 / 18.6) < 1e-6
+    assert abs(expected_loadgen_s(ms, 5000.0) - 2.0) < 0.01
+    # quick Offline: one query sized for 2.2 s at the measured rate (2× margin over 1 s × 1.1)
+    assert abs(expected_loadgen_s(small_profile(scenario="Offline", loadgen=quick), 500.0) - 2.2) < 0.01
+    # quick SingleStream: 2 s, or 64 queries when each takes longer than 31 ms
+    ss = small_profile(scenario="SingleStream", loadgen=quick)
+    assert abs(expected_loadgen_s(ss, 300.0) - 2.0) < 0.01
+    assert abs(expected_loadgen_s(ss, 10.0) - 6.4) < 1e-6
+    # a max duration caps it
+    capped = replace(ms, loadgen=replace(quick, max_duration_ms=60_000))
+    assert expected_loadgen_s(capped, 18.6) == 60.0
