@@ -86,6 +86,8 @@ class StudyStep:
     total: int
     label: str
     eta_s: float | None = None
+    #: the combination's RunProfile (as run: an accuracy-mode one when checking quality)
+    profile: Any = None
 
 
 Event = Preparing | Started | Progress | Log | Finished | Failed | StudyStep

@@ -333,7 +333,7 @@ def run_study(
         if stop.is_set():
             report.cancelled = True
             break
-        emit(ev.StudyStep("preparing", k, len(cells), cell.label, None))
+        emit(ev.StudyStep("preparing", k, len(cells), cell.label, None, cell.profile))
         try:
             artifact, _hit = prepare_only(cell.profile, emit)
             cell.artifact_key = artifact.meta.get("key")
@@ -383,7 +383,7 @@ def run_study(
             report.cancelled = True
             break
         label = f"{check.profile.model} {check.profile.framework} {check.profile.precision}"
-        emit(ev.StudyStep("checking quality", report.quality_reused + k, len(checks), label, None))
+        emit(ev.StudyStep("checking quality", report.quality_reused + k, len(checks), label, None, check.profile))
         result = measure(check.profile)
         report.quality_results.append(result)
         if result.status == "ok":
@@ -436,7 +436,9 @@ def run_study(
             break
         overhead = sum(overheads) / len(overheads) if overheads else None
         eta = time_left([c.profile for c, _ in todo[n:]], timed, predicted, overhead)
-        emit(ev.StudyStep("measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{repeats})", eta))
+        emit(ev.StudyStep(
+            "measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{repeats})", eta, cell.profile
+        ))
         started = time.perf_counter()
         result = measure(cell.profile)
         timed.append((cell.profile, time.perf_counter() - started))

@@ -7,8 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from textual.widgets import Static
+
 from qtui.core.profile import LoadGenSpec, StudySpec, SweepSpec
 from qtui.ui.app import QtuiApp
+from qtui.ui.screens.run import run_title
 from qtui.ui.screens.study import StudyScreen
 from tests.conftest import small_profile
 from tests.ui.conftest import screen_text, wait_for
@@ -36,6 +39,11 @@ async def test_study_from_the_setup_screen_then_again(tmp_path: Path) -> None:
         assert "[1/2] measuring mobilenet_v2 onnxruntime fp32 SingleStream (repeat 1/1)" in log
         assert "[2/2] measuring mobilenet_v2 onnxruntime int8_static SingleStream" in log
         assert screen.report is not None and screen.report.runs_done == 2
+        # the quality runs say what LoadGen does in accuracy mode (not the performance rule)
+        assert "LoadGen started: accuracy mode, each of the 32 samples once" in log
+        # the title names the combination that ran last, not the study's base profile (FP32)
+        title = str(screen.query_one("#run-title", Static).render())
+        assert title == run_title(screen.report.cells[-1].profile) and "INT8" in title, title
         assert "2 runs measured, 0 already measured here, 0 failed" in " ".join(screen_text(app).split())
         assert "quality of 2 artifacts: 2 checked" in " ".join(screen_text(app).split())
         await pilot.press("escape")

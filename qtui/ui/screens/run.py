@@ -101,6 +101,14 @@ def throughput_text(p: ev.Progress, offline: bool = False) -> str:
     return f"done      {done} samples · {p.completed_queries} {counted} · {p.samples_per_s:.4g} samples/s"
 
 
+def run_title(p: RunProfile) -> str:
+    """"MobileNetV2 · ONNX Runtime · FP32 · SingleStream · performance · quick": what is running."""
+    return (
+        f"{MODEL_TITLES.get(p.model, p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · "
+        f"{PRECISION_TITLES.get(p.precision, p.precision)} · {p.scenario} · {p.mode} · {p.loadgen.preset}"
+    )
+
+
 class RunScreen(Screen[RunOutcome]):
     """One benchmark run, live. `phase` is "preparing", "loadgen" or "done"."""
 
@@ -136,11 +144,7 @@ class RunScreen(Screen[RunOutcome]):
     def compose(self) -> ComposeResult:
         p = self.profile
         yield Header()
-        title = (
-            f"{MODEL_TITLES.get(p.model, p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · "
-            f"{PRECISION_TITLES.get(p.precision, p.precision)} · {p.scenario} · {p.mode} · {p.loadgen.preset}"
-        )
-        yield Static(title, id="run-title")
+        yield Static(run_title(p), id="run-title")
         yield StageProgress("starting…", id="progress")
         yield Static(id="stats")
         offline = p.scenario == "Offline"
@@ -204,7 +208,10 @@ class RunScreen(Screen[RunOutcome]):
         self._scenario = e.scenario
         from qtui.core.schedule import stop_rule
 
-        self._log(f"LoadGen started: {stop_rule({'scenario': e.scenario, **e.settings}).describe()}")
+        if e.mode == "accuracy":  # LoadGen sends every sample once; the stopping rule is not used
+            self._log(f"LoadGen started: accuracy mode, each of the {e.expected_samples} samples once")
+        else:
+            self._log(f"LoadGen started: {stop_rule({'scenario': e.scenario, **e.settings}).describe()}")
         label = None if self.stop.is_set() else f"LoadGen {e.scenario}"
         self.query_one(StageProgress).show(label, 0.0 if e.expected_samples else None, "")
 

@@ -20,7 +20,7 @@ from qtui.core.profile import RunProfile
 from qtui.core.study import StudyOptions, StudyReport, study_summary
 from qtui.core.text import format_duration
 from qtui.ui.messages import StudyStepped
-from qtui.ui.screens.run import RunScreen
+from qtui.ui.screens.run import RunScreen, run_title
 
 
 def step_text(step: ev.StudyStep) -> str:
@@ -69,6 +69,9 @@ class StudyScreen(RunScreen):
         step = message.event
         self.steps.append(step)
         self.query_one("#study-step", Static).update(Text(step_text(step)))
+        if step.profile is not None and step.phase != "done":
+            # the combination in progress, not the study's base profile
+            self.query_one("#run-title", Static).update(Text(run_title(step.profile)))
         if step.phase in ("measuring", "checking quality"):
             self.phase = "preparing"  # the next run starts
             self._log(step_text(step))
