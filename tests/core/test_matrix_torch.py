@@ -412,6 +412,58 @@ def test_cancel_during_calibration_leaves_nothing() -> None:
     assert fractions == [0.0, pytest.approx(8 / 24)]
 
 
+def test_the_first_torchscript_call_is_the_runs_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """load() runs nothing: the first call of a TorchScript INT8 module is the run's own (the
+    warm-up's, with the scenario's batch). A batch-of-1 call in load() made batches of 8 run
+    7-8 % slower for the rest of the process (measured alternating call by call with a module
+    first called with 8)."""
+    import torch
+
+    from qtui.core.runner import prepare_only
+
+    artifact, _ = prepare_only(_profile("int8_static"))
+    shapes: list[tuple[int, ...]] = []
+    real_load = torch.jit.load
+
+    class Spy:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __call__(self, x: Any) -> Any:
+            shapes.append(tuple(x.shape))
+            return self.inner(x)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(torch.jit, "load", lambda *a, **k: Spy(real_load(*a, **k)))
+    backend = _fresh_backend(artifact)
+    try:
+        assert shapes == []
+        assert backend.predict(np.zeros((8, 3, 224, 224), np.float32)).shape == (8, 1000)
+        assert backend.predict(np.zeros((8, 3, 224, 224), np.float32)).shape == (8, 1000)
+        assert shapes == [(8, 3, 224, 224)] * 2
+    finally:
+        backend.close()
+
+
+def test_a_torchscript_file_that_cannot_run_is_a_backend_error(tmp_path: Path) -> None:
+    import torch
+
+    from qtui.core.backends import BackendError
+
+    class Broken(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.view(-1, 11)  # 150528 values per image do not divide by 11
+
+    path = tmp_path / "model.pt"
+    torch.jit.save(torch.jit.script(Broken()), str(path))
+    artifact = Artifact(tmp_path, path, "torch", "int8_static", {"model": "mobilenet_v2", "format": "torchscript", "details": {}})
+    backend = _fresh_backend(artifact)
+    with pytest.raises(BackendError, match="PyTorch could not run"):
+        backend.predict(np.zeros((1, 3, 224, 224), np.float32))
+
+
 def test_prepare_and_load_are_quiet(tmp_path: Path) -> None:
     """Each in a fresh process (torch warns once per process, from C++ straight to fd 2):
     preparing int8 artifacts, then loading and running them, print nothing and raise no Python

@@ -17,6 +17,7 @@ TorchScript graph and the float convolutions/linears left in it.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,8 @@ class TorchBackend(Backend):
         self._threads = 0
         self._ops = ""
         self._precision = ""
+        self._path: Path | None = None
+        self._first_call = False
 
     def load(self, artifact: Artifact, threads: int, scenario: str) -> None:
         from qtui.core.models import build_model
@@ -97,16 +100,28 @@ class TorchBackend(Backend):
             self._channels_last = details.get("input_memory_format") == "channels_last"
             self._ops = _describe_graph(module)
         self._module = module
-        if kind == "torchscript":
-            # One call now, quietly: torch warns once per process (deprecated quantized tensors)
-            # on the first quantized run; that must not reach the terminal from LoadGen's thread.
-            try:
-                with quiet(native=True):
-                    self.predict(np.zeros((1, 3, 224, 224), dtype=np.float32))
-            except Exception as exc:
-                raise BackendError(f"PyTorch could not run {artifact.path}: {_first_line(exc)}") from exc
+        self._path = artifact.path
+        # TorchScript: the first call is made quietly (below)
+        self._first_call = kind == "torchscript"
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
+        assert self._module is not None, "load() first"
+        if self._first_call:
+            # Quietly: torch warns once per process (deprecated quantized tensors) on the first
+            # quantized run, which must not reach the terminal. And with the run's own batch (the
+            # runner's warm-up makes this call): a TorchScript INT8 MobileNetV2 first called with a
+            # batch of 1 ran batches of 8 7-8 % slower from then on (17.6 vs 16.3 ms a call,
+            # alternating with a module first called with 8; AMD EPYC Zen 4, x86 engine).
+            try:
+                with quiet(native=True):
+                    out = self._predict(batch)
+            except Exception as exc:
+                raise BackendError(f"PyTorch could not run {self._path}: {_first_line(exc)}") from exc
+            self._first_call = False
+            return out
+        return self._predict(batch)
+
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
         assert self._module is not None, "load() first"
         with torch.inference_mode():
             x = torch.from_numpy(batch)
