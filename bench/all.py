@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from harness import GOALS, Config, Line, Measured, measure_lines
-from stats import bootstrap_ci, machine_line
+from stats import bootstrap_ci, machine_line, verdict
 
 from qtui.core.catalog import availability
 from qtui.core.runner import resolve_threads
@@ -116,15 +116,12 @@ def markdown(measured: list[Measured], header: str, seconds: float) -> str:
         for m in in_run:
             lo, hi = bootstrap_ci(m.in_run_ratios)
             goal, higher = GOALS[m.line.scenario]
-            if higher:
-                verdict = "meets" if lo >= goal else "misses" if hi < goal else "undecided"
-            else:
-                verdict = "meets" if hi <= goal else "misses" if lo > goal else "undecided"
+            line_verdict = verdict(lo, hi, goal, higher)
             us = f"{statistics.median(m.in_run_us):.0f}" if m.in_run_us else "–"
             lines.append(
                 f"| {m.line.model} | {m.line.framework} | {m.line.precision} | {m.line.scenario} | "
                 f"{statistics.median(m.in_run_ratios):.3f} | {lo:.3f}–{hi:.3f} | {'≥' if higher else '≤'} {goal:g} | "
-                f"{verdict} | {us} | {len(m.in_run_ratios)} |"
+                f"{line_verdict} | {us} | {len(m.in_run_ratios)} |"
             )
     rows = speedup_rows(measured)
     if rows:

@@ -26,7 +26,7 @@ import numpy as np
 from raw import WARMUP_SECONDS, raw_latencies, raw_offline
 from stats import Goal, LoadMeter
 
-from qtui.core.backends import predict_in_chunks
+from qtui.core.backends import Backend
 from qtui.core.data import open_dataset
 from qtui.core.latency import exact_percentiles
 from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
@@ -173,9 +173,8 @@ class _PredictTimer:
         asynchronous queue, OpenVINO's, cannot be timed call by call: left as it is)."""
         if self.inner.async_stream:
             self.inner.predict_stream(batches, on_result)
-            return
-        for key, batch in batches:
-            on_result(key, predict_in_chunks(self, batch))
+        else:  # the base class's loop, calling this timer's predict
+            Backend.predict_stream(self, batches, on_result)  # type: ignore[arg-type]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -78,8 +78,8 @@ class Failed:
 @dataclass(frozen=True)
 class StudyStep:
     """A study moved on: `phase` is "preparing", "checking quality", "measuring" or "done";
-    `index` of `total` (runs when measuring, cells when preparing, artifacts when checking); `eta_s` estimates the time left (None until
-    a run has been timed)."""
+    `index` of `total` (runs when measuring, cells when preparing, artifacts when checking);
+    `eta_s` estimates the time left (None while no run can be estimated)."""
 
     phase: str
     index: int

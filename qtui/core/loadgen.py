@@ -60,6 +60,16 @@ SHORT_OFFLINE_MS = 10_000
 SHORT_OFFLINE_QPS_MARGIN = 2.0
 
 
+def query_size(profile: RunProfile) -> int:
+    """Samples in one query of the profile's scenario: its Offline batch, a MultiStream query
+    (`loadgen.samples_per_query`, 8 by default), one for SingleStream."""
+    if profile.scenario == "Offline":
+        return profile.batch_size
+    if profile.scenario == "MultiStream":
+        return profile.loadgen.samples_per_query or 8
+    return 1
+
+
 def resolve_settings(
     profile: RunProfile, performance_sample_count: int, measured_batch_s: float | None = None
 ) -> dict[str, Any]:

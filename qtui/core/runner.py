@@ -379,16 +379,13 @@ class _Run:
     def warm_up(self, backend: Any, qsl: Any) -> _WarmUp:
         """Untimed queries of the scenario's shape; their latency sizes LoadGen's schedule."""
         from qtui.core.backends import predict_in_chunks
-        from qtui.core.loadgen import resolve_settings
+        from qtui.core.loadgen import query_size, resolve_settings
         from qtui.core.schedule import expected_samples
 
         p = self.profile
         assert self._inference is not None
         self.step("warm-up", 0.0)
-        per_query = p.batch_size if p.scenario == "Offline" else (
-            (p.loadgen.samples_per_query or 8) if p.scenario == "MultiStream" else 1
-        )
-        warm_batch = qsl.batch([i % self._preloaded for i in range(per_query)])
+        warm_batch = qsl.batch([i % self._preloaded for i in range(query_size(p))])
         times: list[float] = []
         n_warm = max(2, p.warmup_queries)
 

@@ -23,7 +23,6 @@ each measured `repeats` times, prepared first and measured second, resumable.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -33,7 +32,7 @@ from typing import Any
 
 from qtui.core import events as ev
 from qtui.core.profile import RunProfile, StudySpec, expand_sweep, to_dict
-from qtui.core.results import RunResult, load_results
+from qtui.core.results import RunResult, _as_number, load_results
 
 #: Results that count as a measurement of their cell (LoadGen finished the run).
 COMPLETED = ("ok", "invalid")
@@ -185,16 +184,13 @@ def quality_runs_done(
 ) -> list[RunResult]:
     """`ok` accuracy-mode results in `pool` of this cell's artifact on this machine: its profile
     but for mode and scenario (accuracy does not depend on the scenario)."""
-    wanted = measured_identity(cell)
-    wanted.pop("mode", None)
-    wanted.pop("scenario", None)
-
     def identity(p: RunProfile) -> dict[str, Any]:
         data = measured_identity(p)
         data.pop("mode", None)
         data.pop("scenario", None)
         return data
 
+    wanted = identity(cell)
     return [
         r
         for r in pool
@@ -230,23 +226,14 @@ def expected_loadgen_s(profile: RunProfile, samples_per_s: float) -> float:
     `samples_per_s` (its quality run's rate), by LoadGen's stopping rule (`schedule`): a quick
     MultiStream run is 662 queries of 8 images, minutes at 20 images/s; Offline's one query is
     sized for about 2 s; SingleStream stops after 2 s and 64 queries."""
-    from qtui.core.loadgen import resolve_settings
-    from qtui.core.schedule import stop_rule
+    from qtui.core.loadgen import query_size, resolve_settings
+    from qtui.core.schedule import expected_samples, stop_rule
 
-    per_query = {"MultiStream": 8, "Offline": max(1, profile.batch_size)}.get(profile.scenario, 1)
-    settings = resolve_settings(
-        profile, profile.dataset.performance_sample_count, measured_batch_s=per_query / samples_per_s
-    )
-    rule = stop_rule(settings)
-    if rule.total_samples is not None:
-        seconds = rule.total_samples / samples_per_s
-    else:
-        query_s = rule.samples_per_query / samples_per_s
-        queries = max(rule.min_queries, math.ceil(rule.min_duration_s / query_s))
-        if rule.max_queries:
-            queries = min(queries, rule.max_queries)
-        seconds = queries * query_s
-    return min(seconds, rule.max_duration_s) if rule.max_duration_s else seconds
+    query_s = query_size(profile) / samples_per_s
+    settings = resolve_settings(profile, profile.dataset.performance_sample_count, measured_batch_s=query_s)
+    seconds = expected_samples(settings, query_s) / samples_per_s
+    max_duration_s = stop_rule(settings).max_duration_s
+    return min(seconds, max_duration_s) if max_duration_s else seconds
 
 
 def _cell_key(p: RunProfile) -> tuple[str, str, str, str]:
@@ -292,14 +279,14 @@ def time_left(
     return total
 
 
-def _number(value: Any) -> float | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    return float(value) if ok else None
+def _positive(value: Any) -> float | None:
+    number = _as_number(value)
+    return number if number is not None and number > 0 else None
 
 
 def _loadgen_seconds(result: RunResult) -> float | None:
     """How long LoadGen ran in `result` (its recorded duration), if it finished."""
-    return _number((result.throughput or {}).get("duration_s"))
+    return _positive((result.throughput or {}).get("duration_s"))
 
 
 def _default_cooldown(environment: dict[str, Any]) -> float | None:
@@ -358,14 +345,16 @@ def run_study(
 
     overheads: list[float] = []  # a run's wall time beyond LoadGen's (loading, warm-up, cooldown)
 
-    def measure(p: RunProfile) -> RunResult:
+    def measure(p: RunProfile) -> tuple[RunResult, float]:
+        """The run (after any cooldown) and its wall time."""
         started = time.perf_counter()
         cool_down()
         result = run(p, emit, stop, RunOptions(results_root=options.results_root, device=options.device))
+        seconds = time.perf_counter() - started
         loadgen_s = _loadgen_seconds(result)
         if result.status in COMPLETED and loadgen_s is not None:
-            overheads.append(max(0.0, time.perf_counter() - started - loadgen_s))
-        return result
+            overheads.append(max(0.0, seconds - loadgen_s))
+        return result, seconds
 
     # -- 2. quality: one accuracy-mode run per artifact ------------------------------------------
     t_q = time.perf_counter()
@@ -384,7 +373,7 @@ def run_study(
             break
         label = f"{check.profile.model} {check.profile.framework} {check.profile.precision}"
         emit(ev.StudyStep("checking quality", report.quality_reused + k, len(checks), label, None, check.profile))
-        result = measure(check.profile)
+        result, _ = measure(check.profile)
         report.quality_results.append(result)
         if result.status == "ok":
             report.quality_done += 1
@@ -401,7 +390,7 @@ def run_study(
     rates = {
         (r.profile.model, r.profile.framework, r.profile.precision, r.artifact.get("key")): rate
         for r in report.quality_results
-        if r.status == "ok" and (rate := _number((r.throughput or {}).get("samples_per_s")))
+        if r.status == "ok" and (rate := _positive((r.throughput or {}).get("samples_per_s")))
     }
     earlier: dict[tuple[str, str, str, str], float] = {}
     by_key = {_cell_key(c.profile): c for c in cells}
@@ -439,9 +428,8 @@ def run_study(
         emit(ev.StudyStep(
             "measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{repeats})", eta, cell.profile
         ))
-        started = time.perf_counter()
-        result = measure(cell.profile)
-        timed.append((cell.profile, time.perf_counter() - started))
+        result, seconds = measure(cell.profile)
+        timed.append((cell.profile, seconds))
         report.results.append(result)
         if result.status in COMPLETED:
             cell.run_ids.append(result.run_id)
