@@ -187,3 +187,68 @@ def test_recommendations_text_ends_with_the_budgets() -> None:
     assert recommendations_text(answers).splitlines()[-1] == (
         "budgets: top-1 drop ≤ 2 points with labelled data, else SQNR ≥ 18 dB and centred agreement ≥ 60 % (change them with --budget-...)"
     )
+
+
+# -- every budget at its boundary, each budget alone ---------------------------------------------------
+def _int8_with(accuracy: dict, budgets: Budgets, **kw: object) -> rec.Recommendation:
+    """FP32 20 ms and INT8 static 8 ms on one device, the INT8 artifact's accuracy run recording
+    `accuracy` (an FP32 accuracy run of 75 % top-1 beside it when `kw` says labelled)."""
+    runs = [make_run("f", "fp32", 20.0, **kw), make_run("i", "int8_static", 8.0, **kw),
+            make_run("ia", "int8_static", 1.0, mode="accuracy", accuracy=accuracy, **kw)]
+    if kw.get("labelled"):
+        runs.append(make_run("fa", "fp32", 1.0, mode="accuracy", accuracy={"top1": 0.75, "samples": 1000}, **kw))
+    (answer,) = recommend(runs, budgets=budgets, unavailable=_no_reasons)
+    return answer
+
+
+def _verdict(answer: rec.Recommendation) -> str:
+    """'int8' when the INT8 artifact is recommended, 'over' when it is listed over budget (FP32,
+    the reference, recommended instead)."""
+    if answer.best is not None and answer.best.cell.precision == "int8_static":
+        assert answer.over_budget == ()
+        return "int8"
+    assert answer.best is not None and answer.best.cell.precision == "fp32"
+    assert [o.cell.precision for o in answer.over_budget] == ["int8_static"]
+    return "over"
+
+
+@pytest.mark.parametrize(("sqnr", "budget", "expected"), [
+    (20.0, 20.0, "int8"), (19.99, 20.0, "over"), (30.0, 30.0, "int8"), (29.9, 30.0, "over"),
+])
+def test_sqnr_budget_alone_at_its_boundary(sqnr: float, budget: float, expected: str) -> None:
+    """Agreement far inside its budget: the SQNR alone decides, ≥ passes."""
+    answer = _int8_with(fidelity(sqnr, 0.99), Budgets(sqnr_db=budget))
+    assert _verdict(answer) == expected
+
+
+@pytest.mark.parametrize(("agreement", "budget", "expected"), [
+    (0.70, 0.70, "int8"), (0.699, 0.70, "over"), (0.40, 0.70, "over"), (0.90, 0.90, "int8"), (0.89, 0.90, "over"),
+])
+def test_centred_agreement_budget_alone_at_its_boundary(agreement: float, budget: float, expected: str) -> None:
+    """SQNR far inside its budget (40 dB): the centred agreement alone decides. The issue's case,
+    an artifact at 40 % agreement, is over budget whatever its SQNR."""
+    answer = _int8_with(fidelity(40.0, agreement), Budgets(agreement=budget))
+    assert _verdict(answer) == expected
+    if expected == "over":
+        assert f"({'<'} {budget * 100:g} %)" in answer.over_budget[0].quality.summary
+
+
+def test_the_issue_case_25_db_and_40_percent_agreement_is_not_recommended() -> None:
+    answer = _int8_with(fidelity(25.0, 0.40), Budgets())
+    assert _verdict(answer) == "over"
+    assert "centred top-1 agreement 40 % over 48 classes (< 70 %)" in answer.over_budget[0].quality.summary
+
+
+@pytest.mark.parametrize(("top1", "budget", "expected"), [
+    # FP32 at 75 % (750/1000): 740/1000 is a drop of exactly 1 point, within a 1-point budget
+    (0.740, 1.0, "int8"), (0.739, 1.0, "over"), (0.745, 0.5, "int8"), (0.744, 0.5, "over"),
+    (0.75, 0.0, "int8"), (0.749, 0.0, "over"),
+])
+def test_top1_drop_budget_alone_at_its_boundary(top1: float, budget: float, expected: str) -> None:
+    """Labelled data: the top-1 drop alone decides (≤ passes), whatever the fidelity says."""
+    accuracy = {**fidelity(0.0, 0.0), "top1": top1, "samples": 1000}
+    answer = _int8_with(accuracy, Budgets(top1_drop_points=budget), weights="torchvision", labelled=True)
+    assert _verdict(answer) == expected
+    option = answer.best if expected == "int8" else answer.over_budget[0]
+    assert option.quality.evidence == "top-1"
+    assert f"({'≤' if expected == 'int8' else '>'} {budget:g})" in option.quality.summary
