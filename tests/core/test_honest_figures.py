@@ -66,8 +66,37 @@ def _cancelled_run(scenario: str, cancel_after: int) -> tuple[Any, list[Any]]:
     return result, events
 
 
+class _Spans:
+    """Each recorded query's own start and end (perf_counter ns, taken here) and samples: the
+    test's independent account of the completed part."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, int, int]] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from qtui.core import runner
+
+        spans = self.spans
+
+        class _Spy(runner._SpanRecorder):
+            def record(self, latency_ns: int, samples: int = 1) -> None:
+                end = time.perf_counter_ns()
+                spans.append((end - latency_ns, end, samples))
+                super().record(latency_ns, samples)
+
+        monkeypatch.setattr(runner, "_SpanRecorder", _Spy)
+
+    def rate(self) -> float:
+        """Samples per second from the first query's start to the last one's end."""
+        first = min(s for s, _, _ in self.spans)
+        last = max(e for _, e, _ in self.spans)
+        return sum(n for _, _, n in self.spans) / ((last - first) / 1e9)
+
+
 @pytest.mark.parametrize("scenario", ["Offline", "SingleStream", "MultiStream"])
-def test_cancelled_run_reports_only_the_completed_part(scenario: str) -> None:
+def test_cancelled_run_reports_only_the_completed_part(scenario: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    spans = _Spans()
+    spans.install(monkeypatch)
     result, events = _cancelled_run(scenario, cancel_after=20)
     assert result.status == "cancelled", result.message
     per_call = 4 if scenario == "Offline" else (8 if scenario == "MultiStream" else 1)
@@ -82,6 +111,10 @@ def test_cancelled_run_reports_only_the_completed_part(scenario: str) -> None:
     assert 20 <= result.throughput["queries"] <= 40
     assert result.throughput["samples"] == result.throughput["queries"] * per_call
     assert 0 < result.throughput["samples_per_s"] <= ceiling
+    # exactly the completed part: its samples over the time from the first query's start to the
+    # last one's end (LoadGen's wall time also holds the drain and the cancel's grace period)
+    assert result.throughput["samples"] == sum(n for _, _, n in spans.spans)
+    assert result.throughput["samples_per_s"] == pytest.approx(spans.rate(), rel=0.01)
     assert result.latency_ms["p50"] >= SLEEP_S * 1000
     if scenario == "Offline":
         assert lg["scenario_metric"]["value"] == pytest.approx(result.throughput["samples_per_s"])
