@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from qtui.core import events as ev
 from qtui.core.profile import LoadGenSpec, SweepSpec
 from qtui.core.results import load_results
@@ -229,3 +231,93 @@ def test_expected_loadgen_seconds_follow_the_stopping_rule() -> None:
     # a max duration caps it
     capped = replace(ms, loadgen=replace(quick, max_duration_ms=60_000))
     assert expected_loadgen_s(capped, 18.6) == 60.0
+
+
+# -- every field of a cell's identity ---------------------------------------------------------------
+def _leaf_fields() -> list[str]:
+    """Every profile field, nested tables as `table.field`, but for the labels and the study's
+    own settings (the README's list, written here, not read from the code under test): each
+    one decides what a run measures."""
+    import dataclasses
+    import typing
+
+    from qtui.core.profile import RunProfile
+
+    hints = typing.get_type_hints(RunProfile)
+    out = []
+    for f in dataclasses.fields(RunProfile):
+        if f.name in ("name", "sweep", "study", "device"):
+            continue
+        if dataclasses.is_dataclass(hints[f.name]):
+            out += [f"{f.name}.{g.name}" for g in dataclasses.fields(hints[f.name])]
+        else:
+            out.append(f.name)
+    return out
+
+
+#: A different value for each measured field (the `test_the_changes_cover_every_field` guard
+#: makes a new profile field fail until it is listed here).
+_CHANGES: dict[str, Any] = {
+    "model": "resnet18", "framework": "openvino", "precision": "int8_static", "scenario": "Offline",
+    "mode": "accuracy", "threads": 1, "batch_size": 2, "warmup_queries": 3, "schema_version": 0,
+    "weights.source": "torchvision", "weights.seed": 1,
+    "dataset.source": "/data/imagenet", "dataset.count": 64, "dataset.seed": 1,
+    "dataset.performance_sample_count": 16, "dataset.calibration_count": 8,
+    "loadgen.preset": "mlperf", "loadgen.min_duration_ms": 1, "loadgen.max_duration_ms": 60_000,
+    "loadgen.min_query_count": 65, "loadgen.max_query_count": 1000, "loadgen.expected_latency_ms": 3.5,
+    "loadgen.expected_qps": 250.0, "loadgen.samples_per_query": 4,
+}
+
+
+def _changed(profile: Any, dotted: str) -> Any:
+    value = _CHANGES[dotted]
+    if "." not in dotted:
+        assert getattr(profile, dotted) != value
+        return replace(profile, **{dotted: value})
+    table, name = dotted.split(".")
+    sub = getattr(profile, table)
+    assert getattr(sub, name) != value
+    return replace(profile, **{table: replace(sub, **{name: value})})
+
+
+def test_the_changes_cover_every_field() -> None:
+    assert sorted(_CHANGES) == sorted(_leaf_fields())
+
+
+@pytest.mark.parametrize("dotted", _leaf_fields())
+def test_changing_any_measured_field_makes_a_different_cell(dotted: str) -> None:
+    """A result whose profile differs from the cell's in one measured field (the LoadGen settings
+    included: a quick run is no finished mlperf cell) is not one of the cell's runs; with every
+    field equal it is."""
+    from qtui.core.results import RunResult
+    from qtui.core.study import measured_identity, quality_runs_done
+
+    cell = small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64))
+    env = {"hostname": "bench-1", "cpu_model": "Test CPU"}
+    machine = machine_identity(env)
+
+    def result(profile: Any, run_id: str, mode: str = "performance") -> RunResult:
+        return RunResult(run_id=run_id, created="2026-03-01T00:00:00+00:00", status="ok",
+                         profile=replace(profile, mode=mode), environment=env, artifact={"key": "a1"})
+
+    other = _changed(cell, dotted)
+    assert measured_identity(other) != measured_identity(cell)
+    same, changed = result(cell, "same"), result(other, "changed", other.mode)
+    assert [r.run_id for r in completed_runs(cell, "a1", machine, [same, changed])] == ["same"]
+    if dotted not in ("mode", "scenario"):  # accuracy does not depend on the scenario
+        acc, acc_changed = result(cell, "acc", "accuracy"), result(other, "acc-changed", "accuracy")
+        assert [r.run_id for r in quality_runs_done(cell, "a1", machine, [acc, acc_changed])] == ["acc"]
+
+
+@pytest.mark.parametrize("where", ["hostname", "cpu_model", "device", "artifact"])
+def test_another_machine_or_artifact_makes_a_different_cell(where: str) -> None:
+    from qtui.core.results import RunResult
+
+    cell = small_profile()
+    env = {"hostname": "bench-1", "cpu_model": "Test CPU"}
+    changed_env = {**env, where: "other"} if where != "artifact" else env
+    r = RunResult(run_id="r", created="2026-03-01T00:00:00+00:00", status="ok", profile=cell,
+                  environment=changed_env, artifact={"key": "other" if where == "artifact" else "a1"})
+    assert completed_runs(cell, "a1", machine_identity(env), [r]) == []
+    if where != "artifact":
+        assert [x.run_id for x in completed_runs(cell, "a1", machine_identity(changed_env), [r])] == ["r"]
