@@ -107,7 +107,7 @@ def _fake_repo(tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_r
     calls = repo / "calls.log"
     tool = '#!/usr/bin/env bash\necho "{name} $*" >> "{calls}"\n{body}\n'
     stubs = {
-        "python": f'echo "1 passed in 0.01s"; exit {pytest_rc}',
+        "python": f'echo "1 passed in 0.01s (CI=${{CI:-}})"; exit {pytest_rc}',
         "ruff": f"echo 'F401 unused import'; exit {ruff_rc}" if ruff_rc else "exit 0",
         "lint-imports": "exit 0",
         "mypy": "exit 0",
@@ -191,6 +191,18 @@ def test_ci_skips_pi_check_only_when_asked(tmp_path: Path) -> None:
     assert out.rstrip().splitlines()[-1].endswith("check: SKIPPED on purpose (QTUI_CI_PI=0)")
     rc, out, _ = _ci(_fake_repo(tmp_path / "2", "yes", PASSED, 0), tmp_path, QTUI_CI_PI="no")
     assert rc == 2 and "QTUI_CI_PI must be 0 or 1, not 'no'" in out
+
+
+def test_ci_refuses_to_rewrite_the_snapshots_and_sets_ci(tmp_path: Path) -> None:
+    """QTUI_UPDATE_SNAPSHOTS in CI's environment would turn every snapshot comparison into a
+    silent rewrite: CI stops before anything runs. CI=true reaches the tests (the snapshot
+    helper refuses a rewrite there too, hypothesis is derandomised)."""
+    rc, out, calls = _ci(_fake_repo(tmp_path, "yes", PASSED, 0), tmp_path, QTUI_UPDATE_SNAPSHOTS="1")
+    assert rc == 2, out
+    assert "QTUI_UPDATE_SNAPSHOTS is set ('1'): CI compares the UI snapshots and never rewrites them" in out
+    assert calls == []
+    rc, out, _ = _ci(_fake_repo(tmp_path / "2", "yes", PASSED, 0), tmp_path, CI="")
+    assert rc == 0 and "1 passed in 0.01s (CI=true)" in out, out
 
 
 def test_ci_on_a_machine_that_cannot_emulate_says_so_loudly(tmp_path: Path) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -135,41 +138,98 @@ def write_fake_results(root: Path) -> list[RunResult]:
     return results
 
 
+#: A picture's unique results folder → the fixed path it shows in the picture (`results_shown_as`).
+_SHOWN: dict[str, str] = {}
+
+
+@contextmanager
+def results_shown_as(shown: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh results folder for a picture, QTUI_RESULTS_DIR pointing at it, removed after:
+    unique (two suites at once never share it) and as long as `shown`, the path the picture
+    keeps showing (`assert_snapshot` puts it in place of the real one), so the layout is the
+    same whatever the folder's name."""
+    import secrets
+
+    assert shown.startswith("/tmp/qtui-") and len(shown) > 26
+    while True:
+        path = Path("/tmp/qtui-" + secrets.token_hex(16)[: len(shown) - len("/tmp/qtui-")])
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            continue
+    _SHOWN[str(path)] = shown
+    monkeypatch.setenv("QTUI_RESULTS_DIR", str(path))
+    try:
+        yield path
+    finally:
+        _SHOWN.pop(str(path), None)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def pinned_platform_difference() -> str | None:
+    """Why the snapshots cannot be compared here (None: they can): they are drawn on the
+    platform of constraints.txt's `# platform:` line with its textual and rich versions."""
+    import platform
+    import sys
+    from importlib import metadata
+
+    lines = (Path(__file__).parents[2] / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    pins = dict(line.split("==", 1) for line in lines if "==" in line and not line.startswith("#"))
+    (pinned,) = [line.split(":", 1)[1].split() for line in lines if line.startswith("# platform:")]
+    here = [platform.system(), platform.machine(),
+            f"cp{sys.version_info[0]}{sys.version_info[1]}" if sys.implementation.name == "cpython"
+            else sys.implementation.name]
+    if here != pinned:
+        return f"snapshots are drawn on {' '.join(pinned)} (constraints.txt), this is {' '.join(here)}"
+    off = [f"{name} {metadata.version(name)} (constraints.txt pins {pins[name]})"
+           for name in ("textual", "rich") if name in pins and metadata.version(name) != pins[name]]
+    if off:
+        return f"snapshots are drawn with the pinned textual and rich; installed: {', '.join(off)}"
+    return None
+
+
+def _comparable(svg: str) -> str:
+    """The picture without rich's content hash in its element ids (it changes with the real
+    folder's name, which the picture does not show)."""
+    return re.sub(r"terminal-\d+", "terminal-ID", svg)
+
+
 def assert_snapshot(app: App, name: str, tmp_path: Path) -> None:
-    """Compare the screen with tests/ui/snapshots/NAME.svg; QTUI_UPDATE_SNAPSHOTS=1 rewrites it."""
+    """Compare the screen with tests/ui/snapshots/NAME.svg; QTUI_UPDATE_SNAPSHOTS=1 rewrites it
+    (refused in CI, where a rewrite would pass silently). Off the pinned platform (constraints.txt)
+    the comparison is skipped with the reason: the pictures are drawn there."""
     svg = app.export_screenshot(title=name)
+    for real, shown in _SHOWN.items():
+        svg = svg.replace(real, shown)
     expected = SNAPSHOTS / f"{name}.svg"
-    if os.environ.get(UPDATE_ENV):
+    update = os.environ.get(UPDATE_ENV, "")
+    if update:
+        if update != "1":
+            pytest.fail(f"{UPDATE_ENV}={update!r}: set it to 1 to rewrite the snapshots, or unset it")
+        if _truthy("CI"):
+            pytest.fail(f"{UPDATE_ENV}=1 is refused in CI (CI={os.environ['CI']}): it would turn "
+                        f"every snapshot comparison into a silent rewrite")
+    why_not = pinned_platform_difference()
+    if why_not is not None:
+        pytest.skip(f"snapshot {name} not compared: {why_not}")
+    if update:
         SNAPSHOTS.mkdir(exist_ok=True)
         expected.write_text(svg, encoding="utf-8")
         return
     if not expected.exists():
         raise AssertionError(f"missing snapshot {expected}: run with {UPDATE_ENV}=1 and commit it")
-    if svg != expected.read_text(encoding="utf-8"):
+    if _comparable(svg) != _comparable(expected.read_text(encoding="utf-8")):
         actual = tmp_path / f"{name}.actual.svg"
         actual.write_text(svg, encoding="utf-8")
         raise AssertionError(
             f"screen differs from {expected} (actual: {actual}); if the change is wanted, "
-            f"rerun with {UPDATE_ENV}=1.{_unpinned_renderers()}\nScreen now:\n{screen_text(app)}"
+            f"rerun with {UPDATE_ENV}=1.\nScreen now:\n{screen_text(app)}"
         )
-
-
-def _unpinned_renderers() -> str:
-    """Snapshots are drawn by textual and rich at the versions in constraints.txt: say so when
-    this venv has others (then the difference may be theirs, not qtui's)."""
-    from importlib import metadata
-
-    pins = dict(
-        line.split("==", 1)
-        for line in (Path(__file__).parents[2] / "constraints.txt").read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    )
-    off = [
-        f"{name} {metadata.version(name)} is installed, constraints.txt pins {pins[name]}"
-        for name in ("textual", "rich")
-        if name in pins and metadata.version(name) != pins[name]
-    ]
-    return f" Note: {'; '.join(off)}." if off else ""
 
 
 async def open_results(pilot: Pilot) -> Any:

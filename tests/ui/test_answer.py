@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,11 +41,17 @@ from qtui.ui.widgets.charts import (
     speedup_chart,
 )
 from qtui.ui.widgets.histogram import format_ms
-from tests.ui.conftest import assert_snapshot, fake_result, open_results, screen_text, select_row
+from tests.ui.conftest import (
+    assert_snapshot,
+    fake_result,
+    open_results,
+    results_shown_as,
+    screen_text,
+    select_row,
+)
 
 SIZES = [(80, 24), (120, 40)]
-#: Fixed results folder for the snapshots: its path is drawn on the answer screen.
-SNAPSHOT_RESULTS = Path("/tmp/qtui-ui-answer-snapshot-results")
+SHOWN_RESULTS = "/tmp/qtui-ui-answer-snapshot-results"  # the real folder is unique: results_shown_as
 
 
 def _root() -> Path:
@@ -452,11 +457,9 @@ async def test_charts_without_performance_runs_say_so() -> None:
 # -- pictures -------------------------------------------------------------------------------------
 @pytest.fixture
 def snapshot_results(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    shutil.rmtree(SNAPSHOT_RESULTS, ignore_errors=True)
-    study_results(SNAPSHOT_RESULTS)
-    monkeypatch.setenv("QTUI_RESULTS_DIR", str(SNAPSHOT_RESULTS))
-    yield
-    shutil.rmtree(SNAPSHOT_RESULTS, ignore_errors=True)
+    with results_shown_as(SHOWN_RESULTS, monkeypatch) as root:
+        study_results(root)
+        yield
 
 
 async def test_answer_snapshot(snapshot_results: None, tmp_path: Path) -> None:

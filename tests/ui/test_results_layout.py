@@ -7,7 +7,6 @@ folds its notes under their text."""
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,14 +39,14 @@ from tests.ui.conftest import (
     fake_result,
     open_results,
     open_study,
+    results_shown_as,
     screen_text,
     wait_for,
     write_fake_results,
 )
 from tests.ui.test_answer import study_results
 
-#: Fixed results folder for the snapshots: its path is drawn in the header.
-SNAPSHOT_RESULTS = Path("/tmp/qtui-ui-layout-snapshot-results")
+SHOWN_RESULTS = "/tmp/qtui-ui-layout-snapshot-results"  # the real folder is unique: results_shown_as
 FULL = ("MobileNetV2", "ONNX Runtime", "INT8 static", "SingleStream", "p50 ms", "p99 ms")
 SHORT = ("MNetV2", "ORT", "INT8s", " SS ")
 
@@ -359,11 +358,9 @@ def _any_study() -> StudyTable:
 # -- pictures -------------------------------------------------------------------------------------
 @pytest.fixture
 def snapshot_results(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    shutil.rmtree(SNAPSHOT_RESULTS, ignore_errors=True)
-    write_fake_results(SNAPSHOT_RESULTS)
-    monkeypatch.setenv("QTUI_RESULTS_DIR", str(SNAPSHOT_RESULTS))
-    yield
-    shutil.rmtree(SNAPSHOT_RESULTS, ignore_errors=True)
+    with results_shown_as(SHOWN_RESULTS, monkeypatch) as root:
+        write_fake_results(root)
+        yield
 
 
 async def test_results_snapshot_120x40(snapshot_results: None, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ intended change (then look at them: any SVG viewer or browser)."""
 
 from __future__ import annotations
 
-import shutil
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,16 @@ from qtui.core.profile import LoadGenSpec
 from qtui.ui.app import QtuiApp
 from qtui.ui.screens.run import RunScreen
 from tests.conftest import small_profile
-from tests.ui.conftest import assert_snapshot, fake_result, wait_for, write_fake_results
+from tests.ui.conftest import (
+    assert_snapshot,
+    fake_result,
+    results_shown_as,
+    wait_for,
+    write_fake_results,
+)
 
-#: Fixed results folder: its path is shown on the results screen.
-SNAPSHOT_RESULTS = Path("/tmp/qtui-ui-snapshot-results")
+#: The results folder the picture shows (the real one is unique: `results_shown_as`).
+SHOWN_RESULTS = "/tmp/qtui-ui-snapshot-results"
 
 
 async def test_setup_screen(fixed_catalog: None, tmp_path: Path) -> None:
@@ -41,17 +47,13 @@ async def test_setup_screen_unavailable_choice(fixed_catalog: None, tmp_path: Pa
 
 
 async def test_results_screen(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    shutil.rmtree(SNAPSHOT_RESULTS, ignore_errors=True)
-    write_fake_results(SNAPSHOT_RESULTS)
-    monkeypatch.setenv("QTUI_RESULTS_DIR", str(SNAPSHOT_RESULTS))
-    app = QtuiApp()
-    try:
+    with results_shown_as(SHOWN_RESULTS, monkeypatch) as root:
+        write_fake_results(root)
+        app = QtuiApp()
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("ctrl+t")
             await pilot.pause()
             assert_snapshot(app, "results", tmp_path)
-    finally:
-        shutil.rmtree(SNAPSHOT_RESULTS, ignore_errors=True)
 
 
 def _synthetic_run(release: threading.Event) -> Any:
@@ -96,3 +98,75 @@ async def test_run_screen_with_synthetic_events(monkeypatch: pytest.MonkeyPatch,
             await wait_for(pilot, lambda: screen.phase == "done")
     finally:
         release.set()
+
+
+# -- the snapshot helper: never a silent rewrite in CI, a skip with its reason off the platform ----
+async def _setup_app_snapshot(tmp_path: Path) -> None:
+    app = QtuiApp(profile=small_profile())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert_snapshot(app, "setup", tmp_path)
+
+
+@pytest.mark.parametrize(("update", "ci", "message"), [
+    ("1", "true", "QTUI_UPDATE_SNAPSHOTS=1 is refused in CI (CI=true)"),
+    ("1", "1", "QTUI_UPDATE_SNAPSHOTS=1 is refused in CI (CI=1)"),
+    ("yes", "", "QTUI_UPDATE_SNAPSHOTS='yes': set it to 1 to rewrite the snapshots, or unset it"),
+])
+async def test_a_rewrite_is_refused_in_ci(
+    fixed_catalog: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update: str, ci: str, message: str
+) -> None:
+    from tests.ui.conftest import SNAPSHOTS
+
+    before = (SNAPSHOTS / "setup.svg").read_bytes()
+    monkeypatch.setenv("QTUI_UPDATE_SNAPSHOTS", update)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.fail.Exception, match=re.escape(message)):
+        await _setup_app_snapshot(tmp_path)
+    assert (SNAPSHOTS / "setup.svg").read_bytes() == before
+
+
+@pytest.mark.parametrize("where", ["system", "machine", "python", "textual"])
+async def test_off_the_pinned_platform_the_comparison_is_skipped_with_its_reason(
+    fixed_catalog: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    import platform
+    import sys
+    from importlib import metadata
+
+    lines = (Path(__file__).parents[2] / "constraints.txt").read_text().splitlines()
+    (pinned,) = [line.split(":", 1)[1].strip() for line in lines if line.startswith("# platform:")]
+    assert pinned == "Linux x86_64 cp311", "update the cases below with the pinned platform"
+    (textual_pin,) = [line.split("==")[1] for line in lines if line.startswith("textual==")]
+    if where == "system":
+        monkeypatch.setattr(platform, "system", lambda: "Darwin")
+        reason = "snapshots are drawn on Linux x86_64 cp311 (constraints.txt), this is Darwin x86_64 cp311"
+    elif where == "machine":
+        monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+        reason = "snapshots are drawn on Linux x86_64 cp311 (constraints.txt), this is Linux aarch64 cp311"
+    elif where == "python":
+        monkeypatch.setattr(sys, "version_info", (3, 12, 0, "final", 0))
+        reason = "snapshots are drawn on Linux x86_64 cp311 (constraints.txt), this is Linux x86_64 cp312"
+    else:
+        real = metadata.version
+        monkeypatch.setattr(metadata, "version", lambda name: "0.1" if name == "textual" else real(name))
+        reason = "snapshots are drawn with the pinned textual and rich; installed: textual 0.1 (constraints.txt pins " + textual_pin + ")"
+    if (platform.system(), platform.machine(), sys.version_info[:2]) != ("Linux", "x86_64", (3, 11)) and where == "textual":
+        pytest.skip("this case is checked on the pinned platform")
+    with pytest.raises(pytest.skip.Exception, match=re.escape(f"snapshot setup not compared: {reason}")):
+        await _setup_app_snapshot(tmp_path)
+
+
+async def test_the_comparison_runs_on_the_pinned_platform(fixed_catalog: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A changed snapshot fails where the snapshots are drawn (a skip everywhere would pass)."""
+    from tests.ui import conftest
+
+    if conftest.pinned_platform_difference() is not None:
+        pytest.skip(f"not the pinned platform: {conftest.pinned_platform_difference()}")
+    monkeypatch.delenv("QTUI_UPDATE_SNAPSHOTS", raising=False)
+    changed = tmp_path / "snapshots"
+    changed.mkdir()
+    (changed / "setup.svg").write_text((conftest.SNAPSHOTS / "setup.svg").read_text().replace("qtui", "qtul"))
+    monkeypatch.setattr(conftest, "SNAPSHOTS", changed)
+    with pytest.raises(AssertionError, match="screen differs from"):
+        await _setup_app_snapshot(tmp_path)
