@@ -3,13 +3,28 @@ a per-test folder, and small profiles that keep LoadGen runs to seconds."""
 
 from __future__ import annotations
 
+import os
+import queue
+import re
+import subprocess
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
+
+#: In CI (`CI` set, as .ci/run and CI services do) the property tests draw the same examples on
+#: every run: a red CI is reproducible and never a lucky draw; locally they keep exploring.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +68,89 @@ def torch_reference(loaded: Any, count: int, seed: int) -> tuple[np.ndarray, np.
             [loaded.module(torch.from_numpy(images[i : i + 32])).numpy() for i in range(0, count, 32)]
         )
     return images, ref
+
+
+class ChildOutput:
+    """A child process's stdout and stderr, each read on its own thread: waiting for a stderr
+    line has a real deadline even when the child falls silent (a bare `readline()` waits
+    forever), and `communicate` collects the rest like `Popen.communicate`. One per child:
+    `child_output(proc)`."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self.proc = proc
+        self._stderr: queue.Queue[str | None] = queue.Queue()
+        self._stdout: list[str] = []
+        self._threads = [
+            threading.Thread(target=self._pump_stderr, daemon=True),
+            threading.Thread(target=lambda: self._stdout.append(proc.stdout.read()), daemon=True),  # type: ignore[union-attr]
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _pump_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._stderr.put(line)
+        self._stderr.put(None)
+
+    def wait_for(self, match: str | Callable[[str], object], timeout: float = 240) -> str:
+        """The stderr lines up to and including the first that contains `match` (or for which
+        `match(line)` is true). Fails, ending the child, after `timeout` s or when stderr ends."""
+        test = (lambda line: match in line) if isinstance(match, str) else match
+        seen = ""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._stderr.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.proc.kill()
+                raise AssertionError(f"no line matching {match!r} within {timeout:.0f} s:\n{seen}") from None
+            if line is None:
+                raise AssertionError(f"stderr ended without a line matching {match!r}:\n{seen}")
+            seen += line
+            if test(line):
+                return seen
+
+    def communicate(self, timeout: float) -> tuple[str, str]:
+        """Wait for the child to end (killed after `timeout` s, then the test fails); its whole
+        stdout and the stderr not yet returned by `wait_for`."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        finally:
+            for t in self._threads:
+                t.join(timeout=30)
+        rest = []
+        while True:
+            try:
+                line = self._stderr.get_nowait()
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            rest.append(line)
+        return "".join(self._stdout), "".join(rest)
+
+
+_CHILDREN: weakref.WeakKeyDictionary[subprocess.Popen[str], ChildOutput] = weakref.WeakKeyDictionary()
+
+
+def child_output(proc: subprocess.Popen[str]) -> ChildOutput:
+    """The one `ChildOutput` reading `proc` (made at the first call)."""
+    if proc not in _CHILDREN:
+        _CHILDREN[proc] = ChildOutput(proc)
+    return _CHILDREN[proc]
+
+
+#: A non-TTY progress line of a measurement: "LoadGen  12%  48/400 samples ..." (qtui.cli).
+PROGRESS_LINE = re.compile(r"^LoadGen\s+(?:\d+%\s+)?(\d+)(?:/(\d+))? samples")
+
+
+def mid_measurement(line: str) -> bool:
+    """A progress line that shows completed queries and more to come (the run is under way)."""
+    m = PROGRESS_LINE.match(line)
+    return bool(m) and int(m.group(1)) > 0 and (m.group(2) is None or int(m.group(1)) < int(m.group(2)))

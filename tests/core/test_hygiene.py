@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -312,3 +313,129 @@ def test_setup_constraints_can_be_switched_off_or_named(tmp_path: Path) -> None:
     rc, out, calls = _setup_calls(tmp_path / "b", "Linux x86_64 cp311", "x86_64", QTUI_CONSTRAINTS="nope.txt")
     assert rc == 2 and calls == []
     assert "setup: constraints file nope.txt not found (QTUI_CONSTRAINTS)" in out
+
+
+# -- hangs: reported as a failed test, never a CI that waits forever ----------------------------------
+HANGING_TESTS = '''
+import subprocess, sys, threading
+
+def test_silent_child():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], stdout=subprocess.PIPE)
+    try:
+        child.stdout.readline()  # the child never writes: without a timeout this waits 5 min
+    finally:
+        child.kill()
+        child.wait()
+
+def test_waits_on_a_thread_that_never_finishes():
+    # like a LoadGen run: the work is on another thread, the main thread waits for it
+    done = threading.Event()
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+    done.wait()
+
+def test_after_the_hangs():
+    assert 1 + 1 == 2
+'''
+
+
+def test_a_hanging_test_fails_with_a_timeout_and_the_suite_goes_on(tmp_path: Path) -> None:
+    """pyproject's pytest-timeout settings (the method as configured, a 3 s limit here): each
+    hanging test is reported as failed with 'Timeout', and the next test still runs."""
+    (tmp_path / "test_hangs.py").write_text(HANGING_TESTS)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-c", str(ROOT / "pyproject.toml"),
+         "--rootdir", str(tmp_path), "-o", "timeout=3", "-q", str(tmp_path / "test_hangs.py")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=240, stdin=subprocess.DEVNULL,
+    )
+    text = out.stdout + out.stderr
+    assert out.returncode == 1, text
+    assert "2 failed, 1 passed" in text, text
+    assert "FAILED test_hangs.py::test_silent_child - Failed: Timeout" in text, text
+    assert "FAILED test_hangs.py::test_waits_on_a_thread_that_never_finishes - Failed: Ti" in text, text
+
+
+def test_the_suite_has_a_per_test_timeout(pytestconfig: pytest.Config) -> None:
+    assert pytestconfig.getini("timeout") == "900"
+    assert pytestconfig.getini("timeout_method") == "signal"
+    pins = (ROOT / "constraints.txt").read_text()
+    assert re.search(r"^pytest-timeout==\d", pins, re.M)
+    assert "pytest-timeout" in (ROOT / "pyproject.toml").read_text().split("test = [", 1)[1].split("]", 1)[0]
+
+
+@pytest.mark.parametrize("ci", ["true", "1"])
+def test_hypothesis_is_derandomised_in_ci(ci: str) -> None:
+    """.ci/run exports CI=true; there the property tests draw the same examples every run."""
+    code = "import tests.conftest; from hypothesis import settings; print(settings.default.derandomize)"
+    env = {**os.environ, "CI": ci, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env=env, timeout=120, check=True)
+    assert out.stdout.strip() == "True"
+
+
+# -- pi-check's verdict: a pair the README says runs on the Pi must be offered there ------------------
+def _pi_expected() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pi_expected", ROOT / "scripts" / "pi" / "expected.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PI_PAIRS = [("onnxruntime", "fp32"), ("onnxruntime", "int8_static"), ("torch", "fp32"), ("torch", "int8_static"),
+            ("tflite", "fp32"), ("tflite", "int8_static"), ("openvino", "fp32"), ("openvino", "int8_dynamic"),
+            ("openvino", "int8_static")]
+OV_PI4 = ("OpenVINO's ARM CPU plugin cannot compile INT8 convolutions on a CPU without dot-product "
+          "instructions ('asimddp'; e.g. the Raspberry Pi 4's Cortex-A72)")
+
+
+def _doctor(unavailable: dict[tuple[str, str], str]) -> dict[str, Any]:
+    return {"combinations": [{"framework": f, "precision": p, "available": (f, p) not in unavailable,
+                              "reason": unavailable.get((f, p), "runs here")} for f, p in PI_PAIRS]}
+
+
+def test_pi_check_verdict_follows_the_readme() -> None:
+    pi = _pi_expected()
+    pi4 = _doctor({("openvino", "int8_static"): OV_PI4})
+    assert [pi.verdict(pi4, "pi4", f, p) for f, p in PI_PAIRS] == ["run"] * 8 + ["refuse"]
+    assert [pi.verdict(_doctor({}), "pi5", f, p) for f, p in PI_PAIRS] == ["run"] * 9
+
+
+@pytest.mark.parametrize(("board", "unavailable", "pair", "why"), [
+    # the issue's case: a framework installed on the Pi cannot run a precision the README promises
+    ("pi5", {("torch", "int8_static"): "PyTorch int8 needs the x86 (fbgemm) or ARM (qnnpack) engine"},
+     ("torch", "int8_static"), "the README says torch int8_static runs on a Raspberry Pi 5, but qtui doctor says: PyTorch int8 needs"),
+    ("pi4", {("tflite", "fp32"): "converter not installed here"}, ("tflite", "fp32"),
+     "the README says tflite fp32 runs on a Raspberry Pi 4, but qtui doctor says: converter not installed here"),
+    ("pi5", {("openvino", "int8_static"): OV_PI4}, ("openvino", "int8_static"),
+     "the README says openvino int8_static runs on a Raspberry Pi 5"),
+    ("pi4", {}, ("openvino", "int8_static"), "is refused on a Raspberry Pi 4 (no asimddp), but qtui doctor offers it"),
+    ("pi4", {("openvino", "int8_static"): "made with NNCF, not installed here"}, ("openvino", "int8_static"),
+     "not for the README's reason (asimddp): made with NNCF"),
+])
+def test_pi_check_fails_where_the_readme_and_doctor_disagree(
+    board: str, unavailable: dict[tuple[str, str], str], pair: tuple[str, str], why: str
+) -> None:
+    verdict = _pi_expected().verdict(_doctor(unavailable), board, *pair)
+    assert verdict.startswith("FAIL: ") and why in verdict, verdict
+
+
+def test_pi_check_verdict_from_the_command_line(tmp_path: Path) -> None:
+    doctor = tmp_path / "doctor.json"
+    doctor.write_text(json.dumps(_doctor({("onnxruntime", "int8_static"): "no quantization tools"})))
+    script = str(ROOT / "scripts" / "pi" / "expected.py")
+
+    def ask(*args: str) -> str:
+        out = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert ask(str(doctor), "pi4", "onnxruntime", "fp32") == "run"
+    assert ask(str(doctor), "pi4", "onnxruntime", "int8_static").startswith("FAIL: the README says onnxruntime int8_static runs")
+    assert ask(str(doctor), "pi4", "mxnet", "fp32") == "FAIL: qtui doctor does not list mxnet fp32"
+    assert ask(str(tmp_path / "missing.json"), "pi4", "onnxruntime", "fp32").startswith("FAIL: cannot judge")
+    # pi-check acts on the verdict: a FAIL line and a failed check, never a SKIP
+    text = (ROOT / "scripts" / "pi-check").read_text()
+    assert "qtui doctor: not available here" not in text
+    assert 'v=$(verdict "$board" "$fw" "$prec")' in text and "FAILED=1" in text.split('v=$(verdict', 1)[1].split("done", 1)[0]
