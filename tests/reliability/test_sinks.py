@@ -6,6 +6,8 @@ argument shell-quoted. Every string field of a result file is poisoned in turn.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -13,6 +15,7 @@ import shlex
 import subprocess
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -213,3 +216,156 @@ def test_for_markdown_escapes_html_tables_and_links() -> None:
 def test_for_terminal_strips_sequences() -> None:
     assert for_terminal("a\x1b]0;title\x07b\x1b[2Jc\u202ed\x9b31me\nf") == "abcde f"
     assert for_terminal("a\nb", multiline=True) == "a\nb"
+
+
+# -- every string field of a result file, poisoned ------------------------------------------------------
+#: Terminal control (OSC title, CSI clear, 8-bit CSI, bidi override, BEL), a formula, HTML, a
+#: Markdown table breaker and a link: what a result folder copied from elsewhere may hold.
+PAYLOAD = (
+    "=HYPERLINK(\"http://x\")\x1b]0;pwned\x07\x1b[2J\x9b31m\u202eevil\x07 <script>alert(1)</script>"
+    "<svg onload=alert(2)> a|b\\|c\nd ![i](http://x/t.png)"
+)
+_RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _pool() -> list[RunResult]:
+    """FP32, a faster INT8 static with warnings (quality unmeasured), and a failed run."""
+    fp32 = make_run("p-fp32", "fp32", 20.0, device="lab")
+    int8 = make_run("p-int8", "int8_static", 5.0, device="lab")
+    int8.environment["warnings"] = ["other processes kept the CPU busy"]
+    int8.loadgen["invalid_reasons"] = ["reason"]
+    int8.provenance.update(weights="seeded random", data="synthetic")
+    failed = replace(make_run("p-fail", "int8_dynamic", 7.0, device="lab"), status="failed", message="it failed")
+    return [fp32, int8, failed]
+
+
+def _string_paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(data, str):
+        return [prefix]
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in _string_paths(v, (*prefix, k))]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in _string_paths(v, (*prefix, i))]
+    return []
+
+
+_FIELDS = sorted({path for r in _pool() for path in _string_paths(r.to_dict())}, key=str)
+
+
+def _poisoned(root: Path, path: tuple[Any, ...]) -> None:
+    for r in _pool():
+        data = r.to_dict()
+        node = data
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else (node[part] if isinstance(node, list) and part < len(node) else None)
+            if node is None:
+                break
+        else:
+            if isinstance(node, dict) and path[-1] in node or isinstance(node, list) and path[-1] < len(node):
+                node[path[-1]] = PAYLOAD
+        folder = root / r.run_id
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+def _invoke(*args: str, stdout: bool = False) -> str:
+    """What `qtui ARGS` prints: stdout and stderr, or (`stdout`) stdout alone."""
+    out = CliRunner().invoke(main, list(args))
+    assert out.exception is None or isinstance(out.exception, SystemExit), out.exception
+    return out.stdout if stdout else out.output
+
+
+def _markdown_ok(text: str) -> None:
+    assert "<" not in text.replace("<br>", ""), text  # no raw tag: only qtui's own line breaks
+    unescaped = re.compile(r"(?<!\\)(?:\\\\)*\|")
+    tables: dict[int, int] = {}
+    block = 0
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            block += 1
+            continue
+        tables.setdefault(block, len(unescaped.findall(line)))
+        assert len(unescaped.findall(line)) == tables[block], line
+    assert "](" not in text
+
+
+def _csv_ok(text: str) -> None:
+    for row in csv.reader(io.StringIO(text)):
+        for cell in row:
+            if cell.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r")):
+                float(cell)  # only a number may start so
+
+
+@pytest.mark.parametrize("path", _FIELDS, ids=lambda p: ".".join(map(str, p)))
+def test_a_poisoned_field_reaches_no_sink_raw(tmp_path: Path, path: tuple[Any, ...]) -> None:
+    _poisoned(tmp_path, path)
+    root = str(tmp_path)
+    study_all = ("--format", "study", "--executed", "--delta", "--efficiency")
+    runs = {fmt: ("report", "--results-dir", root, "--format", fmt) for fmt in ("table", "markdown", "csv", "study")}
+    runs |= {"study-all": ("report", "--results-dir", root, *study_all), "recommend": ("recommend", "--results-dir", root)}
+    for name, args in runs.items():
+        text = _invoke(*args)  # stdout and stderr (a skipped file's warning quotes it)
+        assert _RAW_CONTROL.search(text) is None, (name, text)
+    for name in ("markdown", "study", "study-all"):
+        _markdown_ok(_invoke(*runs[name], stdout=True))
+    _csv_ok(_invoke(*runs["csv"], stdout=True))
+    exported = tmp_path / "out.csv"
+    _invoke("report", "--results-dir", root, "--format", "csv", "-o", str(exported))
+    _csv_ok(exported.read_text(encoding="utf-8"))
+
+
+def test_the_poison_reaches_the_outputs_at_all(tmp_path: Path) -> None:
+    """The test above would pass on outputs that never show the fields: the device label, the
+    warning and the run id do show, cleaned."""
+    for path in (("environment", "device"), ("environment", "warnings", 0), ("run_id",)):
+        root = tmp_path / "_".join(map(str, path))
+        _poisoned(root, path)
+        table = _invoke("report", "--results-dir", str(root), "--format", "markdown", stdout=True)
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in table and "a\\|b\\\\\\|c d" in table
+        text = _invoke("report", "--results-dir", str(root), "--format", "csv", stdout=True)
+        assert "'=HYPERLINK" in text and "\x1b" not in text
+
+
+def test_progress_and_log_lines_are_cleaned() -> None:
+    from qtui.core import events as ev
+
+    stream = io.StringIO()
+    printer = cli._ProgressPrinter(stream)
+    printer(ev.Preparing(step=PAYLOAD, fraction=0.5))
+    printer(ev.Log(level="warning", text=PAYLOAD))
+    assert _RAW_CONTROL.search(stream.getvalue()) is None and "evil" in stream.getvalue()
+
+
+def test_doctor_and_bundle_list_clean_system_and_cache_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qtui.core import bundle, environment
+
+    env = {"cpu_model": PAYLOAD, "os": PAYLOAD, "governor": PAYLOAD, "warnings": [PAYLOAD], "frameworks": {"onnxruntime": PAYLOAD}}
+    monkeypatch.setattr(environment, "capture_environment", lambda **_: env)
+    out = _invoke("doctor")
+    assert "evil" in out and _RAW_CONTROL.search(out) is None
+
+    class Fake:
+        directory = Path(PAYLOAD.replace("/", "_"))
+        meta = {"model": PAYLOAD, "framework": PAYLOAD, "precision": PAYLOAD, "weights": PAYLOAD, "imported_from": PAYLOAD}
+        size_bytes = 1_000_000
+
+    monkeypatch.setattr(bundle, "select_artifacts", lambda *a: [Fake()])
+    out = _invoke("bundle", "list")
+    assert "evil" in out and _RAW_CONTROL.search(out) is None
+
+
+def test_a_title_setting_profile_name_is_refused_and_quoted_nowhere(tmp_path: Path) -> None:
+    """Issue 20.1: a result whose `profile.name` sets the terminal's title and clears the screen
+    (piped output kept the OSC sequence). A recorded profile is never edited, so the file is
+    skipped as damaged, with a warning that quotes none of it raw; the other runs still count."""
+    target = _edited_default()
+    _unmeasured_study(tmp_path, target)
+    hostile = replace(make_run("hostile", "int8_dynamic", 1.0), profile=replace(target, precision="int8_dynamic"))
+    data = hostile.to_dict()
+    data["profile"]["name"] = "quick\x1b]0;pwned\x07\x1b[2J\u202e"
+    (tmp_path / "hostile").mkdir()
+    (tmp_path / "hostile" / "result.json").write_text(json.dumps(data), encoding="utf-8")
+    out = _invoke("recommend", "--results-dir", str(tmp_path))
+    assert _RAW_CONTROL.search(out) is None
+    assert "skipping damaged result" in out and "key 'name'" in out
+    assert _to_measure(out).startswith("qtui run quick --set framework=openvino ")
