@@ -369,3 +369,16 @@ def test_a_title_setting_profile_name_is_refused_and_quoted_nowhere(tmp_path: Pa
     assert _RAW_CONTROL.search(out) is None
     assert "skipping damaged result" in out and "key 'name'" in out
     assert _to_measure(out).startswith("qtui run quick --set framework=openvino ")
+
+
+def test_the_answer_views_recommend_command_is_quoted(tmp_path: Path) -> None:
+    """The TUI's answer view names the `qtui recommend` command it matches: a results folder
+    with spaces or shell syntax in its name comes out quoted, split back exactly."""
+    from qtui.ui.screens.answer import recommend_command
+
+    root = tmp_path / "my results; rm -rf ~ #"
+    command = recommend_command(root, {"scenario": "Offline", "model": "mobilenet_v2"})
+    assert shlex.split(command) == [
+        "qtui", "recommend", "--results-dir", str(root), "--model", "mobilenet_v2", "--scenario", "Offline",
+    ]
+    assert "\x1b" not in recommend_command(tmp_path / "x\x1b]0;t\x07", {})
