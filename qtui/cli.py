@@ -21,6 +21,7 @@ import click
 from qtui import __version__
 from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
+from qtui.core.sinks import for_terminal
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -28,7 +29,7 @@ EXIT_INTERRUPTED = 130
 
 
 def _fail_input(message: str) -> None:
-    click.echo(f"qtui: {message}", err=True)
+    click.echo(f"qtui: {for_terminal(message, multiline=True)}", err=True)
     sys.exit(EXIT_BAD_INPUT)
 
 
@@ -114,7 +115,7 @@ class _ProgressPrinter:
             )
         elif isinstance(event, ev.Log):
             self._newline()
-            self.stream.write(f"{event.level}: {event.text}\n")
+            self.stream.write(f"{for_terminal(event.level)}: {for_terminal(event.text)}\n")
         elif isinstance(event, (ev.Finished, ev.Failed)):
             self._newline()
         self.stream.flush()
@@ -123,6 +124,7 @@ class _ProgressPrinter:
         if not force and now - self._last < self.min_interval:
             return
         self._last = now
+        text = for_terminal(text)
         if self.tty:
             self.stream.write("\r\x1b[2K" + text[:200])
             self._dirty = True
@@ -163,7 +165,7 @@ def _err() -> Any:
 def _echo_err(text: str) -> None:
     """A message on stderr that never raises (stderr may be a terminal that hung up)."""
     try:
-        click.echo(text, file=_err())
+        click.echo(for_terminal(text, multiline=True), file=_err())
     except (OSError, ValueError):
         pass
 
@@ -402,16 +404,16 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
 
                 for r in results:
                     if r.message:
-                        click.echo(f"{r.run_id}: {r.message}", file=_err())
+                        click.echo(f"{for_terminal(r.run_id)}: {for_terminal(r.message)}", file=_err())
                     compute = efficiency_text(r.efficiency)
                     if compute:
-                        click.echo(f"{r.run_id}: compute {compute}", file=_err())
+                        click.echo(f"{for_terminal(r.run_id)}: compute {for_terminal(compute)}", file=_err())
                     if r not in unsaved and r.loadgen.get("log_dir"):
-                        click.echo(f"saved: {Path(r.loadgen['log_dir'])}", file=_err())
+                        click.echo(f"saved: {for_terminal(Path(r.loadgen['log_dir']))}", file=_err())
         except OSError:  # stdout gone (the terminal hung up): the saved results remain
             pass
         for r in unsaved:
-            _echo_err(f"qtui: error: result {r.run_id} NOT saved (its message says why): what is printed above is its only copy")
+            _echo_err(f"qtui: error: result {for_terminal(r.run_id)} NOT saved (its message says why): what is printed above is its only copy")
         if interrupted or signals.received:
             _exit_interrupted()
     if unsaved or any(r.status == "failed" for r in results):
@@ -501,16 +503,14 @@ def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
     for row in rows:
         if row["warnings"]:
             who = "" if len(rows) == 1 else f"{row['run_id']}: "
-            console.print(Text(f"⚠ {who}{row['warnings']}"), soft_wrap=False)
+            console.print(Text(for_terminal(f"⚠ {who}{row['warnings']}")), soft_wrap=False)
 
 
 def _cell(value: Any) -> str:
     """A table cell: a figure to about three digits, any other value as one line of plain text."""
-    from qtui.core.text import one_line
-
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-    return one_line(value)
+    return for_terminal(value)
 
 
 _RESULTS_DIRS_HELP = (
@@ -526,29 +526,27 @@ def _load_pool(results_dirs: tuple[str, ...]) -> list[Any]:
     folder cannot be used."""
     from qtui.core.paths import results_dir as resolve
     from qtui.core.results import load_results_dirs
-    from qtui.core.text import one_line
 
     roots = [Path(d) for d in results_dirs]
     if not roots:
         try:
             roots = [resolve(None)]
         except OSError as exc:
-            _fail_input(one_line(f"results folder: {exc.strerror or exc}"))
-    return load_results_dirs(roots, warn=lambda msg: click.echo(msg, err=True))
+            _fail_input(for_terminal(f"results folder: {exc.strerror or exc}"))
+    return load_results_dirs(roots, warn=lambda msg: click.echo(for_terminal(msg), err=True))
 
 
 def _device_filter(results: list[Any], device: str | None) -> list[Any]:
     """`results` from `device` (see `results.device_matches`); exits 2 naming the devices there
     are when none matches."""
     from qtui.core.results import device_label, device_matches
-    from qtui.core.text import one_line
 
     if device is None:
         return results
     chosen = [r for r in results if device_matches(r, device)]
     if not chosen:
         known = sorted({device_label(r) for r in results}, key=str.casefold)
-        _fail_input(one_line(f"--device {device}: no results from that device; devices: {', '.join(known) or 'none'}"))
+        _fail_input(for_terminal(f"--device {device}: no results from that device; devices: {', '.join(known) or 'none'}"))
     return chosen
 
 
@@ -569,7 +567,6 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     folder or several (devices side by side). Damaged result files are skipped with a warning on
     stderr."""
     from qtui.core.results import study_markdown, table_rows, to_csv, to_markdown
-    from qtui.core.text import one_line
 
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
@@ -583,9 +580,9 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     if not chosen:
         from qtui.core.paths import results_dir
 
-        where = ", ".join(one_line(d) for d in results_dirs) or one_line(results_dir())
+        where = ", ".join(for_terminal(d) for d in results_dirs) or for_terminal(results_dir())
         what = f"match {' '.join(filters)}" if filters and pool else "are saved"
-        click.echo(f"qtui: no results {what} ({len(pool)} results in {where})", err=True)
+        click.echo(f"qtui: no results {for_terminal(what)} ({len(pool)} results in {where})", err=True)
         if fmt == "table" and output is None:
             return
     if fmt == "table" and output is None:
@@ -612,10 +609,10 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         try:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            _fail_input(one_line(f"--output {output}: {exc.strerror or exc}"))
-        click.echo(f"wrote {written} to {one_line(output)}", err=True)
+            _fail_input(for_terminal(f"--output {output}: {exc.strerror or exc}"))
+        click.echo(f"wrote {written} to {for_terminal(output)}", err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(for_terminal(text, multiline=True), nl=False)
 
 
 #: `qtui recommend`'s default budgets, the same as qtui.core.recommend's DEFAULT_* (tested):
@@ -638,7 +635,6 @@ def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: st
     agreement) from accuracy-mode runs; FP32 needs none. Says which evidence it rests on, the
     runner-up, the speed-up with its 95 % interval, and what was not measured."""
     from qtui.core.recommend import Budgets, recommend, recommendations_text
-    from qtui.core.text import one_line
 
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
@@ -648,12 +644,12 @@ def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: st
     recs = recommend(chosen, pool, Budgets(top1_drop, sqnr_db, agreement / 100))
     if not recs:
         where = ", ".join(results_dirs) or "the results folder"
-        click.echo(one_line(f"qtui: no ok or INVALID performance runs to recommend from in {where}: run a study first"), err=True)
+        click.echo(for_terminal(f"qtui: no ok or INVALID performance runs to recommend from in {where}: run a study first"), err=True)
         sys.exit(EXIT_FAILED)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in recs], indent=2, default=str))
     else:
-        click.echo(recommendations_text(recs), nl=False)
+        click.echo(for_terminal(recommendations_text(recs), multiline=True), nl=False)
 
 
 def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> Any:
@@ -692,10 +688,10 @@ def prepare(profile: str | None, model: str | None, framework: str | None, preci
             try:
                 artifact, hit = prepare_only(prof, printer)
             except Exception as exc:  # user-facing failure
-                click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {exc}", err=True)
+                click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
                 failed = True
                 continue
-            click.echo(f"{'cached' if hit else 'prepared'}: {prof.model} {prof.framework} {prof.precision} → {artifact.path} ({artifact.size_bytes / 1e6:.1f} MB)")
+            click.echo(f"{'cached' if hit else 'prepared'}: {prof.model} {prof.framework} {prof.precision} → {for_terminal(artifact.path)} ({artifact.size_bytes / 1e6:.1f} MB)")
     except KeyboardInterrupt:
         _echo_err("\nqtui: interrupted: nothing of the unfinished preparation is kept")
         sys.exit(EXIT_INTERRUPTED)
@@ -725,7 +721,7 @@ class _StudyPrinter(_ProgressPrinter):
             return
         self._newline()
         eta = f", ~{format_duration(event.eta_s, 0)} left" if event.eta_s else ""
-        self.stream.write(f"[{event.index}/{event.total}] {event.phase} {event.label}{eta}\n")
+        self.stream.write(f"[{event.index}/{event.total}] {event.phase} {for_terminal(event.label)}{eta}\n")
         self.stream.flush()
 
 
@@ -752,7 +748,6 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     from qtui.core.catalog import unavailable_reason
     from qtui.core.results import study_markdown
     from qtui.core.study import StudyOptions, plan, run_study, study_summary
-    from qtui.core.text import one_line
 
     prof = _load_profile(profile, assignments)
     if device is not None and (not device.strip() or len(device) > 64):
@@ -778,7 +773,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     printer = _StudyPrinter(_err(), quiet=quiet)
     resolved = options.resolved(prof)
     n_runs = len(runnable) * (resolved.repeats or 1)
-    _echo_err(f"study {one_line(prof.name)}: {len(runnable)} combinations × {resolved.repeats} repeats = {n_runs} runs")
+    _echo_err(f"study {for_terminal(prof.name)}: {len(runnable)} combinations × {resolved.repeats} repeats = {n_runs} runs")
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -793,9 +788,9 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
             with contextlib.redirect_stdout(_out()):
                 measured = [r for r in report.results if r.status in ("ok", "invalid")]
                 if measured:
-                    click.echo(study_markdown(measured, measured + report.quality_results), nl=False)
+                    click.echo(for_terminal(study_markdown(measured, measured + report.quality_results), multiline=True), nl=False)
             for cell in report.prepare_failures:
-                _echo_err(f"qtui: not prepared: {cell.label}: {one_line(cell.prepare_error or '')}")
+                _echo_err(f"qtui: not prepared: {cell.label}: {for_terminal(cell.prepare_error or '')}")
             _echo_err(f"study: {study_summary(report)}")
         except OSError:
             pass
@@ -873,7 +868,7 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
                 try:
                     artifact, _ = prepare_only(prof, printer)
                 except Exception as exc:
-                    click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {exc}", err=True)
+                    click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
                     sys.exit(EXIT_FAILED)
                 chosen.append(artifact)
     else:
@@ -884,8 +879,8 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
         _fail_input(str(exc))
         return
     for a in chosen:
-        click.echo(f"  {describe(a.meta)}")
-    click.echo(f"wrote {len(chosen)} artifacts to {out} ({out.stat().st_size / 1e6:.1f} MB)")
+        click.echo(f"  {for_terminal(describe(a.meta))}")
+    click.echo(f"wrote {len(chosen)} artifacts to {for_terminal(out)} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
 @bundle.command("import")
@@ -893,18 +888,17 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
 def bundle_import(file: str) -> None:
     """Import the artifacts of a bundle FILE into this machine's cache."""
     from qtui.core.bundle import BundleError, import_bundle
-    from qtui.core.text import one_line as plain_text
 
     try:
         imported = import_bundle(file)
     except BundleError as exc:
         # one line, and no terminal control sequences from the bundle's text
-        _fail_input(plain_text(exc))
+        _fail_input(for_terminal(exc))
         return
     for item in imported:
-        click.echo(f"  {plain_text(item.status)}: {plain_text(item.description)}")
+        click.echo(f"  {for_terminal(item.status)}: {for_terminal(item.description)}")
         for w in item.warnings:
-            click.echo(f"    warning: {plain_text(w)}")
+            click.echo(f"    warning: {for_terminal(w)}")
     click.echo(f"{sum(i.status == 'imported' for i in imported)} imported, {sum(i.status != 'imported' for i in imported)} already present")
 
 
@@ -914,8 +908,8 @@ def bundle_list() -> None:
     from qtui.core.bundle import describe, select_artifacts
 
     for a in select_artifacts():
-        origin = f"  [imported from {a.meta['imported_from']}]" if a.meta.get("imported_from") else ""
-        click.echo(f"{a.directory.name}  {describe(a.meta)}  {a.size_bytes / 1e6:.1f} MB{origin}")
+        origin = f"  [imported from {for_terminal(a.meta['imported_from'])}]" if a.meta.get("imported_from") else ""
+        click.echo(f"{for_terminal(a.directory.name)}  {for_terminal(describe(a.meta))}  {a.size_bytes / 1e6:.1f} MB{origin}")
 
 
 @main.command()
@@ -931,23 +925,25 @@ def doctor(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"environment": env, "combinations": [c.__dict__ for c in combos]}, indent=2))
         return
-    click.echo(f"qtui {__version__} on {env.get('board_model') or env.get('cpu_model') or env.get('machine')}")
-    click.echo(f"  OS: {env.get('os')}  Python {env.get('python', {}).get('version')}")
-    click.echo(f"  cores: {env.get('cores_logical')} logical / {env.get('cores_physical')} physical")
-    click.echo(f"  ISA: {describe_isa(env)}")
+    # what /proc, sysfs and the device tree say is file text too: each line through the sink
+    say = lambda line: click.echo(for_terminal(line))  # noqa: E731
+    say(f"qtui {__version__} on {env.get('board_model') or env.get('cpu_model') or env.get('machine')}")
+    say(f"  OS: {env.get('os')}  Python {env.get('python', {}).get('version')}")
+    say(f"  cores: {env.get('cores_logical')} logical / {env.get('cores_physical')} physical")
+    say(f"  ISA: {describe_isa(env)}")
     if env.get("governor"):
-        click.echo(f"  governor: {env['governor']}")
+        say(f"  governor: {env['governor']}")
     if env.get("temperature_c") is not None:
-        click.echo(f"  temperature: {env['temperature_c']} °C")
+        say(f"  temperature: {env['temperature_c']} °C")
     for w in env.get("warnings", []):
-        click.echo(f"  warning: {w}")
-    click.echo("frameworks:")
+        say(f"  warning: {w}")
+    say("frameworks:")
     for name, version in env.get("frameworks", {}).items():
-        click.echo(f"  {name:<18} {version or 'not installed'}")
-    click.echo("what can run here:")
+        say(f"  {name:<18} {version or 'not installed'}")
+    say("what can run here:")
     for c in combos:
         mark = "yes" if c.available else "no "
-        click.echo(f"  {mark} {FRAMEWORK_TITLES[c.framework]:<16} {PRECISION_TITLES[c.precision]:<13} {c.reason}")
+        say(f"  {mark} {FRAMEWORK_TITLES[c.framework]:<16} {PRECISION_TITLES[c.precision]:<13} {c.reason}")
 
 
 if __name__ == "__main__":  # pragma: no cover

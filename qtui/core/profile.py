@@ -235,6 +235,13 @@ BOUNDS: dict[str, Bound] = {
     "study.cooldown_max_wait_s": Bound(3600, "1 hour between two runs"),
 }
 
+#: A profile's `name` and `device` label: at most this many printable characters on one line
+#: (`text.is_plain`), in profiles and in the profiles results record.
+MAX_LABEL_CHARS = 64
+#: A recorded name may add one `[sweep]` combination to that: "NAME/model-framework-precision-
+#: scenario" (`expand_sweep`), at most 50 characters more.
+MAX_NAME_CHARS = 128
+
 #: A profile file larger than this is refused before it is read (the shipped ones are < 1 KB).
 MAX_PROFILE_BYTES = 1024 * 1024
 
@@ -410,11 +417,21 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
         _check_choice(key, _get(profile, key), allowed, source)
     if not profile.name.strip():
         raise ProfileError(f"{_where(source)}key 'name' must not be empty", "name")
-    if profile.device is not None and (
-        not profile.device.strip() or len(profile.device) > 64 or not is_plain(profile.device)
+    if (
+        len(profile.name.split("/", 1)[0]) > MAX_LABEL_CHARS
+        or len(profile.name) > MAX_NAME_CHARS
+        or not is_plain(profile.name)
     ):
         raise ProfileError(
-            f"{_where(source)}key 'device': a label of at most 64 printable characters on one line",
+            f"{_where(source)}key 'name': a name of at most {MAX_LABEL_CHARS} printable characters "
+            f"on one line",
+            "name",
+        )
+    if profile.device is not None and (
+        not profile.device.strip() or len(profile.device) > MAX_LABEL_CHARS or not is_plain(profile.device)
+    ):
+        raise ProfileError(
+            f"{_where(source)}key 'device': a label of at most {MAX_LABEL_CHARS} printable characters on one line",
             "device",
         )
     for key, bound in BOUNDS.items():

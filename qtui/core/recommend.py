@@ -61,6 +61,10 @@ UNLABELLED_CAVEAT = (
 )
 REFERENCE_EVIDENCE = "FP32 is the reference precision: nothing is quantized, so no quality budget applies"
 NOT_RUN = "not run"
+NO_COMMAND = (
+    "run its profile again with mode = \"accuracy\" (no named profile here reproduces it, so "
+    "qtui cannot suggest a command)"
+)
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,7 @@ class Recommendation:
             lines.append("  runner-up: none (no other cell with quality evidence within budget)")
         for option in self.faster_unmeasured:
             lines.append(f"  faster, but quality not measured: {option.label}: {_speed(option.cell, unit)}")
-            lines.append(f"    to measure it: {option.quality.to_run}")
+            lines.append(f"    to measure it: {option.quality.to_run or NO_COMMAND}")
         for option in self.over_budget:
             lines.append(f"  over budget: {option.label}: {option.quality.summary}")
         slower = [o for o in self.quality_unmeasured if o not in self.faster_unmeasured]
@@ -282,16 +286,16 @@ def _number(value: Any) -> float | None:
 
 
 def accuracy_command(run: RunResult) -> str:
-    """The command that measures `run`'s artifact in accuracy mode with the same profile."""
-    p = run.profile
-    name = p.name or "PROFILE"
-    if "/" in name:  # one combination of a [sweep]: narrow the sweep to it
-        base = name.split("/", 1)[0]
-        return (
-            f"qtui run {base} --set mode=accuracy --set 'sweep.frameworks=[\"{p.framework}\"]' "
-            f"--set 'sweep.precisions=[\"{p.precision}\"]' --set 'sweep.scenarios=[\"{p.scenario}\"]'"
-        )
-    return f"qtui run {name} --set mode=accuracy"
+    """The command that measures `run`'s artifact in accuracy mode: `run`'s own profile with
+    mode = accuracy and its device label, every argument shell-quoted (`commands.run_command`);
+    "" when no command here reproduces that profile (`NO_COMMAND` says so)."""
+    from dataclasses import replace
+
+    from qtui.core.commands import run_command
+
+    label = run.environment.get("device")
+    device = label if isinstance(label, str) and label.strip() else None
+    return run_command(replace(run.profile, mode="accuracy"), device) or ""
 
 
 def assess(run: RunResult, pool: list[RunResult], budgets: Budgets) -> Quality:

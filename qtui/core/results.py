@@ -53,6 +53,7 @@ from qtui.core.profile import (
     profile_from_dict,
     to_dict,
 )
+from qtui.core.sinks import for_csv, for_markdown
 from qtui.core.stats import (
     CONFIDENCE,
     MIN_FOR_INTERVAL,
@@ -616,7 +617,7 @@ def format_figure(value: Any) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return one_line(text).replace("|", "\\|")
+    return for_markdown(text)
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
@@ -631,7 +632,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buf, fieldnames=list(TABLE_COLUMNS), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row[k] is None else row[k] if _number(row[k]) else one_line(row[k])) for k in TABLE_COLUMNS})
+        writer.writerow({k: ("" if row[k] is None else row[k] if _number(row[k]) else for_csv(row[k])) for k in TABLE_COLUMNS})
     return buf.getvalue()
 
 

@@ -72,7 +72,11 @@ def test_recommends_the_fastest_within_budget_and_names_its_evidence() -> None:
     assert "runner-up: ONNX Runtime INT8 dynamic: 12 [11.5–12.5] p90 ms" in text
     assert "ONNX Runtime INT8 static is ×1.50 [1.40–1.60] as fast as the runner-up: faster at 95 % confidence" in text
     assert "faster, but quality not measured: PyTorch INT8 static: 5 p90 ms, ×6.00 over PyTorch FP32 (1 run)" in text
-    assert "to measure it: qtui run study --set mode=accuracy --set 'sweep.frameworks=[\"torch\"]'" in text
+    # "study" is no profile here: the shipped quick one, with every value that differs
+    assert (
+        "to measure it: qtui run quick --set framework=torch --set precision=int8_static "
+        "--set mode=accuracy --set threads=2 --set loadgen.min_duration_ms=0"
+    ) in text
     assert "over budget: OpenVINO INT8 static" in text
 
 

@@ -33,6 +33,7 @@ from qtui.core.profile import (
     SweepSpec,
     WeightsSpec,
 )
+from qtui.core.text import is_plain
 
 PROPERTY = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -165,7 +166,7 @@ def valid_profiles(draw: st.DrawFn) -> RunProfile:
     def maybe(key: str) -> Any:
         return num(key) if draw(st.booleans()) else None
 
-    name = draw(st.text(min_size=1, max_size=30).filter(str.strip))
+    name = draw(st.text(min_size=1, max_size=30).filter(lambda s: bool(s.strip()) and is_plain(s)))
     source = draw(st.sampled_from(["synthetic", "/data/imagenet/val", "dir with spaces/ünïcode"]))
     count = num("dataset.count")
     if source == "synthetic" and count == 0:

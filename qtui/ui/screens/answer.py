@@ -46,6 +46,7 @@ from qtui.core.recommend import (
     recommendations_text,
 )
 from qtui.core.results import STUDY_PRECISION_LABELS, RunResult, StudyTable, study_tables
+from qtui.core.sinks import shell_command
 from qtui.core.text import one_line
 from qtui.ui.widgets.charts import (
     SHORT_FRAMEWORKS,
@@ -79,9 +80,14 @@ def answer_recommendations(
 def recommend_command(results_root: Path, filters: dict[str, str]) -> str:
     """The `qtui recommend` command that prints what the view shows (framework and precision
     filters have no equivalent there)."""
-    parts = ["qtui recommend", f"--results-dir {one_line(results_root)}"]
-    parts += [f"--{key} {filters[key]}" for key in ("model", "scenario") if key in filters]
-    return " ".join(parts)
+    argv = ["qtui", "recommend", "--results-dir", str(results_root)]
+    for key in ("model", "scenario"):
+        if key in filters:
+            argv += [f"--{key}", filters[key]]
+    try:
+        return shell_command(argv)  # every argument quoted: a folder name may hold anything
+    except ValueError:  # a control character in the folder's name: no command can show it
+        return "qtui recommend --results-dir FOLDER (this folder's name cannot be shown)"
 
 
 @dataclass(frozen=True)

@@ -386,8 +386,14 @@ class SetupScreen(Screen[None]):
                     by_name = resolve(choice.path.stem).resolve() == choice.path.resolve()
                 except ProfileNotFound:
                     by_name = False
+                from qtui.core.sinks import shell_command
+
                 name = choice.path.stem if by_name else str(choice.path)
-                note = f"\nIts [sweep] has {runs} combinations: ctrl+r runs the one shown, ctrl+y the whole study (headless: `qtui study {name}`)."
+                try:
+                    headless = f" (headless: `{shell_command(['qtui', 'study', name])}`)"
+                except ValueError:  # a name no terminal shows as it is: no command to copy
+                    headless = ""
+                note = f"\nIts [sweep] has {runs} combinations: ctrl+r runs the one shown, ctrl+y the whole study{headless}."
             self.notify(f"loaded {choice.path}{note}", title="Profile", timeout=8 if note else 3, markup=False)
             if choice.run:
                 self.action_run()
