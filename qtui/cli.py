@@ -796,6 +796,11 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
                     click.echo(study_markdown(measured, measured + report.quality_results), nl=False)
             for cell in report.prepare_failures:
                 _echo_err(f"qtui: not prepared: {cell.label}: {one_line(cell.prepare_error or '')}")
+            for r in report.quality_results + report.results:
+                if r.status == "failed" or report.is_unsaved(r):
+                    _echo_err(f"qtui: {r.status}: {r.run_id}: {one_line(r.message)}")
+            for r in report.unsaved:
+                _echo_err(f"qtui: error: result {r.run_id} NOT saved (its message says why): what is printed above is its only copy")
             _echo_err(f"study: {study_summary(report)}")
         except OSError:
             pass

@@ -423,7 +423,7 @@ class _Run:
         rate, cancel by draining, a watchdog for a backend that stops answering, the machine's
         load and throttling around it."""
         from qtui.core.backends import predict_in_chunks
-        from qtui.core.loadgen import Sut, run_loadgen
+        from qtui.core.loadgen import LogDirError, Sut, run_loadgen
         from qtui.core.schedule import expected_samples
 
         p = self.profile
@@ -512,6 +512,9 @@ class _Run:
             if isinstance(err, MemoryError):
                 raise RunError("out of memory during inference: try a smaller batch size or model")
             raise RunError(f"{p.framework} failed during inference: {_user_message(err)}")
+        if loadgen_error and isinstance(loadgen_error[0], LogDirError):
+            # refused right before StartTest: LoadGen would have crashed the process
+            raise RunError(f"not saved: results folder not writable: {loadgen_error[0]}")
         if loadgen_error:
             raise RunError(f"LoadGen failed: {loadgen_error[0]}")
         if not done.is_set():
@@ -603,7 +606,8 @@ class _Run:
         accuracy = self.profile.mode == "accuracy"
 
         p = self.profile
-        detail = parse_detail_log(self.run_dir / "mlperf_log_detail.txt")
+        detail_path = self.run_dir / "mlperf_log_detail.txt"
+        detail = parse_detail_log(detail_path)
         validity = detail.get("result_validity")
         lat = recorder.array()
         ours = exact_percentiles(lat)
@@ -651,6 +655,14 @@ class _Run:
         if cancelled:
             self.result.status = "cancelled"
             self.result.message = "cancelled by the user; figures cover the completed part only"
+        elif not detail:
+            # no verdict to give: LoadGen could not keep its log (the folder turned read-only,
+            # the disk filled up, the file went away), which says nothing about the run itself
+            self.result.status = "failed"
+            self.result.message = (
+                f"LoadGen's log not saved: {detail_path} is missing or unreadable (is the results "
+                "folder writable?); qtui's own figures are kept"
+            )
         elif accuracy:
             # LoadGen gives no verdict in accuracy mode: the run is complete when every sample
             # of the QSL was answered and logged.
