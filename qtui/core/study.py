@@ -37,7 +37,7 @@ from qtui.core.results import RunResult, _as_number, load_results
 #: Results that count as a measurement of their cell (LoadGen finished the run).
 COMPLETED = ("ok", "invalid")
 #: Profile keys that do not change what a run measures, ignored when matching results.
-_NOT_MEASURED = ("name", "sweep", "study", "device")
+_NOT_MEASURED = ("name", "sweep", "study", "device", "threads_over_cores")
 
 
 @dataclass(frozen=True)

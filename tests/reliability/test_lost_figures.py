@@ -14,6 +14,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,8 @@ def _statuses(results: Path) -> list[str]:
 #: of LoadGen's detail log (LoadGen then cannot open it: before the fix a segfault, exit 139).
 LOG_BLOCKED = """
 import sys
+import threading
+import time
 from qtui.core import loadgen
 real = loadgen.run_loadgen
 def blocked(sut, qsl, settings, log_dir):
@@ -166,3 +170,84 @@ def test_run_study_reports_unsaved_runs_and_quality_checks(monkeypatch: pytest.M
     assert len(report.unsaved) == 2
     assert "0 runs measured, 0 already measured here, 1 failed (1 not saved)" in study_summary(report)
     assert "0 checked, 0 already checked here, 1 failed (1 not saved)" in study_summary(report)
+
+
+# -- 6. a cancel that LoadGen takes long to finish ----------------------------------------------------
+
+
+class _SlowAfterCancel:
+    """The backend, whose call in flight when the run is cancelled takes `seconds` (what a runtime
+    with threads far above the cores does): LoadGen goes quiet for longer than the runner waits."""
+
+    def __init__(self, inner: Any, stop: threading.Event, seconds: float) -> None:
+        self.inner, self.stop, self.seconds = inner, stop, seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def predict(self, batch: Any) -> Any:
+        out = self.inner.predict(batch)
+        if self.stop.is_set():
+            time.sleep(self.seconds)
+        return out
+
+
+def _cancel_after(stop: threading.Event, queries: int) -> Any:
+    from qtui.core import events as ev
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, ev.Progress) and event.completed_queries >= queries:
+            stop.set()
+
+    return on_event
+
+
+@pytest.mark.parametrize("case", ["slow call after the cancel", "a million queries to drain"])
+def test_cancel_keeps_the_completed_part_whatever_loadgen_does(case: str) -> None:
+    """Before: "LoadGen did not finish after the cancel; restart qtui", saved as failed with empty
+    figures. Now: saved as cancelled with the completed part's figures; the next run waits for
+    the LoadGen left finishing (two LoadGen tests at once would crash the process)."""
+    from qtui.core import runner
+    from qtui.core.profile import LoadGenSpec
+
+    stop = threading.Event()
+    if case == "slow call after the cancel":
+        profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=600_000, min_query_count=64))
+        options = runner.RunOptions(wrap_backend=lambda b: _SlowAfterCancel(b, stop, 6.0), cancel_grace_s=0.5)
+    else:
+        profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=1_000_000))
+        options = runner.RunOptions(cancel_grace_s=0.2)
+    result = runner.run(profile, _cancel_after(stop, 20), stop, options)
+    assert result.status == "cancelled", result.message
+    assert result.throughput["samples"] >= 20 and result.latency_ms["p90"] > 0
+    assert result.throughput["samples_per_s"] and result.throughput["samples_per_s"] > 0
+    assert "LoadGen was still finishing" in result.message
+    saved = json.loads((Path(os.environ["QTUI_RESULTS_DIR"]) / result.run_id / "result.json").read_text())
+    assert saved["status"] == "cancelled" and saved["throughput"]["samples"] == result.throughput["samples"]
+    # the next run waits for the LoadGen left behind instead of starting a second one beside it
+    after = runner.run(small_profile())
+    assert after.status == "ok", after.message
+
+
+def test_threads_above_the_cores_need_an_explicit_setting(tmp_path: Path) -> None:
+    """`threads` far above the cores made every call in flight last seconds, so a cancel could not
+    finish: refused (exit 2 in the CLI, a failed run in the runner) unless the profile says
+    `threads_over_cores = true`."""
+    from click.testing import CliRunner
+
+    from qtui import cli
+    from qtui.core import runner
+
+    over = (os.cpu_count() or 1) + 1
+    for command in (["run", "quick"], ["study", "quick", "--set", "study.quality=false"]):
+        out = CliRunner().invoke(cli.main, [*command, *SMALL, "--set", f"threads={over}", "--results-dir", str(tmp_path / "r")])
+        assert out.exit_code == 2, out.output
+        assert f"key 'threads': {over} is more than the {os.cpu_count()} cores here" in out.stderr
+        assert "threads_over_cores = true" in out.stderr and "opening data set" not in out.stderr
+    refused = runner.run(small_profile(threads=over))
+    assert refused.status == "failed" and "threads_over_cores" in refused.message
+    stop = threading.Event()
+    stop.set()  # cancelled at the first checkpoint after the check
+    allowed = runner.run(small_profile(threads=over, threads_over_cores=True), None, stop)
+    assert allowed.status == "cancelled"
+    assert any(f"threads = {over}" in w for w in allowed.environment["warnings"])  # still noted
