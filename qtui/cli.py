@@ -246,6 +246,17 @@ def _run_with_interrupt(
     return result, signals.stop.is_set()
 
 
+def _refuse_threads_over_cores(profiles: list[Any]) -> None:
+    """Exit 2 before any work when `threads` is above this machine's cores without
+    `threads_over_cores = true` (the runner refuses it too)."""
+    from qtui.core.profile import threads_refusal
+
+    for one in profiles:
+        refusal = threads_refusal(one, os.cpu_count())
+        if refusal:
+            _fail_input(refusal)
+
+
 def _refuse_unavailable(profiles: list[Any]) -> None:
     """Exit 2 before any work when a combination cannot run here (framework not installed,
     precision not supported), with the reason `qtui doctor` and the UI give."""
@@ -378,6 +389,7 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
 
     prof = _load_profile(profile, assignments)
     _refuse_unavailable(expand_sweep(prof))
+    _refuse_threads_over_cores([prof])
     _refuse_unusable_dirs(results_dir)
     _pin_streams()
     printer = _ProgressPrinter(_err(), quiet=quiet)
@@ -768,6 +780,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
         _echo_err(f"qtui: not measured here: {fw} {pr}: {reason}")
     options = replace(options, skip=tuple(skipped))
     runnable = plan(prof, options)
+    _refuse_threads_over_cores(runnable)
     _refuse_unusable_dirs(results_dir)
     _pin_streams()
     printer = _StudyPrinter(_err(), quiet=quiet)
@@ -791,6 +804,11 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
                     click.echo(for_terminal(study_markdown(measured, measured + report.quality_results), multiline=True), nl=False)
             for cell in report.prepare_failures:
                 _echo_err(f"qtui: not prepared: {cell.label}: {for_terminal(cell.prepare_error or '')}")
+            for r in report.quality_results + report.results:
+                if r.status == "failed" or report.is_unsaved(r):
+                    _echo_err(f"qtui: {r.status}: {r.run_id}: {for_terminal(r.message)}")
+            for r in report.unsaved:
+                _echo_err(f"qtui: error: result {r.run_id} NOT saved (its message says why): what is printed above is its only copy")
             _echo_err(f"study: {study_summary(report)}")
         except OSError:
             pass

@@ -5,13 +5,17 @@ Facts this module is built on (LoadGen 6.0.17): `StartTest` releases the GIL and
 `issue_queries` on the thread that called it; there is no abort, so a run is cancelled by
 completing every outstanding and later query at once; completing an unknown or already completed
 id crashes the process, and so does an exception escaping `issue_queries`; the log directory must
-exist before the run.
+exist before the run, and a log file LoadGen cannot open (a read-only folder, a directory in its
+place) crashes the process (a segfault or an abort), so `check_log_dir` is run right before it.
 """
 
 from __future__ import annotations
 
 import array
+import os
+import stat
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -476,13 +480,49 @@ class Sut:
         """Nothing is buffered: every query is completed as soon as it is computed."""
 
 
+#: The files LoadGen opens in its log folder at the start of every test (the trace even when
+#: tracing is off).
+LOG_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json", "mlperf_log_trace.json")
+
+
+class LogDirError(Exception):
+    """LoadGen's log folder cannot take its logs: LoadGen was not started (it would crash)."""
+
+
+def check_log_dir(log_dir: Path) -> None:
+    """Raise LogDirError unless LoadGen can write its logs in `log_dir`: a probe file really
+    created and removed there (permission bits do not stop root; a read-only mount or a full
+    disk only shows on writing), and each of LoadGen's log files absent or a regular file."""
+    where = f"LoadGen cannot write its logs in {log_dir}"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".qtui-write-check-", dir=log_dir)
+        try:
+            os.write(fd, b"qtui")
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise LogDirError(f"{where}: {exc.strerror or exc}") from None
+    for name in LOG_FILES:
+        try:
+            info = os.lstat(log_dir / name)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise LogDirError(f"{where}: {name}: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise LogDirError(f"{where}: {name} is there and is not a regular file")
+
+
 def run_loadgen(
     sut: Sut, qsl: SampleLibrary, settings: dict[str, Any], log_dir: Path
 ) -> None:
-    """Construct LoadGen's SUT/QSL and run the test (blocks; call from a dedicated thread)."""
+    """Construct LoadGen's SUT/QSL and run the test (blocks; call from a dedicated thread).
+    Raises LogDirError, before LoadGen starts, when its logs cannot be written in `log_dir`."""
     import mlperf_loadgen as lg
 
     log_dir.mkdir(parents=True, exist_ok=True)
+    check_log_dir(log_dir)
     out = lg.LogOutputSettings()
     out.outdir = str(log_dir)
     out.copy_summary_to_stdout = False

@@ -134,6 +134,9 @@ class RunProfile:
     scenario: str = "SingleStream"
     mode: str = "performance"
     threads: int = 0
+    #: true: run even when `threads` is more than this machine's cores (refused otherwise: such a
+    #: run measures contention, and its calls are slow to cancel); unset: false
+    threads_over_cores: bool | None = None
     batch_size: int = 8
     warmup_queries: int = 16
     weights: WeightsSpec = field(default_factory=WeightsSpec)
@@ -191,7 +194,8 @@ class Bound:
 # |-----------------------------------|----------------|----------------------------------------------|
 # | threads                           | 0 – 1024       | 0 = every logical core; the largest 2-socket |
 # |                                   |                | x86 servers have 768 logical CPUs (the runner|
-# |                                   |                | warns when threads exceed this machine's)    |
+# |                                   |                | refuses more than this machine's cores unless|
+# |                                   |                | threads_over_cores = true: threads_refusal)  |
 # | batch_size                        | 1 – 1024       | CPU Offline throughput stops growing far     |
 # |                                   |                | below; one VGG-19 activation at 1024 is 13 GB|
 # | warmup_queries                    | 0 – 10 000     | steady state comes within tens of queries    |
@@ -471,6 +475,20 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
             ("dataset.calibration_count", "dataset.count"),
         )
     return profile
+
+
+def threads_refusal(profile: RunProfile, cores: int | None) -> str | None:
+    """Why `profile` may not run on a machine with `cores` logical CPUs, or None: `threads` above
+    the cores needs `threads_over_cores = true` (a profile is checked where it runs; the same
+    file may suit a bigger machine). Threads far above the cores measured contention, not the
+    runtime, and made a run slow to cancel (each call in flight lasting seconds)."""
+    if not cores or profile.threads <= cores or profile.threads_over_cores:
+        return None
+    return (
+        f"key 'threads': {profile.threads} is more than the {cores} cores here; set "
+        f"threads = 0 (every core) or fewer, or threads_over_cores = true "
+        f"(--set threads_over_cores=true) to run it anyway"
+    )
 
 
 def calibration_warning(profile: RunProfile, images: int) -> str | None:

@@ -32,13 +32,14 @@ from qtui.core.loadgen_log import loadgen_figures
 from qtui.core.machine_load import LoadMonitor, load_warnings
 from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_sample
 from qtui.core.paths import cache_dir, results_dir
-from qtui.core.profile import RunProfile
+from qtui.core.profile import RunProfile, threads_refusal
 from qtui.core.results import RunResult, save_result
 from qtui.core.thermal import read_state as read_throttle_state
 from qtui.core.thermal import throttled_between
 from qtui.core.threads import (
     Cancelled,
     InferenceThread,
+    leave_behind,
     pending_preparations,
     run_cancellable,
     wait_for_abandoned,
@@ -81,6 +82,8 @@ class _Measured:
     sut: Any
     settings: dict[str, Any]
     cancelled: bool
+    #: LoadGen was still finishing after a cancel and was left to end in the background
+    left_behind: bool = False
 
 
 def default_progress_hz() -> float:
@@ -118,6 +121,10 @@ class _SpanRecorder(LatencyRecorder):
             self.first_start_ns = start
         self.last_end_ns = end
 
+
+#: The longest a cancel waits for LoadGen to drain its schedule before the completed part is
+#: saved and LoadGen left to finish in the background (the next run waits for it).
+CANCEL_WAIT_MAX_S = 10.0
 
 #: How often the reporter checks the machine's load during the measurement (a live warning).
 LOAD_CHECK_S = 2.0
@@ -259,6 +266,9 @@ class _Run:
         reason = unavailable_reason(p.framework, p.precision)
         if reason:
             raise RunError(f"{p.framework} {p.precision} cannot run here: {reason}")
+        refusal = threads_refusal(p, os.cpu_count())
+        if refusal:
+            raise RunError(refusal)
         for text in load_warnings(None, os.cpu_count(), self.threads):
             self._warn(text)
 
@@ -423,7 +433,7 @@ class _Run:
         rate, cancel by draining, a watchdog for a backend that stops answering, the machine's
         load and throttling around it."""
         from qtui.core.backends import predict_in_chunks
-        from qtui.core.loadgen import Sut, run_loadgen
+        from qtui.core.loadgen import LogDirError, Sut, run_loadgen
         from qtui.core.schedule import expected_samples
 
         p = self.profile
@@ -491,9 +501,14 @@ class _Run:
                 # thousands of queries, each completed on arrival): wait while it keeps issuing;
                 # when it stops issuing, it is stuck behind a backend call that never returns,
                 # and is left behind.
+                # A schedule of millions of queries takes minutes to drain (measured: a million
+                # SingleStream queries in 14 s on a 2-core Xeon): after CANCEL_WAIT_MAX_S the
+                # completed part is saved and LoadGen left to finish in the background.
                 now = time.monotonic()
                 quiet_for = now - max(cancel_at, sut.state.last_activity)
                 if quiet_for > max(self.options.cancel_grace_s, 5.0 if hung else 0):
+                    break
+                if cancelled and now - cancel_at > max(CANCEL_WAIT_MAX_S, self.options.cancel_grace_s):
                     break
         load.stop()
         reporter_stop.set()
@@ -512,11 +527,18 @@ class _Run:
             if isinstance(err, MemoryError):
                 raise RunError("out of memory during inference: try a smaller batch size or model")
             raise RunError(f"{p.framework} failed during inference: {_user_message(err)}")
+        if loadgen_error and isinstance(loadgen_error[0], LogDirError):
+            # refused right before StartTest: LoadGen would have crashed the process
+            raise RunError(f"not saved: results folder not writable: {loadgen_error[0]}")
         if loadgen_error:
             raise RunError(f"LoadGen failed: {loadgen_error[0]}")
         if not done.is_set():
-            raise RunError("LoadGen did not finish after the cancel; restart qtui before the next run")
-        return _Measured(recorder, sut, settings, cancelled)
+            # LoadGen still drains a long schedule (millions of queries) or waits for a slow call
+            # (threads far above the cores): what was measured is kept whatever it does, and
+            # the next run waits for it (two LoadGen tests at once crash the process)
+            leave_behind(self._inference.thread)
+            self.log("LoadGen is still finishing after the cancel: left to end in the background", "warning")
+        return _Measured(recorder, sut, settings, cancelled, left_behind=not done.is_set())
 
     def _warn(self, text: str, prefix: str = "environment: ") -> None:
         """A warning the result keeps (its figures are suspect) and the log shows."""
@@ -603,7 +625,8 @@ class _Run:
         accuracy = self.profile.mode == "accuracy"
 
         p = self.profile
-        detail = parse_detail_log(self.run_dir / "mlperf_log_detail.txt")
+        detail_path = self.run_dir / "mlperf_log_detail.txt"
+        detail = parse_detail_log(detail_path)
         validity = detail.get("result_validity")
         lat = recorder.array()
         ours = exact_percentiles(lat)
@@ -651,6 +674,19 @@ class _Run:
         if cancelled:
             self.result.status = "cancelled"
             self.result.message = "cancelled by the user; figures cover the completed part only"
+            if measured.left_behind:
+                self.result.message += (
+                    "; LoadGen was still finishing after the cancel (its logs may be incomplete) "
+                    "and was left to end in the background"
+                )
+        elif not detail:
+            # no verdict to give: LoadGen could not keep its log (the folder turned read-only,
+            # the disk filled up, the file went away), which says nothing about the run itself
+            self.result.status = "failed"
+            self.result.message = (
+                f"LoadGen's log not saved: {detail_path} is missing or unreadable (is the results "
+                "folder writable?); qtui's own figures are kept"
+            )
         elif accuracy:
             # LoadGen gives no verdict in accuracy mode: the run is complete when every sample
             # of the QSL was answered and logged.

@@ -37,7 +37,7 @@ from qtui.core.results import RunResult, _as_number, load_results
 #: Results that count as a measurement of their cell (LoadGen finished the run).
 COMPLETED = ("ok", "invalid")
 #: Profile keys that do not change what a run measures, ignored when matching results.
-_NOT_MEASURED = ("name", "sweep", "study", "device")
+_NOT_MEASURED = ("name", "sweep", "study", "device", "threads_over_cores")
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,12 @@ class StudyReport:
     quality_done: int = 0
     quality_reused: int = 0
     quality_failed: int = 0
+    #: runs (measurements and quality checks) that finished but could not be saved (a full
+    #: disk, a folder made read-only): counted as failed, their figures exist only here
+    unsaved: list[RunResult] = field(default_factory=list)
+
+    def is_unsaved(self, result: RunResult) -> bool:
+        return any(r is result for r in self.unsaved)
 
     @property
     def prepare_failures(self) -> list[CellStatus]:
@@ -289,6 +295,17 @@ def _loadgen_seconds(result: RunResult) -> float | None:
     return _positive((result.throughput or {}).get("duration_s"))
 
 
+def is_saved(result: RunResult, results_root: Path | None) -> bool:
+    """Whether `result` is on disk: a run that finished but could not be written counts as
+    failed (the next study would not find it, and nothing but this process holds its figures)."""
+    from qtui.core.paths import results_dir
+
+    try:
+        return (results_dir(results_root) / result.run_id / "result.json").is_file()
+    except OSError:
+        return False
+
+
 def _default_cooldown(environment: dict[str, Any]) -> float | None:
     return 60.0 if environment.get("board_model") else None
 
@@ -351,6 +368,8 @@ def run_study(
         cool_down()
         result = run(p, emit, stop, RunOptions(results_root=options.results_root, device=options.device))
         seconds = time.perf_counter() - started
+        if result.status != "cancelled" and not is_saved(result, options.results_root):
+            report.unsaved.append(result)
         loadgen_s = _loadgen_seconds(result)
         if result.status in COMPLETED and loadgen_s is not None:
             overheads.append(max(0.0, seconds - loadgen_s))
@@ -375,7 +394,7 @@ def run_study(
         emit(ev.StudyStep("checking quality", report.quality_reused + k, len(checks), label, None, check.profile))
         result, _ = measure(check.profile)
         report.quality_results.append(result)
-        if result.status == "ok":
+        if result.status == "ok" and not report.is_unsaved(result):
             report.quality_done += 1
         elif result.status == "cancelled":
             report.cancelled = True
@@ -431,7 +450,7 @@ def run_study(
         result, seconds = measure(cell.profile)
         timed.append((cell.profile, seconds))
         report.results.append(result)
-        if result.status in COMPLETED:
+        if result.status in COMPLETED and not report.is_unsaved(result):
             cell.run_ids.append(result.run_id)
             report.runs_done += 1
         elif result.status == "cancelled":
@@ -448,13 +467,21 @@ def study_summary(report: StudyReport) -> str:
     """What the study did and how long each part took, in one line (the CLI and the TUI)."""
     from qtui.core.text import format_duration
 
+    def unsaved(results: list[RunResult]) -> str:
+        n = sum(1 for r in results if report.is_unsaved(r))
+        return f" ({n} not saved)" if n else ""
+
     reused = sum(c.reused for c in report.cells)
-    text = f"{report.runs_done} runs measured, {reused} already measured here, {report.runs_failed} failed"
+    text = (
+        f"{report.runs_done} runs measured, {reused} already measured here, {report.runs_failed} failed"
+        + unsaved(report.results)
+    )
     checks = report.quality_done + report.quality_reused + report.quality_failed
     if checks:
         text += (
             f"; quality of {checks} artifacts: {report.quality_done} checked, "
             f"{report.quality_reused} already checked here, {report.quality_failed} failed"
+            + unsaved(report.quality_results)
         )
     text += f"; preparing {format_duration(report.prepare_s, 0)}"
     if report.quality_done or report.quality_failed:

@@ -61,13 +61,26 @@ class InferenceThread:
     def call(self, fn: Callable[[], Any]) -> Any:
         return self.submit(fn).result()
 
+    @property
+    def thread(self) -> threading.Thread:
+        return self._thread
+
     def close(self) -> None:
         """Let the thread end after what it is doing (a hung call keeps it, as a daemon)."""
         self._queue.put(None)
 
 
+def leave_behind(worker: threading.Thread) -> None:
+    """Let `worker` finish in the background (a cancelled LoadGen test still draining its
+    schedule): the next run waits for it (`wait_for_abandoned`), and an interrupted CLI exits
+    with `os._exit` while it is alive."""
+    with _ABANDONED_LOCK:
+        _ABANDONED.append(worker)
+
+
 def pending_preparations() -> list[threading.Thread]:
-    """Cancelled preparations still finishing their current step in the background."""
+    """Cancelled preparations (or LoadGen tests, see `leave_behind`) still finishing in the
+    background."""
     with _ABANDONED_LOCK:
         _ABANDONED[:] = [t for t in _ABANDONED if t.is_alive()]
         return list(_ABANDONED)
@@ -113,8 +126,8 @@ def wait_for_abandoned(step: Callable[[str], None], log: Callable[[str], None]) 
     pending = pending_preparations()
     if not pending:
         return
-    log("waiting for a cancelled preparation to stop (it would compete for the CPU)")
+    log("waiting for a cancelled preparation or LoadGen test to stop (it would compete for the CPU)")
     for worker in pending:
         while worker.is_alive():
-            step("waiting for a cancelled preparation to stop")
+            step("waiting for a cancelled preparation or LoadGen test to stop")
             worker.join(0.25)

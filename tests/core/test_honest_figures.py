@@ -190,7 +190,7 @@ def test_more_threads_than_cores_is_recorded_even_before_loadgen() -> None:
 
     stop = threading.Event()
     stop.set()  # cancelled at the first checkpoint
-    profile = small_profile(threads=(os.cpu_count() or 2) + 1)
+    profile = small_profile(threads=(os.cpu_count() or 2) + 1, threads_over_cores=True)
     result = run(profile, None, stop)
     assert result.status == "cancelled"
     assert any(f"threads = {profile.threads}" in w for w in result.environment["warnings"])
