@@ -8,11 +8,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from qtui.core import events as ev
 from qtui.core.profile import LoadGenSpec, SweepSpec
 from qtui.core.results import load_results
 from qtui.core.study import StudyOptions, completed_runs, machine_identity, plan, run_study
 from tests.conftest import small_profile
+
+
+@pytest.fixture(autouse=True)
+def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests check resuming, not the machine's load: a study measures a run disturbed by
+    other processes again (tests/core/test_disturbed.py), so on a busy test machine the counts
+    below would change. No load warning here."""
+    from qtui.core import machine_load
+
+    monkeypatch.setattr(machine_load, "OTHER_CPU_WARN_FRACTION", 1e9)
 
 
 def _study_profile() -> Any:
