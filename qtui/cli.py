@@ -20,7 +20,6 @@ import click
 
 from qtui import __version__
 from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
-from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -30,6 +29,35 @@ EXIT_INTERRUPTED = 130
 def _fail_input(message: str) -> None:
     click.echo(f"qtui: {message}", err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+class FilterValue(click.ParamType):
+    """A `--model/--framework/--precision/--scenario` value, read by the one filter parser
+    (`catalog.filter_value`: ids, titles or table labels, any case) for every command; anything
+    else exits 2 naming the allowed values."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.name = kind
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:  # type: ignore[override]
+        from qtui.core.catalog import FILTER_CHOICES
+
+        return "[" + "|".join(FILTER_CHOICES[self.kind]) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from qtui.core.catalog import FILTER_CHOICES, filter_value
+
+        found = filter_value(self.kind, str(value))
+        if found is None:
+            allowed = ", ".join(repr(v) for v in FILTER_CHOICES[self.kind])
+            self.fail(f"{str(value)!r} is not one of {allowed} (any case; titles such as "
+                      f"'ONNX Runtime' or 'INT8 static' work too).", param, ctx)
+        return found
+
+
+MODEL_FILTER, FRAMEWORK_FILTER = FilterValue("model"), FilterValue("framework")
+PRECISION_FILTER, SCENARIO_FILTER = FilterValue("precision"), FilterValue("scenario")
 
 
 def resolve_profile_path(path: str) -> str:
@@ -555,10 +583,10 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 @main.command()
 @click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help=_RESULTS_DIRS_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o).")
-@click.option("--model", type=click.Choice(MODELS), default=None)
-@click.option("--framework", type=click.Choice(FRAMEWORKS), default=None)
-@click.option("--precision", type=click.Choice(PRECISIONS), default=None)
-@click.option("--scenario", type=click.Choice(SCENARIOS), default=None)
+@click.option("--model", type=MODEL_FILTER, default=None)
+@click.option("--framework", type=FRAMEWORK_FILTER, default=None)
+@click.option("--precision", type=PRECISION_FILTER, default=None)
+@click.option("--scenario", type=SCENARIO_FILTER, default=None)
 @click.option("--device", default=None, help=_DEVICE_FILTER_HELP)
 @click.option("--executed", is_flag=True, help="study: add each cell's executed precision (what the runtime reported).")
 @click.option("--delta", is_flag=True, help="study: add each cell's accuracy or fidelity change versus FP32.")
@@ -625,8 +653,8 @@ BUDGET_DEFAULTS = {"top1_drop": 1.0, "sqnr_db": 20.0, "agreement_pct": 70.0}
 
 @main.command("recommend")
 @click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help=_RESULTS_DIRS_HELP)
-@click.option("--model", default=None, help="Only this model (default: every model measured).")
-@click.option("--scenario", default=None, help="Only this scenario (default: every scenario measured).")
+@click.option("--model", type=MODEL_FILTER, default=None, help="Only this model (default: every model measured).")
+@click.option("--scenario", type=SCENARIO_FILTER, default=None, help="Only this scenario (default: every scenario measured).")
 @click.option("--device", default=None, help=_DEVICE_FILTER_HELP)
 @click.option("--budget-top1-drop", "top1_drop", type=click.FloatRange(0, 100), default=BUDGET_DEFAULTS["top1_drop"], show_default=True, metavar="PCT", help="Largest top-1 drop versus FP32, in points (with labelled data).")
 @click.option("--budget-sqnr-db", "sqnr_db", type=click.FloatRange(-100, 200), default=BUDGET_DEFAULTS["sqnr_db"], show_default=True, metavar="DB", help="Smallest SQNR of the logits versus FP32 (fidelity evidence).")
@@ -670,9 +698,9 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 
 @main.command()
 @click.argument("profile", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", default=None, help="mobilenet_v2 | vgg19 | densenet121")
-@click.option("--framework", default=None, help="onnxruntime | openvino | tflite | torch")
-@click.option("--precision", default=None, help="fp32 | fp16 | int8_dynamic | int8_static")
+@click.option("--model", type=MODEL_FILTER, default=None, help="mobilenet_v2 | vgg19 | densenet121")
+@click.option("--framework", type=FRAMEWORK_FILTER, default=None, help="onnxruntime | openvino | tflite | torch")
+@click.option("--precision", type=PRECISION_FILTER, default=None, help="fp32 | fp16 | int8_dynamic | int8_static")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE")
 def prepare(profile: str | None, model: str | None, framework: str | None, precision: str | None, assignments: tuple[str, ...]) -> None:
     """Prepare (export/quantize) an artifact without running it: from PROFILE (every [sweep]
@@ -732,10 +760,10 @@ class _StudyPrinter(_ProgressPrinter):
 @main.command()
 @click.argument("profile", type=click.Path(dir_okay=False))
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a profile key, as for `qtui run`.")
-@click.option("--model", "models", multiple=True, type=click.Choice(MODELS), help="Only these models (repeatable).")
-@click.option("--framework", "frameworks", multiple=True, type=click.Choice(FRAMEWORKS), help="Only these frameworks (repeatable).")
-@click.option("--precision", "precisions", multiple=True, type=click.Choice(PRECISIONS), help="Only these precisions (repeatable).")
-@click.option("--scenario", "scenarios", multiple=True, type=click.Choice(SCENARIOS), help="Only these scenarios (repeatable).")
+@click.option("--model", "models", multiple=True, type=MODEL_FILTER, help="Only these models (repeatable).")
+@click.option("--framework", "frameworks", multiple=True, type=FRAMEWORK_FILTER, help="Only these frameworks (repeatable).")
+@click.option("--precision", "precisions", multiple=True, type=PRECISION_FILTER, help="Only these precisions (repeatable).")
+@click.option("--scenario", "scenarios", multiple=True, type=SCENARIO_FILTER, help="Only these scenarios (repeatable).")
 @click.option("--repeats", type=click.IntRange(1, 100), default=None, help="Runs per combination (default: the profile's [study] repeats, else 1).")
 @click.option("--force", is_flag=True, help="Measure every combination again, even those already measured here.")
 @click.option("--device", default=None, help="A label for this machine in results and side-by-side tables (default: the profile's device).")
@@ -855,9 +883,9 @@ def bundle() -> None:
 @bundle.command("export")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("profiles", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--model", default=None)
-@click.option("--framework", default=None)
-@click.option("--precision", default=None)
+@click.option("--model", type=MODEL_FILTER, default=None)
+@click.option("--framework", type=FRAMEWORK_FILTER, default=None)
+@click.option("--precision", type=PRECISION_FILTER, default=None)
 def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> None:
     """Write FILE (.tar.gz) with the artifacts of PROFILES (prepared first if needed), or every
     cached artifact matching --model/--framework/--precision."""
