@@ -84,6 +84,18 @@ def _load_profile(path: str, assignments: tuple[str, ...]) -> Any:
     return profile
 
 
+def _check_sources(profiles: list[Any]) -> None:
+    """Exit 2 before any work when a profile's data folder or weights file is not there
+    (`profile.check_sources`), instead of a run that fails and leaves a failed result."""
+    from qtui.core.profile import ProfileError, check_sources
+
+    try:
+        for one in profiles:
+            check_sources(one)
+    except ProfileError as exc:
+        _fail_input(str(exc))
+
+
 class _ProgressPrinter:
     """Prints run events. On a TTY: one rewritten line (≤ 4 Hz). Otherwise (a CI log, `| tee`):
     one line per change of stage, and for long stages and the measurement a line every
@@ -299,8 +311,27 @@ class _DefaultToTui(click.Group):
         while i < len(args) and args[i].startswith("-"):
             i += 2 if args[i] == "--results-dir" else 1  # the only top-level option with a value
         if i < len(args) and args[i] not in self.commands:
+            _refuse_mistyped_command(args[i], list(self.commands))
             args = [*args[:i], "tui", *args[i:]]
         return super().parse_args(ctx, args)
+
+
+def _refuse_mistyped_command(word: str, commands: list[str]) -> None:
+    """`qtui reprot`: a word that names no profile but is close to a command is a typo, not a
+    profile for the TUI: exit 2 with "did you mean report?"."""
+    import difflib
+
+    from qtui.core.profile_store import ProfileNotFound, resolve
+
+    close = difflib.get_close_matches(word, [c for c in commands if c != "tui"], n=1, cutoff=0.6)
+    if not close:
+        return
+    try:
+        resolve(word)
+    except ProfileNotFound:
+        from qtui.core.text import one_line
+
+        _fail_input(one_line(f"no command or profile '{word}': did you mean `qtui {close[0]}`? (qtui --help lists the commands)"))
 
 
 @click.group(cls=_DefaultToTui, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -403,10 +434,13 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
     from qtui.core.profile import expand_sweep
 
     prof = _load_profile(profile, assignments)
+    _check_sources(expand_sweep(prof))
     _refuse_unavailable(expand_sweep(prof))
     _refuse_unusable_dirs(results_dir)
     _pin_streams()
     printer = _ProgressPrinter(_err(), quiet=quiet)
+    if len(expand_sweep(prof)) > 1 and not quiet:
+        _echo_err(_sweep_announcement(prof, results_dir))
     results = []
     interrupted = False
     # The handlers stay installed until the end: a signal between two runs of a sweep or while
@@ -444,6 +478,29 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
             _exit_interrupted()
     if unsaved or any(r.status == "failed" for r in results):
         sys.exit(EXIT_FAILED)
+
+
+def _sweep_announcement(prof: Any, results_dir: str | None) -> str:
+    """"run paper-matrix: 48 combinations, one run each; about 25m from earlier runs here" —
+    said before a `[sweep]` starts, as `qtui study` says what it will do."""
+    from qtui.core.environment import capture_environment
+    from qtui.core.paths import results_dir as resolve
+    from qtui.core.profile import expand_sweep
+    from qtui.core.results import load_results
+    from qtui.core.study import earlier_run_seconds, machine_identity
+    from qtui.core.text import format_duration, one_line, plural
+
+    combos = expand_sweep(prof)
+    head = f"run {one_line(prof.name)}: {plural(len(combos), 'combination')}, one run each"
+    try:
+        pool = load_results(resolve(results_dir), warn=lambda message: None)
+    except OSError:
+        pool = []
+    seconds, unknown = earlier_run_seconds(combos, pool, machine_identity(capture_environment(), prof.device))
+    if unknown == len(combos):
+        return f"{head}; how long is not known until they have run here once (`qtui study` shows the time left as it measures)"
+    rest = f" and {plural(unknown, 'combination')} not run here before" if unknown else ""
+    return f"{head}; about {format_duration(seconds, 0)} from earlier runs of the same settings here{rest}"
 
 
 def _refuse_unusable_dirs(results_override: str | None, results: bool = True) -> None:
@@ -709,6 +766,7 @@ def prepare(profile: str | None, model: str | None, framework: str | None, preci
     from qtui.core.runner import prepare_only
 
     base = _profile_from_args(profile, assignments, model, framework, precision)
+    _check_sources(expand_sweep(base))
     _refuse_unusable_dirs(None, results=False)
     printer = _ProgressPrinter(sys.stderr)
     failed = False
@@ -783,6 +841,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     from qtui.core.text import one_line
 
     prof = _load_profile(profile, assignments)
+    _check_sources([prof])
     if device is not None and (not device.strip() or len(device) > 64):
         _fail_input("--device: a label of 1 to 64 characters")
     options = StudyOptions(
@@ -896,6 +955,8 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
     chosen = []
     if profiles:
         printer = _ProgressPrinter(sys.stderr)
+        loaded = [one for path in profiles for one in expand_sweep(_load_profile(path, ()))]
+        _check_sources(loaded)
         for path in profiles:
             for prof in expand_sweep(_load_profile(path, ())):
                 try:

@@ -265,6 +265,27 @@ def expected_loadgen_s(profile: RunProfile, samples_per_s: float) -> float:
     return min(seconds, max_duration_s) if max_duration_s else seconds
 
 
+def earlier_run_seconds(
+    profiles: list[RunProfile], pool: Iterable[RunResult], machine: tuple[Any, ...]
+) -> tuple[float, int]:
+    """How long running `profiles` once each should take, from earlier completed runs of the
+    same measurement on this machine (the median of each one's recorded stage times): (seconds
+    for those that ran before, how many never ran here)."""
+    pool = list(pool)
+    total, unknown = 0.0, 0
+    for p in profiles:
+        spans = sorted(
+            sum(v for v in r.timings_s.values() if _positive(v) is not None)
+            for r in completed_runs(p, None, machine, pool)
+        )
+        spans = [s for s in spans if s > 0]
+        if spans:
+            total += spans[len(spans) // 2]
+        else:
+            unknown += 1
+    return total, unknown
+
+
 def _cell_key(p: RunProfile) -> tuple[str, str, str, str]:
     return (p.model, p.framework, p.precision, p.scenario)
 
