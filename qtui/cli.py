@@ -20,7 +20,6 @@ import click
 
 from qtui import __version__
 from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
-from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
 from qtui.core.sinks import for_terminal
 
 EXIT_BAD_INPUT = 2
@@ -31,6 +30,35 @@ EXIT_INTERRUPTED = 130
 def _fail_input(message: str) -> None:
     click.echo(f"qtui: {for_terminal(message, multiline=True)}", err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+class FilterValue(click.ParamType):
+    """A `--model/--framework/--precision/--scenario` value, read by the one filter parser
+    (`catalog.filter_value`: ids, titles or table labels, any case) for every command; anything
+    else exits 2 naming the allowed values."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.name = kind
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:  # type: ignore[override]
+        from qtui.core.catalog import FILTER_CHOICES
+
+        return "[" + "|".join(FILTER_CHOICES[self.kind]) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from qtui.core.catalog import FILTER_CHOICES, filter_value
+
+        found = filter_value(self.kind, str(value))
+        if found is None:
+            allowed = ", ".join(repr(v) for v in FILTER_CHOICES[self.kind])
+            self.fail(f"{str(value)!r} is not one of {allowed} (any case; titles such as "
+                      f"'ONNX Runtime' or 'INT8 static' work too).", param, ctx)
+        return found
+
+
+MODEL_FILTER, FRAMEWORK_FILTER = FilterValue("model"), FilterValue("framework")
+PRECISION_FILTER, SCENARIO_FILTER = FilterValue("precision"), FilterValue("scenario")
 
 
 def resolve_profile_path(path: str) -> str:
@@ -55,6 +83,18 @@ def _load_profile(path: str, assignments: tuple[str, ...]) -> Any:
     except ProfileError as exc:
         _fail_input(str(exc))
     return profile
+
+
+def _check_sources(profiles: list[Any]) -> None:
+    """Exit 2 before any work when a profile's data folder or weights file is not there
+    (`profile.check_sources`), instead of a run that fails and leaves a failed result."""
+    from qtui.core.profile import ProfileError, check_sources
+
+    try:
+        for one in profiles:
+            check_sources(one)
+    except ProfileError as exc:
+        _fail_input(str(exc))
 
 
 class _ProgressPrinter:
@@ -284,8 +324,27 @@ class _DefaultToTui(click.Group):
         while i < len(args) and args[i].startswith("-"):
             i += 2 if args[i] == "--results-dir" else 1  # the only top-level option with a value
         if i < len(args) and args[i] not in self.commands:
+            _refuse_mistyped_command(args[i], list(self.commands))
             args = [*args[:i], "tui", *args[i:]]
         return super().parse_args(ctx, args)
+
+
+def _refuse_mistyped_command(word: str, commands: list[str]) -> None:
+    """`qtui reprot`: a word that names no profile but is close to a command is a typo, not a
+    profile for the TUI: exit 2 with "did you mean report?"."""
+    import difflib
+
+    from qtui.core.profile_store import ProfileNotFound, resolve
+
+    close = difflib.get_close_matches(word, [c for c in commands if c != "tui"], n=1, cutoff=0.6)
+    if not close:
+        return
+    try:
+        resolve(word)
+    except ProfileNotFound:
+        from qtui.core.text import one_line
+
+        _fail_input(one_line(f"no command or profile '{word}': did you mean `qtui {close[0]}`? (qtui --help lists the commands)"))
 
 
 @click.group(cls=_DefaultToTui, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -388,11 +447,14 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
     from qtui.core.profile import expand_sweep
 
     prof = _load_profile(profile, assignments)
+    _check_sources(expand_sweep(prof))
     _refuse_unavailable(expand_sweep(prof))
     _refuse_threads_over_cores([prof])
     _refuse_unusable_dirs(results_dir)
     _pin_streams()
     printer = _ProgressPrinter(_err(), quiet=quiet)
+    if len(expand_sweep(prof)) > 1 and not quiet:
+        _echo_err(_sweep_announcement(prof, results_dir))
     results = []
     interrupted = False
     # The handlers stay installed until the end: a signal between two runs of a sweep or while
@@ -430,6 +492,29 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
             _exit_interrupted()
     if unsaved or any(r.status == "failed" for r in results):
         sys.exit(EXIT_FAILED)
+
+
+def _sweep_announcement(prof: Any, results_dir: str | None) -> str:
+    """"run paper-matrix: 48 combinations, one run each; about 25m from earlier runs here" —
+    said before a `[sweep]` starts, as `qtui study` says what it will do."""
+    from qtui.core.environment import capture_environment
+    from qtui.core.paths import results_dir as resolve
+    from qtui.core.profile import expand_sweep
+    from qtui.core.results import load_results
+    from qtui.core.study import earlier_run_seconds, machine_identity
+    from qtui.core.text import format_duration, one_line, plural
+
+    combos = expand_sweep(prof)
+    head = f"run {one_line(prof.name)}: {plural(len(combos), 'combination')}, one run each"
+    try:
+        pool = load_results(resolve(results_dir), warn=lambda message: None)
+    except OSError:
+        pool = []
+    seconds, unknown = earlier_run_seconds(combos, pool, machine_identity(capture_environment(), prof.device))
+    if unknown == len(combos):
+        return f"{head}; how long is not known until they have run here once (`qtui study` shows the time left as it measures)"
+    rest = f" and {plural(unknown, 'combination')} not run here before" if unknown else ""
+    return f"{head}; about {format_duration(seconds, 0)} from earlier runs of the same settings here{rest}"
 
 
 def _refuse_unusable_dirs(results_override: str | None, results: bool = True) -> None:
@@ -565,10 +650,10 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 @main.command()
 @click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help=_RESULTS_DIRS_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o).")
-@click.option("--model", type=click.Choice(MODELS), default=None)
-@click.option("--framework", type=click.Choice(FRAMEWORKS), default=None)
-@click.option("--precision", type=click.Choice(PRECISIONS), default=None)
-@click.option("--scenario", type=click.Choice(SCENARIOS), default=None)
+@click.option("--model", type=MODEL_FILTER, default=None)
+@click.option("--framework", type=FRAMEWORK_FILTER, default=None)
+@click.option("--precision", type=PRECISION_FILTER, default=None)
+@click.option("--scenario", type=SCENARIO_FILTER, default=None)
 @click.option("--device", default=None, help=_DEVICE_FILTER_HELP)
 @click.option("--executed", is_flag=True, help="study: add each cell's executed precision (what the runtime reported).")
 @click.option("--delta", is_flag=True, help="study: add each cell's accuracy or fidelity change versus FP32.")
@@ -634,8 +719,8 @@ BUDGET_DEFAULTS = {"top1_drop": 1.0, "sqnr_db": 20.0, "agreement_pct": 70.0}
 
 @main.command("recommend")
 @click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help=_RESULTS_DIRS_HELP)
-@click.option("--model", default=None, help="Only this model (default: every model measured).")
-@click.option("--scenario", default=None, help="Only this scenario (default: every scenario measured).")
+@click.option("--model", type=MODEL_FILTER, default=None, help="Only this model (default: every model measured).")
+@click.option("--scenario", type=SCENARIO_FILTER, default=None, help="Only this scenario (default: every scenario measured).")
 @click.option("--device", default=None, help=_DEVICE_FILTER_HELP)
 @click.option("--budget-top1-drop", "top1_drop", type=click.FloatRange(0, 100), default=BUDGET_DEFAULTS["top1_drop"], show_default=True, metavar="PCT", help="Largest top-1 drop versus FP32, in points (with labelled data).")
 @click.option("--budget-sqnr-db", "sqnr_db", type=click.FloatRange(-100, 200), default=BUDGET_DEFAULTS["sqnr_db"], show_default=True, metavar="DB", help="Smallest SQNR of the logits versus FP32 (fidelity evidence).")
@@ -678,9 +763,9 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 
 @main.command()
 @click.argument("profile", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", default=None, help="mobilenet_v2 | vgg19 | densenet121")
-@click.option("--framework", default=None, help="onnxruntime | openvino | tflite | torch")
-@click.option("--precision", default=None, help="fp32 | fp16 | int8_dynamic | int8_static")
+@click.option("--model", type=MODEL_FILTER, default=None, help="mobilenet_v2 | vgg19 | densenet121")
+@click.option("--framework", type=FRAMEWORK_FILTER, default=None, help="onnxruntime | openvino | tflite | torch")
+@click.option("--precision", type=PRECISION_FILTER, default=None, help="fp32 | fp16 | int8_dynamic | int8_static")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE")
 def prepare(profile: str | None, model: str | None, framework: str | None, precision: str | None, assignments: tuple[str, ...]) -> None:
     """Prepare (export/quantize) an artifact without running it: from PROFILE (every [sweep]
@@ -689,6 +774,7 @@ def prepare(profile: str | None, model: str | None, framework: str | None, preci
     from qtui.core.runner import prepare_only
 
     base = _profile_from_args(profile, assignments, model, framework, precision)
+    _check_sources(expand_sweep(base))
     _refuse_unusable_dirs(None, results=False)
     printer = _ProgressPrinter(sys.stderr)
     failed = False
@@ -740,10 +826,10 @@ class _StudyPrinter(_ProgressPrinter):
 @main.command()
 @click.argument("profile", type=click.Path(dir_okay=False))
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a profile key, as for `qtui run`.")
-@click.option("--model", "models", multiple=True, type=click.Choice(MODELS), help="Only these models (repeatable).")
-@click.option("--framework", "frameworks", multiple=True, type=click.Choice(FRAMEWORKS), help="Only these frameworks (repeatable).")
-@click.option("--precision", "precisions", multiple=True, type=click.Choice(PRECISIONS), help="Only these precisions (repeatable).")
-@click.option("--scenario", "scenarios", multiple=True, type=click.Choice(SCENARIOS), help="Only these scenarios (repeatable).")
+@click.option("--model", "models", multiple=True, type=MODEL_FILTER, help="Only these models (repeatable).")
+@click.option("--framework", "frameworks", multiple=True, type=FRAMEWORK_FILTER, help="Only these frameworks (repeatable).")
+@click.option("--precision", "precisions", multiple=True, type=PRECISION_FILTER, help="Only these precisions (repeatable).")
+@click.option("--scenario", "scenarios", multiple=True, type=SCENARIO_FILTER, help="Only these scenarios (repeatable).")
 @click.option("--repeats", type=click.IntRange(1, 100), default=None, help="Runs per combination (default: the profile's [study] repeats, else 1).")
 @click.option("--force", is_flag=True, help="Measure every combination again, even those already measured here.")
 @click.option("--device", default=None, help="A label for this machine in results and side-by-side tables (default: the profile's device).")
@@ -762,6 +848,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     from qtui.core.study import StudyOptions, plan, run_study, study_summary
 
     prof = _load_profile(profile, assignments)
+    _check_sources([prof])
     if device is not None and (not device.strip() or len(device) > 64):
         _fail_input("--device: a label of 1 to 64 characters")
     options = StudyOptions(
@@ -868,9 +955,9 @@ def bundle() -> None:
 @bundle.command("export")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("profiles", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--model", default=None)
-@click.option("--framework", default=None)
-@click.option("--precision", default=None)
+@click.option("--model", type=MODEL_FILTER, default=None)
+@click.option("--framework", type=FRAMEWORK_FILTER, default=None)
+@click.option("--precision", type=PRECISION_FILTER, default=None)
 def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> None:
     """Write FILE (.tar.gz) with the artifacts of PROFILES (prepared first if needed), or every
     cached artifact matching --model/--framework/--precision."""
@@ -881,6 +968,8 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
     chosen = []
     if profiles:
         printer = _ProgressPrinter(sys.stderr)
+        loaded = [one for path in profiles for one in expand_sweep(_load_profile(path, ()))]
+        _check_sources(loaded)
         for path in profiles:
             for prof in expand_sweep(_load_profile(path, ())):
                 try:

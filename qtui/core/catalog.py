@@ -24,6 +24,40 @@ PRECISION_TITLES = {
 }
 SCENARIO_TITLES = {s: s for s in SCENARIOS}
 
+#: The values each `--model/--framework/--precision/--scenario` filter takes (`filter_value`).
+FILTER_CHOICES: dict[str, tuple[str, ...]] = {
+    "model": MODELS, "framework": FRAMEWORKS, "precision": PRECISIONS, "scenario": SCENARIOS,
+}
+#: Other names a filter value is known by (titles and table labels; ids and titles are added).
+_FILTER_ALIASES: dict[str, tuple[str, ...]] = {
+    "mobilenet_v2": ("MNetV2", "MobileNet"), "vgg19": (), "densenet121": ("DN121",),
+    **{f.id: (f.title, f.short, f.narrow) for f in frameworks.TABLE},
+    "tflite": ("TensorFlow Lite", "TFLite", "TFL", "LiteRT"),
+    "fp32": (), "fp16": (), "int8_dynamic": ("INT8d",), "int8_static": ("INT8s",),
+    "SingleStream": ("Single", "SS"), "MultiStream": ("Multi", "MS"), "Offline": (),
+}
+
+
+def _filter_key(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def filter_value(kind: str, text: str) -> str | None:
+    """The value a `--model`, `--framework`, `--precision` or `--scenario` filter names (`kind`:
+    a key of FILTER_CHOICES): its id, title or table label, in any case, with or without spaces,
+    `-` or `_` ("offline", "mobilenetv2", "ONNX Runtime", "int8s"); None when it names none. The
+    one parser every command's filters go through."""
+    key = _filter_key(text)
+    if not key:
+        return None
+    titles = {**MODEL_TITLES, **FRAMEWORK_TITLES, **PRECISION_TITLES, **SCENARIO_TITLES}
+    for value in FILTER_CHOICES[kind]:
+        names = (value, titles.get(value, value), *_FILTER_ALIASES.get(value, ()))
+        if key in {_filter_key(n) for n in names}:
+            return value
+    return None
+
+
 #: Python modules a framework's runtime needs (from the framework table).
 RUNTIME_MODULES: dict[str, tuple[str, ...]] = {f.id: f.runtime_modules for f in frameworks.TABLE}
 

@@ -491,6 +491,48 @@ def threads_refusal(profile: RunProfile, cores: int | None) -> str | None:
     )
 
 
+def check_sources(profile: RunProfile, source: str | None = None) -> RunProfile:
+    """Before any work: the data and weights the profile names are there. A folder data set must
+    be a folder holding `val_map.txt` (its lines and images are checked when it opens); a weights
+    path must be a non-empty regular file. Raises `ProfileError` naming the key; returns the
+    profile unchanged. Not part of `validate`: a result or a saved profile from another machine
+    still loads where its paths do not exist."""
+    data = profile.dataset.source
+    if data.strip() != "synthetic":
+        folder = Path(data).expanduser()
+        if not folder.is_dir():
+            raise ProfileError(
+                f"{_where(source)}key 'dataset.source': {_show(data)} is not a folder; give "
+                "'synthetic' or an ImageNet validation folder (val_map.txt beside the JPEGs)",
+                "dataset.source",
+            )
+        if not (folder / "val_map.txt").is_file():
+            raise ProfileError(
+                f"{_where(source)}key 'dataset.source': {_show(data)} has no val_map.txt (the MLPerf "
+                "ImageNet layout: val_map.txt with 'file label' lines beside the JPEGs)",
+                "dataset.source",
+            )
+    weights = profile.weights.source
+    if weights not in ("random", "torchvision"):
+        path = Path(weights).expanduser()
+        try:
+            problem = (
+                "does not exist" if not path.exists()
+                else "is not a file" if not path.is_file()
+                else "is empty" if path.stat().st_size == 0
+                else ""
+            )
+        except OSError as exc:
+            problem = f"cannot be read ({exc.strerror or exc})"
+        if problem:
+            raise ProfileError(
+                f"{_where(source)}key 'weights.source': {_show(weights)} {problem}; give 'random', "
+                "'torchvision' or a .pth state dict file",
+                "weights.source",
+            )
+    return profile
+
+
 def calibration_warning(profile: RunProfile, images: int) -> str | None:
     """For the runner, once the data set is open: a warning when INT8 static calibration asks for
     more images than the data set has (a folder with `dataset.count = 0` is counted only then),

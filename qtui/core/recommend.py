@@ -27,6 +27,8 @@ from typing import Any
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
 from qtui.core.profile import FRAMEWORKS, PRECISIONS
 from qtui.core.results import (
+    DISTURBING_KINDS,
+    WARNING_KINDS,
     RunResult,
     StudyCell,
     accuracy_run_for,
@@ -34,11 +36,12 @@ from qtui.core.results import (
     format_figure,
     fp32_baseline,
     order_key,
+    runs_text,
     scenario_metric,
     study_tables,
 )
 from qtui.core.stats import CONFIDENCE, MIN_FOR_INTERVAL, UNSTABLE_SPREAD, Estimate, ratio_estimate
-from qtui.core.text import one_line
+from qtui.core.text import one_line, plural
 
 #: Top-1 may drop at most this many points below FP32. MLPerf's closed division asks 99 % of
 #: FP32's top-1 for image classification (0.7 points at MobileNetV2's 72 %), and a 1 % tolerance
@@ -144,17 +147,20 @@ class Recommendation:
             lines.append("  no recommendation: no measured cell has quality evidence within budget")
         else:
             lines.append(f"  recommended: {self.best.label}: {_speed(self.best.cell, unit)}")
+            lines += [f"    {line}" for line in _warning_lines(self.best.cell)]
             lines += _quality_lines(self.best.quality, "    ")
             lines += [f"    {line}" for line in _stability(self.best.cell)]
         if self.runner_up is not None:
             lines.append(f"  runner-up: {self.runner_up.label}: {_speed(self.runner_up.cell, unit)}")
+            lines += [f"    {line}" for line in _warning_lines(self.runner_up.cell)]
             lines.append(f"    evidence: {self.runner_up.quality.summary}")
-            if self.margin is not None and self.best is not None:
-                lines.append(f"    {self.best.label} is {_margin(self.margin)}")
+            if self.margin_verdict is not None and self.best is not None:
+                lines.append(f"    {self.best.label} is {self.margin_verdict}")
         elif self.best is not None:
             lines.append("  runner-up: none (no other cell with quality evidence within budget)")
         for option in self.faster_unmeasured:
             lines.append(f"  faster, but quality not measured: {option.label}: {_speed(option.cell, unit)}")
+            lines += [f"    {line}" for line in _warning_lines(option.cell)]
             lines.append(f"    to measure it: {option.quality.to_run or NO_COMMAND}")
         for option in self.over_budget:
             lines.append(f"  over budget: {option.label}: {option.quality.summary}")
@@ -164,6 +170,15 @@ class Recommendation:
         for reason, labels in _grouped(self.not_measured):
             lines.append(f"  not measured: {'; '.join(labels)}: {reason}")
         return lines
+
+    @property
+    def margin_verdict(self) -> str | None:
+        """"×1.50 [1.40–1.60] as fast as the runner-up: faster at 95 % confidence", with what
+        the runs behind it recorded ("— but 3 of 6 runs were disturbed (…): re-measure on a quiet
+        machine"); None without a runner-up."""
+        if self.margin is None or self.best is None or self.runner_up is None:
+            return None
+        return _margin(self.margin) + _disturbed_clause([self.best.cell, self.runner_up.cell])
 
     def to_dict(self) -> dict[str, Any]:
         """For `qtui recommend --json`."""
@@ -182,6 +197,7 @@ class Recommendation:
             "recommended": _option_dict(self.best),
             "runner_up": _option_dict(self.runner_up),
             "margin_over_runner_up": _estimate_dict(self.margin),
+            "margin_verdict": self.margin_verdict,
             "faster_but_quality_not_measured": [_option_dict(o) for o in self.faster_unmeasured],
             "over_budget": [_option_dict(o) for o in self.over_budget],
             "quality_not_measured": [_option_dict(o) for o in self.quality_unmeasured],
@@ -200,6 +216,41 @@ def _speed(cell: StudyCell, unit: str) -> str:
     elif cell.precision != "fp32":
         text += f", no speed-up (no matching {FRAMEWORK_TITLES.get(cell.framework, cell.framework)} FP32 run)"
     return text + f" ({cell.repeats} run{'s' if cell.repeats != 1 else ''})"
+
+
+def _kinds_text(kinds: Iterable[str]) -> str:
+    chosen = set(kinds)
+    return "; ".join(WARNING_KINDS[k] for k in WARNING_KINDS if k in chosen)
+
+
+def _warning_lines(cell: StudyCell) -> list[str]:
+    """"⚠ 2 of 3 runs disturbed (other processes kept the CPU busy): runs a, b", and the same for
+    the FP32 runs its speed-up divides by; [] when every run behind the cell was quiet."""
+    out = []
+    for baseline in (False, True):
+        warned = [w for w in cell.warnings if w.baseline == baseline]
+        if not warned:
+            continue
+        ids = list(dict.fromkeys(w.run_id for w in warned))
+        kinds = {w.kind for w in warned}
+        how = "disturbed" if kinds & set(DISTURBING_KINDS) else "with warnings"
+        whose = f"{len(ids)} of {plural(cell.repeats, 'run')}" if not baseline else f"its speed-up's FP32 baseline: {plural(len(ids), 'run')}"
+        out.append(f"⚠ {whose} {how} ({_kinds_text(kinds)}): {runs_text(ids)}")
+    return out
+
+
+def _disturbed_clause(cells: list[StudyCell]) -> str:
+    """" — but 3 of 6 runs were disturbed (…): re-measure on a quiet machine" when runs behind
+    a comparison of `cells` recorded warnings; "" when they were all quiet."""
+    total = sum(c.repeats for c in cells)
+    warned = [w for c in cells for w in c.warnings if not w.baseline]
+    if not warned:
+        return ""
+    ids = set(w.run_id for w in warned)
+    kinds = {w.kind for w in warned}
+    if kinds & set(DISTURBING_KINDS):
+        return f" — but {len(ids)} of {plural(total, 'run')} were disturbed ({_kinds_text(kinds)}): re-measure on a quiet machine"
+    return f" — but {len(ids)} of {plural(total, 'run')} recorded warnings ({_kinds_text(kinds)})"
 
 
 def _quality_lines(quality: Quality, indent: str) -> list[str]:
@@ -270,6 +321,8 @@ def _option_dict(option: Option | None) -> dict[str, Any] | None:
         "speedup_vs_fp32": c.speedup,
         "speedup_estimate": _estimate_dict(c.speedup_estimate),
         "runs": list(c.run_ids),
+        "warnings": [w._asdict() for w in c.warnings],
+        "left_out_disturbed_runs": list(c.left_out),
         "executed_precision": c.executed,
         "quality": {
             "evidence": q.evidence, "within_budget": q.within, "summary": q.summary,

@@ -570,6 +570,55 @@ def measurement_warnings(result: RunResult) -> list[str]:
     return [one_line(w) for w in warnings if isinstance(w, str) and w.strip()]
 
 
+#: What each kind of measurement warning says, in the legends that name its runs once.
+WARNING_KINDS: dict[str, str] = {
+    "load": "other processes kept the CPU busy",
+    "throttling": "the CPU was throttled",
+    "temperature": "the CPU was hot",
+    "governor": "the CPU governor was not 'performance'",
+    "threads": "more threads than cores",
+    "samples": "sample counts capped by the data set",
+    "other": "other warnings",
+}
+#: Kinds that disturbed one measurement and that measuring again can remove (the machine was
+#: busy or throttled then); the others are lasting conditions of the machine or the profile.
+DISTURBING_KINDS = ("load", "throttling", "temperature")
+
+
+def warning_kind(text: str) -> str:
+    """Which kind of warning (a key of WARNING_KINDS) a recorded warning is."""
+    low = text.casefold()
+    if low.startswith("other processes"):
+        return "load"
+    if "throttling occurred since boot" in low:
+        return "other"  # a sticky firmware bit: says nothing about this measurement
+    if "throttl" in low:
+        return "throttling"
+    if "governor" in low:
+        return "governor"
+    if low.startswith("threads ="):
+        return "threads"
+    if "temperature" in low:
+        return "temperature"
+    if low.startswith(("dataset.", "calibration")) or "sample_count" in low:
+        return "samples"
+    return "other"
+
+
+def measurement_disturbed(result: RunResult) -> bool:
+    """True when the run recorded a warning that disturbed its measurement (other processes'
+    load, throttling, heat: `DISTURBING_KINDS`), which measuring again on a quiet machine
+    removes; lasting conditions (governor, threads, capped counts) do not count here."""
+    return any(warning_kind(w) in DISTURBING_KINDS for w in measurement_warnings(result))
+
+
+def runs_text(run_ids: Iterable[str], limit: int = 8) -> str:
+    """"run a", "runs a, b" or "runs a, b, … and 12 more": run ids named once."""
+    ids = list(dict.fromkeys(run_ids))
+    shown = ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+    return f"run{'s' if len(ids) != 1 else ''} {shown}"
+
+
 def table_rows(results: list[RunResult], pool: Iterable[RunResult] | None = None) -> list[dict[str, Any]]:
     """One row per result (columns TABLE_COLUMNS), speed-up over the matching FP32 run in `pool`
     (default: `results`). Text fields are single-line and free of control characters."""
@@ -805,6 +854,37 @@ STUDY_EFFICIENCY_NOTE = (
     "a VM: /proc/cpuinfo's or the model name's, which boost may exceed), so the share is an upper bound"
 )
 STUDY_INVALID_NOTE = f"{STUDY_INVALID_MARK} LoadGen said INVALID (e.g. too short): no speed-up given"
+STUDY_WARNING_MARK = "⚠"
+STUDY_WARNING_NOTE = (
+    f"{STUDY_WARNING_MARK} the figure rests on runs that recorded a warning (on the speed-up: its "
+    "FP32 runs did): it is suspect; re-measure on a quiet machine (`qtui study` measures a disturbed "
+    "run again and keeps the old file). The runs, once per kind:"
+)
+
+
+class CellWarning(NamedTuple):
+    """A warning recorded by a run whose figures a study cell shows."""
+
+    run_id: str
+    kind: str  # a key of WARNING_KINDS
+    text: str
+    #: the run is one of the FP32 cell's repeats the speed-up divides by, not the cell's own
+    baseline: bool = False
+
+
+def _cell_warnings(runs: Iterable[RunResult], baseline: bool = False) -> tuple[CellWarning, ...]:
+    return tuple(
+        CellWarning(r.run_id, warning_kind(w), w, baseline) for r in runs for w in measurement_warnings(r)
+    )
+
+
+def _prefer_clean(group: list[RunResult]) -> tuple[list[RunResult], tuple[str, ...]]:
+    """The repeats a cell aggregates: the undisturbed ones when there are any (the disturbed ones
+    are left out and named), else all of them (and the cell carries their warnings)."""
+    clean = [r for r in group if not measurement_disturbed(r)]
+    if not clean or len(clean) == len(group):
+        return group, ()
+    return clean, tuple(r.run_id for r in group if measurement_disturbed(r))
 
 
 @dataclass(frozen=True)
@@ -833,10 +913,31 @@ class StudyCell:
     framework: str = ""
     precision: str = ""
     efficiency: str = ""
+    #: every warning recorded by a run this cell's figures rest on: its own runs, and (marked
+    #: `baseline`) the FP32 repeats its speed-up divides by; () when they were all quiet
+    warnings: tuple[CellWarning, ...] = ()
+    #: disturbed repeats not aggregated because undisturbed repeats of the same measurement exist
+    left_out: tuple[str, ...] = ()
 
     @property
     def repeats(self) -> int:
         return max(len(self.run_ids), 1)
+
+    @property
+    def disturbed(self) -> bool:
+        """True when a run behind the cell's figures recorded a warning."""
+        return bool(self.warnings)
+
+    @property
+    def warning_kinds(self) -> tuple[str, ...]:
+        """The kinds of the cell's warnings (keys of WARNING_KINDS), in that table's order."""
+        kinds = {w.kind for w in self.warnings}
+        return tuple(k for k in WARNING_KINDS if k in kinds)
+
+    @property
+    def warned_runs(self) -> tuple[str, ...]:
+        """The runs that recorded the cell's warnings, each once."""
+        return tuple(dict.fromkeys(w.run_id for w in self.warnings))
 
     @property
     def unstable(self) -> bool:
@@ -857,6 +958,8 @@ class StudyCell:
             text += STUDY_UNSTABLE_MARK
         if self.status != "ok":
             text += STUDY_INVALID_MARK
+        if any(not w.baseline for w in self.warnings):
+            text += f" {STUDY_WARNING_MARK}"
         return text
 
     def speedup_text(self) -> str:
@@ -867,6 +970,8 @@ class StudyCell:
         est = self.speedup_estimate
         if est is not None and est.has_interval:
             text += f" [{est.low:.2f}–{est.high:.2f}]"
+        if any(w.baseline for w in self.warnings):
+            text += f" {STUDY_WARNING_MARK}"
         return text
 
     def lines(self, executed: bool = False, delta: bool = False, efficiency: bool = False) -> tuple[str, ...]:
@@ -966,6 +1071,10 @@ class StudyTable:
     def has_unstable(self) -> bool:
         return any(c.unstable for c in self.cells())
 
+    @property
+    def has_warnings(self) -> bool:
+        return any(c.warnings or c.left_out for c in self.cells())
+
 
 def _newest(runs: Iterable[RunResult]) -> RunResult | None:
     return max(runs, key=order_key, default=None)
@@ -1017,23 +1126,28 @@ def _study_cell(
             shown.run_id, shown.status, value, None, _fidelity_for(shown, pool),
             run_ids=(shown.run_id,), values=(value,) if value is not None else (),
             executed=_executed([shown]), device=device, framework=p.framework, precision=p.precision,
-            efficiency=_efficiency([shown]),
+            efficiency=_efficiency([shown]), warnings=_cell_warnings([shown]),
         )
     p = newest_ok.profile
-    group = repeats_of(newest_ok, runs, key)
+    group, left_out = _prefer_clean(repeats_of(newest_ok, runs, key))
+    newest_ok = group[-1]
     values = _metric_values(group)
     estimate = bootstrap_median(values) if values else None
     sp: Estimate | None = None
+    warnings = _cell_warnings(group)
     if p.precision != "fp32":
         base = fp32_baseline(newest_ok, pool)
         if base is not None and speedup(newest_ok, base) is not None:
-            sp = speedup_estimate(values, _metric_values(repeats_of(base, pool, key)), scenario_metric(p.scenario).higher_is_better)
+            base_group, _ = _prefer_clean(repeats_of(base, pool, key))
+            sp = speedup_estimate(values, _metric_values(base_group), scenario_metric(p.scenario).higher_is_better)
+            warnings += _cell_warnings(base_group, baseline=True)
     return StudyCell(
         newest_ok.run_id, "ok", estimate.median if estimate else None, sp.median if sp else None,
         _fidelity_for(newest_ok, pool), estimate=estimate, speedup_estimate=sp,
         run_ids=tuple(r.run_id for r in group), values=tuple(values),
         delta=quality_delta(newest_ok, pool), executed=_executed(group),
         device=device, framework=p.framework, precision=p.precision, efficiency=_efficiency(group),
+        warnings=warnings, left_out=left_out,
     )
 
 
@@ -1103,6 +1217,29 @@ def study_notes(tables: Iterable[StudyTable]) -> list[str]:
         notes.append(STUDY_EFFICIENCY_NOTE)
     if any(t.has_invalid for t in tables):
         notes.append(STUDY_INVALID_NOTE)
+    return notes + study_warning_notes(tables)
+
+
+def study_warning_notes(tables: Iterable[StudyTable]) -> list[str]:
+    """The legend of the `⚠` marks: what they mean, then each kind of warning once with the runs
+    that recorded it, and the disturbed repeats left out of their cells; [] when every run was
+    quiet."""
+    by_kind: dict[str, list[str]] = {}
+    left_out: list[str] = []
+    for table in tables:
+        for cell in table.cells():
+            for w in cell.warnings:
+                by_kind.setdefault(w.kind, []).append(w.run_id)
+            left_out += cell.left_out
+    notes = []
+    if by_kind:
+        notes.append(STUDY_WARNING_NOTE)
+        notes += [f"{STUDY_WARNING_MARK} {WARNING_KINDS[k]}: {runs_text(by_kind[k])}" for k in WARNING_KINDS if k in by_kind]
+    if left_out:
+        notes.append(
+            f"left out of their cells, disturbed (undisturbed repeats of the same measurement are "
+            f"shown instead): {runs_text(left_out)}"
+        )
     return notes
 
 

@@ -23,6 +23,7 @@ each measured `repeats` times, prepared first and measured second, resumable.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,7 +33,8 @@ from typing import Any
 
 from qtui.core import events as ev
 from qtui.core.profile import RunProfile, StudySpec, expand_sweep, to_dict
-from qtui.core.results import RunResult, _as_number, load_results
+from qtui.core.results import RunResult, _as_number, load_results, measurement_disturbed
+from qtui.core.text import one_line, plural
 
 #: Results that count as a measurement of their cell (LoadGen finished the run).
 COMPLETED = ("ok", "invalid")
@@ -169,11 +171,36 @@ def machine_identity(environment: dict[str, Any], device: str | None = None) -> 
     )
 
 
+def runtime_identity(environment: dict[str, Any], framework: str, threads: int) -> tuple[Any, ...]:
+    """What else a run measured besides its profile, artifact and machine: the architecture, the
+    framework's version and the threads it used (`threads = 0`: every logical core here)."""
+    versions = environment.get("frameworks") or {}
+    used = environment.get("threads")
+    return (
+        environment.get("machine"),
+        versions.get(framework) if isinstance(versions, dict) else None,
+        used if isinstance(used, int) else threads,
+    )
+
+
 def completed_runs(
-    cell: RunProfile, artifact_key: str | None, machine: tuple[Any, ...], pool: Iterable[RunResult]
+    cell: RunProfile,
+    artifact_key: str | None,
+    machine: tuple[Any, ...],
+    pool: Iterable[RunResult],
+    here: dict[str, Any] | None = None,
 ) -> list[RunResult]:
-    """Completed results in `pool` of this cell's exact profile, artifact and machine."""
+    """Completed results in `pool` that this cell would measure itself: its exact measured profile
+    (LoadGen settings, weights, data, threads, mode, …; not its name: an identical run made by
+    another profile is the same measurement), artifact and machine, and — with `here`, this
+    machine's environment — the same architecture, framework version and threads used. A run that
+    was disturbed (other processes' load, throttling: `results.measurement_disturbed`) is never
+    one: the study measures it again (its file stays)."""
     wanted = measured_identity(cell)
+    runtime = None
+    if here is not None:
+        threads = cell.threads or here.get("cores_logical") or os.cpu_count() or 1
+        runtime = runtime_identity({**here, "threads": threads}, cell.framework, threads)
     return [
         r
         for r in pool
@@ -182,6 +209,8 @@ def completed_runs(
         and measured_identity(r.profile) == wanted
         and (artifact_key is None or r.artifact.get("key") == artifact_key)
         and machine_identity(r.environment) == machine
+        and (runtime is None or runtime_identity(r.environment, cell.framework, cell.threads) == runtime)
+        and not measurement_disturbed(r)
     ]
 
 
@@ -240,6 +269,27 @@ def expected_loadgen_s(profile: RunProfile, samples_per_s: float) -> float:
     seconds = expected_samples(settings, query_s) / samples_per_s
     max_duration_s = stop_rule(settings).max_duration_s
     return min(seconds, max_duration_s) if max_duration_s else seconds
+
+
+def earlier_run_seconds(
+    profiles: list[RunProfile], pool: Iterable[RunResult], machine: tuple[Any, ...]
+) -> tuple[float, int]:
+    """How long running `profiles` once each should take, from earlier completed runs of the
+    same measurement on this machine (the median of each one's recorded stage times): (seconds
+    for those that ran before, how many never ran here)."""
+    pool = list(pool)
+    total, unknown = 0.0, 0
+    for p in profiles:
+        spans = sorted(
+            sum(v for v in r.timings_s.values() if _positive(v) is not None)
+            for r in completed_runs(p, None, machine, pool)
+        )
+        spans = [s for s in spans if s > 0]
+        if spans:
+            total += spans[len(spans) // 2]
+        else:
+            unknown += 1
+    return total, unknown
 
 
 def _cell_key(p: RunProfile) -> tuple[str, str, str, str]:
@@ -327,7 +377,8 @@ def run_study(
     repeats = options.repeats or 1
     cells = [CellStatus(p) for p in plan(profile, options)]
     report = StudyReport(cells)
-    env = capture_environment()
+    # this machine as a run would record it: architecture, the frameworks' versions, the cores
+    env = capture_environment(frameworks=sorted({c.profile.framework for c in cells}))
     machine = machine_identity(env, options.device)
     total_runs = len(cells) * repeats
 
@@ -425,7 +476,7 @@ def run_study(
     for cell in cells:
         if cell.prepare_error:
             continue
-        have = [] if options.force else completed_runs(cell.profile, cell.artifact_key, machine, pool)
+        have = [] if options.force else completed_runs(cell.profile, cell.artifact_key, machine, pool, here=env)
         durations = sorted(d for r in have if (d := _loadgen_seconds(r)) is not None)
         if durations:
             earlier[_cell_key(cell.profile)] = durations[len(durations) // 2]
@@ -435,7 +486,13 @@ def run_study(
         todo += [(cell, i) for i in range(cell.reused, repeats)]
     skipped = sum(c.reused for c in cells)
     if skipped:
-        emit(ev.Log(f"study: {skipped} of {total_runs} runs already measured here (use --force to measure again)"))
+        reused = [r for r in report.results if r.run_id in {i for c in cells for i in c.run_ids}]
+        others = sorted({one_line(r.profile.name.split("/", 1)[0]) for r in reused} - {profile.name})
+        by = f", some by {plural(len(others), 'other profile', with_count=False)} ({', '.join(others)}) with identical settings" if others else ""
+        emit(ev.Log(
+            f"study: {skipped} of {plural(total_runs, 'run')} already measured here{by} "
+            "(disturbed runs are measured again; --force measures everything again)"
+        ))
     t1 = time.perf_counter()
     timed: list[tuple[RunProfile, float]] = []
     for n, (cell, repeat) in enumerate(todo):

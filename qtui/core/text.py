@@ -63,3 +63,10 @@ def format_duration(seconds: float, decimals: int = 1) -> str:
         return f"{minutes}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def plural(count: int, noun: str, plural_form: str | None = None, *, with_count: bool = True) -> str:
+    """"1 run", "3 runs", "1 repeat", "0 repeats" (`plural_form` when adding "s" is wrong); the
+    noun alone with `with_count=False`."""
+    word = noun if count == 1 else (plural_form or noun + "s")
+    return f"{count} {word}" if with_count else word

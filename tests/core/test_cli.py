@@ -52,10 +52,14 @@ def test_run_json_then_report(tmp_path: Path) -> None:
 
 
 def test_failed_run_exits_1(tmp_path: Path) -> None:
-    out = _qtui("run", QUICK, *SMALL, "--set", "weights.source=/nonexistent/w.pth", "--results-dir", str(tmp_path))
+    # a weights file that is there but is no state dict: the run starts and fails (a path that is
+    # not there is refused before any work: tests/core/test_bad_paths.py)
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"not a state dict")
+    out = _qtui("run", QUICK, *SMALL, "--set", f"weights.source={weights}", "--results-dir", str(tmp_path / "results"))
     assert out.returncode == 1
     assert "Traceback" not in out.stderr
-    assert "/nonexistent/w.pth" in out.stderr
+    assert str(weights) in out.stderr
 
 
 def test_ctrl_c_cancels_and_exits_130(tmp_path: Path) -> None:

@@ -17,6 +17,16 @@ from qtui.core.study import StudyOptions, completed_runs, machine_identity, plan
 from tests.conftest import small_profile
 
 
+@pytest.fixture(autouse=True)
+def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests check resuming, not the machine's load: a study measures a run disturbed by
+    other processes again (tests/core/test_disturbed.py), so on a busy test machine the counts
+    below would change. No load warning here."""
+    from qtui.core import machine_load
+
+    monkeypatch.setattr(machine_load, "OTHER_CPU_WARN_FRACTION", 1e9)
+
+
 def _study_profile() -> Any:
     return replace(
         small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64)),
