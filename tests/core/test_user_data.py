@@ -324,7 +324,8 @@ def test_digest_follows_content_not_path(tmp_path: Path) -> None:
     da, db = open_dataset(str(a), None), open_dataset(str(b), None)
     assert da.digest == db.digest and da.identity == db.identity and len(da.digest) == 16
     _picture(b / "a.jpg", 50)
-    assert open_dataset(str(b), None).digest != da.digest
+    changed = open_dataset(str(b), None)
+    assert changed.digest != da.digest and changed.identity != da.identity  # the artifact key's part
     assert open_dataset(str(a), 3).identity != da.identity
     other = open_dataset(str(a), None, preprocess=Preprocess(normalize="none"))
     assert other.digest == da.digest and other.identity != da.identity  # preprocessing keys it
@@ -409,3 +410,15 @@ def test_profile_dataset_and_calibration_set(tmp_path: Path) -> None:
     q = replace(p, dataset=replace(p.dataset, calibration="synthetic"))
     calib = calibration_dataset(q, ds)
     assert calib.kind == "synthetic" and calib.count == 4 and calib.preprocess == ds.preprocess
+
+
+def test_file_names_reach_messages_without_control_characters(tmp_path: Path) -> None:
+    """A picture's name comes from the user's disk: a message naming it carries no terminal
+    escape sequence (it goes to the terminal, and into results)."""
+    root = make_pictures(tmp_path / "pics", 3)
+    evil = root / "\x1b[2J\x1b]0;owned\x07bad.jpg"
+    evil.write_bytes(b"not a picture")
+    with pytest.raises(DatasetError) as info:
+        open_dataset(str(root), None)
+    msg = str(info.value)
+    assert "bad.jpg" in msg and "\x1b" not in msg and "\x07" not in msg
