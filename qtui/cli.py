@@ -297,6 +297,24 @@ def _refuse_threads_over_cores(profiles: list[Any]) -> None:
             _fail_input(refusal)
 
 
+def _refuse_bad_data(profiles: list[Any]) -> None:
+    """Exit 2 before any work when a profile's data cannot be used: a folder with no pictures,
+    pictures that do not decode, tensors of the wrong shape, an ambiguous layout (the message
+    names the file and what to do). Each distinct data set is opened (and checked) once."""
+    from qtui.core.data import DatasetError, open_profile_dataset
+
+    seen = set()
+    for one in profiles:
+        key = (one.dataset.source, one.dataset.kind, one.dataset.classes, one.dataset.count, one.dataset.seed, one.input)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            open_profile_dataset(one)
+        except DatasetError as exc:
+            _fail_input(str(exc))
+
+
 def _refuse_unavailable(profiles: list[Any]) -> None:
     """Exit 2 before any work when a combination cannot run here (framework not installed,
     precision not supported), with the reason `qtui doctor` and the UI give."""
@@ -451,6 +469,7 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
     _refuse_unavailable(expand_sweep(prof))
     _refuse_threads_over_cores([prof])
     _refuse_unusable_dirs(results_dir)
+    _refuse_bad_data(expand_sweep(prof))
     _pin_streams()
     printer = _ProgressPrinter(_err(), quiet=quiet)
     if len(expand_sweep(prof)) > 1 and not quiet:
@@ -776,6 +795,7 @@ def prepare(profile: str | None, model: str | None, framework: str | None, preci
     base = _profile_from_args(profile, assignments, model, framework, precision)
     _check_sources(expand_sweep(base))
     _refuse_unusable_dirs(None, results=False)
+    _refuse_bad_data([p for p in expand_sweep(base) if p.precision == "int8_static"])
     printer = _ProgressPrinter(sys.stderr)
     failed = False
     # Preparation runs in this (the main) thread: SIGTERM and SIGHUP interrupt it like Ctrl-C,
@@ -869,6 +889,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     runnable = plan(prof, options)
     _refuse_threads_over_cores(runnable)
     _refuse_unusable_dirs(results_dir)
+    _refuse_bad_data(runnable)
     _pin_streams()
     printer = _StudyPrinter(_err(), quiet=quiet)
     resolved = options.resolved(prof)

@@ -48,6 +48,15 @@ MODES = ("performance", "accuracy")
 PRESETS = ("quick", "mlperf")  # the names; their LoadGen settings: loadgen.PRESET_SETTINGS
 WEIGHT_KEYWORDS = ("random", "torchvision")
 DATASET_KEYWORDS = ("synthetic",)
+#: `dataset.kind`: "auto" decides from `dataset.source` (see README "Your images")
+DATASET_KINDS = ("auto", "synthetic", "imagenet", "images", "classes", "tensors")
+#: `dataset.calibration`: what INT8 static calibrates on
+CALIBRATION_SOURCES = ("data", "synthetic")
+#: `input.normalize` and `input.layout`
+NORMALIZATIONS = ("imagenet", "none", "custom")
+LAYOUTS = ("NCHW", "NHWC")
+#: the built-in models take a 3×224×224 NCHW float32 image
+BUILTIN_INPUT = ("NCHW", 224)
 
 
 class ProfileError(Exception):
@@ -74,15 +83,39 @@ class WeightsSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """The images: `synthetic` (seeded, structured) or an ImageNet val folder in MLPerf layout."""
+    """The data: `synthetic` (seeded, structured images), or a path: a folder of your pictures,
+    a class-per-folder layout, an ImageNet val folder in MLPerf layout, or a .npy/.npz file."""
 
     source: str = "synthetic"
+    #: which of those `source` is; "auto" decides from the folder (refused when ambiguous)
+    kind: str = "auto"
+    #: class folders' labels: "auto" (sorted order; refused for a subset of ImageNet's WordNet
+    #: ids), "sorted", or a file of `<folder> <class index>` lines
+    classes: str = "auto"
+    #: INT8 static calibrates on the measured data ("data") or on the synthetic set ("synthetic",
+    #: marked in every table when the measured data is not synthetic)
+    calibration: str = "data"
     count: int = 256
     seed: int = 0
     performance_sample_count: int = 256
     # ≤ count: calibration_indices takes every image when asked for more, so 256 picks exactly
     # what the former default 300 did on the default 256 images (same artifact cache keys).
     calibration_count: int = 256
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a picture becomes the model's input (`[input]`; absent: ImageNet's preprocessing).
+    `normalize`: "imagenet" (÷255, ImageNet mean/std), "none" (0-255 values as float32) or
+    "custom" (`pixel × scale − mean) / std` with `mean`, `std`, `scale`)."""
+
+    resize: int = 256
+    crop: int = 224
+    normalize: str = "imagenet"
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    scale: float | None = None
+    layout: str = "NCHW"
 
 
 @dataclass(frozen=True)
@@ -141,6 +174,8 @@ class RunProfile:
     warmup_queries: int = 16
     weights: WeightsSpec = field(default_factory=WeightsSpec)
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
+    #: preprocessing of pictures; None: ImageNet's (resize 256, crop 224, mean/std, NCHW)
+    input: InputSpec | None = None
     loadgen: LoadGenSpec = field(default_factory=LoadGenSpec)
     #: a label for this machine in results and device-vs-device tables (unset: its CPU/board)
     device: str | None = None
@@ -156,6 +191,7 @@ class RunProfile:
 _TABLES: dict[str, type] = {
     "weights": WeightsSpec,
     "dataset": DatasetSpec,
+    "input": InputSpec,
     "loadgen": LoadGenSpec,
     "sweep": SweepSpec,
     "study": StudySpec,
@@ -168,6 +204,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "scenario": SCENARIOS,
     "mode": MODES,
     "loadgen.preset": PRESETS,
+    "dataset.kind": DATASET_KINDS,
+    "dataset.calibration": CALIBRATION_SOURCES,
+    "input.normalize": NORMALIZATIONS,
+    "input.layout": LAYOUTS,
 }
 _SWEEP_CHOICES = {
     "models": MODELS,
@@ -234,6 +274,9 @@ BOUNDS: dict[str, Bound] = {
     "loadgen.expected_latency_ms": Bound(3_600_000, "1 hour", zero=False),
     "loadgen.expected_qps": Bound(1_000_000, "far beyond any CPU on these models", zero=False),
     "loadgen.samples_per_query": Bound(1024, "MLPerf MultiStream uses 8", zero=False),
+    "input.resize": Bound(4096, "a 4096-pixel short side is past any image classifier", zero=False),
+    "input.crop": Bound(4096, "a 4096-pixel short side is past any image classifier", zero=False),
+    "input.scale": Bound(1e6, "1/255 or 1 map 8-bit pixels to 0-1 or 0-255", zero=False),
     "study.repeats": Bound(100, "a 95 % interval needs 3; 100 is a night of runs", zero=False),
     "study.cooldown_below_c": Bound(120, "CPUs throttle near 80-100 °C"),
     "study.cooldown_max_wait_s": Bound(3600, "1 hour between two runs"),
@@ -321,6 +364,14 @@ def _convert(value: Any, type_name: str, key: str, source: str | None) -> Any:
         if not isinstance(value, str):
             raise bad()
         return value
+    if base.startswith("tuple[float"):
+        if isinstance(value, bool) or isinstance(value, (int, float)):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+        ):
+            raise bad()
+        return tuple(float(v) for v in value)
     if base.startswith("tuple[str"):
         if isinstance(value, str):
             value = [value]
@@ -336,6 +387,7 @@ def _describe_type(base: str) -> str:
         "float": "a number",
         "str": "a string",
         "bool": "true or false",
+        "tuple[float, ...]": "a number or a list of numbers",
     }.get(base, "a list of strings")
 
 
@@ -418,7 +470,9 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
             "schema_version",
         )
     for key, allowed in _CHOICES.items():
-        _check_choice(key, _get(profile, key), allowed, source)
+        value = _get(profile, key)
+        if value is not None:  # None: an optional table that is absent ([input])
+            _check_choice(key, value, allowed, source)
     if not profile.name.strip():
         raise ProfileError(f"{_where(source)}key 'name' must not be empty", "name")
     if (
@@ -465,6 +519,7 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
                         f"{_where(source)}key 'sweep.{key}': {_show(twice[0])} is listed more than once",
                         f"sweep.{key}",
                     )
+    _check_data(profile, source)
     ds = profile.dataset
     if strict and calibrates(profile) and 0 < ds.count < ds.calibration_count:
         raise ProfileError(
@@ -492,24 +547,21 @@ def threads_refusal(profile: RunProfile, cores: int | None) -> str | None:
 
 
 def check_sources(profile: RunProfile, source: str | None = None) -> RunProfile:
-    """Before any work: the data and weights the profile names are there. A folder data set must
-    be a folder holding `val_map.txt` (its lines and images are checked when it opens); a weights
+    """Before any work: the data and weights the profile names are there. A data set must be a
+    folder or a file (what it holds is checked when it opens); a weights
     path must be a non-empty regular file. Raises `ProfileError` naming the key; returns the
     profile unchanged. Not part of `validate`: a result or a saved profile from another machine
     still loads where its paths do not exist."""
     data = profile.dataset.source
     if data.strip() != "synthetic":
-        folder = Path(data).expanduser()
-        if not folder.is_dir():
+        # what the folder or file holds (val_map.txt, pictures, class folders, tensors) is checked
+        # when it opens (qtui.core.data), still before any work
+        where = Path(data).expanduser()
+        if not where.is_dir() and not where.is_file():
             raise ProfileError(
-                f"{_where(source)}key 'dataset.source': {_show(data)} is not a folder; give "
-                "'synthetic' or an ImageNet validation folder (val_map.txt beside the JPEGs)",
-                "dataset.source",
-            )
-        if not (folder / "val_map.txt").is_file():
-            raise ProfileError(
-                f"{_where(source)}key 'dataset.source': {_show(data)} has no val_map.txt (the MLPerf "
-                "ImageNet layout: val_map.txt with 'file label' lines beside the JPEGs)",
+                f"{_where(source)}key 'dataset.source': {_show(data)} is neither a folder nor a file; "
+                "give 'synthetic', a folder of pictures (an ImageNet validation folder with "
+                "val_map.txt, class folders, or plain pictures) or a .npy/.npz file",
                 "dataset.source",
             )
     weights = profile.weights.source
@@ -531,6 +583,60 @@ def check_sources(profile: RunProfile, source: str | None = None) -> RunProfile:
                 "weights.source",
             )
     return profile
+
+
+def _check_data(profile: RunProfile, source: str | None) -> None:
+    """`dataset.kind`/`classes` against `dataset.source`, and the `[input]` table: custom
+    normalisation's values, crop within resize, what the built-in models take."""
+    ds, where = profile.dataset, _where(source)
+    if ds.kind != "auto" and (ds.kind == "synthetic") != (ds.source == "synthetic"):
+        raise ProfileError(
+            f"{where}key 'dataset.kind': {_show(ds.kind)} "
+            + ("goes with dataset.source = 'synthetic'" if ds.kind == "synthetic" else "needs a folder or file in 'dataset.source'"),
+            "dataset.kind", ("dataset.kind", "dataset.source"),
+        )
+    if not ds.classes.strip():
+        raise ProfileError(
+            f"{where}key 'dataset.classes' must be 'auto', 'sorted' or a classes file", "dataset.classes"
+        )
+    spec = profile.input
+    if spec is None:
+        return
+    custom = ("mean", "std", "scale")
+    if spec.normalize != "custom":
+        given = [k for k in custom if getattr(spec, k) is not None]
+        if given:
+            raise ProfileError(
+                f"{where}key 'input.{given[0]}' is used only with input.normalize = 'custom' "
+                f"(it is {_show(spec.normalize)})",
+                f"input.{given[0]}", (f"input.{given[0]}", "input.normalize"),
+            )
+    for key in ("mean", "std"):
+        values = getattr(spec, key)
+        if values is None:
+            continue
+        if len(values) not in (1, 3) or not all(math.isfinite(v) for v in values):
+            raise ProfileError(
+                f"{where}key 'input.{key}': {_show(list(values))} must be 1 or 3 finite numbers (R, G, B)",
+                f"input.{key}",
+            )
+        if key == "std" and any(v <= 0 for v in values):
+            raise ProfileError(f"{where}key 'input.std': {_show(list(values))} must be > 0", "input.std")
+    if spec.crop > spec.resize:
+        raise ProfileError(
+            f"{where}key 'input.crop': {spec.crop} is larger than 'input.resize' ({spec.resize}); "
+            "the centre crop is taken from the resized picture",
+            "input.crop", ("input.crop", "input.resize"),
+        )
+    layout, size = BUILTIN_INPUT
+    if profile.model in MODELS:
+        for key, value, want in (("layout", spec.layout, layout), ("crop", spec.crop, size)):
+            if value != want:
+                raise ProfileError(
+                    f"{where}key 'input.{key}': {_show(value)}, but the built-in model {profile.model} "
+                    f"takes {size}×{size} {layout} images (input.{key} = {_show(want)})",
+                    f"input.{key}",
+                )
 
 
 def calibration_warning(profile: RunProfile, images: int) -> str | None:

@@ -216,7 +216,11 @@ _SHAPES: dict[str, dict[str, _Kind]] = {
         "sqnr_db": _NUM_INF, "cosine": _NUM, "centred_top1_agreement": _NUM,
         "centred_distinct_classes": _INT, "samples": _INT,
     },
-    "provenance": {"weights": _STR, "weights_digest": _STR, "data": _STR, "data_has_labels": _BOOL},
+    "provenance": {
+        "weights": _STR, "weights_digest": _STR, "data": _STR, "data_has_labels": _BOOL,
+        **dict.fromkeys(("data_kind", "data_digest", "data_name", "preprocess", "calibration", "calibration_data"), _STR),
+        "data_count": _INT, "data_skipped": _INT,
+    },
     "artifact": {
         "size_bytes": _NUM, "executed_precision": _STR, "runtime_version": _STR, "format": _STR,
         "cache_hit": _BOOL,
@@ -458,10 +462,13 @@ def device_identity(result: RunResult) -> tuple[Any, ...]:
 def _same_weights_and_data(a: RunResult, b: RunResult) -> bool:
     p, q = a.profile, b.profile
     da, db = a.provenance.get("weights_digest"), b.provenance.get("weights_digest")
+    xa, xb = a.provenance.get("data_digest"), b.provenance.get("data_digest")
     return (
         p.model == q.model and p.weights == q.weights
         and (p.dataset.source, p.dataset.count, p.dataset.seed) == (q.dataset.source, q.dataset.count, q.dataset.seed)
+        and (p.dataset.kind, p.dataset.classes, p.input) == (q.dataset.kind, q.dataset.classes, q.input)
         and (da is None or db is None or da == db)
+        and (xa is None or xb is None or xa == xb)
         and device_identity(a) == device_identity(b)
     )
 
@@ -824,6 +831,7 @@ def quality_delta(run: RunResult, pool: Iterable[RunResult]) -> str:
 STUDY_PRECISION_LABELS = {"fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8d", "int8_static": "INT8s"}
 STUDY_INVALID_MARK = "*"
 STUDY_UNSTABLE_MARK = "!"
+STUDY_SYNTHETIC_CALIBRATION_MARK = "†"
 STUDY_EMPTY_CELL = "–"
 STUDY_SPEEDUP_NOTE = (
     "×: speed-up over the FP32 run with the same model, framework, scenario, threads, batch size, "
@@ -885,6 +893,16 @@ def _prefer_clean(group: list[RunResult]) -> tuple[list[RunResult], tuple[str, .
     if not clean or len(clean) == len(group):
         return group, ()
     return clean, tuple(r.run_id for r in group if measurement_disturbed(r))
+STUDY_SYNTHETIC_CALIBRATION_NOTE = (
+    f"{STUDY_SYNTHETIC_CALIBRATION_MARK} INT8 static calibrated on synthetic images, not on the "
+    "measured data (dataset.calibration = 'synthetic'): calibrating on the data may do better"
+)
+
+
+def calibrated_on_synthetic(result: RunResult) -> bool:
+    """Whether the run's INT8 static artifact was calibrated on synthetic images while the run
+    measured other data (recorded by the runner as `provenance.calibration_data`)."""
+    return result.provenance.get("calibration_data") == "synthetic"
 
 
 @dataclass(frozen=True)
@@ -918,6 +936,8 @@ class StudyCell:
     warnings: tuple[CellWarning, ...] = ()
     #: disturbed repeats not aggregated because undisturbed repeats of the same measurement exist
     left_out: tuple[str, ...] = ()
+    #: INT8 static calibrated on synthetic images while measuring other data (marked †)
+    synthetic_calibration: bool = False
 
     @property
     def repeats(self) -> int:
@@ -948,14 +968,16 @@ class StudyCell:
         return self.estimate is not None and self.estimate.has_interval
 
     def metric_text(self) -> str:
-        """"8.04 [7.91–8.20]" with an interval, else "8.04"; then "!" when unstable, "*" when
-        INVALID."""
+        """"8.04 [7.91–8.20]" with an interval, else "8.04"; then "!" when unstable, "†" when
+        calibrated on synthetic images for other data, "*" when INVALID."""
         text = format_figure(self.value) or "n/a"
         est = self.estimate
         if est is not None and est.has_interval:
             text += f" [{format_figure(est.low)}–{format_figure(est.high)}]"
         if self.unstable:
             text += STUDY_UNSTABLE_MARK
+        if self.synthetic_calibration:
+            text += STUDY_SYNTHETIC_CALIBRATION_MARK
         if self.status != "ok":
             text += STUDY_INVALID_MARK
         if any(not w.baseline for w in self.warnings):
@@ -1075,6 +1097,10 @@ class StudyTable:
     def has_warnings(self) -> bool:
         return any(c.warnings or c.left_out for c in self.cells())
 
+    @property
+    def has_synthetic_calibration(self) -> bool:
+        return any(c.synthetic_calibration for c in self.cells())
+
 
 def _newest(runs: Iterable[RunResult]) -> RunResult | None:
     return max(runs, key=order_key, default=None)
@@ -1127,6 +1153,7 @@ def _study_cell(
             run_ids=(shown.run_id,), values=(value,) if value is not None else (),
             executed=_executed([shown]), device=device, framework=p.framework, precision=p.precision,
             efficiency=_efficiency([shown]), warnings=_cell_warnings([shown]),
+            synthetic_calibration=calibrated_on_synthetic(shown),
         )
     p = newest_ok.profile
     group, left_out = _prefer_clean(repeats_of(newest_ok, runs, key))
@@ -1148,6 +1175,7 @@ def _study_cell(
         delta=quality_delta(newest_ok, pool), executed=_executed(group),
         device=device, framework=p.framework, precision=p.precision, efficiency=_efficiency(group),
         warnings=warnings, left_out=left_out,
+        synthetic_calibration=any(calibrated_on_synthetic(r) for r in group),
     )
 
 
@@ -1215,6 +1243,8 @@ def study_notes(tables: Iterable[StudyTable]) -> list[str]:
         notes.append(STUDY_EXECUTED_NOTE)
     if any(t.show_efficiency for t in tables):
         notes.append(STUDY_EFFICIENCY_NOTE)
+    if any(t.has_synthetic_calibration for t in tables):
+        notes.append(STUDY_SYNTHETIC_CALIBRATION_NOTE)
     if any(t.has_invalid for t in tables):
         notes.append(STUDY_INVALID_NOTE)
     return notes + study_warning_notes(tables)

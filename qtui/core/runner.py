@@ -273,19 +273,18 @@ class _Run:
             self._warn(text)
 
     def open_data(self) -> Any:
-        """The data set: synthetic or an ImageNet folder (its provenance goes into the result)."""
-        from qtui.core.data import DatasetError, open_dataset
+        """The data set, its pictures checked (what it is goes into the result, without the
+        user's full path)."""
+        from qtui.core.data import DatasetError, open_profile_dataset
 
         p = self.profile
         self.step("opening data set")
         try:
-            count = p.dataset.count if p.dataset.count > 0 else None
-            dataset = open_dataset(p.dataset.source, count, seed=p.dataset.seed)
+            dataset = open_profile_dataset(p, lambda f: self.step("checking data", f))
         except DatasetError as exc:
             raise RunError(str(exc)) from None
-        self.result.provenance["data"] = dataset.provenance
-        self.result.provenance["data_has_labels"] = dataset.has_labels
-        for text in _capped_counts(p, dataset.count):
+        self.result.provenance.update(data_provenance(p, dataset))
+        for text in _capped_counts(p, dataset.count) + data_warnings(p, dataset):
             self._warn(text, prefix="")
         return dataset
 
@@ -718,7 +717,9 @@ class _Run:
             predicted = np.array([int(logged.get(i, -1)) for i in indices])
             out["top1"] = float(np.mean(predicted == labels))
             out["top5"] = topk_accuracy(logits, labels, 5)
-            out["labels"] = "ImageNet val_map.txt"
+            out["labels"] = {"classes": "class folders", "tensors": "the .npz file's labels"}.get(
+                dataset.kind, "ImageNet val_map.txt"
+            )
         self.step("computing FP32 torch reference")
         reference = self._reference_logits(dataset, indices)
         out["fidelity"] = fidelity(reference, logits)
@@ -753,10 +754,64 @@ class _Run:
 
 
 def _dataset_identity(dataset: Any) -> str:
-    key = getattr(dataset, "cache_key", None)
-    if key:
-        return f"imagenet:{key}:{dataset.count}"
-    return f"synthetic:seed={getattr(dataset, 'seed', 0)}:n={dataset.count}"
+    return str(dataset.identity)
+
+
+#: The warning a run keeps when INT8 static calibrated on synthetic images but measured
+#: other data (the run table's ⚠, the study table's mark).
+SYNTHETIC_CALIBRATION_WARNING = (
+    "INT8 static calibrated on synthetic images, not on the measured data "
+    "(dataset.calibration = 'synthetic')"
+)
+
+
+def synthetic_calibration(profile: RunProfile, dataset: Any) -> bool:
+    """Whether this run's INT8 static artifact calibrates on the synthetic set while the run
+    measures other data."""
+    return (
+        profile.precision == "int8_static"
+        and profile.dataset.calibration == "synthetic"
+        and dataset.kind != "synthetic"
+    )
+
+
+def data_provenance(profile: RunProfile, dataset: Any) -> dict[str, Any]:
+    """What the result says about its data: kind, count, digest, the folder or file name (never
+    the full path), labels, preprocessing, and what INT8 static calibrated on."""
+    from qtui.core.data import calibration_dataset
+
+    out: dict[str, Any] = {
+        "data": dataset.provenance,
+        "data_has_labels": dataset.has_labels,
+        "data_kind": dataset.kind,
+        "data_count": dataset.count,
+        "data_digest": dataset.digest,
+        "data_name": dataset.label,
+        "preprocess": "as given (tensors)" if dataset.kind == "tensors" else dataset.preprocess.describe(),
+    }
+    if dataset.skipped:
+        out["data_skipped"] = len(dataset.skipped)
+    if profile.precision == "int8_static":
+        calib = calibration_dataset(profile, dataset)
+        n = min(profile.dataset.calibration_count, calib.count)
+        out["calibration"] = f"{n} of {calib.provenance}"
+        out["calibration_data"] = "synthetic" if synthetic_calibration(profile, dataset) else "data"
+    return out
+
+
+def data_warnings(profile: RunProfile, dataset: Any) -> list[str]:
+    """Warnings the result keeps about its data: pictures skipped, calibration on synthetic
+    images for other data."""
+    out = []
+    if dataset.skipped:
+        first, why = dataset.skipped[0]
+        out.append(
+            f"{len(dataset.skipped)} picture(s) skipped because they do not decode, "
+            f"the first: {first} ({why})"
+        )
+    if synthetic_calibration(profile, dataset):
+        out.append(SYNTHETIC_CALIBRATION_WARNING)
+    return out
 
 
 def _capped_counts(profile: RunProfile, images: int) -> list[str]:
@@ -887,13 +942,14 @@ def prepare_artifact(
     cache hit). The one path for runs, `qtui prepare`, bundles, studies and benches. INT8 static
     calibrates on `dataset`'s calibration images (opened here when None), pulled in batches of 8;
     each batch is a checkpoint where `stop` cancels."""
-    from qtui.core.data import calibration_indices, open_dataset
+    from qtui.core.data import calibration_dataset, calibration_indices, open_profile_dataset
     from qtui.core.prepare import CalibrationSpec, find_or_prepare
 
     if profile.precision != "int8_static":
         return find_or_prepare(profile, load_model, None, None, step)
     if dataset is None:
-        dataset = open_dataset(profile.dataset.source, profile.dataset.count or None, seed=profile.dataset.seed)
+        dataset = open_profile_dataset(profile, lambda f: step("checking data", f))
+    dataset = calibration_dataset(profile, dataset)
     indices = tuple(calibration_indices(dataset, profile.dataset.calibration_count, seed=profile.dataset.seed))
     calib = CalibrationSpec(dataset_identity=_dataset_identity(dataset), indices=indices)
 

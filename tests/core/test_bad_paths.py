@@ -40,10 +40,10 @@ def test_what_a_data_folder_and_a_weights_file_must_be(tmp_path: Path) -> None:
     folder = tmp_path / "imagenet"
     folder.mkdir()
     base = RunProfile()
-    with pytest.raises(ProfileError, match="val_map.txt"):
-        check_sources(_data(base, folder))
-    (folder / "val_map.txt").write_text("a.JPEG 1\n")
-    check_sources(_data(base, folder))  # a folder with its map: fine (the map is checked when opened)
+    with pytest.raises(ProfileError, match="neither a folder nor a file"):
+        check_sources(_data(base, tmp_path / "missing"))
+    # a folder or a file is fine here: what it holds is checked when it opens (qtui.core.data)
+    check_sources(_data(base, folder))
     with pytest.raises(ProfileError, match="not a file"):
         check_sources(_weights(base, tmp_path))  # a folder is no weights file
     weights = tmp_path / "w.pth"
@@ -54,6 +54,15 @@ def test_what_a_data_folder_and_a_weights_file_must_be(tmp_path: Path) -> None:
     check_sources(_weights(base, weights))
     check_sources(base)  # synthetic data, random weights
     check_sources(_weights(base, "torchvision"))
+
+
+def test_an_empty_data_folder_is_refused_before_any_work(dirs: Path) -> None:
+    empty = dirs / "empty"
+    empty.mkdir()
+    out = CliRunner().invoke(cli.main, ["run", "quick", "--set", f"dataset.source={empty}"])
+    assert out.exit_code == 2, out.output
+    assert str(empty) in out.output
+    assert not list((dirs / "results").glob("*/result.json"))
 
 
 def _data(profile: RunProfile, folder: Path) -> RunProfile:

@@ -46,7 +46,7 @@ from qtui.core.profile import (
 )
 
 WEIGHT_KINDS = (("random (seeded)", "random"), ("torchvision", "torchvision"), ("file (.pth)", "file"))
-DATA_KINDS = (("synthetic (seeded)", "synthetic"), ("ImageNet val folder", "folder"))
+DATA_KINDS = (("synthetic (seeded)", "synthetic"), ("your data (folder or .npy/.npz)", "folder"))
 PRESET_LABELS = {"quick": "quick (short)", "mlperf": "mlperf (≥ 600 s)"}
 SHORT_PRECISION = {"fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8 dyn", "int8_static": "INT8 static"}
 
@@ -132,7 +132,7 @@ class SetupScreen(Screen[None]):
                 yield _field("weights-path", _weights_path(p), "path to a torchvision-keyed .pth")
             with Horizontal(id="data-path-row", classes="path-row"):
                 yield Label("Data folder")
-                yield _field("data-path", _data_path(p), "ImageNet val folder (val_map.txt + JPEGs)")
+                yield _field("data-path", _data_path(p), "pictures, class folders, ImageNet val folder, .npy/.npz")
             yield Static(id="availability")
             yield Static(id="reason")
             yield Static(id="error")
@@ -191,7 +191,7 @@ class SetupScreen(Screen[None]):
         if self._select("data") == "folder":
             path = self._text("data-path")
             if not path:
-                raise ProfileError("setup: key 'dataset.source': enter the ImageNet val folder", "dataset.source")
+                raise ProfileError("setup: key 'dataset.source': enter a folder of pictures or a .npy/.npz file", "dataset.source")
             sets.append(f"dataset.source={toml_string(path)}")
         else:
             sets.append('dataset.source="synthetic"')
