@@ -869,8 +869,12 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
 
     prof = _load_profile(profile, assignments)
     _check_sources([prof])
-    if device is not None and (not device.strip() or len(device) > 64):
-        _fail_input("--device: a label of 1 to 64 characters")
+    if device is not None:
+        from qtui.core.profile import check_device
+
+        problem = check_device(device, "--device")
+        if problem:
+            _fail_input(problem)
     options = StudyOptions(
         repeats=repeats, force=force, models=models, frameworks=frameworks, precisions=precisions,
         scenarios=scenarios, results_root=Path(results_dir) if results_dir else None, device=device,

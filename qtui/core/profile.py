@@ -485,13 +485,10 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
             f"on one line",
             "name",
         )
-    if profile.device is not None and (
-        not profile.device.strip() or len(profile.device) > MAX_LABEL_CHARS or not is_plain(profile.device)
-    ):
-        raise ProfileError(
-            f"{_where(source)}key 'device': a label of at most {MAX_LABEL_CHARS} printable characters on one line",
-            "device",
-        )
+    if profile.device is not None:
+        problem = check_device(profile.device, "key 'device'")
+        if problem:
+            raise ProfileError(f"{_where(source)}{problem}", "device")
     for key, bound in BOUNDS.items():
         value = _get(profile, key)
         if strict:
@@ -530,6 +527,16 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
             ("dataset.calibration_count", "dataset.count"),
         )
     return profile
+
+
+def check_device(label: str, what: str) -> str | None:
+    """The one check of a device label, for the profile's `device` key and the `--device` option
+    (`what` names which): None when `label` is 1-64 printable characters on one line, else the
+    message. A label that passes is stored and read back unchanged, so a study resumes by it
+    (one with a control character came back cleaned from the result file and never matched)."""
+    if not label.strip() or len(label) > MAX_LABEL_CHARS or not is_plain(label):
+        return f"{what}: a label of at most {MAX_LABEL_CHARS} printable characters on one line"
+    return None
 
 
 def threads_refusal(profile: RunProfile, cores: int | None) -> str | None:

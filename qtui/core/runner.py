@@ -160,6 +160,9 @@ class _Run:
         self._load_warned_live = False  # the reporter warned of the machine's load during the run
         self._inference: InferenceThread | None = None
         self._preloaded = 0
+        self._loadgen_finished = False  # LoadGen's test is over: a cancel must keep its figures
+        #: the accuracy pass finished but the cancel came while its FP32 reference was computed
+        self._reference_cancelled = False
 
     # -- helpers ------------------------------------------------------------------------------
     def log(self, text: str, level: str = "info") -> None:
@@ -208,7 +211,11 @@ class _Run:
             self.result.memory["peak_rss_bytes"] = peak.bytes
         except Cancelled:
             self.result.status = "cancelled"
-            self.result.message = "cancelled before LoadGen started"
+            self.result.message = (
+                "cancelled after LoadGen finished; figures measured so far are kept"
+                if self._loadgen_finished
+                else "cancelled before LoadGen started"
+            )
         except RunError as exc:
             self.result.status = "failed"
             self.result.message = str(exc)
@@ -252,6 +259,7 @@ class _Run:
             measured = self.drive_loadgen(backend, qsl, warm)
         finally:
             self.close_runtime(backend)
+        self._loadgen_finished = True
         self.collect(measured, dataset)
 
     # -- stages ---------------------------------------------------------------------------------
@@ -686,6 +694,13 @@ class _Run:
                 f"LoadGen's log not saved: {detail_path} is missing or unreadable (is the results "
                 "folder writable?); qtui's own figures are kept"
             )
+        elif self._reference_cancelled:
+            self.result.loadgen["validity"] = "n/a (accuracy mode)"
+            self.result.status = "cancelled"
+            self.result.message = (
+                "cancelled after the accuracy pass finished, while computing the FP32 reference: "
+                "what the pass measured is kept; fidelity not computed"
+            )
         elif accuracy:
             # LoadGen gives no verdict in accuracy mode: the run is complete when every sample
             # of the QSL was answered and logged.
@@ -720,8 +735,14 @@ class _Run:
             out["labels"] = {"classes": "class folders", "tensors": "the .npz file's labels"}.get(
                 dataset.kind, "ImageNet val_map.txt"
             )
-        self.step("computing FP32 torch reference")
-        reference = self._reference_logits(dataset, indices)
+        # no checkpoint before the reference: a cached one costs nothing, and a cancel while it
+        # is computed keeps what the finished pass measured
+        self.emit(ev.Preparing("computing FP32 torch reference", None))
+        try:
+            reference = self._reference_logits(dataset, indices)
+        except Cancelled:
+            self._reference_cancelled = True
+            return out
         out["fidelity"] = fidelity(reference, logits)
         out["reference"] = "FP32 PyTorch on the same weights and samples"
         return out

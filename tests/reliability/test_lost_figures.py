@@ -251,3 +251,48 @@ def test_threads_above_the_cores_need_an_explicit_setting(tmp_path: Path) -> Non
     allowed = runner.run(small_profile(threads=over, threads_over_cores=True), None, stop)
     assert allowed.status == "cancelled"
     assert any(f"threads = {over}" in w for w in allowed.environment["warnings"])  # still noted
+
+
+# -- 8. a cancel after an accuracy pass finished -----------------------------------------------------
+
+
+def test_cancel_after_the_accuracy_pass_keeps_what_it_measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The cancel lands once LoadGen's accuracy pass is over, while the FP32 reference is being
+    computed. Before: "cancelled before LoadGen started", the logged responses and everything
+    else the pass measured dropped."""
+    from qtui.core import events as ev
+    from qtui.core import runner
+
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(tmp_path / "cache"))  # no cached reference
+    stop = threading.Event()
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, ev.Preparing) and event.step.startswith("computing FP32 torch reference"):
+            stop.set()
+
+    result = runner.run(small_profile(mode="accuracy"), on_event, stop)
+    assert result.status == "cancelled"
+    assert "before LoadGen started" not in result.message
+    assert "after the accuracy pass finished" in result.message and "fidelity" in result.message
+    assert result.accuracy is not None and result.accuracy["logged_responses"] == 32
+    assert result.accuracy["samples"] == 32 and "fidelity" not in result.accuracy
+    assert result.loadgen["validity"] == "n/a (accuracy mode)"
+
+
+def test_cancel_after_the_accuracy_pass_with_a_cached_reference_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the FP32 reference already cached nothing is left to cancel: the pass's fidelity is
+    computed and the run is complete."""
+    from qtui.core import events as ev
+    from qtui.core import runner
+
+    first = runner.run(small_profile(mode="accuracy"))  # computes and caches the reference
+    assert first.status == "ok" and "fidelity" in (first.accuracy or {})
+    stop = threading.Event()
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, ev.Preparing) and event.step.startswith("computing FP32 torch reference"):
+            stop.set()
+
+    result = runner.run(small_profile(mode="accuracy"), on_event, stop)
+    assert result.status == "ok", result.message
+    assert result.accuracy is not None and result.accuracy["fidelity"] == first.accuracy["fidelity"]
