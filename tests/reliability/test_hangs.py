@@ -539,3 +539,47 @@ def test_a_signal_during_a_study_preparation_cancels_it_like_a_run(tmp_path: Pat
         assert "SIGHUP received: cancelling the study (SIGINT or SIGTERM to exit at once)" in stderr
     assert _staging_left(cache) == []
     assert not list(results.glob("*/result.json"))
+
+
+def test_the_html_report_of_extreme_figures_raises_no_numeric_warning(tmp_path: Path) -> None:
+    """Before, a 301-digit samples/s beside a tiny one loaded, and numpy/matplotlib printed
+    overflow warnings (with their source paths) while the report was drawn. Now the impossible
+    ones are skipped and the possible extremes draw quietly."""
+    import warnings
+
+    results = tmp_path / "results"
+    datas = [
+        _result_dict("huge", "fp32", throughput__samples_per_s=10**300),
+        _result_dict("tiny", "int8_static", throughput__samples_per_s=1e-300),
+        _result_dict("slow", "fp32", latency_ms__p90=1e8, throughput__samples_per_s=1e9),
+        _result_dict("fast", "int8_dynamic", latency_ms__p90=1e-6, throughput__samples_per_s=1e-6),
+    ]
+    datas[0]["profile"]["scenario"] = datas[1]["profile"]["scenario"] = "Offline"
+    for data in datas:
+        _write_result(results, data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = CliRunner().invoke(
+            cli.main, ["report", "--format", "html", "--results-dir", str(results), "-o", str(tmp_path / "r.html")]
+        )
+    assert out.exit_code == 0, out.output
+    assert [str(w.message) for w in caught] == []
+    assert out.stderr.count("skipping damaged result") == 2 and "is impossible" in out.stderr
+
+
+def test_a_look_alike_saved_profile_name_is_flagged_in_the_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qtui.core import profile_store
+    from qtui.ui.screens.dialogs import ProfileEntry, _profile_label
+
+    monkeypatch.setenv("QTUI_CONFIG_DIR", str(tmp_path / "config"))
+    saved = prof.save(prof.RunProfile(name="q\u0456ck"), profile_store.saved_dir() / "qu\u0456ck.toml")
+    assert profile_store.name_note("quick") is None
+    assert profile_store.name_note(saved.stem) == (
+        "the name holds a non-ASCII character, U+0456 CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I at position 3"
+    )
+    assert _profile_label(ProfileEntry(saved, prof.load(saved)), 10).plain.endswith("(non-ASCII name)")
+    shipped = profile_store.shipped_dir() / "quick.toml"
+    assert "non-ASCII" not in _profile_label(ProfileEntry(shipped, prof.load(shipped)), 10).plain
+    # the CLI's list of known names shows it escaped, distinct from the shipped one
+    out = CliRunner().invoke(cli.main, ["run", "nosuch"])
+    assert "qu\\u0456ck" in out.stderr and ", quick," in out.stderr
