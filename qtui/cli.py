@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -25,6 +26,22 @@ from qtui.core.sinks import for_terminal
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+
+
+def _json_text(data: Any) -> str:
+    """`--json` output: strict JSON, never the bare `Infinity`/`NaN` that json.dumps writes and
+    other JSON readers refuse; a figure that is not finite (the SQNR of identical outputs) is null."""
+
+    def finite(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(v) for v in value]
+        return value
+
+    return json.dumps(finite(json.loads(json.dumps(data, default=str))), indent=2, allow_nan=False)
 
 
 def _fail_input(message: str) -> None:
@@ -74,10 +91,13 @@ def resolve_profile_path(path: str) -> str:
 
 
 def _load_profile(path: str, assignments: tuple[str, ...]) -> Any:
-    from qtui.core.profile import ProfileError, apply_overrides, load
+    from qtui.core.profile import ProfileError, apply_overrides, load_with_note
+    from qtui.core.text import one_line
 
     try:
-        profile = load(resolve_profile_path(path))
+        profile, note = load_with_note(resolve_profile_path(path))
+        if note:
+            _echo_err(f"qtui: warning: {one_line(note)}")
         if assignments:
             profile = apply_overrides(profile, list(assignments))
     except ProfileError as exc:
@@ -346,6 +366,15 @@ class _DefaultToTui(click.Group):
             args = [*args[:i], "tui", *args[i:]]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Every command: Ctrl-C where no command handles it (reading a profile, importing a
+        bundle) ends with one line and exit 130, not click's "Aborted!" and exit 1."""
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            _echo_err("\nqtui: interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+
 
 def _refuse_mistyped_command(word: str, commands: list[str]) -> None:
     """`qtui reprot`: a word that names no profile but is close to a command is a typo, not a
@@ -489,7 +518,7 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
         try:
             if as_json:
                 payload = [r.to_dict() for r in results]
-                click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, default=str), file=_out())
+                click.echo(_json_text(payload[0] if len(payload) == 1 else payload), file=_out())
             else:
                 with contextlib.redirect_stdout(_out()):
                     _print_table(results)
@@ -718,7 +747,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     elif fmt == "csv":
         text = to_csv(rows)
     elif fmt == "json":
-        text = json.dumps([r.to_dict() for r in chosen], indent=2, default=str)
+        text = _json_text([r.to_dict() for r in chosen])
     else:  # markdown, and table written to a file
         text = to_markdown(rows)
     if output:
@@ -763,7 +792,7 @@ def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: st
         click.echo(for_terminal(f"qtui: no ok or INVALID performance runs to recommend from in {where}: run a study first"), err=True)
         sys.exit(EXIT_FAILED)
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in recs], indent=2, default=str))
+        click.echo(_json_text([r.to_dict() for r in recs]))
     else:
         click.echo(for_terminal(recommendations_text(recs), multiline=True), nl=False)
 
@@ -966,7 +995,10 @@ def _interruptible(target: Any, signals: _CancelSignals, what: str = "") -> Any:
             if name == "SIGINT":
                 _echo_err(f"\nqtui: {cancelling} (Ctrl-C again to exit at once)…")
             else:
-                _echo_err(f"\nqtui: {name} received: {cancelling} ({name} again to exit at once)…")
+                # a repeated SIGHUP counts once (a hang-up delivers it twice): only SIGINT or
+                # SIGTERM end the process at once (`_CancelSignals`)
+                again = "SIGINT or SIGTERM" if name == "SIGHUP" else f"{name} again"
+                _echo_err(f"\nqtui: {name} received: {cancelling} ({again} to exit at once)…")
     if "error" in box:
         raise box["error"]
     return box.get("value")
@@ -986,7 +1018,13 @@ def bundle() -> None:
 def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> None:
     """Write FILE (.tar.gz) with the artifacts of PROFILES (prepared first if needed), or every
     cached artifact matching --model/--framework/--precision."""
-    from qtui.core.bundle import BundleError, describe, export_bundle, select_artifacts
+    from qtui.core.bundle import (
+        BundleError,
+        BundleWriteError,
+        describe,
+        export_bundle,
+        select_artifacts,
+    )
     from qtui.core.profile import expand_sweep
     from qtui.core.runner import prepare_only
 
@@ -1004,9 +1042,15 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
                     sys.exit(EXIT_FAILED)
                 chosen.append(artifact)
     else:
-        chosen = select_artifacts(model, framework, precision)
+        try:
+            chosen = select_artifacts(model, framework, precision)
+        except OSError as exc:  # an unusable cache folder
+            _fail_input(str(exc))
     try:
         out = export_bundle(file, chosen)
+    except BundleWriteError as exc:  # a full disk: the export failed, the input was fine
+        _echo_err(f"qtui: {exc}")
+        sys.exit(EXIT_FAILED)
     except BundleError as exc:
         _fail_input(str(exc))
         return
@@ -1039,7 +1083,11 @@ def bundle_list() -> None:
     """List the prepared artifacts in this machine's cache."""
     from qtui.core.bundle import describe, select_artifacts
 
-    for a in select_artifacts():
+    try:
+        artifacts = select_artifacts()
+    except OSError as exc:  # an unusable cache folder
+        _fail_input(str(exc))
+    for a in artifacts:
         origin = f"  [imported from {for_terminal(a.meta['imported_from'])}]" if a.meta.get("imported_from") else ""
         click.echo(f"{for_terminal(a.directory.name)}  {for_terminal(describe(a.meta))}  {a.size_bytes / 1e6:.1f} MB{origin}")
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qtui.core.files import read_regular
 from qtui.core.paths import cache_dir
 from qtui.core.profile import RunProfile
 
@@ -82,7 +83,11 @@ def artifact_key(
 def list_artifacts() -> list[Artifact]:
     """Every readable artifact in the cache (prepared here or imported from a bundle)."""
     out = []
-    for directory in sorted(artifacts_root().iterdir()):
+    try:
+        entries = sorted(artifacts_root().iterdir())
+    except NotADirectoryError:  # `artifacts` is a file: nothing prepared
+        return []
+    for directory in entries:
         if directory.is_dir() and not directory.name.startswith("."):
             artifact = load_artifact(directory)
             if artifact is not None:
@@ -118,13 +123,28 @@ def near_misses(spec: dict[str, Any]) -> list[str]:
     return notes[:5]
 
 
+#: A `meta.json` larger than this is damaged (qtui writes about 1 KB).
+MAX_META_BYTES = 1 << 20
+
+
 def load_artifact(directory: Path) -> Artifact | None:
+    """The artifact in `directory`, or None when its `meta.json` is missing or damaged: not a
+    regular file (a FIFO would block, `/dev/zero` never end), over `MAX_META_BYTES`, not JSON, not
+    an object whose `file`, `framework` and `precision` are strings naming a file inside it."""
     meta_path = directory / "meta.json"
     try:
-        meta = json.loads(meta_path.read_text())
-        path = directory / meta["file"]
-    except (OSError, ValueError, KeyError):
+        meta = json.loads(read_regular(meta_path, MAX_META_BYTES))
+    except (OSError, ValueError, RecursionError):
         return None
-    if not path.exists():
+    if not isinstance(meta, dict) or not all(isinstance(meta.get(k), str) for k in ("file", "framework", "precision")):
+        return None
+    name = meta["file"]
+    if not name or "/" in name or "\\" in name or "\0" in name or name in (".", "..", "meta.json"):
+        return None
+    path = directory / name
+    try:
+        if not path.exists():
+            return None
+    except OSError:  # a name too long
         return None
     return Artifact(directory=directory, path=path, framework=meta["framework"], precision=meta["precision"], meta=meta)

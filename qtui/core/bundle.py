@@ -33,6 +33,7 @@ import platform
 import re
 import shutil
 import socket
+import stat
 import tarfile
 import zlib
 from dataclasses import dataclass, replace
@@ -42,6 +43,7 @@ from typing import IO, Any
 from qtui import __version__
 from qtui.core.artifacts import ARTIFACT_FORMAT, Artifact, artifacts_root, list_artifacts, spec_id
 from qtui.core.catalog import framework_installed, install_hint
+from qtui.core.files import file_kind
 from qtui.core.paths import staging_dir
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS
 from qtui.core.text import is_plain, one_line
@@ -78,6 +80,9 @@ class ImportLimits:
     # below this unpacked total the ratio is not checked (tiny files pad to 512-byte blocks)
     ratio_floor_bytes: int = 64 << 20
     max_manifest_bytes: int = 16 << 20
+    # what may follow the archive's end marker: tar pads to its record size (10 KB by default,
+    # 1 MB with `tar -b 2048`); anything beyond is data nobody declared (a bomb of zeros)
+    max_trailing_bytes: int = 1 << 20
     # free space kept on the cache's file system beyond the unpacked size
     free_headroom_bytes: int = 64 << 20
 
@@ -136,8 +141,30 @@ def select_artifacts(
     ]
 
 
+class BundleWriteError(BundleError):
+    """The bundle file could not be written (a full disk, a folder that takes no files)."""
+
+
 def export_bundle(path: str | Path, artifacts: list[Artifact]) -> Path:
-    """Write `artifacts` into a bundle file; refuses an empty selection."""
+    """Write `artifacts` into a bundle file; refuses an empty selection. A failed write (a full
+    disk, `/proc`) is a BundleWriteError, and neither it nor an interrupt leaves the temporary
+    file behind."""
+    out = Path(path)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        return _write_bundle(out, artifacts)
+    except BaseException as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise BundleWriteError(f"cannot write {out}: {one_line(exc.strerror or exc)}") from None
+        raise
+
+
+def _write_bundle(path: str | Path, artifacts: list[Artifact]) -> Path:
+    """`export_bundle`'s work: the file is written as `.<name>.tmp`, then renamed."""
     if not artifacts:
         raise BundleError("no prepared artifacts match: prepare them first (qtui prepare PROFILE)")
     out = Path(path)
@@ -241,16 +268,28 @@ def _scan_headers(tar: tarfile.TarFile, source: Path, limits: ImportLimits) -> l
                     f"{source}: refused: unpacks to more than {_mb(limits.max_total_bytes)} "
                     f"(set {MAX_BYTES_ENV} to allow more)"
                 )
-    _verify_checksum(tar, source)
+    _verify_checksum(tar, source, limits)
     return members
 
 
-def _verify_checksum(tar: tarfile.TarFile, source: Path) -> None:
+def _verify_checksum(tar: tarfile.TarFile, source: Path, limits: ImportLimits = DEFAULT_LIMITS) -> None:
     """Read the compressed stream to its end: gzip checks its CRC only there, and tarfile stops
-    reading at the end of the last member, so flipped bytes inside a file would pass unseen."""
+    reading at the end of the last member, so flipped bytes inside a file would pass unseen.
+    What follows the archive's end is counted as it is inflated: beyond
+    `limits.max_trailing_bytes` (tar's padding is far less) the bundle is refused, so a few MB of
+    gzip that inflate to gigabytes of zeros after the last member are never inflated whole."""
+    fileobj: Any = tar.fileobj
+    inflated = 0
     try:
-        while tar.fileobj.read(1 << 20):  # type: ignore[union-attr]
-            pass
+        # members not extracted (already present) lie between here and the end marker
+        allowed = max(0, tar.offset - fileobj.tell()) + limits.max_trailing_bytes
+        while chunk := fileobj.read(64 << 10):
+            inflated += len(chunk)
+            if inflated > allowed:
+                raise BundleError(
+                    f"{source}: refused: more than {_mb(limits.max_trailing_bytes)} of data after the "
+                    f"end of the archive, which no tar writer pads with"
+                )
     except _READ_ERRORS as exc:
         raise _damaged(source, exc) from None
 
@@ -521,8 +560,14 @@ def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[
     checks); `limits` defaults to `import_limits()`."""
     limits = limits or import_limits()
     source = Path(path)
-    if not source.is_file():
-        raise BundleError(f"{source}: no such bundle file")
+    try:
+        mode = os.stat(source).st_mode
+    except FileNotFoundError:
+        raise BundleError(f"{source}: no such bundle file") from None
+    except (OSError, ValueError) as exc:  # a name too long, a folder that cannot be searched
+        raise BundleError(f"{source}: cannot read the bundle file ({one_line(getattr(exc, 'strerror', None) or exc)})") from None
+    if not stat.S_ISREG(mode):  # a FIFO would block the open, a device never end
+        raise BundleError(f"{source}: is {file_kind(mode)}, not a bundle file")
     try:
         tar = tarfile.open(source, "r:gz")
     except (*_READ_ERRORS, ValueError) as exc:
@@ -556,7 +601,7 @@ def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[
             raise BundleError(f"{source}: cannot write to the cache {root} ({one_line(exc)})") from None
         try:
             _extract(tar, wanted, staging, needed, source)
-            _verify_checksum(tar, source)  # the file may have changed since the first pass
+            _verify_checksum(tar, source, limits)  # the file may have changed since the first pass
             for meta in metas:
                 key = meta["key"]
                 warns = tuple(_warnings_for(meta))

@@ -70,6 +70,12 @@ def _config_choice() -> tuple[Path, str]:
     return Path(platformdirs.user_config_dir(APP)), "config folder"
 
 
+def config_path() -> Path:
+    """The config folder's path (`QTUI_CONFIG_DIR`, else the user config dir), without creating
+    it: reading saved profiles must work, and shipped ones too, when it cannot be created."""
+    return _config_choice()[0]
+
+
 def config_dir() -> Path:
     """Where the TUI saves profiles (in `profiles/` below it): `QTUI_CONFIG_DIR`, else the user
     config dir. Raises DirectoryError when it cannot be a folder."""

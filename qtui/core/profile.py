@@ -4,7 +4,9 @@ A profile describes exactly one run (model, weights, framework, precision, scena
 LoadGen settings). Loading rejects unknown keys with the nearest valid one, names the file, key
 and allowed values for bad values, and gives file:line:column for TOML syntax errors. Every
 numeric key has a range a real run could need and no more (`BOUNDS`), an empty file is an error,
-and a file that is not a regular UTF-8 text file of at most 1 MB is refused without being read.
+and a file that is not a regular UTF-8 text file of at most 64 KB is refused without being read;
+the text's lines, key depth and nesting are bounded before the TOML parser sees it
+(`check_shape`), and a leading UTF-8 byte order mark is skipped.
 Every `ProfileError` carries the dotted key at fault (`.key`, None for file and syntax errors).
 Saving with tomli-w and loading again gives an identical profile.
 
@@ -24,6 +26,7 @@ import math
 import os
 import stat
 import sys
+import unicodedata
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -290,7 +293,14 @@ MAX_LABEL_CHARS = 64
 MAX_NAME_CHARS = 128
 
 #: A profile file larger than this is refused before it is read (the shipped ones are < 1 KB).
-MAX_PROFILE_BYTES = 1024 * 1024
+MAX_PROFILE_BYTES = 64 * 1024
+#: What a profile's text may contain, checked in one pass before TOML parses it: Python's TOML
+#: parser takes time quadratic in a key's depth (a 64 KB key `a.a.a…` takes 46 s on an Intel
+#: Xeon Ice Lake, a 200 KB one of nested table headers 37 s), and a profile's keys are at most
+#: two levels deep. Under these bounds any accepted text parses in well under a second.
+MAX_PROFILE_LINES = 2000
+MAX_DOTS_PER_LINE = 16  # dots outside strings and comments: key separators and decimal points
+MAX_NESTING = 8  # [ and { open at once, outside strings
 
 
 def _where(source: str | None) -> str:
@@ -397,6 +407,13 @@ def _build(cls: type, data: dict[str, Any], prefix: str, source: str | None) -> 
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if key not in types:
+            odd = non_ascii_note(key)
+            if odd:
+                raise ProfileError(
+                    f"{_where(source)}unknown key {_key(dotted)}: it holds a non-ASCII character, "
+                    f"{odd}{_suggest(key, list(types))}",
+                    dotted,
+                )
             raise ProfileError(f"{_where(source)}unknown key {_key(dotted)}{_suggest(key, list(types))}", dotted)
         if key in _TABLES and cls is RunProfile:
             if not isinstance(value, dict):
@@ -407,11 +424,28 @@ def _build(cls: type, data: dict[str, Any], prefix: str, source: str | None) -> 
     return cls(**kwargs)
 
 
+def non_ascii_note(text: str) -> str | None:
+    """For an identifier that should be ASCII: its first non-ASCII character by code point and
+    Unicode name ("U+0455 CYRILLIC SMALL LETTER DZE at position 6"), never the character itself
+    (it may look like a Latin letter, or reorder the line); None for ASCII text."""
+    for i, ch in enumerate(text):
+        if ord(ch) > 127:
+            return f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')} at position {i + 1}"
+    return None
+
+
 def _check_choice(key: str, value: str, allowed: tuple[str, ...], source: str | None) -> None:
     if value not in allowed:
         close = [a for a in allowed if sorted(a.lower()) == sorted(value.lower())]
         close = close or difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
+        odd = non_ascii_note(value)
+        if odd:  # a Cyrillic 'ѕ' in int8_static looks right and is not
+            raise ProfileError(
+                f"{_where(source)}key '{key}': '{value.encode('ascii', 'backslashreplace').decode()[:60]}' "
+                f"holds a non-ASCII character, {odd}; allowed: {', '.join(allowed)}{hint}",
+                key,
+            )
         raise ProfileError(
             f"{_where(source)}key '{key}': {_show(value)} is not one of {', '.join(allowed)}{hint}",
             key,
@@ -448,6 +482,16 @@ def _get(profile: RunProfile, dotted: str) -> Any:
             return None
         obj = getattr(obj, part)
     return obj
+
+
+#: Linux's PATH_MAX and NAME_MAX: a longer weights or dataset path can never be opened.
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+
+
+def _fits_path(path: str) -> bool:
+    raw = path.encode("utf-8", "surrogateescape")
+    return len(raw) <= MAX_PATH_BYTES and b"\0" not in raw and all(len(part) <= MAX_NAME_BYTES for part in raw.split(b"/"))
 
 
 def calibrates(profile: RunProfile) -> bool:
@@ -504,6 +548,15 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
             f"{_where(source)}key 'weights.source' must be 'random', 'torchvision' or a path",
             "weights.source",
         )
+    if strict:
+        for key, keyword in (("weights.source", WEIGHT_KEYWORDS), ("dataset.source", DATASET_KEYWORDS)):
+            path = _get(profile, key)
+            if path not in keyword and not _fits_path(path):
+                raise ProfileError(
+                    f"{_where(source)}key '{key}': a path of at most {MAX_PATH_BYTES} bytes, each name at most "
+                    f"{MAX_NAME_BYTES}",
+                    key,
+                )
     if profile.sweep is not None:
         for key, allowed in _SWEEP_CHOICES.items():
             values = getattr(profile.sweep, key)
@@ -684,12 +737,70 @@ def _toml_error_position(exc: tomllib.TOMLDecodeError, text: str) -> str:
             lines = text.splitlines() or [""]
             lineno, colno = len(lines), len(lines[-1]) + 1
             msg = str(exc).split("(at")[0].strip()
+    lines = text.split("\n")
+    if isinstance(lineno, int) and isinstance(colno, int) and 0 < lineno <= len(lines):
+        at = lines[lineno - 1][colno - 1 : colno]
+        if at and ord(at) > 127:  # a look-alike letter in a key: say which, not just "expected '='"
+            msg += f" (U+{ord(at):04X} {unicodedata.name(at, 'unnamed character')} is not ASCII: keys are ASCII)"
     return f"{lineno}:{colno}: TOML syntax error: {msg}"
+
+
+def check_shape(text: str, where: str, key: str | None = None) -> None:
+    """Refuse, in one linear pass, text a profile never holds and the TOML parser would take
+    seconds to minutes on: more than `MAX_PROFILE_BYTES`, `MAX_PROFILE_LINES` lines, a line with
+    more than `MAX_DOTS_PER_LINE` dots outside strings and comments (a key nested that deep), or
+    brackets and braces nested more than `MAX_NESTING` deep. Strings (one- and multi-line) and
+    comments are skipped, so a path or a comment may hold any number of dots."""
+    if len(text) > MAX_PROFILE_BYTES:
+        raise ProfileError(f"{where}: {len(text):_} characters is too large for a profile (at most 64 KB)", key)
+    if text.count("\n") >= MAX_PROFILE_LINES:
+        raise ProfileError(f"{where}: more than {MAX_PROFILE_LINES:_} lines is too long for a profile", key)
+    i, n, line, dots, depth = 0, len(text), 1, 0, 0
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line, dots = line + 1, 0
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if c == '"' and text[j] == "\\":
+                    j += 1
+                elif text[j] == "\n":
+                    if len(quote) == 1:  # an unterminated string: the parser reports it
+                        break
+                    line += 1
+                j += 1
+            i = j if j < n and text[j] == "\n" else j + len(quote)
+            continue
+        elif c == ".":
+            dots += 1
+            if dots > MAX_DOTS_PER_LINE:
+                raise ProfileError(
+                    f"{where}:{line}: more than {MAX_DOTS_PER_LINE} dots outside strings on one line "
+                    f"(a profile's keys are at most two levels deep)",
+                    key,
+                )
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ProfileError(
+                    f"{where}:{line}: TOML arrays or tables nested too deeply (more than {MAX_NESTING} levels)", key
+                )
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
 
 
 def _parse_toml(text: str, where: str, key: str | None = None) -> dict[str, Any]:
     """tomllib.loads with every failure as a ProfileError: syntax errors with line:column, and the
-    parser's own limits (recursion on deeply nested arrays, integers past 4300 digits)."""
+    parser's own limits (recursion on deeply nested arrays, integers past 4300 digits). The text's
+    shape is checked first (`check_shape`) so that parsing stays fast."""
+    check_shape(text, where, key)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -700,16 +811,45 @@ def _parse_toml(text: str, where: str, key: str | None = None) -> dict[str, Any]
         raise ProfileError(f"{where}: a number has too many digits", key) from None
 
 
-def loads(text: str, source: str | None = None) -> RunProfile:
-    """Parse and strictly validate a profile from TOML text; an empty profile is an error."""
+#: The keys that say what a profile runs; a profile that sets none of them runs the defaults.
+SUBSTANCE = ("model", "framework", "precision", "scenario")
+
+
+def defaults_note(profile: RunProfile, data: dict[str, Any], source: str | None = None) -> str | None:
+    """A warning for a profile that names nothing it runs (no model, framework, precision or
+    scenario, at the top or in [sweep]: only `[loadgen]` or `[study]`, say), which would
+    otherwise run the defaults silently; None when it names one of them."""
+    sweep: dict[str, Any] = data["sweep"] if isinstance(data.get("sweep"), dict) else {}
+    if any(k in data for k in SUBSTANCE) or any(f"{k}s" in sweep for k in SUBSTANCE):
+        return None
+    return (
+        f"{_where(source)}this profile sets no model, framework, precision or scenario: the defaults "
+        f"are used ({profile.model} · {profile.framework} · {profile.precision} · {profile.scenario})"
+    )
+
+
+def _loads_data(text: str, source: str | None) -> tuple[RunProfile, dict[str, Any]]:
     where = source or "<profile>"
-    data = _parse_toml(text, where)
+    # A UTF-8 byte order mark (some Windows editors write one) is not TOML: skip it.
+    data = _parse_toml(text.removeprefix("\ufeff"), where)
     if not data:
         raise ProfileError(
             f"{where}: empty profile (it sets no keys; a bare name such as `quick` runs a "
             f"shipped profile)"
         )
-    return profile_from_dict(data, source, strict=True)
+    return profile_from_dict(data, source, strict=True), data
+
+
+def loads(text: str, source: str | None = None) -> RunProfile:
+    """Parse and strictly validate a profile from TOML text; an empty profile is an error."""
+    return _loads_data(text, source)[0]
+
+
+def load_with_note(path: str | Path) -> tuple[RunProfile, str | None]:
+    """`load`, with `defaults_note`'s warning when the file names nothing it runs."""
+    p = Path(path)
+    profile, data = _loads_data(_read_profile_text(p), str(p))
+    return profile, defaults_note(profile, data, str(p))
 
 
 def _file_kind(mode: int) -> str:
@@ -726,7 +866,7 @@ def _file_kind(mode: int) -> str:
 
 
 def _read_profile_text(p: Path) -> str:
-    """The file's text, refusing before reading anything but a regular UTF-8 file ≤ 1 MB (a FIFO
+    """The file's text, refusing before reading anything but a regular UTF-8 file ≤ 64 KB (a FIFO
     would block the open, a device or a huge file would never end)."""
     try:
         st = os.stat(p)
@@ -739,7 +879,7 @@ def _read_profile_text(p: Path) -> str:
         if not stat.S_ISREG(mode):
             raise ProfileError(f"{p}: is {_file_kind(mode)}, not a profile file")
         if size > MAX_PROFILE_BYTES:
-            raise ProfileError(f"{p}: {size:_} bytes is too large for a profile (at most 1 MB)")
+            raise ProfileError(f"{p}: {size:_} bytes is too large for a profile (at most 64 KB)")
 
     refuse(st.st_mode, st.st_size)
     try:
@@ -757,7 +897,7 @@ def _read_profile_text(p: Path) -> str:
     finally:
         os.close(fd)
     if len(raw) > MAX_PROFILE_BYTES:
-        raise ProfileError(f"{p}: too large for a profile (at most 1 MB)")
+        raise ProfileError(f"{p}: too large for a profile (at most 64 KB)")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

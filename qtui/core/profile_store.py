@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from qtui.core.paths import config_dir
-from qtui.core.profile import RunProfile
+from qtui.core.paths import config_path
+from qtui.core.profile import RunProfile, non_ascii_note
 
 
 class ProfileNotFound(Exception):
@@ -37,8 +37,21 @@ def shipped_dir() -> Path:
 
 
 def saved_dir() -> Path:
-    """Where the TUI saves profiles (`<config dir>/profiles`; `QTUI_CONFIG_DIR` moves it)."""
-    return config_dir() / "profiles"
+    """Where the TUI saves profiles (`<config dir>/profiles`; `QTUI_CONFIG_DIR` moves it). Not
+    created here: an unusable config folder hides saved profiles, never the shipped ones."""
+    return config_path() / "profiles"
+
+
+#: A PROFILE argument longer than this is no file name (Linux's NAME_MAX).
+MAX_NAME_BYTES = 255
+
+
+def _is_file(path: Path) -> bool:
+    """Path.is_file without raising: a folder that cannot be searched, a name too long."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _stem(name: str) -> str:
@@ -56,16 +69,23 @@ def is_shipped_name(name: str) -> bool:
 
 def resolve(name_or_path: str) -> Path:
     """The file a PROFILE argument means (see the module docstring); raises ProfileNotFound."""
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in name_or_path.split("/")):
+        raise ProfileNotFound(
+            f"{name_or_path[:40]}…: not a profile: a file or profile name is at most {MAX_NAME_BYTES} bytes"
+        )
     given = Path(name_or_path).expanduser()
-    if given.exists():
-        return given
+    try:
+        if given.exists():
+            return given
+    except (OSError, ValueError) as exc:  # a path too long, a folder that cannot be searched
+        raise ProfileNotFound(f"{name_or_path}: cannot read profile ({getattr(exc, 'strerror', None) or exc})") from None
     if _is_bare_name(name_or_path):
         stem = _stem(name_or_path)
         for folder in (shipped_dir(), saved_dir()):
             candidate = folder / f"{stem}.toml"
-            if candidate.is_file():
+            if _is_file(candidate):
                 return candidate
-    names = sorted({e.name for e in list_profiles()})
+    names = sorted({e.name.encode("ascii", "backslashreplace").decode() for e in list_profiles()})
     known = f"; profile names known here: {', '.join(names)}" if names else ""
     raise ProfileNotFound(f"{name_or_path}: no such profile file or profile name{known}")
 
@@ -103,8 +123,16 @@ def list_profiles() -> list[ProfileEntry]:
             files = sorted(folder.glob("*.toml"))
         except OSError:
             continue
-        entries += [ProfileEntry(p.stem, p, origin) for p in files if p.is_file()]
+        entries += [ProfileEntry(p.stem, p, origin) for p in files if _is_file(p)]
     return entries
+
+
+def name_note(name: str) -> str | None:
+    """Why a profile name deserves a second look, or None: it holds a non-ASCII character (a
+    saved `quіck` with a Cyrillic 'і' looks exactly like the shipped `quick`), named by code
+    point and Unicode name."""
+    odd = non_ascii_note(name)
+    return f"the name holds a non-ASCII character, {odd}" if odd else None
 
 
 def suggest_name(profile: RunProfile) -> str:

@@ -154,10 +154,11 @@ class RunResult:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=_json_default)
 
     @classmethod
-    def from_dict(cls, data: Any) -> RunResult:
+    def from_dict(cls, data: Any, notes: list[str] | None = None) -> RunResult:
         """A result from parsed JSON, refused (`ResultError`) unless it has the right shape;
-        its strings (outside the profile) are cleaned of terminal control sequences."""
-        fields_ = validate_result_dict(data)
+        its strings (outside the profile) are cleaned of terminal control sequences. What was
+        dropped on the way (an oversized histogram) is said in `notes`."""
+        fields_ = validate_result_dict(data, notes)
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in fields_.items() if k in known})
 
@@ -239,6 +240,72 @@ _TABLE_FIELDS = (
 )
 
 
+@dataclass(frozen=True)
+class _Range:
+    """Where a figure can lie: 0, or `low` ≤ value ≤ `high`; `inf`: +infinity is allowed too
+    (an SQNR of identical outputs). A positive figure below `low` would make a ratio of two
+    figures (a speed-up) overflow to infinity."""
+
+    low: float
+    high: float
+    zero: bool = True
+    inf: bool = False
+
+    def holds(self, value: float) -> bool:
+        if math.isinf(value):
+            return self.inf and value > 0
+        return (self.zero and value == 0) or self.low <= value <= self.high
+
+    def text(self) -> str:
+        return f"{self.low:g} to {self.high:g}" + (" (or 0)" if self.zero and self.low > 0 else "")
+
+
+_FRACTION = _Range(0.0, 1.0)
+_MS = _Range(1e-6, 1e8)  # 1 ns to 27 hours
+_BYTES = _Range(0, 1e15)
+_COUNT = _Range(0, 1e15)
+#: The figures qtui shows or compares, and where each can lie; one outside its range is an
+#: impossible figure (a 301-digit samples/s, a top-1 of -500 %) and the result is skipped.
+_RANGES: dict[str, _Range] = {
+    "latency_ms.*": _MS,
+    "loadgen.scenario_metric.value": _Range(1e-6, 1e12),
+    "throughput.samples_per_s": _Range(1e-6, 1e9),
+    "throughput.queries": _COUNT,
+    "throughput.samples": _COUNT,
+    "throughput.duration_s": _Range(0, 1e8),
+    "histogram.edges_ms": _Range(0, 1e8),
+    "histogram.counts": _COUNT,
+    "accuracy.top1": _FRACTION,
+    "accuracy.top5": _FRACTION,
+    "accuracy.samples": _COUNT,
+    "accuracy.fidelity.sqnr_db": _Range(-1000, 1000, inf=True),
+    "accuracy.fidelity.cosine": _Range(-1.000001, 1.000001),
+    "accuracy.fidelity.centred_top1_agreement": _FRACTION,
+    "artifact.size_bytes": _BYTES,
+    "memory.peak_rss_bytes": _BYTES,
+    "environment.cores_logical": _Range(0, 1e6),
+    "environment.threads": _Range(0, 1e6),
+    "environment.temperature_c": _Range(-100, 300),
+    "environment.cpu_max_mhz": _Range(0, 1e6),
+    "efficiency.model_gmacs": _Range(0, 1e9),
+    "efficiency.achieved_gops": _Range(0, 1e12),
+    "efficiency.nominal_peak_gops": _Range(0, 1e12),
+    "efficiency.fraction_of_nominal_peak": _Range(0, 1e3),
+}
+#: A histogram with more bins than this is dropped on load (qtui records 40): a million bins
+#: made the HTML report take a minute.
+MAX_HISTOGRAM_BINS = 1000
+
+
+def _check_range(name: str, value: Any) -> None:
+    rng = _RANGES.get(name) or _RANGES.get(name.rsplit(".", 1)[0] + ".*")
+    if rng is None or value is None:
+        return
+    for item in value if isinstance(value, list) else [value]:
+        if _number(item, finite=False) and not rng.holds(float(item)):
+            raise ResultError(f"'{name}' {_describe(item)} is impossible (it lies from {rng.text()})")
+
+
 def _clean_deep(value: Any) -> Any:
     """Every string in parsed JSON (keys too) through `clean_text`."""
     if isinstance(value, str):
@@ -256,6 +323,8 @@ def _check_table(name: str, table: dict[str, Any]) -> None:
         kind = shape.get(key) or shape.get("*")
         if kind is not None and value is not None and not kind.check(value):
             raise ResultError(f"'{name}.{key}' must be {kind.what}, not {_describe(value)}")
+        if kind is not None:
+            _check_range(f"{name}.{key}", value)
         if value is not None and f"{name}.{key}" in _SHAPES:
             _check_table(f"{name}.{key}", value)
 
@@ -270,11 +339,12 @@ def parse_created(created: str) -> _dt.datetime:
     return _dt.datetime.fromisoformat(created)
 
 
-def validate_result_dict(data: Any) -> dict[str, Any]:
+def validate_result_dict(data: Any, notes: list[str] | None = None) -> dict[str, Any]:
     """Check parsed JSON against the result format: the fields the tables and UI read have the
     right types (status in STATUSES, tables are tables, numbers are finite numbers or null, the
-    profile is a valid profile). Returns the fields, strings cleaned, profile built; raises
-    `ResultError` naming the first bad field."""
+    profile is a valid profile) and the figures lie in their ranges (`_RANGES`). Returns the
+    fields, strings cleaned, profile built; raises `ResultError` naming the first bad field. A
+    histogram of more than `MAX_HISTOGRAM_BINS` bins is dropped, saying so in `notes`."""
     if not isinstance(data, dict):
         raise ResultError(f"not a result (a JSON object), but {_describe(data)}")
     version = data.get("schema_version")
@@ -317,6 +387,10 @@ def validate_result_dict(data: Any) -> dict[str, Any]:
     edges, counts = hist.get("edges_ms") or [], hist.get("counts") or []
     if (edges or counts) and len(edges) != len(counts) + 1:
         raise ResultError(f"'histogram' has {len(edges)} edges for {len(counts)} bins")
+    if len(counts) > MAX_HISTOGRAM_BINS:
+        fields_["histogram"] = {}
+        if notes is not None:
+            notes.append(f"its histogram has {len(counts):_} bins (at most {MAX_HISTOGRAM_BINS:_}): not shown")
     fields_["profile"] = profile
     return fields_
 
@@ -378,8 +452,9 @@ def _read_regular_file(path: Path, limit: int) -> bytes:
     return data
 
 
-def load_result(path: Path) -> RunResult:
-    """One result file; `ResultError` (a ValueError) when it cannot be shown, with the reason."""
+def load_result(path: Path, notes: list[str] | None = None) -> RunResult:
+    """One result file; `ResultError` (a ValueError) when it cannot be shown, with the reason;
+    what was dropped from it in `notes`."""
     raw = _read_regular_file(Path(path), MAX_RESULT_BYTES)
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -389,7 +464,7 @@ def load_result(path: Path) -> RunResult:
         raise ResultError("JSON nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
         raise ResultError(f"not valid JSON ({exc})") from None
-    return RunResult.from_dict(data)
+    return RunResult.from_dict(data, notes)
 
 
 #: What loading a damaged file can raise (ResultError is a ValueError); never raised further.
@@ -417,11 +492,14 @@ def load_results(results_root: Path, warn: Callable[[str], None] | None = None) 
         say(f"warning: cannot list results in {results_root}: {exc}")
         return out
     for path in paths:
+        notes: list[str] = []
         try:
-            result = load_result(path)
+            result = load_result(path, notes)
         except _DAMAGE as exc:
             say(f"warning: skipping damaged result {path}: {exc}")
             continue
+        for note in notes:
+            say(f"warning: {path}: {note}")
         if result.run_id in first_path:
             say(f"warning: skipping {path}: run id {result.run_id} is already {first_path[result.run_id]} (a copied run folder?)")
             continue
@@ -512,7 +590,8 @@ def speedup(result: RunResult, baseline: RunResult | None) -> float | None:
     _, base = baseline.metric
     if value is None or base is None or value <= 0 or base <= 0:
         return None
-    return value / base if scenario_metric(result.profile.scenario).higher_is_better else base / value
+    ratio = value / base if scenario_metric(result.profile.scenario).higher_is_better else base / value
+    return ratio if math.isfinite(ratio) else None
 
 
 def speedup_vs_fp32(result: RunResult, pool: Iterable[RunResult]) -> float | None:

@@ -999,10 +999,26 @@ class _CalibrationBatches:
             yield self.dataset.get_batch(list(self.indices[i : i + self.BATCH]))
 
 
-def prepare_only(profile: RunProfile, on_event: EventSink | None = None) -> tuple[Any, bool]:
-    """Prepare (or find cached) the profile's artifact without running it: (artifact, cache hit)."""
-    helper = _Run(profile, on_event or (lambda e: None), threading.Event(), RunOptions())
-    return prepare_artifact(profile, None, helper._model, helper.step)
+def prepare_only(
+    profile: RunProfile, on_event: EventSink | None = None, stop: threading.Event | None = None
+) -> tuple[Any, bool]:
+    """Prepare (or find cached) the profile's artifact without running it: (artifact, cache hit).
+
+    With `stop` (a study), setting it cancels the way a run's preparation is cancelled: at the
+    next checkpoint, or within the grace time by leaving a long uninterruptible call (a
+    calibration) to end in the background; `Cancelled` is raised. Without it the preparation
+    runs in this thread (`qtui prepare` interrupts it with KeyboardInterrupt)."""
+    if stop is None:
+        helper = _Run(profile, on_event or (lambda e: None), threading.Event(), RunOptions())
+        return prepare_artifact(profile, None, helper._model, helper.step)
+    helper = _Run(profile, on_event or (lambda e: None), stop, RunOptions())
+    result: tuple[Any, bool] = run_cancellable(
+        "preparing",
+        lambda: prepare_artifact(profile, None, helper._model, helper.step, stop),
+        stop,
+        lambda text: helper.log(text, "warning"),
+    )
+    return result
 
 
 def _not_saved_message(path: Path, exc: BaseException) -> str:

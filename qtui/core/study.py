@@ -35,6 +35,7 @@ from qtui.core import events as ev
 from qtui.core.profile import RunProfile, StudySpec, expand_sweep, to_dict
 from qtui.core.results import RunResult, _as_number, load_results, measurement_disturbed
 from qtui.core.text import one_line, plural
+from qtui.core.threads import Cancelled
 
 #: Results that count as a measurement of their cell (LoadGen finished the run).
 COMPLETED = ("ok", "invalid")
@@ -390,8 +391,12 @@ def run_study(
             break
         emit(ev.StudyStep("preparing", k, len(cells), cell.label, None, cell.profile))
         try:
-            artifact, _hit = prepare_only(cell.profile, emit)
+            # the study's stop reaches the preparation: a cancel ends it as it ends a run's
+            artifact, _hit = prepare_only(cell.profile, emit, stop)
             cell.artifact_key = artifact.meta.get("key")
+        except Cancelled:
+            report.cancelled = True
+            break
         except Exception as exc:  # a user-facing preparation failure: shown now, cell skipped
             cell.prepare_error = f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
             emit(ev.Log(f"study: {cell.label}: cannot prepare: {cell.prepare_error}", "error"))

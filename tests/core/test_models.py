@@ -624,14 +624,14 @@ def test_file_without_read_permission(
     torch.save(mnv2_state, path)
     path.chmod(0)
     if os.access(path, os.R_OK):  # root: permissions are not enforced
-        real_open = Path.open
+        real_open = os.open
 
-        def denied(self: Path, *args: object, **kwargs: object) -> object:
-            if self == path:
-                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-            return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+        def denied(name: object, *args: object, **kwargs: object) -> object:
+            if Path(str(name)) == path:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(name))
+            return real_open(name, *args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(Path, "open", denied)
+        monkeypatch.setattr(os, "open", denied)
     try:
         with pytest.raises(WeightsError) as info:
             load_model("mobilenet_v2", str(path))

@@ -15,7 +15,7 @@ from qtui.core.profile import RunProfile, save
 
 @pytest.fixture
 def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setattr(profile_store, "config_dir", lambda: tmp_path / "config")
+    monkeypatch.setenv("QTUI_CONFIG_DIR", str(tmp_path / "config"))
     return tmp_path / "config"
 
 

@@ -2,7 +2,7 @@
 values and random `--set` assignments either load into a profile whose every field is within its
 documented range, or raise ProfileError (with the key it names) — never another exception; a
 valid profile survives dumps/loads exactly; files that are not regular UTF-8 text of at most
-1 MB (a FIFO, a directory, a device, a huge or empty file) are refused without hanging."""
+64 KB (a FIFO, a directory, a device, a huge or empty file) are refused without hanging."""
 
 from __future__ import annotations
 
@@ -334,12 +334,12 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     path = tmp_path / "big.toml"
     path.write_text(head + "#" * (prof.MAX_PROFILE_BYTES - len(head) - 1) + "\n")
     assert path.stat().st_size == prof.MAX_PROFILE_BYTES
-    assert prof.load(path).name == "big"  # exactly 1 MB is still a profile
+    assert prof.load(path).name == "big"  # exactly 64 KB is still a profile
     with path.open("a") as fh:
         fh.write("\n")
     with pytest.raises(ProfileError) as err:
         prof.load(path)
-    assert str(err.value) == f"{path}: 1_048_577 bytes is too large for a profile (at most 1 MB)"
+    assert str(err.value) == f"{path}: 65_537 bytes is too large for a profile (at most 64 KB)"
 
 
 def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qtui.core.files import NotRegularFile, open_regular
+
 if TYPE_CHECKING:
     import torch
 
@@ -137,8 +139,9 @@ def state_dict_digest(state_dict: Mapping[str, torch.Tensor]) -> str:
 
 
 def _file_sha256(path: Path) -> str:
+    """The file's sha256; a FIFO or a device is refused (NotRegularFile) before it is opened."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -449,10 +452,19 @@ _UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 _ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def _load_failure(path: Path, exc: Exception) -> str:
+def _looks_pickled(header: bytes) -> bool:
+    """Whether a file starting with `header` can hold pickled objects at all: a pickle (its
+    PROTO opcode, protocols 2-5) or torch's zip container (which holds one)."""
+    return header.startswith(b"PK\x03\x04") or (len(header) >= 2 and header[0] == 0x80 and 2 <= header[1] <= 5)
+
+
+def _load_failure(path: Path, exc: Exception, header: bytes = b"\x80\x02") -> str:
     """qtui's own words for a file torch.load(weights_only=True) refused. torch's message
-    suggests weights_only=False, which would let the file run code: never repeat that."""
+    suggests weights_only=False, which would let the file run code: never repeat that. A file
+    that is no pickle at all (random bytes) is said to be no PyTorch checkpoint."""
     text = _ESCAPES.sub("", str(exc))
+    if "Weights only load failed" in text and not _looks_pickled(header):
+        return f"weights file {path} is not a PyTorch checkpoint (neither a zip archive nor a pickle); {_SAVE_HINT}"
     if "Weights only load failed" in text:
         found = _UNSUPPORTED_GLOBAL.search(text)
         what = f" (it contains {found.group(1)})" if found else ""
@@ -470,23 +482,36 @@ def _load_file(name: str, path: str, report: ProgressFn) -> LoadedModel:
 
     p = Path(path).expanduser().absolute()
     hint = f'{PROFILE_KEY} must be "random", "torchvision" or the path of a .pth state dict'
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except OSError as exc:  # a name too long
+        raise WeightsError(f"weights path {p}: {exc.strerror or exc}; {hint}") from None
+    if not exists:
         raise WeightsError(f"weights file {p} does not exist; {hint}")
-    if not p.is_file():
-        raise WeightsError(f"weights path {p} is not a file; {hint}")
     report("loading weights file", 0.0)
     try:
-        file_hash = _file_sha256(p)
+        # one descriptor for the hash and for torch.load: a FIFO or a device is refused before
+        # it is opened (it would block or never end), and the file hashed is the file loaded
+        with open_regular(p) as fh:
+            h = hashlib.sha256()
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                h.update(chunk)
+            file_hash = h.hexdigest()
+            if fh.tell() == 0:
+                raise WeightsError(f"weights file {p} is empty; {_SAVE_HINT}")
+            fh.seek(0)
+            header = fh.read(4)
+            fh.seek(0)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # torch's pickle-protocol notes are not the user's
+                    raw = torch.load(fh, map_location="cpu", weights_only=True)
+            except Exception as exc:
+                raise WeightsError(_load_failure(p, exc, header)) from exc
+    except NotRegularFile as exc:
+        raise WeightsError(f"weights path {p} is not a file ({exc.kind}); {hint}") from None
     except OSError as exc:
         raise WeightsError(f"cannot read weights file {p}: {exc.strerror or exc}") from exc
-    if p.stat().st_size == 0:
-        raise WeightsError(f"weights file {p} is empty; {_SAVE_HINT}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch's pickle-protocol notes are not the user's
-            raw = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(_load_failure(p, exc)) from exc
     state = conform_state_dict(name, raw, f"weights file {p}")
     module = _install(name, state)
     report("loading weights file", 1.0)

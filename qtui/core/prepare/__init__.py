@@ -30,6 +30,7 @@ from qtui.core.artifacts import (
     near_misses,
     spec_id,
 )
+from qtui.core.files import NotRegularFile, open_regular
 from qtui.core.memory import PeakRSS
 from qtui.core.paths import clean_stale_staging, remove_own_staging, staging_dir
 from qtui.core.prepare.contract import Preparer, ProgressFn
@@ -87,11 +88,13 @@ def weights_identity(profile: RunProfile) -> str:
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # a FIFO or a device would block or never end
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
+    except NotRegularFile as exc:
+        raise PrepareError(f"weights path {path} {exc}: weights.source must be 'random', 'torchvision' or a .pth file") from None
     except OSError as exc:
-        raise PrepareError(f"cannot read weights file {path}: {exc}") from None
+        raise PrepareError(f"cannot read weights file {path}: {exc.strerror or exc}") from None
     return h.hexdigest()
 
 

@@ -17,6 +17,7 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Select, St
 from textual.widgets.option_list import Option
 
 from qtui.core.profile import ProfileError, RunProfile, load
+from qtui.core.profile_store import name_note
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -89,6 +90,8 @@ def _profile_label(entry: ProfileEntry, name_width: int) -> Text:
     label = Text.assemble((f"{name:<{name_width}}  ", "bold"), (_where(entry.path.parent), "dim"))
     if entry.profile is None:
         label.append(" (invalid)", style="red")
+    elif name_note(entry.path.stem):  # `quіck` (Cyrillic і) beside the shipped `quick`
+        label.append(" (non-ASCII name)", style="yellow")
     return label
 
 
@@ -130,7 +133,8 @@ class ProfilesScreen(ModalScreen[ProfileChoice | None]):
         if entry.profile is None:
             info.update(Text(entry.error, style="red"))
         else:
-            info.update(f"{entry.profile.title}\n{entry.path}")
+            note = name_note(entry.path.stem)
+            info.update(f"{entry.profile.title}\n{entry.path}" + (f"\n{note}" if note else ""))
 
     @on(OptionList.OptionSelected)
     def _selected(self) -> None:

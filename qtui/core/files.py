@@ -1,0 +1,73 @@
+"""Opening files that a profile names or that qtui finds in its own folders without hanging on
+them: a FIFO blocks `open` until a writer comes, `/dev/zero` or `/dev/urandom` never end, a
+huge file exhausts memory. `open_regular` refuses anything but a regular file before it opens
+it (checked again on the open descriptor, opened with O_NONBLOCK so a path swapped for a FIFO
+in between does not block); `read_regular` also bounds how much is read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+
+class NotRegularFile(OSError):
+    """The path is a FIFO, a device, a folder or a socket; the message (and `kind`) say which."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"is {kind}, not a regular file")
+        self.kind = kind
+
+
+class FileTooLarge(OSError):
+    """The file is larger than the caller reads."""
+
+
+def file_kind(mode: int) -> str:
+    """What a `st_mode` that is not a regular file is, in words ("a FIFO")."""
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _refuse(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(file_kind(mode))
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """`path` opened for binary reading, when it is a regular file (a symlink to one is fine);
+    raises NotRegularFile (an OSError) otherwise, and OSError when it cannot be opened."""
+    _refuse(os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        _refuse(os.fstat(fd).st_mode)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The content of regular file `path`, at most `max_bytes` (FileTooLarge beyond)."""
+    with open_regular(path) as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FileTooLarge(f"is larger than {max_bytes:_} bytes")
+    return data
+
+
+def describe_error(path: str | os.PathLike[str], exc: OSError) -> str:
+    """`exc` for a one-line message about `path`: qtui's own words, or the system's."""
+    if isinstance(exc, (NotRegularFile, FileTooLarge)):
+        return f"{Path(path)} {exc}"
+    return f"{Path(path)}: {exc.strerror or exc}"
