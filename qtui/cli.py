@@ -524,69 +524,149 @@ def _saved(result: Any, results_override: str | None) -> bool:
         return False
 
 
-SHORT = {
-    "mobilenet_v2": "MobileNetV2", "vgg19": "VGG-19", "densenet121": "DenseNet121",
+#: Labels of the run table, richest first: the first set whose table fits the terminal is used.
+FULL = {
+    "mobilenet_v2": "MobileNetV2", "vgg19": "VGG-19", "densenet121": "DenseNet-121",
+    **{f.id: f.title for f in FRAMEWORK_TABLE},
+    "fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8 dynamic", "int8_static": "INT8 static",
+    "SingleStream": "SingleStream", "MultiStream": "MultiStream", "Offline": "Offline",
+    "performance": "perf", "accuracy": "acc",
+}
+SHORT = FULL | {
     **{f.id: f.short for f in FRAMEWORK_TABLE},
-    "fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8d", "int8_static": "INT8s",
+    "int8_dynamic": "INT8d", "int8_static": "INT8s",
     "SingleStream": "Single", "MultiStream": "Multi", "Offline": "Offline",
 }
-
-
-NARROW = {
+NARROW = SHORT | {
     "mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121",
     **{f.id: f.narrow for f in FRAMEWORK_TABLE},
+    "SingleStream": "SS", "MultiStream": "MS", "Offline": "Off", "accuracy": "acc",
 }
 
 
 def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
-    """A compact Rich table that fits 80 columns (full detail: --json or `report --format`),
-    with a device column when the results come from several devices. Cells are `Text`, never
-    markup: text from result files is shown as it is."""
+    """A compact Rich table that fits the terminal (full detail: --json or `report --format`):
+    full names where they fit, else short ones, and at 80 columns the narrow ones without p50;
+    a mode column when accuracy-mode runs are listed; a device column when the results come
+    from several devices. Under it, each kind of warning once with the runs it applies to.
+    Cells are `Text`, never markup: text from result files is shown as it is."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    from qtui.core.results import table_rows
+    from qtui.core.results import fidelity_short, table_rows
 
     rows = table_rows(results, pool)
+    by_id = {r.run_id: r for r in results}
     console = Console()
-    narrow = console.width < 110
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
     spec = [
         ("model", "model", "left"), ("framework", "fw", "left"), ("precision", "prec", "left"),
-        ("scenario", "scen", "left"), ("status", "status", "left"), ("p50_ms", "p50 ms", "right"),
-        ("p90_ms", "p90 ms", "right"), ("p99_ms", "p99 ms", "right"), ("samples_per_s", "/s", "right"),
-        ("speedup_vs_fp32", "×FP32", "right"), ("size_mb", "MB", "right"), ("accuracy", "accuracy / fidelity", "left"),
+        ("scenario", "scen", "left"), ("mode", "mode", "left"), ("status", "status", "left"),
+        ("p50_ms", "p50 ms", "right"), ("p90_ms", "p90 ms", "right"), ("p99_ms", "p99 ms", "right"),
+        ("samples_per_s", "/s", "right"), ("speedup_vs_fp32", "×FP32", "right"), ("size_mb", "MB", "right"),
+        ("accuracy", "accuracy / fidelity", "left"),
     ]
     if len({row["device"] for row in rows}) > 1:
         spec.insert(0, ("device", "device", "left"))
-    names = SHORT | (NARROW if narrow else {})
-    if narrow:  # 80 columns: drop p50 (it stays in --json and the exports), and MB for a device
-        spec = [c for c in spec if c[0] != "p50_ms" and (c[0] != "size_mb" or spec[0][0] != "device")]
-        spec[-1] = ("accuracy", "acc/fid", "left")
-    cells = [
-        [names.get(str(row[k]), _cell(row[k])) if row[k] not in (None, "") else "–" for k, _, _ in spec]
-        for row in rows
-    ]
-    status = [k for k, _, _ in spec].index("status")
-    for row, line in zip(rows, cells, strict=True):
-        if row["warnings"]:
-            line[status] += " ⚠"  # the measurement was disturbed: the note below says how
-    for col, (_, header, justify) in enumerate(spec):
-        last = col == len(spec) - 1
-        width = max([len(header)] + [len(r[col]) for r in cells])
-        table.add_column(
-            header, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
-            min_width=None if last else width,
-        )
-    for r in cells:
-        table.add_row(*(Text(c) for c in r))
+    if all(row["mode"] == "performance" for row in rows):
+        spec = [c for c in spec if c[0] != "mode"]
+
+    def cells_for(names: dict[str, str], columns: list[tuple[str, str, str]]) -> list[list[str]]:
+        out = []
+        for row in rows:
+            line = []
+            for k, _, _ in columns:
+                value = row[k]
+                if k == "accuracy" and names is NARROW and row["run_id"] in by_id:
+                    value = fidelity_short(by_id[row["run_id"]])  # "SQNR 28 dB", "top-1 71.2%"
+                if k == "scenario" and names is NARROW and row["mode"] == "accuracy":
+                    value = "accuracy"  # the mode, in the scenario's place (accuracy ignores it)
+                line.append(names.get(str(value), _cell(value)) if value not in (None, "") else "–")
+            if row["warnings"]:
+                line[[k for k, _, _ in columns].index("status")] += " ⚠"  # the note below says how
+            out.append(line)
+        return out
+
+    def build(columns: list[tuple[str, str, str]], cells: list[list[str]]) -> Any:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+        for _, header, justify in columns:
+            table.add_column(header, justify=justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
+        for r in cells:
+            table.add_row(*(Text(c) for c in r))
+        return table
+
+    # 80 columns: no p50, no MB (both stay in --json and the exports), the mode in the scenario
+    # column ("acc"), the short fidelity
+    narrow_spec = [c for c in spec if c[0] not in ("p50_ms", "size_mb", "mode")]
+    narrow_spec[-1] = ("accuracy", "acc/fid", "left")
+    for names, columns in ((FULL, spec), (SHORT, spec), (NARROW, narrow_spec)):
+        cells = cells_for(names, columns)
+        table = build(columns, cells)
+        if console.measure(table, options=console.options.update_width(10**6)).maximum <= console.width:
+            break
     console.print(table)
-    for row in rows:
-        if row["warnings"]:
-            who = "" if len(rows) == 1 else f"{row['run_id']}: "
-            console.print(Text(f"⚠ {who}{row['warnings']}"), soft_wrap=False)
+    for line in _warning_lines(results):
+        console.print(Text(line), soft_wrap=False)
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return bool(_out().isatty())
+    except (OSError, ValueError):
+        return False
+
+
+def _print_study_tables(tables: list[Any]) -> None:
+    """The study tables (`results.study_tables`) for a terminal: a title and an aligned table
+    per model × scenario, a cell's lines one under the other, then the legend — the Markdown
+    form (`study_markdown`, with `<br>` in cells) is for files and pipes."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from qtui.core.results import study_notes
+
+    console = Console(file=_out())
+    for table in tables:
+        console.print(Text(table.title, style="bold"))
+        grid = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False)
+        for i, header in enumerate(table.header):
+            grid.add_column(header, justify="left" if i < table.label_columns else "right", overflow="fold")
+        for row in table.text_rows():
+            grid.add_row(*(Text("\n".join(cell)) for cell in row))
+        console.print(grid)
+        console.print()
+    for note in study_notes(tables):
+        console.print(Text(note))
+
+
+def _warning_lines(results: list[Any]) -> list[str]:
+    """Each kind of warning once, with the runs it applies to: the warning itself when one run
+    (or every run) recorded the same text, else the kind and where each run's figure is."""
+    from qtui.core.results import WARNING_KINDS, measurement_warnings, runs_text, warning_kind
+    from qtui.core.text import one_line
+
+    rows = results
+    by_kind: dict[str, list[tuple[str, str]]] = {}
+    for result in results:
+        for text in measurement_warnings(result):
+            by_kind.setdefault(warning_kind(text), []).append((one_line(result.run_id), text))
+    lines = []
+    for kind in WARNING_KINDS:
+        found = by_kind.get(kind)
+        if not found:
+            continue
+        ids = [run_id for run_id, _ in found]
+        texts = {text for _, text in found}
+        if len(rows) == 1:
+            lines += [f"⚠ {text}" for text in dict.fromkeys(t for _, t in found)]
+        elif len(texts) == 1:
+            lines.append(f"⚠ {ids[0] if len(ids) == 1 else runs_text(ids)}: {found[0][1]}")
+        else:
+            lines.append(f"⚠ {WARNING_KINDS[kind]}: {runs_text(ids)} (each run's figures: --format csv or --json)")
+    return lines
 
 
 def _cell(value: Any) -> str:
@@ -649,7 +729,8 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 @click.option("--delta", is_flag=True, help="study: add each cell's accuracy or fidelity change versus FP32.")
 @click.option("--efficiency", is_flag=True, help="study: add each cell's GOP/s achieved and its share of the CPU's nominal peak for the precision that executed.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout.")
-def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, device: str | None, executed: bool, delta: bool, efficiency: bool, output: str | None) -> None:
+@click.option("--markdown", is_flag=True, help="study: Markdown even on a terminal (it is the form for files and pipes; a terminal gets aligned text).")
+def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, device: str | None, executed: bool, delta: bool, efficiency: bool, output: str | None, markdown: bool) -> None:
     """Tabulate saved results (with speed-up over the matching FP32 run), from one results
     folder or several (devices side by side). Damaged result files are skipped with a warning on
     stderr."""
@@ -678,6 +759,11 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         return
     rows = table_rows(chosen, pool)
     written = f"{len(rows)} rows"
+    if fmt == "study" and output is None and not markdown and _stdout_is_terminal():
+        from qtui.core.results import study_tables
+
+        _print_study_tables(study_tables(chosen, pool, executed=executed, delta=delta, efficiency=efficiency))
+        return
     if fmt == "study":
         text = study_markdown(chosen, pool, executed=executed, delta=delta, efficiency=efficiency)
     elif fmt == "html":
@@ -828,7 +914,8 @@ class _StudyPrinter(_ProgressPrinter):
 @click.option("--cooldown", "cooldown_c", type=click.FloatRange(0, 120), default=None, help="Before each run wait until the CPU is below this many °C (0: never; default: 60 on a Raspberry Pi).")
 @click.option("--results-dir", type=click.Path(file_okay=False), default=None, help="Where results are saved and read.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], frameworks: tuple[str, ...], precisions: tuple[str, ...], scenarios: tuple[str, ...], repeats: int | None, force: bool, device: str | None, cooldown_c: float | None, results_dir: str | None, quiet: bool) -> None:
+@click.option("--markdown", is_flag=True, help="End with the study tables in Markdown even on a terminal.")
+def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], frameworks: tuple[str, ...], precisions: tuple[str, ...], scenarios: tuple[str, ...], repeats: int | None, force: bool, device: str | None, cooldown_c: float | None, results_dir: str | None, quiet: bool, markdown: bool) -> None:
     """Run a study: PROFILE's models × frameworks × precisions × scenarios (its [sweep], any
     subset by the filters), each `repeats` times. Every artifact is prepared first, then the
     combinations are measured; run it again after an interruption and it measures only what is
@@ -879,7 +966,11 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
         try:
             with contextlib.redirect_stdout(_out()):
                 measured = [r for r in report.results if r.status in ("ok", "invalid")]
-                if measured:
+                if measured and not markdown and _stdout_is_terminal():
+                    from qtui.core.results import study_tables
+
+                    _print_study_tables(study_tables(measured, measured + report.quality_results))
+                elif measured:
                     click.echo(study_markdown(measured, measured + report.quality_results), nl=False)
             for cell in report.prepare_failures:
                 _echo_err(f"qtui: not prepared: {cell.label}: {one_line(cell.prepare_error or '')}")
