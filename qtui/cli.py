@@ -129,13 +129,22 @@ class _ProgressPrinter:
         from qtui.core.text import format_duration
 
         now = self.clock()
+        if isinstance(event, (ev.Started, ev.Finished, ev.Failed)) or (
+            isinstance(event, ev.Preparing) and event.step != self._last_step
+        ):
+            self._end_stage()
         if isinstance(event, ev.Preparing):
             frac = f" {event.fraction * 100:3.0f}%" if event.fraction is not None else ""
             if event.step != self._last_step:
-                self._line(f"{event.step}{frac}", now, force=True)
+                # a log line names a new stage without its 0 %: a percentage only as news
+                done = event.fraction is not None and event.fraction >= 0.999
+                self._line(f"{event.step}{frac if self.tty or done else ''}", now, force=True)
                 self._last_step = event.step
+                self._stage = {"step": event.step, "best": event.fraction or 0.0, "shown": None}
             elif self.tty or event.fraction is not None:  # a log repeats a stage only with news
-                self._line(f"{event.step}{frac}", now)
+                self._stage["best"] = max(self._stage.get("best", 0.0), event.fraction or 0.0)
+                if self._line(f"{event.step}{frac}", now):
+                    self._stage["shown"] = event.fraction
         elif isinstance(event, ev.Started):
             self._last_step = "LoadGen"
             self._line(f"LoadGen {event.scenario} {event.mode} started", now, force=True)
@@ -159,15 +168,26 @@ class _ProgressPrinter:
             self._newline()
         self.stream.flush()
 
-    def _line(self, text: str, now: float, force: bool = False) -> None:
-        if not force and now - self._last < self.min_interval:
+    def _end_stage(self) -> None:
+        """On a log (not a TTY): a stage whose percentage was printed part-way and that then
+        reached 100 % says so in a last line, so a log never ends a stage at "0%" or "40%"."""
+        stage = getattr(self, "_stage", None)
+        self._stage: dict[str, Any] = {}
+        if self.tty or not stage or stage.get("shown") is None:
             return
+        if stage["best"] >= 0.999 and stage["shown"] < 0.999:
+            self.stream.write(f"{stage['step']} 100%\n")
+
+    def _line(self, text: str, now: float, force: bool = False) -> bool:
+        if not force and now - self._last < self.min_interval:
+            return False
         self._last = now
         if self.tty:
             self.stream.write("\r\x1b[2K" + text[:200])
             self._dirty = True
         else:
             self.stream.write(text + "\n")
+        return True
 
     def _newline(self) -> None:
         if self.tty and getattr(self, "_dirty", False):
@@ -735,7 +755,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     folder or several (devices side by side). Damaged result files are skipped with a warning on
     stderr."""
     from qtui.core.results import study_markdown, table_rows, to_csv, to_markdown
-    from qtui.core.text import one_line
+    from qtui.core.text import one_line, plural
 
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
@@ -751,14 +771,14 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
 
         where = ", ".join(one_line(d) for d in results_dirs) or one_line(results_dir())
         what = f"match {' '.join(filters)}" if filters and pool else "are saved"
-        click.echo(f"qtui: no results {what} ({len(pool)} results in {where})", err=True)
+        click.echo(f"qtui: no results {what} ({plural(len(pool), 'result')} in {where})", err=True)
         if fmt == "table" and output is None:
             return
     if fmt == "table" and output is None:
         _print_table(chosen, pool)
         return
     rows = table_rows(chosen, pool)
-    written = f"{len(rows)} rows"
+    written = plural(len(rows), "row")
     if fmt == "study" and output is None and not markdown and _stdout_is_terminal():
         from qtui.core.results import study_tables
 
@@ -770,7 +790,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         from qtui.core.report_html import CHARTS_HINT, charts_available, render_html
 
         text = render_html(chosen, pool)
-        written = f"the HTML report of {len(rows)} results"
+        written = f"the HTML report of {plural(len(rows), 'result')}"
         if not charts_available():
             click.echo(f"qtui: no charts in the HTML report. {CHARTS_HINT}", err=True)
     elif fmt == "csv":
@@ -789,6 +809,19 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         click.echo(text, nl=False)
 
 
+class Budget(click.FloatRange):
+    """A quality budget: a finite number within its range (click's FloatRange lets NaN through:
+    every comparison with NaN is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number in the range {self.min:g}-{self.max:g}.", param, ctx)
+        return number
+
+
 #: `qtui recommend`'s default budgets, the same as qtui.core.recommend's DEFAULT_* (tested):
 #: written here so that `qtui --help` imports nothing heavy.
 BUDGET_DEFAULTS = {"top1_drop": 1.0, "sqnr_db": 20.0, "agreement_pct": 70.0}
@@ -799,9 +832,9 @@ BUDGET_DEFAULTS = {"top1_drop": 1.0, "sqnr_db": 20.0, "agreement_pct": 70.0}
 @click.option("--model", type=MODEL_FILTER, default=None, help="Only this model (default: every model measured).")
 @click.option("--scenario", type=SCENARIO_FILTER, default=None, help="Only this scenario (default: every scenario measured).")
 @click.option("--device", default=None, help=_DEVICE_FILTER_HELP)
-@click.option("--budget-top1-drop", "top1_drop", type=click.FloatRange(0, 100), default=BUDGET_DEFAULTS["top1_drop"], show_default=True, metavar="PCT", help="Largest top-1 drop versus FP32, in points (with labelled data).")
-@click.option("--budget-sqnr-db", "sqnr_db", type=click.FloatRange(-100, 200), default=BUDGET_DEFAULTS["sqnr_db"], show_default=True, metavar="DB", help="Smallest SQNR of the logits versus FP32 (fidelity evidence).")
-@click.option("--budget-agreement", "agreement", type=click.FloatRange(0, 100), default=BUDGET_DEFAULTS["agreement_pct"], show_default=True, metavar="PCT", help="Smallest centred top-1 agreement with FP32, in % (fidelity evidence).")
+@click.option("--budget-top1-drop", "top1_drop", type=Budget(0, 100), default=BUDGET_DEFAULTS["top1_drop"], show_default=True, metavar="PCT", help="Largest top-1 drop versus FP32, in points (with labelled data; 0-100).")
+@click.option("--budget-sqnr-db", "sqnr_db", type=Budget(0, 200), default=BUDGET_DEFAULTS["sqnr_db"], show_default=True, metavar="DB", help="Smallest SQNR of the logits versus FP32 (fidelity evidence; 0-200 dB: below 0 the noise would outweigh the signal).")
+@click.option("--budget-agreement", "agreement", type=Budget(0, 100), default=BUDGET_DEFAULTS["agreement_pct"], show_default=True, metavar="PCT", help="Smallest centred top-1 agreement with FP32, in % (fidelity evidence; 0-100).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: str | None, device: str | None, top1_drop: float, sqnr_db: float, agreement: float, as_json: bool) -> None:
     """The fastest framework × precision per model and scenario (and device) whose quality stays
@@ -925,7 +958,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     from qtui.core.catalog import unavailable_reason
     from qtui.core.results import study_markdown
     from qtui.core.study import StudyOptions, plan, run_study, study_summary
-    from qtui.core.text import one_line
+    from qtui.core.text import one_line, plural
 
     prof = _load_profile(profile, assignments)
     _check_sources([prof])
@@ -952,7 +985,10 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     printer = _StudyPrinter(_err(), quiet=quiet)
     resolved = options.resolved(prof)
     n_runs = len(runnable) * (resolved.repeats or 1)
-    _echo_err(f"study {one_line(prof.name)}: {len(runnable)} combinations × {resolved.repeats} repeats = {n_runs} runs")
+    _echo_err(
+        f"study {one_line(prof.name)}: {plural(len(runnable), 'combination')} × "
+        f"{plural(resolved.repeats or 1, 'repeat')} = {plural(n_runs, 'run')}"
+    )
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -1042,6 +1078,7 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
     from qtui.core.bundle import BundleError, describe, export_bundle, select_artifacts
     from qtui.core.profile import expand_sweep
     from qtui.core.runner import prepare_only
+    from qtui.core.text import plural
 
     chosen = []
     if profiles:
@@ -1065,7 +1102,7 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
         return
     for a in chosen:
         click.echo(f"  {describe(a.meta)}")
-    click.echo(f"wrote {len(chosen)} artifacts to {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    click.echo(f"wrote {plural(len(chosen), 'artifact')} to {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
 @bundle.command("import")

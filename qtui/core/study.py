@@ -506,11 +506,11 @@ def study_summary(report: StudyReport) -> str:
     from qtui.core.text import format_duration
 
     reused = sum(c.reused for c in report.cells)
-    text = f"{report.runs_done} runs measured, {reused} already measured here, {report.runs_failed} failed"
+    text = f"{plural(report.runs_done, 'run')} measured, {reused} already measured here, {report.runs_failed} failed"
     checks = report.quality_done + report.quality_reused + report.quality_failed
     if checks:
         text += (
-            f"; quality of {checks} artifacts: {report.quality_done} checked, "
+            f"; quality of {plural(checks, 'artifact')}: {report.quality_done} checked, "
             f"{report.quality_reused} already checked here, {report.quality_failed} failed"
         )
     text += f"; preparing {format_duration(report.prepare_s, 0)}"
