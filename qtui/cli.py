@@ -115,6 +115,8 @@ class _ProgressPrinter:
         self.min_interval = 0.25 if self.tty else self.period_s
         self._last = 0.0
         self._last_step = ""
+        #: the stage being printed: its step, the highest fraction seen, the last one printed
+        self._stage: dict[str, Any] = {}
 
     def __call__(self, event: Any) -> None:
         if self.quiet:
@@ -171,8 +173,7 @@ class _ProgressPrinter:
     def _end_stage(self) -> None:
         """On a log (not a TTY): a stage whose percentage was printed part-way and that then
         reached 100 % says so in a last line, so a log never ends a stage at "0%" or "40%"."""
-        stage = getattr(self, "_stage", None)
-        self._stage: dict[str, Any] = {}
+        stage, self._stage = self._stage, {}
         if self.tty or not stage or stage.get("shown") is None:
             return
         if stage["best"] >= 0.999 and stage["shown"] < 0.999:
