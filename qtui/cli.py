@@ -136,6 +136,8 @@ class _ProgressPrinter:
         self.min_interval = 0.25 if self.tty else self.period_s
         self._last = 0.0
         self._last_step = ""
+        #: the stage being printed: its step, the highest fraction seen, the last one printed
+        self._stage: dict[str, Any] = {}
 
     def __call__(self, event: Any) -> None:
         if self.quiet:
@@ -150,13 +152,22 @@ class _ProgressPrinter:
         from qtui.core.text import format_duration
 
         now = self.clock()
+        if isinstance(event, (ev.Started, ev.Finished, ev.Failed)) or (
+            isinstance(event, ev.Preparing) and event.step != self._last_step
+        ):
+            self._end_stage()
         if isinstance(event, ev.Preparing):
             frac = f" {event.fraction * 100:3.0f}%" if event.fraction is not None else ""
             if event.step != self._last_step:
-                self._line(f"{event.step}{frac}", now, force=True)
+                # a log line names a new stage without its 0 %: a percentage only as news
+                done = event.fraction is not None and event.fraction >= 0.999
+                self._line(f"{event.step}{frac if self.tty or done else ''}", now, force=True)
                 self._last_step = event.step
+                self._stage = {"step": event.step, "best": event.fraction or 0.0, "shown": None}
             elif self.tty or event.fraction is not None:  # a log repeats a stage only with news
-                self._line(f"{event.step}{frac}", now)
+                self._stage["best"] = max(self._stage.get("best", 0.0), event.fraction or 0.0)
+                if self._line(f"{event.step}{frac}", now):
+                    self._stage["shown"] = event.fraction
         elif isinstance(event, ev.Started):
             self._last_step = "LoadGen"
             self._line(f"LoadGen {event.scenario} {event.mode} started", now, force=True)
@@ -180,9 +191,18 @@ class _ProgressPrinter:
             self._newline()
         self.stream.flush()
 
-    def _line(self, text: str, now: float, force: bool = False) -> None:
-        if not force and now - self._last < self.min_interval:
+    def _end_stage(self) -> None:
+        """On a log (not a TTY): a stage whose percentage was printed part-way and that then
+        reached 100 % says so in a last line, so a log never ends a stage at "0%" or "40%"."""
+        stage, self._stage = self._stage, {}
+        if self.tty or not stage or stage.get("shown") is None:
             return
+        if stage["best"] >= 0.999 and stage["shown"] < 0.999:
+            self.stream.write(f"{stage['step']} 100%\n")
+
+    def _line(self, text: str, now: float, force: bool = False) -> bool:
+        if not force and now - self._last < self.min_interval:
+            return False
         self._last = now
         text = for_terminal(text)
         if self.tty:
@@ -190,6 +210,7 @@ class _ProgressPrinter:
             self._dirty = True
         else:
             self.stream.write(text + "\n")
+        return True
 
     def _newline(self) -> None:
         if self.tty and getattr(self, "_dirty", False):
@@ -586,69 +607,149 @@ def _saved(result: Any, results_override: str | None) -> bool:
         return False
 
 
-SHORT = {
-    "mobilenet_v2": "MobileNetV2", "vgg19": "VGG-19", "densenet121": "DenseNet121",
+#: Labels of the run table, richest first: the first set whose table fits the terminal is used.
+FULL = {
+    "mobilenet_v2": "MobileNetV2", "vgg19": "VGG-19", "densenet121": "DenseNet-121",
+    **{f.id: f.title for f in FRAMEWORK_TABLE},
+    "fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8 dynamic", "int8_static": "INT8 static",
+    "SingleStream": "SingleStream", "MultiStream": "MultiStream", "Offline": "Offline",
+    "performance": "perf", "accuracy": "acc",
+}
+SHORT = FULL | {
     **{f.id: f.short for f in FRAMEWORK_TABLE},
-    "fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8d", "int8_static": "INT8s",
+    "int8_dynamic": "INT8d", "int8_static": "INT8s",
     "SingleStream": "Single", "MultiStream": "Multi", "Offline": "Offline",
 }
-
-
-NARROW = {
+NARROW = SHORT | {
     "mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121",
     **{f.id: f.narrow for f in FRAMEWORK_TABLE},
+    "SingleStream": "SS", "MultiStream": "MS", "Offline": "Off", "accuracy": "acc",
 }
 
 
 def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
-    """A compact Rich table that fits 80 columns (full detail: --json or `report --format`),
-    with a device column when the results come from several devices. Cells are `Text`, never
-    markup: text from result files is shown as it is."""
+    """A compact Rich table that fits the terminal (full detail: --json or `report --format`):
+    full names where they fit, else short ones, and at 80 columns the narrow ones without p50;
+    a mode column when accuracy-mode runs are listed; a device column when the results come
+    from several devices. Under it, each kind of warning once with the runs it applies to.
+    Cells are `Text`, never markup: text from result files is shown as it is."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    from qtui.core.results import table_rows
+    from qtui.core.results import fidelity_short, table_rows
 
     rows = table_rows(results, pool)
+    by_id = {r.run_id: r for r in results}
     console = Console()
-    narrow = console.width < 110
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
     spec = [
         ("model", "model", "left"), ("framework", "fw", "left"), ("precision", "prec", "left"),
-        ("scenario", "scen", "left"), ("status", "status", "left"), ("p50_ms", "p50 ms", "right"),
-        ("p90_ms", "p90 ms", "right"), ("p99_ms", "p99 ms", "right"), ("samples_per_s", "/s", "right"),
-        ("speedup_vs_fp32", "×FP32", "right"), ("size_mb", "MB", "right"), ("accuracy", "accuracy / fidelity", "left"),
+        ("scenario", "scen", "left"), ("mode", "mode", "left"), ("status", "status", "left"),
+        ("p50_ms", "p50 ms", "right"), ("p90_ms", "p90 ms", "right"), ("p99_ms", "p99 ms", "right"),
+        ("samples_per_s", "/s", "right"), ("speedup_vs_fp32", "×FP32", "right"), ("size_mb", "MB", "right"),
+        ("accuracy", "accuracy / fidelity", "left"),
     ]
     if len({row["device"] for row in rows}) > 1:
         spec.insert(0, ("device", "device", "left"))
-    names = SHORT | (NARROW if narrow else {})
-    if narrow:  # 80 columns: drop p50 (it stays in --json and the exports), and MB for a device
-        spec = [c for c in spec if c[0] != "p50_ms" and (c[0] != "size_mb" or spec[0][0] != "device")]
-        spec[-1] = ("accuracy", "acc/fid", "left")
-    cells = [
-        [names.get(str(row[k]), _cell(row[k])) if row[k] not in (None, "") else "–" for k, _, _ in spec]
-        for row in rows
-    ]
-    status = [k for k, _, _ in spec].index("status")
-    for row, line in zip(rows, cells, strict=True):
-        if row["warnings"]:
-            line[status] += " ⚠"  # the measurement was disturbed: the note below says how
-    for col, (_, header, justify) in enumerate(spec):
-        last = col == len(spec) - 1
-        width = max([len(header)] + [len(r[col]) for r in cells])
-        table.add_column(
-            header, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
-            min_width=None if last else width,
-        )
-    for r in cells:
-        table.add_row(*(Text(c) for c in r))
+    if all(row["mode"] == "performance" for row in rows):
+        spec = [c for c in spec if c[0] != "mode"]
+
+    def cells_for(names: dict[str, str], columns: list[tuple[str, str, str]]) -> list[list[str]]:
+        out = []
+        for row in rows:
+            line = []
+            for k, _, _ in columns:
+                value = row[k]
+                if k == "accuracy" and names is NARROW and row["run_id"] in by_id:
+                    value = fidelity_short(by_id[row["run_id"]])  # "SQNR 28 dB", "top-1 71.2%"
+                if k == "scenario" and names is NARROW and row["mode"] == "accuracy":
+                    value = "accuracy"  # the mode, in the scenario's place (accuracy ignores it)
+                line.append(names.get(str(value), _cell(value)) if value not in (None, "") else "–")
+            if row["warnings"]:
+                line[[k for k, _, _ in columns].index("status")] += " ⚠"  # the note below says how
+            out.append(line)
+        return out
+
+    def build(columns: list[tuple[str, str, str]], cells: list[list[str]]) -> Any:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+        for _, header, justify in columns:
+            table.add_column(header, justify=justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
+        for r in cells:
+            table.add_row(*(Text(c) for c in r))
+        return table
+
+    # 80 columns: no p50, no MB (both stay in --json and the exports), the mode in the scenario
+    # column ("acc"), the short fidelity
+    narrow_spec = [c for c in spec if c[0] not in ("p50_ms", "size_mb", "mode")]
+    narrow_spec[-1] = ("accuracy", "acc/fid", "left")
+    for names, columns in ((FULL, spec), (SHORT, spec), (NARROW, narrow_spec)):
+        cells = cells_for(names, columns)
+        table = build(columns, cells)
+        if console.measure(table, options=console.options.update_width(10**6)).maximum <= console.width:
+            break
     console.print(table)
-    for row in rows:
-        if row["warnings"]:
-            who = "" if len(rows) == 1 else f"{row['run_id']}: "
-            console.print(Text(for_terminal(f"⚠ {who}{row['warnings']}")), soft_wrap=False)
+    for line in _warning_lines(results):
+        console.print(Text(for_terminal(line)), soft_wrap=False)
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return bool(_out().isatty())
+    except (OSError, ValueError):
+        return False
+
+
+def _print_study_tables(tables: list[Any]) -> None:
+    """The study tables (`results.study_tables`) for a terminal: a title and an aligned table
+    per model × scenario, a cell's lines one under the other, then the legend — the Markdown
+    form (`study_markdown`, with `<br>` in cells) is for files and pipes."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from qtui.core.results import study_notes
+
+    console = Console(file=_out())
+    for table in tables:
+        console.print(Text(for_terminal(table.title), style="bold"))
+        grid = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False)
+        for i, header in enumerate(table.header):
+            grid.add_column(for_terminal(header), justify="left" if i < table.label_columns else "right", overflow="fold")
+        for row in table.text_rows():
+            grid.add_row(*(Text("\n".join(for_terminal(line) for line in cell)) for cell in row))
+        console.print(grid)
+        console.print()
+    for note in study_notes(tables):
+        console.print(Text(for_terminal(note)))
+
+
+def _warning_lines(results: list[Any]) -> list[str]:
+    """Each kind of warning once, with the runs it applies to: the warning itself when one run
+    (or every run) recorded the same text, else the kind and where each run's figure is."""
+    from qtui.core.results import WARNING_KINDS, measurement_warnings, runs_text, warning_kind
+    from qtui.core.text import one_line
+
+    rows = results
+    by_kind: dict[str, list[tuple[str, str]]] = {}
+    for result in results:
+        for text in measurement_warnings(result):
+            by_kind.setdefault(warning_kind(text), []).append((one_line(result.run_id), text))
+    lines = []
+    for kind in WARNING_KINDS:
+        found = by_kind.get(kind)
+        if not found:
+            continue
+        ids = [run_id for run_id, _ in found]
+        texts = {text for _, text in found}
+        if len(rows) == 1:
+            lines += [f"⚠ {text}" for text in dict.fromkeys(t for _, t in found)]
+        elif len(texts) == 1:
+            lines.append(f"⚠ {ids[0] if len(ids) == 1 else runs_text(ids)}: {found[0][1]}")
+        else:
+            lines.append(f"⚠ {WARNING_KINDS[kind]}: {runs_text(ids)} (each run's figures: --format csv or --json)")
+    return lines
 
 
 def _cell(value: Any) -> str:
@@ -707,11 +808,13 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 @click.option("--delta", is_flag=True, help="study: add each cell's accuracy or fidelity change versus FP32.")
 @click.option("--efficiency", is_flag=True, help="study: add each cell's GOP/s achieved and its share of the CPU's nominal peak for the precision that executed.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout.")
-def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, device: str | None, executed: bool, delta: bool, efficiency: bool, output: str | None) -> None:
+@click.option("--markdown", is_flag=True, help="study: Markdown even on a terminal (it is the form for files and pipes; a terminal gets aligned text).")
+def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, device: str | None, executed: bool, delta: bool, efficiency: bool, output: str | None, markdown: bool) -> None:
     """Tabulate saved results (with speed-up over the matching FP32 run), from one results
     folder or several (devices side by side). Damaged result files are skipped with a warning on
     stderr."""
     from qtui.core.results import study_markdown, table_rows, to_csv, to_markdown
+    from qtui.core.text import plural
 
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
@@ -727,21 +830,26 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
 
         where = ", ".join(for_terminal(d) for d in results_dirs) or for_terminal(results_dir())
         what = f"match {' '.join(filters)}" if filters and pool else "are saved"
-        click.echo(f"qtui: no results {for_terminal(what)} ({len(pool)} results in {where})", err=True)
+        click.echo(f"qtui: no results {for_terminal(what)} ({plural(len(pool), 'result')} in {where})", err=True)
         if fmt == "table" and output is None:
             return
     if fmt == "table" and output is None:
         _print_table(chosen, pool)
         return
     rows = table_rows(chosen, pool)
-    written = f"{len(rows)} rows"
+    written = plural(len(rows), "row")
+    if fmt == "study" and output is None and not markdown and _stdout_is_terminal():
+        from qtui.core.results import study_tables
+
+        _print_study_tables(study_tables(chosen, pool, executed=executed, delta=delta, efficiency=efficiency))
+        return
     if fmt == "study":
         text = study_markdown(chosen, pool, executed=executed, delta=delta, efficiency=efficiency)
     elif fmt == "html":
         from qtui.core.report_html import CHARTS_HINT, charts_available, render_html
 
         text = render_html(chosen, pool)
-        written = f"the HTML report of {len(rows)} results"
+        written = f"the HTML report of {plural(len(rows), 'result')}"
         if not charts_available():
             click.echo(f"qtui: no charts in the HTML report. {CHARTS_HINT}", err=True)
     elif fmt == "csv":
@@ -760,6 +868,19 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         click.echo(for_terminal(text, multiline=True), nl=False)
 
 
+class Budget(click.FloatRange):
+    """A quality budget: a finite number within its range (click's FloatRange lets NaN through:
+    every comparison with NaN is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number in the range {self.min:g}-{self.max:g}.", param, ctx)
+        return number
+
+
 #: `qtui recommend`'s default budgets, the same as qtui.core.recommend's DEFAULT_* (tested):
 #: written here so that `qtui --help` imports nothing heavy.
 BUDGET_DEFAULTS = {"top1_drop": 1.0, "sqnr_db": 20.0, "agreement_pct": 70.0}
@@ -770,9 +891,9 @@ BUDGET_DEFAULTS = {"top1_drop": 1.0, "sqnr_db": 20.0, "agreement_pct": 70.0}
 @click.option("--model", type=MODEL_FILTER, default=None, help="Only this model (default: every model measured).")
 @click.option("--scenario", type=SCENARIO_FILTER, default=None, help="Only this scenario (default: every scenario measured).")
 @click.option("--device", default=None, help=_DEVICE_FILTER_HELP)
-@click.option("--budget-top1-drop", "top1_drop", type=click.FloatRange(0, 100), default=BUDGET_DEFAULTS["top1_drop"], show_default=True, metavar="PCT", help="Largest top-1 drop versus FP32, in points (with labelled data).")
-@click.option("--budget-sqnr-db", "sqnr_db", type=click.FloatRange(-100, 200), default=BUDGET_DEFAULTS["sqnr_db"], show_default=True, metavar="DB", help="Smallest SQNR of the logits versus FP32 (fidelity evidence).")
-@click.option("--budget-agreement", "agreement", type=click.FloatRange(0, 100), default=BUDGET_DEFAULTS["agreement_pct"], show_default=True, metavar="PCT", help="Smallest centred top-1 agreement with FP32, in % (fidelity evidence).")
+@click.option("--budget-top1-drop", "top1_drop", type=Budget(0, 100), default=BUDGET_DEFAULTS["top1_drop"], show_default=True, metavar="PCT", help="Largest top-1 drop versus FP32, in points (with labelled data; 0-100).")
+@click.option("--budget-sqnr-db", "sqnr_db", type=Budget(0, 200), default=BUDGET_DEFAULTS["sqnr_db"], show_default=True, metavar="DB", help="Smallest SQNR of the logits versus FP32 (fidelity evidence; 0-200 dB: below 0 the noise would outweigh the signal).")
+@click.option("--budget-agreement", "agreement", type=Budget(0, 100), default=BUDGET_DEFAULTS["agreement_pct"], show_default=True, metavar="PCT", help="Smallest centred top-1 agreement with FP32, in % (fidelity evidence; 0-100).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: str | None, device: str | None, top1_drop: float, sqnr_db: float, agreement: float, as_json: bool) -> None:
     """The fastest framework × precision per model and scenario (and device) whose quality stays
@@ -885,7 +1006,8 @@ class _StudyPrinter(_ProgressPrinter):
 @click.option("--cooldown", "cooldown_c", type=click.FloatRange(0, 120), default=None, help="Before each run wait until the CPU is below this many °C (0: never; default: 60 on a Raspberry Pi).")
 @click.option("--results-dir", type=click.Path(file_okay=False), default=None, help="Where results are saved and read.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], frameworks: tuple[str, ...], precisions: tuple[str, ...], scenarios: tuple[str, ...], repeats: int | None, force: bool, device: str | None, cooldown_c: float | None, results_dir: str | None, quiet: bool) -> None:
+@click.option("--markdown", is_flag=True, help="End with the study tables in Markdown even on a terminal.")
+def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], frameworks: tuple[str, ...], precisions: tuple[str, ...], scenarios: tuple[str, ...], repeats: int | None, force: bool, device: str | None, cooldown_c: float | None, results_dir: str | None, quiet: bool, markdown: bool) -> None:
     """Run a study: PROFILE's models × frameworks × precisions × scenarios (its [sweep], any
     subset by the filters), each `repeats` times. Every artifact is prepared first, then the
     combinations are measured; run it again after an interruption and it measures only what is
@@ -895,6 +1017,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     from qtui.core.catalog import unavailable_reason
     from qtui.core.results import study_markdown
     from qtui.core.study import StudyOptions, plan, run_study, study_summary
+    from qtui.core.text import plural
 
     prof = _load_profile(profile, assignments)
     _check_sources([prof])
@@ -927,7 +1050,10 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     printer = _StudyPrinter(_err(), quiet=quiet)
     resolved = options.resolved(prof)
     n_runs = len(runnable) * (resolved.repeats or 1)
-    _echo_err(f"study {for_terminal(prof.name)}: {len(runnable)} combinations × {resolved.repeats} repeats = {n_runs} runs")
+    _echo_err(
+        f"study {for_terminal(prof.name)}: {plural(len(runnable), 'combination')} × "
+        f"{plural(resolved.repeats or 1, 'repeat')} = {plural(n_runs, 'run')}"
+    )
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -941,7 +1067,11 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
         try:
             with contextlib.redirect_stdout(_out()):
                 measured = [r for r in report.results if r.status in ("ok", "invalid")]
-                if measured:
+                if measured and not markdown and _stdout_is_terminal():
+                    from qtui.core.results import study_tables
+
+                    _print_study_tables(study_tables(measured, measured + report.quality_results))
+                elif measured:
                     click.echo(for_terminal(study_markdown(measured, measured + report.quality_results), multiline=True), nl=False)
             for cell in report.prepare_failures:
                 _echo_err(f"qtui: not prepared: {cell.label}: {for_terminal(cell.prepare_error or '')}")
@@ -1027,6 +1157,7 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
     )
     from qtui.core.profile import expand_sweep
     from qtui.core.runner import prepare_only
+    from qtui.core.text import plural
 
     chosen = []
     if profiles:
@@ -1056,7 +1187,7 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
         return
     for a in chosen:
         click.echo(f"  {for_terminal(describe(a.meta))}")
-    click.echo(f"wrote {len(chosen)} artifacts to {for_terminal(out)} ({out.stat().st_size / 1e6:.1f} MB)")
+    click.echo(f"wrote {plural(len(chosen), 'artifact')} to {for_terminal(out)} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
 @bundle.command("import")

@@ -84,6 +84,14 @@ def other_cpu_cores(start: CpuCounters, end: CpuCounters) -> float | None:
     return max(0.0, (machine - own) / wall)
 
 
+#: What a run says as soon as it sees other processes keeping the CPU busy. No figure: the share
+#: so far is not the measurement's, and the result's warning (`load_warnings`) gives that one.
+LIVE_LOAD_NOTICE = (
+    "other processes are keeping the CPU busy during the measurement: figures are likely low "
+    "(the result's warning will say how busy)"
+)
+
+
 def load_warnings(other_cores: float | None, cores: int | None, threads: int | None) -> list[str]:
     """The warnings a result carries about the machine's load; empty when it was quiet."""
     out: list[str] = []

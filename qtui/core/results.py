@@ -20,8 +20,11 @@ machine it ran on), atomic save, strict loading, and the tables every view rende
 - `table_rows` + `to_markdown` / `to_csv`: the run table; `study_tables` + `study_markdown` +
   `study_notes`: the study's framework × precision cells (median of the repeats with a 95 %
   bootstrap interval, speed-up, unstable flag, fidelity, Δ, executed precision and efficiency
-  (GOP/s, share of the nominal peak) on demand, devices side by side). The CLI, the UI,
-  `recommend` and every export only render these.
+  (GOP/s, share of the nominal peak) on demand, devices side by side; `StudyCell.warnings`:
+  what the runs behind a cell recorded, marked `⚠` and listed per kind by `study_notes`). The
+  CLI, the UI, `recommend` and every export only render these.
+- `measurement_warnings` / `warning_kind` / `measurement_disturbed`: a run's recorded warnings,
+  their kind, and whether its measurement was disturbed (load, throttling, heat).
 """
 
 from __future__ import annotations
@@ -833,12 +836,21 @@ def load_results_dirs(roots: Iterable[Path], warn: Callable[[str], None] | None 
 # -- repeats -----------------------------------------------------------------------------------------
 def repeat_key(result: RunResult) -> str:
     """What makes runs repeats of one measurement: the measured profile (everything but its name
-    and sweep), the artifact and the machine (`qtui.core.study.measured_identity` and
-    `machine_identity`, the identities a study resumes by)."""
-    from qtui.core.study import machine_identity, measured_identity  # study imports this module
+    and sweep), the artifact, the machine, and the architecture, framework version and threads
+    used (`qtui.core.study.measured_identity`, `machine_identity` and `runtime_identity`, the
+    identities a study resumes by)."""
+    from qtui.core.study import (  # study imports this module
+        machine_identity,
+        measured_identity,
+        runtime_identity,
+    )
 
+    p = result.profile
     return json.dumps(
-        [measured_identity(result.profile), result.artifact.get("key"), machine_identity(result.environment)],
+        [
+            measured_identity(p), result.artifact.get("key"), machine_identity(result.environment),
+            runtime_identity(result.environment, p.framework, p.threads),
+        ],
         sort_keys=True, default=str,
     )
 
@@ -993,7 +1005,11 @@ class StudyCell:
     INVALID run, with no speed-up. `fidelity` is the short accuracy/fidelity of the matching
     accuracy-mode run ("" when there is none), `delta` its change against FP32, `executed` what
     the runtime reported executing, `efficiency` the GOP/s achieved and share of the nominal peak
-    (the runs' recorded `efficiency`, medians over the repeats)."""
+    (the runs' recorded `efficiency`, medians over the repeats). `warnings` are the warnings of
+    every run its figures rest on (its repeats, and the FP32 repeats of its speed-up, marked
+    `baseline`): every view marks such a cell (`metric_text`/`speedup_text` end with `⚠`) and
+    `study_notes` names the runs per kind. Disturbed repeats are left out (`left_out`) when
+    undisturbed repeats of the same measurement exist."""
 
     run_id: str  # the newest run of the cell
     status: str

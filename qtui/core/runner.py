@@ -29,7 +29,7 @@ from qtui.core import events as ev
 from qtui.core.environment import capture_environment
 from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
 from qtui.core.loadgen_log import loadgen_figures
-from qtui.core.machine_load import LoadMonitor, load_warnings
+from qtui.core.machine_load import LIVE_LOAD_NOTICE, LoadMonitor, load_warnings
 from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_sample
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.profile import RunProfile, threads_refusal
@@ -601,7 +601,7 @@ class _Run:
                 alerts = load_warnings(busy, load.cores, None)
                 if alerts:
                     warned_load = self._load_warned_live = True
-                    self.log(f"machine load: {alerts[0]}", "warning")
+                    self.log(f"machine load: {LIVE_LOAD_NOTICE}", "warning")
             snap = recorder.snapshot()
             elapsed = time.perf_counter() - started
             self.emit(

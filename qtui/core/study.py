@@ -5,8 +5,9 @@ each measured `repeats` times, prepared first and measured second, resumable.
   bundle) before the first measurement, so a preparation failure shows before an hour of
   measuring, and a Pi can import one bundle with all of them.
 - **Resumable.** What is done is read from the results folder, not from a state file: a cell
-  needs `repeats` completed runs (status ok or invalid: LoadGen finished) whose exact profile,
-  artifact and machine match. Killed, rebooted or disconnected, the same command measures only
+  needs `repeats` completed runs (status ok or invalid: LoadGen finished) whose exact measured
+  profile, artifact, machine, framework version and threads match, and that were not disturbed
+  (other processes' load, throttling: such a run is measured again, its file kept). Killed, rebooted or disconnected, the same command measures only
   what is missing; the run that was interrupted left no completed result, so it is the only one
   repeated. `force` measures every cell `repeats` times again.
 - **Quality before speed.** Unless `[study] quality = false`, each distinct artifact (model ×
@@ -200,7 +201,7 @@ def completed_runs(
     wanted = measured_identity(cell)
     runtime = None
     if here is not None:
-        threads = cell.threads or here.get("cores_logical") or os.cpu_count() or 1
+        threads = cell.threads or os.cpu_count() or 1  # as the runner resolves `threads = 0`
         runtime = runtime_identity({**here, "threads": threads}, cell.framework, threads)
     return [
         r
@@ -535,13 +536,13 @@ def study_summary(report: StudyReport) -> str:
 
     reused = sum(c.reused for c in report.cells)
     text = (
-        f"{report.runs_done} runs measured, {reused} already measured here, {report.runs_failed} failed"
+        f"{plural(report.runs_done, 'run')} measured, {reused} already measured here, {report.runs_failed} failed"
         + unsaved(report.results)
     )
     checks = report.quality_done + report.quality_reused + report.quality_failed
     if checks:
         text += (
-            f"; quality of {checks} artifacts: {report.quality_done} checked, "
+            f"; quality of {plural(checks, 'artifact')}: {report.quality_done} checked, "
             f"{report.quality_reused} already checked here, {report.quality_failed} failed"
             + unsaved(report.quality_results)
         )

@@ -186,3 +186,16 @@ def test_a_study_reuses_only_what_it_would_measure_itself() -> None:
         other = make_run("other", "fp32", 10.0)
         other.profile = replace(other.profile, **change)
         assert completed_runs(cell.profile, None, machine, [other], here=here) == [], change
+
+
+def test_a_cells_repeats_share_the_runtime_version_and_threads() -> None:
+    """The study table aggregates as repeats only what a study would reuse as repeats."""
+    from qtui.core.results import repeats_of
+
+    runs = repeats("f", "fp32", [20.0, 21.0, 19.0])
+    upgraded = make_run("f-new", "fp32", 10.0)
+    upgraded.environment["frameworks"] = {"onnxruntime": "1.99"}
+    assert [r.run_id for r in repeats_of(runs[0], [*runs, upgraded])] == ["f-0", "f-1", "f-2"]
+    more = make_run("f-4t", "fp32", 10.0)
+    more.environment["threads"] = 4
+    assert more not in repeats_of(runs[0], [*runs, more])

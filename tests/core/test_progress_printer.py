@@ -41,8 +41,29 @@ def test_a_long_stage_with_a_fraction_prints_every_period() -> None:
         printer(ev.Preparing("calibrating", k / 30))
         clock.now += 1.0
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "calibrating   0%" and len(lines) == 4  # at 0, 10, 20 and 30 s
+    assert lines[0] == "calibrating" and len(lines) == 4  # at 0 (no "0%"), 10, 20 and 30 s
     assert lines[-1].endswith("100%")
+
+
+def test_a_log_never_leaves_a_stage_at_0_percent() -> None:
+    """"loading samples 0%" with nothing after it read like a hang: a quick stage prints its
+    name only; one whose percentage was printed part-way ends with its 100 % line."""
+    printer, stream, clock = _printer()
+    printer(ev.Preparing("loading samples", 0.0))
+    printer(ev.Preparing("loading samples", 0.5))
+    printer(ev.Preparing("loading samples", 1.0))
+    printer(ev.Preparing("warming up", None))
+    assert stream.getvalue().splitlines() == ["loading samples", "warming up"]
+    printer, stream, clock = _printer()
+    printer(ev.Preparing("loading samples", 0.0))
+    clock.now += 11.0
+    printer(ev.Preparing("loading samples", 0.4))
+    clock.now += 1.0
+    printer(ev.Preparing("loading samples", 1.0))
+    printer(ev.Started("id", "Offline", "performance", {}, 256))
+    assert stream.getvalue().splitlines() == [
+        "loading samples", "loading samples  40%", "loading samples 100%", "LoadGen Offline performance started",
+    ]
 
 
 def test_measurement_lines_carry_percent_and_time_left() -> None:

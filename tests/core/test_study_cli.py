@@ -79,7 +79,7 @@ def test_study_runs_then_finds_everything_measured(tmp_path: Path) -> None:
     args = ["study", str(_profile(tmp_path)), "--results-dir", str(results)]
     first = CliRunner().invoke(cli.main, args)
     assert first.exit_code == 0, first.output
-    assert "study mini-study: 4 combinations × 1 repeats = 4 runs" in first.stderr
+    assert "study mini-study: 4 combinations × 1 repeat = 4 runs" in first.stderr
     assert "[1/4] preparing mobilenet_v2 onnxruntime fp32" in first.stderr
     assert "[1/2] checking quality mobilenet_v2 onnxruntime fp32" in first.stderr
     assert re.search(
@@ -95,7 +95,7 @@ def test_study_runs_then_finds_everything_measured(tmp_path: Path) -> None:
     assert "checking quality" not in again.stderr.split("study: 0 runs")[1]  # no time spent on it
     assert _cells(again.stdout) == _cells(first.stdout)
     narrowed = CliRunner().invoke(cli.main, [*args, "--precision", "fp32", "--scenario", "Offline", "--force"])
-    assert "study: 1 runs measured, 0 already measured here" in narrowed.stderr
+    assert "study: 1 run measured, 0 already measured here" in narrowed.stderr
 
 
 def test_unknown_filter_and_nothing_to_run_are_refused(tmp_path: Path) -> None:
