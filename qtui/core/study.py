@@ -63,6 +63,9 @@ class StudyOptions:
     cooldown_max_wait_s: float | None = None
     #: one accuracy-mode run per artifact before measuring; None: the profile's `[study]` value
     quality: bool | None = None
+    #: how the caller measures reused runs again, said where the study reuses them (the CLI's
+    #: flag); "" when the caller has no way (the TUI)
+    again_hint: str = "use --force to measure again"
 
     def resolved(self, profile: RunProfile) -> StudyOptions:
         """These options with what they leave unset taken from the profile's `[study]` and
@@ -119,6 +122,8 @@ class StudyReport:
     quality_done: int = 0
     quality_reused: int = 0
     quality_failed: int = 0
+    #: the runs this study made (quality checks and measurements, in order), none it reused
+    ran: list[RunResult] = field(default_factory=list)
 
     @property
     def prepare_failures(self) -> list[CellStatus]:
@@ -351,6 +356,7 @@ def run_study(
         cool_down()
         result = run(p, emit, stop, RunOptions(results_root=options.results_root, device=options.device))
         seconds = time.perf_counter() - started
+        report.ran.append(result)
         loadgen_s = _loadgen_seconds(result)
         if result.status in COMPLETED and loadgen_s is not None:
             overheads.append(max(0.0, seconds - loadgen_s))
@@ -416,7 +422,8 @@ def run_study(
         todo += [(cell, i) for i in range(cell.reused, repeats)]
     skipped = sum(c.reused for c in cells)
     if skipped:
-        emit(ev.Log(f"study: {skipped} of {total_runs} runs already measured here (use --force to measure again)"))
+        hint = f" ({options.again_hint})" if options.again_hint else ""
+        emit(ev.Log(f"study: {skipped} of {total_runs} runs already measured here{hint}"))
     t1 = time.perf_counter()
     timed: list[tuple[RunProfile, float]] = []
     for n, (cell, repeat) in enumerate(todo):
