@@ -67,6 +67,9 @@ class StudyOptions:
     cooldown_max_wait_s: float | None = None
     #: one accuracy-mode run per artifact before measuring; None: the profile's `[study]` value
     quality: bool | None = None
+    #: how the caller measures reused runs again, said where the study reuses them (the CLI's
+    #: flag); "" when the caller has no way (the TUI)
+    again_hint: str = "use --force to measure again"
 
     def resolved(self, profile: RunProfile) -> StudyOptions:
         """These options with what they leave unset taken from the profile's `[study]` and
@@ -123,6 +126,8 @@ class StudyReport:
     quality_done: int = 0
     quality_reused: int = 0
     quality_failed: int = 0
+    #: the runs this study made (quality checks and measurements, in order), none it reused
+    ran: list[RunResult] = field(default_factory=list)
     #: runs (measurements and quality checks) that finished but could not be saved (a full
     #: disk, a folder made read-only): counted as failed, their figures exist only here
     unsaved: list[RunResult] = field(default_factory=list)
@@ -425,6 +430,7 @@ def run_study(
         cool_down()
         result = run(p, emit, stop, RunOptions(results_root=options.results_root, device=options.device))
         seconds = time.perf_counter() - started
+        report.ran.append(result)
         if result.status != "cancelled" and not is_saved(result, options.results_root):
             report.unsaved.append(result)
         loadgen_s = _loadgen_seconds(result)
@@ -497,7 +503,7 @@ def run_study(
         by = f", some by {plural(len(others), 'other profile', with_count=False)} ({', '.join(others)}) with identical settings" if others else ""
         emit(ev.Log(
             f"study: {skipped} of {plural(total_runs, 'run')} already measured here{by} "
-            "(disturbed runs are measured again; --force measures everything again)"
+            f"(disturbed runs are measured again{'; ' + options.again_hint if options.again_hint else ''})"
         ))
     t1 = time.perf_counter()
     timed: list[tuple[RunProfile, float]] = []

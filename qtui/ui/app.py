@@ -3,8 +3,10 @@
 `QtuiApp(profile, results_dir, ansi)` is both what `qtui` runs and the tests' factory
 (`async with QtuiApp(...).run_test(size=(80, 24)) as pilot`). Quitting while a benchmark runs
 cancels it through the runner's stop event and waits for the worker before exiting, so the
-result is saved as `cancelled` and LoadGen is never left behind. `run()` ends the process with a
-non-zero status when the app stopped on an unhandled exception (Textual has printed it).
+result is saved as `cancelled` and LoadGen is never left behind; the terminal then says so, with
+the saved file (`exit_messages`). `f1` (or `?` outside a text field) shows the keys of the screen
+it is pressed on. `run()` ends the process with a non-zero status when the app stopped on an
+unhandled exception (Textual has printed it).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class QtuiApp(App[None]):
     SUB_TITLE = "quantization on this machine, measured with MLPerf LoadGen"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        Binding("f1", "keys", "Keys", id="keys"),
+        Binding("question_mark", "keys", "Keys", show=False, id="keys.question"),
     ]
 
     def __init__(
@@ -58,6 +62,8 @@ class QtuiApp(App[None]):
             self.theme = "ansi-dark"
         if self.ssh:
             self.animation_level = "none"
+        #: what the terminal shows once the app has gone (a run cancelled by quitting)
+        self.exit_messages: list[str] = []
 
     @property
     def results_root(self) -> Path:
@@ -86,12 +92,28 @@ class QtuiApp(App[None]):
 
         self.push_screen(SetupScreen(self.initial_profile))
 
+    def action_keys(self) -> None:
+        """Show (or hide again) the keys of the current screen, beside it."""
+        from qtui.ui.widgets.keys import KeysPanel
+
+        if self.screen.query(KeysPanel):
+            self.screen.query(KeysPanel).remove()
+        else:
+            self.screen.mount(KeysPanel())
+
     async def action_quit(self) -> None:
-        """Quit; a running benchmark is cancelled first and its worker waited for."""
+        """Quit; a running benchmark is cancelled first and its worker waited for, and the
+        terminal says that its result was saved as cancelled, and where."""
         from qtui.ui.screens.run import RunScreen
 
         running = [s for s in self.screen_stack if isinstance(s, RunScreen) and s.running]
         for screen in running:
             self.notify("Cancelling the run before quitting…", timeout=5)
             await screen.cancel_and_wait()
-        self.exit()
+            self.exit_messages.append(screen.quit_message())
+        if self.exit_messages:
+            from rich.text import Text
+
+            self.exit(message=Text("\n".join(self.exit_messages)))
+        else:
+            self.exit()

@@ -152,7 +152,7 @@ def test_study_counts_an_unsaved_result_as_failed_and_exits_1(monkeypatch: pytes
         "--set", "study.quality=false", "--repeats", "4", "--results-dir", str(results), "--cooldown", "0",
     ])
     assert out.exit_code == 1, out.output
-    assert "study: 1 runs measured, 0 already measured here, 3 failed (3 not saved)" in out.stderr, out.stderr
+    assert "study: 1 run measured, 0 already measured here, 3 failed (3 not saved)" in out.stderr, out.stderr
     assert out.stderr.count("NOT saved") >= 3 and "No space left on device" in out.stderr
     assert _statuses(results) == ["ok"]
 

@@ -63,10 +63,10 @@ async def test_footer_shows_the_keys_of_every_screen() -> None:
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
         footer = screen_text(app).splitlines()[-1]
-        for shown in ("^r Run", "^s Save profile", "^o Profiles", "^t Results", "^q Quit"):
+        for shown in ("^q Quit", "f1 Keys", "^r Run", "^s Save profile", "^o Profiles", "^t Results", "^y Study"):
             assert shown in footer
         await pilot.press("ctrl+t")
         await pilot.pause()
         footer = screen_text(app).splitlines()[-1]
-        for shown in ("esc Back", "⏎ Details", "c Compare", "s Study", "e Export", "r Replay", "^q Quit"):
+        for shown in ("^q Quit", "f1 Keys", "esc Back", "⏎ Details", "c Compare", "s Study", "e Export"):
             assert shown in footer

@@ -272,12 +272,15 @@ async def test_study_view_shows_executed_delta_and_efficiency_on_demand() -> Non
 
 
 async def test_every_key_of_the_results_screen_is_in_the_footer_at_80x24() -> None:
-    """The answer (a) and the charts (g) joined the footer: a compact footer keeps every key,
-    quit included, on one 80-column line."""
+    """The answer (a) and the charts (g) joined the footer: a compact footer keeps quit, the keys
+    panel and every key but replay on one 80-column line; the keys panel (f1) lists replay too."""
     write_fake_results(_root())
     app = QtuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_results(pilot)
         footer = screen_text(app).splitlines()[-1]
-        for key in ("esc Back", "Details", "c Compare", "s Study", "a Answer", "g Charts", "e Export", "r Replay", "^q Quit"):
+        for key in ("^q Quit", "f1 Keys", "esc Back", "Details", "c Compare", "s Study", "a Answer", "g Charts", "e Export"):
             assert key in footer, (key, footer)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert "Replay" in screen_text(app)

@@ -10,7 +10,9 @@ from pathlib import Path
 from textual.widgets import Static
 
 from qtui.core.profile import LoadGenSpec, StudySpec, SweepSpec
+from qtui.core.results import accuracy_text
 from qtui.ui.app import QtuiApp
+from qtui.ui.screens.results import ResultsScreen
 from qtui.ui.screens.run import run_title
 from qtui.ui.screens.study import StudyScreen
 from tests.conftest import small_profile
@@ -55,3 +57,57 @@ async def test_study_from_the_setup_screen_then_again(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: again.report is not None)
         assert again.report is not None and again.report.runs_done == 0
         assert "0 runs measured, 2 already measured here" in " ".join(screen_text(app).split())
+
+
+async def test_study_end_shows_the_run_it_made_and_v_opens_the_results(tmp_path: Path) -> None:
+    """Issue 19: a study whose measurement was already there but whose quality check ran ended
+    under an "accuracy" title over the older performance run, `v` went back to Setup and the log
+    suggested `--force`, which the TUI does not have."""
+    results = str(tmp_path / "results")
+    speed_only = replace(small_profile(), study=StudySpec(repeats=1, quality=False))
+    app = QtuiApp(profile=speed_only, results_dir=results)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        first = app.screen
+        assert isinstance(first, StudyScreen)
+        await wait_for(pilot, lambda: first.report is not None)
+        assert first.report is not None and [r.profile.mode for r in first.report.ran] == ["performance"]
+        measured = first.report.ran[0]
+
+    app = QtuiApp(profile=replace(speed_only, study=StudySpec(repeats=1, quality=True)), results_dir=results)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StudyScreen)
+        await wait_for(pilot, lambda: screen.report is not None)
+        report = screen.report
+        assert report is not None and [r.run_id for r in report.results] == [measured.run_id]  # reused
+        (quality,) = report.ran
+        assert quality.profile.mode == "accuracy" and quality.status == "ok"
+        # the run shown is the quality check just made, under its own title, with what it measured
+        assert screen.result is quality
+        assert str(screen.query_one("#run-title", Static).render()) == run_title(quality.profile)
+        outcome = " ".join(str(screen.query_one("#outcome", Static).render()).split())
+        assert accuracy_text(quality) and accuracy_text(quality) in outcome, outcome
+        log = " ".join(" ".join(strip.text for strip in screen.query_one("#log").lines).split())
+        assert "1 of 1 run already measured here" in log and "--force" not in log
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, ResultsScreen)
+        assert app.screen.selected_run_id() == quality.run_id
+        await pilot.press("escape")
+        await pilot.pause()
+        # again: nothing to make, and no earlier run shown as if just measured
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        again = app.screen
+        assert isinstance(again, StudyScreen)
+        await wait_for(pilot, lambda: again.report is not None)
+        assert again.report is not None and again.report.ran == [] and again.result is None
+        text = " ".join(screen_text(app).split())
+        assert "nothing to measure" in text and "OK (LoadGen" not in text, text
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, ResultsScreen)

@@ -34,7 +34,7 @@ from textual.events import Resize
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Select, SelectionList, Static
+from textual.widgets import Header, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
@@ -55,6 +55,7 @@ from qtui.ui.widgets.charts import (
     SpeedupChart,
     fit,
 )
+from qtui.ui.widgets.footer import KeysFooter
 
 
 # -- the recommendation -----------------------------------------------------------------------------
@@ -260,7 +261,7 @@ class AnswerScreen(Screen[None]):
             yield RecommendationText(text, id="answer-text")
             for index, table in enumerate(self.tables):
                 yield SpeedupChart(table, id=f"answer-chart-{index}", classes="answer-chart")
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "answer: the fastest framework × precision within budget"
@@ -374,7 +375,7 @@ class ChartsScreen(Screen[None]):
             with Horizontal(id="latency-row"):
                 yield SelectionList[str](id="latency-runs")
                 yield LatencyComparison(id="latency-chart")
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "charts: speed-up over FP32 and latency distributions"

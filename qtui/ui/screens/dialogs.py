@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from qtui.core.profile import ProfileError, RunProfile, load
 from qtui.core.profile_store import name_note
+from qtui.ui.widgets.footer import KeysFooter
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -117,7 +118,7 @@ class ProfilesScreen(ModalScreen[ProfileChoice | None]):
             options = [Option(_profile_label(entry, width), id=str(i)) for i, entry in enumerate(self.entries)]
             yield OptionList(*options, id="profile-list")
             yield Static(id="profile-info")
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         if not self.entries:
@@ -167,7 +168,7 @@ class SaveProfileScreen(ModalScreen[str | None]):
             yield Input(self.initial, id="profile-name", placeholder="name (letters, digits, . _ -)")
             yield Static(f"saved as {_short(self.folder)}/NAME.toml", id="save-where")
             yield Static(id="save-error", classes="error")
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     @on(Input.Changed, "#profile-name")
     def _preview(self, event: Input.Changed) -> None:
@@ -212,7 +213,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.yes} (y)", id="yes", variant="warning", compact=True)
                 yield Button(f"{self.no} (n)", id="no", compact=True)
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -257,7 +258,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
                 yield Label("File")
                 yield Input(str(self.default_stem) + EXTENSIONS[self.fmt], id="export-path", compact=True)
             yield Static("enter: write · esc: cancel", classes="hint")
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#export-path", Input).focus()

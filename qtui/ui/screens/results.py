@@ -38,7 +38,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.geometry import Size
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, Select, Static
+from textual.widgets import DataTable, Header, Select, Static
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES, SCENARIO_TITLES
 from qtui.core.events import HistogramSnapshot
@@ -63,6 +63,7 @@ from qtui.core.results import (
     to_markdown,
 )
 from qtui.core.text import clean_text, one_line
+from qtui.ui.widgets.footer import KeysFooter
 from qtui.ui.widgets.histogram import LatencyHistogram
 
 SHORT = {
@@ -228,7 +229,7 @@ class ResultsScreen(Screen[None]):
             id="results-table", cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING,
         )
         yield table
-        yield Footer(show_command_palette=False, compact=True)  # every key fits 80 columns
+        yield KeysFooter(show_command_palette=False, compact=True)  # every key fits 80 columns
 
     def on_mount(self) -> None:
         self.sub_title = f"results in {self.results_root}"
@@ -486,7 +487,7 @@ class CompareScreen(ModalScreen[None]):
                     summary = Text("this is an FP32 run: it is its own baseline")
                 yield Static(summary, id="compare-summary")
             yield Static(compare_table(r, base), id="compare-table")
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
 
 # -- details ---------------------------------------------------------------------------------------
@@ -596,7 +597,7 @@ class DetailsScreen(Screen[RunProfile | None]):
             histogram.border_title = f"latency per {'batch' if offline else 'query'} (log scale)"
             yield histogram
             yield Static(Group(*sections[5:]), id="details-rest")
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = self.result.run_id
@@ -703,7 +704,7 @@ class StudyScreen(Screen[None]):
             yield Select([(MODEL_TITLES[m], m) for m in MODELS], value=self.model, allow_blank=False, id="study-model", compact=True)
         with VerticalScroll(id="study"):
             yield Static(id="study-tables")
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "study: framework × precision"

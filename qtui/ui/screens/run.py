@@ -3,8 +3,9 @@
 The worker thread calls `runner.run(profile, on_event, stop)`; `on_event` only posts a message
 (never `call_from_thread`, which would make the timed path wait for the UI). The screen draws the
 preparation stages, LoadGen's progress, live p50/p90/p99, throughput, the latency histogram and
-the log. Esc sets the stop event (the runner drains LoadGen and saves the result as cancelled);
-after the run Esc goes back and `v` opens the results.
+the log. Esc or Ctrl-C sets the stop event (the runner drains LoadGen and saves the result as
+cancelled); after the run Esc goes back and `v` opens the results. An accuracy-mode run ends
+with the quality it measured (top-1, else fidelity).
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, RichLog, Static
+from textual.widgets import Header, RichLog, Static
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from qtui.core import events as ev
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
 from qtui.core.events import HistogramSnapshot
 from qtui.core.profile import RunProfile
-from qtui.core.results import RunResult
+from qtui.core.results import RunResult, accuracy_text
 from qtui.core.text import format_duration
 from qtui.ui.messages import (
     RunFailed,
@@ -40,6 +41,7 @@ from qtui.ui.messages import (
     RunStarted,
     wrap,
 )
+from qtui.ui.widgets.footer import KeysFooter
 from qtui.ui.widgets.histogram import LatencyHistogram
 from qtui.ui.widgets.progress import StageProgress
 
@@ -120,6 +122,9 @@ class RunScreen(Screen[RunOutcome]):
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel run", id="run.cancel"),
+        # what a terminal user presses first; ahead of Textual's "press ctrl+q to quit" and of
+        # copying text (after the run `check_action` disables it, and Ctrl-C is Textual's again)
+        Binding("ctrl+c", "cancel", "Cancel run", show=False, priority=True, id="run.cancel.ctrl_c"),
         Binding("escape", "back", "Back", id="run.back"),
         Binding("v", "view_results", "Results", id="run.results"),
     ]
@@ -139,6 +144,9 @@ class RunScreen(Screen[RunOutcome]):
         self._last_paint = float("-inf")
         #: the scenario of the run in progress (a study's runs change it)
         self._scenario = profile.scenario
+        #: the last finished run's status and where its result was saved ("" when it could not
+        #: be written); set on the runner's thread, so known as soon as the worker has ended
+        self.saved: tuple[str, str] | None = None
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -153,7 +161,7 @@ class RunScreen(Screen[RunOutcome]):
         yield histogram
         yield Static(id="outcome")
         yield RichLog(id="log", max_lines=1000, wrap=True, markup=False, highlight=False)
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "running"
@@ -172,6 +180,10 @@ class RunScreen(Screen[RunOutcome]):
 
     def _on_event(self, event: ev.Event) -> None:
         """Called on the runner's threads: post and return at once."""
+        if isinstance(event, ev.Finished):
+            self.saved = (event.status, event.result_path)
+        elif isinstance(event, ev.Failed):
+            self.saved = ("failed", event.result_path or "")
         self.post_message(wrap(event))
 
     @property
@@ -186,6 +198,20 @@ class RunScreen(Screen[RunOutcome]):
                 await self.worker.wait()
             except WorkerFailed:
                 pass
+
+    #: what quitting stops, and what of it is saved (the quit message's words)
+    quit_words = ("the run", "its result")
+
+    def quit_message(self) -> str:
+        """What the terminal says after quitting cancelled this run: its status and where the
+        result was saved."""
+        stopped, saved = self.quit_words
+        if self.saved is None:
+            return f"qtui: quitting stopped {stopped} before {saved} was saved"
+        status, path = self.saved
+        if not path:
+            return f"qtui: quitting stopped {stopped}; {saved} ({status}) could NOT be saved"
+        return f"qtui: quitting stopped {stopped}; {saved} was saved as {status}: {path}"
 
     def on_unmount(self) -> None:
         self.stop.set()
@@ -303,7 +329,10 @@ class RunScreen(Screen[RunOutcome]):
             lines.append(f"{mark} {r.status.upper()} ", style=f"bold {colour}")
             lines.append(f"(LoadGen: {verdict})")
             label, value = r.metric
-            if isinstance(value, (int, float)):
+            quality = accuracy_text(r) if r.profile.mode == "accuracy" else ""
+            if quality:  # what an accuracy-mode run measures (its latency is not the point)
+                lines.append(f" · {quality}")
+            elif isinstance(value, (int, float)):
                 name, _, unit = label.partition(" ")
                 lines.append(f" · {name} {value:.4g} {unit.strip('()')}" if unit else f" · {value:.4g} {label}")
             if r.message:

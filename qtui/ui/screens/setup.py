@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Collapsible, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Collapsible, Header, Input, Label, Select, Static
 
 from qtui.core.catalog import (
     FRAMEWORK_TITLES,
@@ -44,6 +44,7 @@ from qtui.core.profile import (
     save,
     to_dict,
 )
+from qtui.ui.widgets.footer import KeysFooter
 
 WEIGHT_KINDS = (("random (seeded)", "random"), ("torchvision", "torchvision"), ("file (.pth)", "file"))
 DATA_KINDS = (("synthetic (seeded)", "synthetic"), ("your data (folder or .npy/.npz)", "folder"))
@@ -141,7 +142,7 @@ class SetupScreen(Screen[None]):
                     for wid, (key, label) in {**_advanced_numbers(), **OVERRIDE_FIELDS}.items():
                         yield Label(label)
                         yield _field(wid, _value_text(p, key))
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "set up a run"
@@ -354,16 +355,17 @@ class SetupScreen(Screen[None]):
         if skip:
             names = ", ".join(f"{FRAMEWORK_TITLES[f]} {PRECISION_TITLES[p]}" for f, p in skip)
             self.notify(f"not measured here: {names}", title="Study", severity="warning", markup=False)
-        self.app.push_screen(StudyScreen(profile, self.app.results_root, StudyOptions(skip=skip)))  # type: ignore[attr-defined]
+        self.app.push_screen(StudyScreen(profile, self.app.results_root, StudyOptions(skip=skip)), self._run_closed)  # type: ignore[attr-defined]
 
     def start_run(self, profile: RunProfile) -> None:
-        from qtui.ui.screens.run import RunOutcome, RunScreen
+        from qtui.ui.screens.run import RunScreen
 
-        def done(outcome: RunOutcome | None) -> None:
-            if outcome is not None and outcome.view_results:
-                self.action_results(select=outcome.run_id)
+        self.app.push_screen(RunScreen(profile, self.app.results_root), self._run_closed)  # type: ignore[attr-defined]
 
-        self.app.push_screen(RunScreen(profile, self.app.results_root), done)  # type: ignore[attr-defined]
+    def _run_closed(self, outcome: Any) -> None:
+        """A run or study screen closed: `v` there opens the results, its last run selected."""
+        if outcome is not None and outcome.view_results:
+            self.action_results(select=outcome.run_id)
 
     def action_results(self, select: str | None = None) -> None:
         from qtui.ui.screens.results import ResultsScreen
