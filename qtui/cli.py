@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from qtui import __version__
-from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
+from qtui.core import labels
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
 
 EXIT_BAD_INPUT = 2
@@ -439,18 +439,8 @@ def _saved(result: Any, results_override: str | None) -> bool:
         return False
 
 
-SHORT = {
-    "mobilenet_v2": "MobileNetV2", "vgg19": "VGG-19", "densenet121": "DenseNet121",
-    **{f.id: f.short for f in FRAMEWORK_TABLE},
-    "fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8d", "int8_static": "INT8s",
-    "SingleStream": "Single", "MultiStream": "Multi", "Offline": "Offline",
-}
-
-
-NARROW = {
-    "mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121",
-    **{f.id: f.narrow for f in FRAMEWORK_TABLE},
-}
+#: Columns whose values the table draws in the labels' words (`qtui.core.labels`).
+_LABELLED = ("model", "framework", "precision", "scenario")
 
 
 def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
@@ -476,12 +466,18 @@ def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
     ]
     if len({row["device"] for row in rows}) > 1:
         spec.insert(0, ("device", "device", "left"))
-    names = SHORT | (NARROW if narrow else {})
+    def name(key: str, value: str) -> str:
+        """At 80 columns a model and a framework take their narrow labels (MNetV2, OV)."""
+        return labels.narrow(value) if narrow and key in ("model", "framework") else labels.short(value)
+
     if narrow:  # 80 columns: drop p50 (it stays in --json and the exports), and MB for a device
         spec = [c for c in spec if c[0] != "p50_ms" and (c[0] != "size_mb" or spec[0][0] != "device")]
         spec[-1] = ("accuracy", "acc/fid", "left")
     cells = [
-        [names.get(str(row[k]), _cell(row[k])) if row[k] not in (None, "") else "–" for k, _, _ in spec]
+        [
+            "–" if row[k] in (None, "") else _cell(name(k, str(row[k])) if k in _LABELLED else row[k])
+            for k, _, _ in spec
+        ]
         for row in rows
     ]
     status = [k for k, _, _ in spec].index("status")
@@ -670,7 +666,7 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 
 @main.command()
 @click.argument("profile", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", default=None, help="mobilenet_v2 | vgg19 | densenet121")
+@click.option("--model", default=None, help=" | ".join(MODELS))
 @click.option("--framework", default=None, help="onnxruntime | openvino | tflite | torch")
 @click.option("--precision", default=None, help="fp32 | fp16 | int8_dynamic | int8_static")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE")
@@ -928,8 +924,11 @@ def doctor(as_json: bool) -> None:
 
     env = capture_environment(frameworks=[name for f in TABLE for name in (f.id, *f.tools)])
     combos = matrix()
+    from qtui.core.model_table import TABLE as MODEL_TABLE
+
     if as_json:
-        click.echo(json.dumps({"environment": env, "combinations": [c.__dict__ for c in combos]}, indent=2))
+        listed = [{"id": m.id, "title": m.title, "checkpoint_url": m.checkpoint_url} for m in MODEL_TABLE]
+        click.echo(json.dumps({"environment": env, "models": listed, "combinations": [c.__dict__ for c in combos]}, indent=2))
         return
     click.echo(f"qtui {__version__} on {env.get('board_model') or env.get('cpu_model') or env.get('machine')}")
     click.echo(f"  OS: {env.get('os')}  Python {env.get('python', {}).get('version')}")
@@ -944,6 +943,7 @@ def doctor(as_json: bool) -> None:
     click.echo("frameworks:")
     for name, version in env.get("frameworks", {}).items():
         click.echo(f"  {name:<18} {version or 'not installed'}")
+    click.echo("models: " + ", ".join(f"{m.title} ({m.id})" for m in MODEL_TABLE))
     click.echo("what can run here:")
     for c in combos:
         mark = "yes" if c.available else "no "
