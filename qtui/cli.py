@@ -20,7 +20,8 @@ from typing import Any
 import click
 
 from qtui import __version__
-from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
+from qtui.core import labels
+from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
 from qtui.core.sinks import for_terminal
 
 EXIT_BAD_INPUT = 2
@@ -608,23 +609,11 @@ def _saved(result: Any, results_override: str | None) -> bool:
 
 
 #: Labels of the run table, richest first: the first set whose table fits the terminal is used.
-FULL = {
-    "mobilenet_v2": "MobileNetV2", "vgg19": "VGG-19", "densenet121": "DenseNet-121",
-    **{f.id: f.title for f in FRAMEWORK_TABLE},
-    "fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8 dynamic", "int8_static": "INT8 static",
-    "SingleStream": "SingleStream", "MultiStream": "MultiStream", "Offline": "Offline",
-    "performance": "perf", "accuracy": "acc",
-}
-SHORT = FULL | {
-    **{f.id: f.short for f in FRAMEWORK_TABLE},
-    "int8_dynamic": "INT8d", "int8_static": "INT8s",
-    "SingleStream": "Single", "MultiStream": "Multi", "Offline": "Offline",
-}
-NARROW = SHORT | {
-    "mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121",
-    **{f.id: f.narrow for f in FRAMEWORK_TABLE},
-    "SingleStream": "SS", "MultiStream": "MS", "Offline": "Off", "accuracy": "acc",
-}
+#: The words come from the one table of names (`qtui.core.labels`); the mode has its own.
+_LABELLED = (*MODELS, *FRAMEWORKS, *PRECISIONS, *SCENARIOS)
+FULL = {v: labels.title(v) for v in _LABELLED} | {"performance": "perf", "accuracy": "acc"}
+SHORT = FULL | {v: labels.short(v) for v in _LABELLED}
+NARROW = SHORT | {v: labels.narrow(v) for v in _LABELLED}
 
 
 def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
@@ -932,7 +921,7 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 
 @main.command()
 @click.argument("profile", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", type=MODEL_FILTER, default=None, help="mobilenet_v2 | vgg19 | densenet121")
+@click.option("--model", default=None, help=" | ".join(MODELS) + " | a model file")
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None, help="onnxruntime | openvino | tflite | torch")
 @click.option("--precision", type=PRECISION_FILTER, default=None, help="fp32 | fp16 | int8_dynamic | int8_static")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE")
@@ -1233,8 +1222,11 @@ def doctor(as_json: bool) -> None:
 
     env = capture_environment(frameworks=[name for f in TABLE for name in (f.id, *f.tools)])
     combos = matrix()
+    from qtui.core.model_table import TABLE as MODEL_TABLE
+
     if as_json:
-        click.echo(json.dumps({"environment": env, "combinations": [c.__dict__ for c in combos]}, indent=2))
+        listed = [{"id": m.id, "title": m.title, "checkpoint_url": m.checkpoint_url} for m in MODEL_TABLE]
+        click.echo(json.dumps({"environment": env, "models": listed, "combinations": [c.__dict__ for c in combos]}, indent=2))
         return
     # what /proc, sysfs and the device tree say is file text too: each line through the sink
     say = lambda line: click.echo(for_terminal(line))  # noqa: E731
@@ -1251,6 +1243,7 @@ def doctor(as_json: bool) -> None:
     say("frameworks:")
     for name, version in env.get("frameworks", {}).items():
         say(f"  {name:<18} {version or 'not installed'}")
+    say("models: " + ", ".join(f"{m.title} ({m.id})" for m in MODEL_TABLE))
     say("what can run here:")
     for c in combos:
         mark = "yes" if c.available else "no "

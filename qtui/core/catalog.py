@@ -11,18 +11,15 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
-from qtui.core import frameworks
+from qtui.core import frameworks, labels, model_table
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
 
-MODEL_TITLES = {"mobilenet_v2": "MobileNetV2", "vgg19": "VGG-19", "densenet121": "DenseNet-121"}
+#: {id: title} of the built-in models, frameworks, precisions and scenarios, from their tables
+#: (`model_table`, `frameworks`, `labels`).
+MODEL_TITLES = {m.id: m.title for m in model_table.TABLE}
 FRAMEWORK_TITLES = {f.id: f.title for f in frameworks.TABLE}
-PRECISION_TITLES = {
-    "fp32": "FP32",
-    "fp16": "FP16",
-    "int8_dynamic": "INT8 dynamic",
-    "int8_static": "INT8 static",
-}
-SCENARIO_TITLES = {s: s for s in SCENARIOS}
+PRECISION_TITLES = {p.id: p.title for p in labels.PRECISION_TABLE}
+SCENARIO_TITLES = {s.id: s.title for s in labels.SCENARIO_TABLE}
 
 #: The values each `--model/--framework/--precision/--scenario` filter takes (`filter_value`).
 FILTER_CHOICES: dict[str, tuple[str, ...]] = {

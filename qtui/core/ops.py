@@ -17,15 +17,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-#: MACs per 224×224 image, counted with forward hooks on every Conv2d (output elements × kernel
-#: height × width × input channels per group) and Linear (output elements × input features) of
-#: qtui's own models (`count_macs`; tests/core/test_ops.py recounts them). Published figures
-#: agree: MobileNetV2 ≈ 0.30 G, VGG-19 ≈ 19.6 G, DenseNet-121 ≈ 2.8–2.9 G.
-MODEL_MACS: dict[str, int] = {
-    "mobilenet_v2": 300_774_272,
-    "vgg19": 19_632_062_464,
-    "densenet121": 2_834_161_664,
-}
+from qtui.core import model_table
+
+#: MACs per 224×224 image (the model table's), counted with forward hooks on every Conv2d
+#: (output elements × kernel height × width × input channels per group) and Linear (output
+#: elements × input features) of qtui's own models (`count_macs`; tests/core/test_ops.py
+#: recounts them). Published figures agree: MobileNetV2 ≈ 0.30 G, VGG-19 ≈ 19.6 G,
+#: DenseNet-121 ≈ 2.8–2.9 G, ResNet-50 ≈ 4.09 G.
+MODEL_MACS: dict[str, int] = {m.id: m.macs for m in model_table.TABLE}
 
 
 def model_gmacs(model: str) -> float:

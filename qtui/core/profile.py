@@ -34,6 +34,8 @@ from typing import Any
 import tomli_w
 
 from qtui.core import frameworks as _frameworks
+from qtui.core import labels as _labels
+from qtui.core import model_table as _model_table
 from qtui.core.text import is_plain
 
 if sys.version_info >= (3, 11):
@@ -43,10 +45,10 @@ else:  # pragma: no cover - Python 3.10
 
 SCHEMA_VERSION = 1
 
-MODELS = ("mobilenet_v2", "vgg19", "densenet121")
+MODELS = _model_table.IDS  # the model table decides
 FRAMEWORKS = _frameworks.IDS  # the framework table decides
-PRECISIONS = ("fp32", "fp16", "int8_dynamic", "int8_static")
-SCENARIOS = ("SingleStream", "MultiStream", "Offline")
+PRECISIONS = _labels.PRECISIONS  # the precision and scenario tables decide
+SCENARIOS = _labels.SCENARIOS
 MODES = ("performance", "accuracy")
 PRESETS = ("quick", "mlperf")  # the names; their LoadGen settings: loadgen.PRESET_SETTINGS
 WEIGHT_KEYWORDS = ("random", "torchvision")

@@ -45,6 +45,7 @@ from statistics import median
 from typing import Any, NamedTuple
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES
+from qtui.core.labels import PRECISION_TABLE
 from qtui.core.ops import fraction_text
 from qtui.core.profile import (
     FRAMEWORKS,
@@ -919,7 +920,7 @@ def quality_delta(run: RunResult, pool: Iterable[RunResult]) -> str:
 
 
 # -- the study tables ------------------------------------------------------------------------------
-STUDY_PRECISION_LABELS = {"fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8d", "int8_static": "INT8s"}
+STUDY_PRECISION_LABELS = {p.id: p.short for p in PRECISION_TABLE}
 STUDY_INVALID_MARK = "*"
 STUDY_UNSTABLE_MARK = "!"
 STUDY_SYNTHETIC_CALIBRATION_MARK = "†"

@@ -89,7 +89,10 @@ def test_doctor_reports_isa_and_combinations() -> None:
     assert out.returncode == 0
     assert "ISA:" in out.stdout and "what can run here" in out.stdout
     assert "ONNX Runtime" in out.stdout
+    assert "models: MobileNetV2 (mobilenet_v2), VGG-19 (vgg19), DenseNet-121 (densenet121), ResNet-50 (resnet50)" in out.stdout
     data = json.loads(_qtui("doctor", "--json").stdout)
+    assert [m["id"] for m in data["models"]] == ["mobilenet_v2", "vgg19", "densenet121", "resnet50"]
+    assert data["models"][3]["checkpoint_url"] == "https://download.pytorch.org/models/resnet50-0676ba61.pth"
     combos = {(c["framework"], c["precision"]): c for c in data["combinations"]}
     assert combos[("onnxruntime", "fp32")]["available"] is True
     assert len(combos) == 16

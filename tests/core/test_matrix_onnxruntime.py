@@ -309,11 +309,12 @@ def test_static_recipe_per_architecture(monkeypatch: pytest.MonkeyPatch) -> None
 SLOW_THRESHOLDS = {
     "vgg19": {"sqnr_db": 20.0, "cosine": 0.995},  # 26.8 dB, 0.99891 (centred 0.70, 47 classes)
     "densenet121": {"sqnr_db": 14.0, "cosine": 0.99},  # 18.7 dB, 0.99637 (centred 0.81, 46 classes)
+    "resnet50": {"sqnr_db": 6.5, "cosine": 0.97},  # 8.7 dB, 0.9851 (centred 0.72, 15 classes; Xeon Ice Lake)
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["vgg19", "densenet121"])
+@pytest.mark.parametrize("model", ["vgg19", "densenet121", "resnet50"])
 def test_large_model_int8_static(model: str) -> None:
     artifact, _ = prepare_only(_profile("int8_static", model=model))
     _assert_only_model_file(artifact)

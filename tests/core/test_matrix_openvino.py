@@ -582,6 +582,10 @@ def test_catalogue_and_arm_rules(monkeypatch: pytest.MonkeyPatch) -> None:
         # measured on 32 images: SQNR 9.1 dB, cosine 0.9907 (centred agreement 0.72, 28 classes),
         # on the Xeon and on Zen 4 alike (x86 CPU plugin, u8 convolutions)
         ("densenet121", {"sqnr_db": 7.5, "cosine": 0.985}),
+        # measured on 32 images (Xeon Ice Lake): SQNR 3.6 dB, cosine 0.9837 (centred agreement
+        # 0.78, 9 classes): the direction holds, the magnitude of the logits does not (random
+        # weights; ONNX Runtime gets 8.7 dB, PyTorch 14.9 dB on the same model)
+        ("resnet50", {"sqnr_db": 2.5, "cosine": 0.97}),
     ],
 )
 def test_large_model_int8_static(model: str, bounds: dict[str, float]) -> None:

@@ -550,11 +550,12 @@ def test_catalogue_entries() -> None:
 SLOW_THRESHOLDS = {
     "vgg19": {"sqnr_db": 20.0, "cosine": 0.99},  # 24.6 dB, 0.9977 (23 distinct classes)
     "densenet121": {"sqnr_db": 15.0, "cosine": 0.98},  # 19.5 dB, 0.9933 (27 distinct classes)
+    "resnet50": {"sqnr_db": 11.0, "cosine": 0.96},  # 14.9 dB, 0.9794 (11 distinct classes; Xeon Ice Lake)
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["vgg19", "densenet121"])
+@pytest.mark.parametrize("model", ["vgg19", "densenet121", "resnet50"])
 def test_large_model_int8_static(model: str) -> None:
     started = time.perf_counter()
     artifact, _ = prepare_only(_profile("int8_static", model=model))

@@ -113,7 +113,49 @@ TORCHVISION: dict[str, dict[str, object]] = {
     },
 }
 
+# torchvision's resnet50() (ResNet-50 v1.5, the layout of resnet50-0676ba61.pth): 320 entries,
+# 25,557,032 parameters (torchvision's published num_params), and shapes at every stage.
+TORCHVISION["resnet50"] = {
+    "entries": 320,
+    "parameters": 25_557_032,
+    "first": "conv1.weight",
+    "last": "fc.bias",
+    "keys": [
+        ("conv1.weight", (64, 3, 7, 7)),
+        ("bn1.weight", (64,)),
+        ("bn1.num_batches_tracked", ()),
+        ("layer1.0.conv1.weight", (64, 64, 1, 1)),
+        ("layer1.0.conv2.weight", (64, 64, 3, 3)),
+        ("layer1.0.conv3.weight", (256, 64, 1, 1)),
+        ("layer1.0.bn3.running_var", (256,)),
+        ("layer1.0.downsample.0.weight", (256, 64, 1, 1)),
+        ("layer1.0.downsample.1.running_mean", (256,)),
+        ("layer1.2.conv1.weight", (64, 256, 1, 1)),
+        ("layer2.0.conv1.weight", (128, 256, 1, 1)),
+        ("layer2.0.conv2.weight", (128, 128, 3, 3)),
+        ("layer2.0.downsample.0.weight", (512, 256, 1, 1)),
+        ("layer2.3.bn2.bias", (128,)),
+        ("layer3.0.downsample.0.weight", (1024, 512, 1, 1)),
+        ("layer3.5.conv3.weight", (1024, 256, 1, 1)),
+        ("layer4.0.conv2.weight", (512, 512, 3, 3)),
+        ("layer4.0.downsample.1.num_batches_tracked", ()),
+        ("layer4.2.bn3.weight", (2048,)),
+        ("fc.weight", (1000, 2048)),
+        ("fc.bias", (1000,)),
+    ],
+}
+
 VGG_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
+
+#: torchvision resnet50()'s blocks in state-dict order, written out: (block, has downsample).
+RESNET50_BLOCKS = (
+    ("layer1.0", True), ("layer1.1", False), ("layer1.2", False),
+    ("layer2.0", True), ("layer2.1", False), ("layer2.2", False), ("layer2.3", False),
+    ("layer3.0", True), ("layer3.1", False), ("layer3.2", False), ("layer3.3", False),
+    ("layer3.4", False), ("layer3.5", False),
+    ("layer4.0", True), ("layer4.1", False), ("layer4.2", False),
+)
+BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
 
 def manifest_sha256(state_dict: dict[str, torch.Tensor]) -> str:
@@ -186,20 +228,21 @@ def test_import_does_not_load_torch() -> None:
 
 
 def test_names_and_titles() -> None:
-    assert MODEL_NAMES == ("mobilenet_v2", "vgg19", "densenet121")
+    assert MODEL_NAMES == ("mobilenet_v2", "vgg19", "densenet121", "resnet50")
     assert MODEL_TITLES == {
         "mobilenet_v2": "MobileNetV2",
         "vgg19": "VGG-19",
         "densenet121": "DenseNet-121",
+        "resnet50": "ResNet-50",
     }
     assert models.LoadedModel is LoadedModel and issubclass(WeightsError, Exception)
 
 
 def test_unknown_model() -> None:
-    with pytest.raises(ValueError, match="unknown model 'resnet50'"):
-        build_model("resnet50")
-    with pytest.raises(WeightsError, match="mobilenet_v2, vgg19, densenet121"):
-        load_model("resnet50")
+    with pytest.raises(ValueError, match="unknown model 'resnet18'"):
+        build_model("resnet18")
+    with pytest.raises(WeightsError, match="mobilenet_v2, vgg19, densenet121, resnet50"):
+        load_model("resnet18")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -218,7 +261,8 @@ def test_state_dict_matches_torchvision(name: str, built: dict[str, torch.nn.Mod
         assert key in sd, key
         assert tuple(sd[key].shape) == shape, key
     assert sum(p.numel() for p in model.parameters()) == expected["parameters"]
-    assert manifest_sha256(sd) == expected["manifest_sha256"]
+    if "manifest_sha256" in expected:  # computed with torchvision 0.29 (not importable here)
+        assert manifest_sha256(sd) == expected["manifest_sha256"]
     assert all(v.dtype == torch.float32 for k, v in sd.items() if "num_batches" not in k)
     assert not model.training  # build_model returns eval mode
 
@@ -227,6 +271,32 @@ def test_vgg19_full_key_list(built: dict[str, torch.nn.Module]) -> None:
     expected = [f"features.{i}.{p}" for i in VGG_CONV_INDICES for p in ("weight", "bias")]
     expected += [f"classifier.{i}.{p}" for i in (0, 3, 6) for p in ("weight", "bias")]
     assert list(built["vgg19"].state_dict()) == expected
+
+
+def test_resnet50_full_key_list(built: dict[str, torch.nn.Module]) -> None:
+    """Every key of torchvision's resnet50() state dict, in its order: conv1, bn1, each
+    bottleneck's conv1/bn1/conv2/bn2/conv3/bn3 then its downsample.0 (conv) and .1 (BN), fc."""
+    bn = [f"bn1.{k}" for k in BN_KEYS]
+    expected = ["conv1.weight", *bn]
+    for block, downsample in RESNET50_BLOCKS:
+        for i in (1, 2, 3):
+            expected += [f"{block}.conv{i}.weight", *(f"{block}.bn{i}.{k}" for k in BN_KEYS)]
+        if downsample:
+            expected += [f"{block}.downsample.0.weight", *(f"{block}.downsample.1.{k}" for k in BN_KEYS)]
+    expected += ["fc.weight", "fc.bias"]
+    assert list(built["resnet50"].state_dict()) == expected
+
+
+def test_resnet50_is_v1_5(built: dict[str, torch.nn.Module]) -> None:
+    """v1.5 downsamples in the 3×3 conv of a stage's first block, not in its first 1×1."""
+    net = built["resnet50"]
+    for stage in ("layer2", "layer3", "layer4"):
+        first = getattr(net, stage)[0]
+        assert first.conv1.stride == (1, 1) and first.conv2.stride == (2, 2)
+        assert first.downsample[0].stride == (2, 2)
+    with torch.no_grad():
+        y = net(torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)))
+    assert y.shape == (1, 1000) and torch.isfinite(y).all()
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -490,6 +560,25 @@ def test_torchvision_mobilenet(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not loaded.module.training
 
 
+def test_torchvision_resnet50(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision's ResNet50_Weights.IMAGENET1K_V1 file, hash-checked by torch.hub against the
+    sha256 prefix in its name."""
+    source = build_model("resnet50").state_dict()
+    calls: list[tuple[str, dict[str, object]]] = []
+
+    def fake(url: str, **kwargs: object) -> dict[str, torch.Tensor]:
+        calls.append((url, kwargs))
+        return OrderedDict((k, v.clone()) for k, v in source.items())
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", fake)
+    loaded = load_model("resnet50", "torchvision")
+    url = "https://download.pytorch.org/models/resnet50-0676ba61.pth"
+    assert calls == [(url, calls[0][1])] and calls[0][1]["check_hash"] is True
+    assert torch.hub.HASH_REGEX.search(url.rsplit("/", 1)[1]).group(1) == "0676ba61"  # type: ignore[union-attr]
+    assert loaded.provenance == f"torchvision IMAGENET1K_V1 ({url})" and loaded.trained
+    assert loaded.digest == W.state_dict_digest(source)
+
+
 def test_torchvision_densenet_legacy_keys_are_remapped(monkeypatch: pytest.MonkeyPatch) -> None:
     source = build_model("densenet121").state_dict()
     legacy = to_legacy_densenet(source)
@@ -723,6 +812,22 @@ def test_densenet121_random(cache_dir: Path) -> None:
     norm5 = cached.module.features.norm5
     assert int(norm5.num_batches_tracked) == 8
     assert not torch.equal(norm5.running_var, torch.ones_like(norm5.running_var))
+    x = torch.from_numpy(synthetic_images(4, seed=0))
+    with torch.no_grad():
+        logits = cached.module(x)
+    assert torch.isfinite(logits).all() and 1e-3 < logits.std().item() < 100
+
+
+@pytest.mark.slow
+def test_resnet50_random(cache_dir: Path) -> None:
+    fresh = load_model("resnet50", "random", seed=0)
+    assert (cache_dir / "weights" / "resnet50-random-seed0-v1.pt").is_file()
+    assert "BatchNorm statistics recalibrated" in fresh.provenance and not fresh.trained
+    cached = load_model("resnet50", "random", seed=0)
+    assert cached.digest == fresh.digest
+    last = cached.module.layer4[2].bn3
+    assert int(last.num_batches_tracked) == 8
+    assert not torch.equal(last.running_var, torch.ones_like(last.running_var))
     x = torch.from_numpy(synthetic_images(4, seed=0))
     with torch.no_grad():
         logits = cached.module(x)

@@ -381,7 +381,7 @@ HOSTILE: dict[str, tuple[Builder, str]] = {
         _raw_manifest(b'{"bundle_format": 1, "artifacts": [{"artifact_format": 999, "model": ' + b"[" * 500 + b"]" * 500 + b"}]}"),
         r"cannot import: \[\[\[.*artifact format 999",
     ),
-    "model-unknown": (_with_meta(model="resnet50"), r"\.model must be one of mobilenet_v2, vgg19, densenet121; got 'resnet50'"),
+    "model-unknown": (_with_meta(model="resnet18"), r"\.model must be one of mobilenet_v2, vgg19, densenet121, resnet50; got 'resnet18'"),
     "model-a-list": (_with_meta(model=["vgg19"]), r"\.model must be one of"),
     "model-missing": (_with_meta(model=None), r"\.model is missing"),
     "framework-unknown": (_with_meta(framework="tensorrt"), r"\.framework must be one of onnxruntime, openvino, tflite, torch"),

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qtui.core import model_table as _model_table
 from qtui.core.files import NotRegularFile, open_regular
 
 if TYPE_CHECKING:
@@ -48,11 +49,9 @@ CALIBRATION_SEED_OFFSET = 1_000_003
 RECALIBRATION_THREADS = 1
 
 TORCHVISION_WEIGHTS = "IMAGENET1K_V1"
-TORCHVISION_URLS: dict[str, str] = {
-    "mobilenet_v2": "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
-    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-    "densenet121": "https://download.pytorch.org/models/densenet121-a639ec97.pth",
-}
+#: The checkpoints, from the model table; each file name carries its sha256 prefix, which
+#: torch.hub's `check_hash` verifies.
+TORCHVISION_URLS: dict[str, str] = {m.id: m.checkpoint_url for m in _model_table.TABLE}
 
 # The profile key users set to choose weights (named in error messages).
 PROFILE_KEY = "weights.source"

@@ -40,9 +40,9 @@ from textual.geometry import Size
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Header, Select, Static
 
+from qtui.core import labels
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES, SCENARIO_TITLES
 from qtui.core.events import HistogramSnapshot
-from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS, RunProfile
 from qtui.core.results import (
     RunResult,
@@ -66,15 +66,9 @@ from qtui.core.text import clean_text, one_line
 from qtui.ui.widgets.footer import KeysFooter
 from qtui.ui.widgets.histogram import LatencyHistogram
 
-SHORT = {
-    "mobilenet_v2": "MNetV2", "vgg19": "VGG19", "densenet121": "DN121",
-    **{f.id: f.short for f in FRAMEWORK_TABLE},
-    "fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8d", "int8_static": "INT8s",
-    "SingleStream": "SS", "MultiStream": "MS", "Offline": "Off",
-}
 STATUS_SHORT = {"cancelled": "cancel"}
 FILTERS = (("model", MODELS, MODEL_TITLES), ("framework", FRAMEWORKS, FRAMEWORK_TITLES),
-           ("precision", PRECISIONS, PRECISION_TITLES), ("scenario", SCENARIOS, {s: s for s in SCENARIOS}))
+           ("precision", PRECISIONS, PRECISION_TITLES), ("scenario", SCENARIOS, SCENARIO_TITLES))
 #: The names the results table draws where there is room (the app's titles) and where there is not.
 FULL_NAMES = {**MODEL_TITLES, **FRAMEWORK_TITLES, **PRECISION_TITLES, **SCENARIO_TITLES}
 
@@ -108,7 +102,9 @@ TABLE_CHROME_ROWS = 6
 
 
 def short(value: str) -> str:
-    return SHORT.get(value, value)
+    """A value's words in the narrow layouts (`qtui.core.labels`): a framework's short name
+    (ORT, OpenVINO), any other value's narrow label (MNetV2, INT8s, SS)."""
+    return labels.short(value) if value in FRAMEWORKS else labels.narrow(value)
 
 
 def metric_text(result: RunResult) -> str:

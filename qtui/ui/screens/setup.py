@@ -23,6 +23,7 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Collapsible, Header, Input, Label, Select, Static
 
+from qtui.core import labels
 from qtui.core.catalog import (
     FRAMEWORK_TITLES,
     MODEL_TITLES,
@@ -49,7 +50,6 @@ from qtui.ui.widgets.footer import KeysFooter
 WEIGHT_KINDS = (("random (seeded)", "random"), ("torchvision", "torchvision"), ("file (.pth)", "file"))
 DATA_KINDS = (("synthetic (seeded)", "synthetic"), ("your data (folder or .npy/.npz)", "folder"))
 PRESET_LABELS = {"quick": "quick (short)", "mlperf": "mlperf (≥ 600 s)"}
-SHORT_PRECISION = {"fp32": "FP32", "fp16": "FP16", "int8_dynamic": "INT8 dyn", "int8_static": "INT8 static"}
 
 #: Number inputs: widget id -> (profile key, label). Blank optional ones take the preset's value.
 NUMBER_FIELDS: dict[str, tuple[str, str]] = {
@@ -270,7 +270,7 @@ class SetupScreen(Screen[None]):
         table = Table(box=None, padding=(0, 1), show_edge=False, pad_edge=False, title_justify="left")
         table.add_column("Runs here?", style="bold", no_wrap=True)
         for p in PRECISIONS:
-            table.add_column(SHORT_PRECISION[p], justify="center", no_wrap=True)
+            table.add_column(labels.grid(p), justify="center", no_wrap=True)
         for f in FRAMEWORKS:
             cells = []
             for p in PRECISIONS:
