@@ -1005,7 +1005,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
 
     from qtui.core.catalog import unavailable_reason
     from qtui.core.results import study_markdown
-    from qtui.core.study import StudyOptions, plan, run_study, study_summary
+    from qtui.core.study import StudyLockError, StudyOptions, plan, run_study, study_summary
     from qtui.core.text import plural
 
     prof = _load_profile(profile, assignments)
@@ -1049,7 +1049,10 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
         box["report"] = run_study(prof, options, printer, signals.stop)
 
     with _CancelSignals(threading.Event()) as signals:
-        _interruptible(target, signals, "the study")
+        try:
+            _interruptible(target, signals, "the study")
+        except StudyLockError as exc:  # another study on this folder: refused before any work
+            _fail_input(for_terminal(str(exc)))
         report = box.get("report")
         if report is None:
             sys.exit(EXIT_FAILED)

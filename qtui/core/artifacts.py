@@ -35,7 +35,23 @@ class Artifact:
 
     @property
     def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file() and p.name != "meta.json")
+        """The bytes of the artifact's own files (`artifact_files`): nothing else in its folder."""
+        paths = [self.directory / name for name in artifact_files(self.meta)]
+        return sum(p.stat().st_size for p in paths if p.is_file())
+
+
+#: The files an artifact's model file comes with, by the model file's suffix: an OpenVINO IR's
+#: weights (`model.bin`) beside its `model.xml`. A bundle may carry these and nothing else.
+COMPANIONS: dict[str, tuple[str, ...]] = {".xml": (".bin",)}
+
+
+def artifact_files(meta: dict[str, Any]) -> tuple[str, ...]:
+    """The names of an artifact's own files in its folder: its metadata's `file` and that
+    format's companions (`COMPANIONS`); meta.json aside."""
+    file = str(meta.get("file") or "")
+    stem, dot, suffix = file.rpartition(".")
+    companions = COMPANIONS.get(f".{suffix}", ()) if dot and stem else ()
+    return (file, *(stem + c for c in companions)) if file else ()
 
 
 def has_artifacts(framework: str, precision: str) -> bool:

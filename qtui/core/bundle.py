@@ -10,11 +10,18 @@ hostile until proven otherwise:
    the member count, the total unpacked size and the unpack ratio stay within `ImportLimits`;
 2. `bundle.json` is validated field by field (types, known model/framework/precision, a `key`
    and `spec_id` that are the hashes of the artifact's own spec, a `file` that is a plain name
-   present in its folder), and every member must belong to a key the manifest lists;
+   present in its folder), and every member must be one of the files of an artifact the
+   manifest lists: its `file`, that format's companion (`artifacts.artifact_files`: OpenVINO's
+   `.bin` beside the `.xml`) or meta.json; any other file refuses the bundle;
 3. the free space of the cache's file system is checked;
 4. only then are the members copied, by hand on every Python (3.11.2 has no extraction
    filters), into a staging folder inside the cache, counting bytes again as they are copied
-   (headers can lie), and each artifact folder is moved into place whole.
+   (headers can lie), and each artifact folder is moved into place whole. An artifact whose key
+   is already in the cache is not copied but hashed: other bytes under the same key refuse the
+   bundle (the cache's copy is kept; nothing is imported), the same bytes are "already present".
+
+Export writes each artifact's own files (never the rest of its folder), as the bytes of regular
+files: a file in the cache that is a symbolic link is exported as the file it points to.
 
 Any failure is a `BundleError` with a one-line message; the staging folder is removed and no
 artifact is added. Imported artifacts are marked as imported (so a run here uses them although
@@ -41,7 +48,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from qtui import __version__
-from qtui.core.artifacts import ARTIFACT_FORMAT, Artifact, artifacts_root, list_artifacts, spec_id
+from qtui.core.artifacts import (
+    ARTIFACT_FORMAT,
+    Artifact,
+    artifact_files,
+    artifacts_root,
+    list_artifacts,
+    spec_id,
+)
 from qtui.core.catalog import framework_installed, install_hint
 from qtui.core.files import file_kind
 from qtui.core.paths import staging_dir
@@ -168,6 +182,7 @@ def _write_bundle(path: str | Path, artifacts: list[Artifact]) -> Path:
     if not artifacts:
         raise BundleError("no prepared artifacts match: prepare them first (qtui prepare PROFILE)")
     out = Path(path)
+    sources = [(a, _export_files(a)) for a in artifacts]  # refused before anything is written
     manifest = {
         "bundle_format": BUNDLE_FORMAT,
         "qtui_version": __version__,
@@ -182,10 +197,54 @@ def _write_bundle(path: str | Path, artifacts: list[Artifact]) -> Path:
         info = tarfile.TarInfo(MANIFEST_NAME)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-        for a in artifacts:
-            tar.add(a.directory, arcname=f"{ARTIFACTS_DIR}/{a.directory.name}")
+        for a, files in sources:
+            base = f"{ARTIFACTS_DIR}/{a.directory.name}"
+            folder_info = tarfile.TarInfo(base)
+            folder_info.type = tarfile.DIRTYPE
+            folder_info.mode = 0o755
+            tar.addfile(folder_info)
+            for name in files:
+                _add_file(tar, a.directory / name, f"{base}/{name}")
     tmp.replace(out)
     return out
+
+
+def _export_files(artifact: Artifact) -> list[str]:
+    """The names of `artifact`'s files to export (meta.json, its file, a companion that is
+    there), each checked to be a regular file once links are followed; BundleError otherwise."""
+    names = ["meta.json", *artifact_files(artifact.meta)]
+    out = []
+    for name in names:
+        path = artifact.directory / name
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            if name == names[1] or name == "meta.json":
+                raise BundleError(f"cannot export {path}: it is missing") from None
+            continue  # an optional companion
+        except OSError as exc:
+            raise BundleError(f"cannot export {path}: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise BundleError(f"cannot export {path}: {name} is not a regular file")
+        out.append(name)
+    return out
+
+
+def _add_file(tar: tarfile.TarFile, path: Path, arcname: str) -> None:
+    """`path`'s bytes (a link followed) as a plain regular member: no link, owner or mode of
+    this machine goes into the bundle."""
+    try:
+        with open(path, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise BundleError(f"cannot export {path}: it is not a regular file")
+            member = tarfile.TarInfo(arcname)
+            member.size = info.st_size
+            member.mode = 0o644
+            member.mtime = int(info.st_mtime)
+            tar.addfile(member, fh)
+    except OSError as exc:
+        raise BundleError(f"cannot export {path}: {exc.strerror or exc}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,6 +514,7 @@ def _check_members(members: list[tarfile.TarInfo], metas: list[dict[str, Any]], 
     """Every member is bundle.json, the artifacts folder, or a regular file or folder inside the
     folder of a listed artifact, by a plain relative path; every artifact has its file."""
     keys = {m["key"] for m in metas}
+    own = {m["key"]: (*artifact_files(m), "meta.json") for m in metas}
     for member in members:
         name = member.name
         parts = _split_member(name)
@@ -482,6 +542,19 @@ def _check_members(members: list[tarfile.TarInfo], metas: list[dict[str, Any]], 
     for meta in metas:
         if f"{ARTIFACTS_DIR}/{meta['key']}/{meta['file']}" not in present:
             raise BundleError(f"{source}: artifact {meta['key']} ({describe(meta)}) is missing its file {_show(meta['file'])}")
+    # nothing but the artifacts' own files: a stray file would be imported and counted in the
+    # model's size, and is refused rather than silently dropped
+    for member in members:
+        parts = tuple(member.name.split("/"))
+        if len(parts) < 3:
+            continue
+        if len(parts) == 3 and parts[2] in own[parts[1]] and member.isreg():
+            continue
+        raise BundleError(
+            f"{source}: refused: member {_show(member.name)} is not a file of artifact {parts[1]} "
+            f"(its manifest entry names {' and '.join(own[parts[1]])}; a bundle holding anything "
+            "else is not imported)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,26 +589,53 @@ def _damaged(source: Path, detail: object) -> BundleError:
     return BundleError(f"{source}: damaged bundle, the file is truncated or corrupt ({one_line(detail)}): copy it again")
 
 
+class _Digest:
+    """A write-only sink that hashes what is written (SHA-256)."""
+
+    def __init__(self) -> None:
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        return len(data)
+
+
+def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, out: Any, budget: int) -> int:
+    try:
+        reader = tar.extractfile(member)
+    except _READ_ERRORS as exc:
+        raise _ReadFailed(one_line(exc)) from None
+    assert reader is not None  # a regular file always has a reader
+    with reader:
+        return _copy_limited(reader, out, member.size, budget)
+
+
 def _extract(
-    tar: tarfile.TarFile, members: list[tarfile.TarInfo], dest: Path, budget: int, source: Path
-) -> None:
+    tar: tarfile.TarFile,
+    members: list[tarfile.TarInfo],
+    dest: Path,
+    budget: int,
+    source: Path,
+    hash_only: frozenset[str] = frozenset(),
+) -> dict[str, str]:
     """Write `members` (already checked) below `dest`: folders and regular files only, no modes
-    or owners taken from the bundle, `budget` bytes at most in all."""
+    or owners taken from the bundle, `budget` bytes at most in all. The members named in
+    `hash_only` are read but not written: their SHA-256 digests are returned, by member name."""
+    digests: dict[str, str] = {}
     for member in members:
         target = dest.joinpath(*member.name.split("/"))
         try:
-            if member.isdir():
+            if member.name in hash_only:
+                sink = _Digest()
+                copied = _copy_member(tar, member, sink, budget)
+                digests[member.name] = sink.hash.hexdigest()
+            elif member.isdir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "xb") as out:
-                try:
-                    reader = tar.extractfile(member)
-                except _READ_ERRORS as exc:
-                    raise _ReadFailed(one_line(exc)) from None
-                assert reader is not None  # a regular file always has a reader
-                with reader:
-                    copied = _copy_limited(reader, out, member.size, budget)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(target, "xb") as out:
+                    copied = _copy_member(tar, member, out, budget)
         except _ReadFailed as exc:
             raise _damaged(source, exc) from None
         except BundleError as exc:
@@ -545,6 +645,33 @@ def _extract(
         if copied != member.size:
             raise BundleError(f"{source}: damaged bundle: member {_show(member.name)} is shorter than its header says")
         budget -= copied
+    return digests
+
+
+def _file_digest(path: Path) -> str | None:
+    """SHA-256 of a regular file in the cache (None when it is not one)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _content_conflict(meta: dict[str, Any], digests: dict[str, str], root: Path) -> str | None:
+    """The first of an artifact's files whose bytes differ between the bundle (`digests`) and the
+    copy already in the cache under the same key, or None when they are the same."""
+    key = meta["key"]
+    for name in artifact_files(meta):
+        bundled = digests.get(f"{ARTIFACTS_DIR}/{key}/{name}")
+        local = _file_digest(root / key / name)
+        if bundled != local:
+            return name
+    return None
 
 
 def _warnings_for(meta: dict[str, Any]) -> list[str]:
@@ -582,7 +709,13 @@ def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[
         except OSError as exc:
             raise BundleError(f"cannot create the artifact cache: {one_line(exc)}") from None
         present = {m["key"] for m in metas if (root / m["key"]).exists()}
-        wanted = [m for m in members if not (m.name.startswith(f"{ARTIFACTS_DIR}/") and m.name.split("/")[1] in present)]
+
+        def in_cache(m: tarfile.TarInfo) -> bool:
+            return m.name.startswith(f"{ARTIFACTS_DIR}/") and m.name.split("/")[1] in present
+
+        wanted = [m for m in members if not in_cache(m)]
+        # files of artifacts already in the cache: hashed, not written, to compare with the cache
+        compared = [m for m in members if in_cache(m) and m.isreg() and not m.name.endswith("/meta.json")]
         needed = sum(m.size for m in wanted if m.isreg())
         free = _free_bytes(root)
         if needed + limits.free_headroom_bytes > free:
@@ -600,8 +733,22 @@ def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[
         except OSError as exc:
             raise BundleError(f"{source}: cannot write to the cache {root} ({one_line(exc)})") from None
         try:
-            _extract(tar, wanted, staging, needed, source)
+            order = {id(m): k for k, m in enumerate(members)}  # one pass over the stream
+            budget = needed + sum(m.size for m in compared)
+            digests = _extract(
+                tar, sorted(wanted + compared, key=lambda m: order[id(m)]), staging, budget, source,
+                frozenset(m.name for m in compared),
+            )
             _verify_checksum(tar, source, limits)  # the file may have changed since the first pass
+            for meta in metas:
+                differs = _content_conflict(meta, digests, root) if meta["key"] in present else None
+                if differs:
+                    raise BundleError(
+                        f"{source}: refused: artifact {meta['key']} ({describe(meta)}) is already in "
+                        f"this cache with different content ({differs} differs); nothing was imported "
+                        f"and the cache's copy was kept: to take the bundle's, remove "
+                        f"{root / meta['key']} and import again"
+                    )
             for meta in metas:
                 key = meta["key"]
                 warns = tuple(_warnings_for(meta))

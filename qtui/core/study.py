@@ -15,6 +15,10 @@ each measured `repeats` times, prepared first and measured second, resumable.
   PyTorch, or top-1 with labelled data — so `recommend` can judge quality and a quantization
   that wrecks the output shows before the long measuring. Resumed like the rest: an `ok`
   accuracy run of the same artifact on this machine (any scenario) counts.
+- **One study at a time per results folder.** A second study on the same folder is refused
+  before any work (`StudyLockError`, naming the first one's pid): both would measure the same
+  missing cells, each disturbed by the other. The lock is an `flock` on `.qtui-study.lock` in
+  the folder, which the kernel releases when its process dies (even by SIGKILL).
 - **Edge conditions.** Between runs, where the CPU has a temperature sensor and a cooldown is set
   (by default on a Raspberry Pi), wait until it is below the limit; every run records throttling
   evidence itself (see the runner).
@@ -24,10 +28,14 @@ each measured `repeats` times, prepared first and measured second, resumable.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
+import fcntl
+import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -363,6 +371,57 @@ def is_saved(result: RunResult, results_root: Path | None) -> bool:
         return False
 
 
+#: The lock file of a results folder's study (see `study_lock`).
+LOCK_NAME = ".qtui-study.lock"
+
+
+class StudyLockError(Exception):
+    """The results folder's study lock is held by another study (the message names its pid) or
+    cannot be taken."""
+
+
+def _holder(fd: int) -> str:
+    """What the lock file says about the study holding it (its pid and profile), cleaned."""
+    from qtui.core.text import one_line
+
+    try:
+        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace"))
+        pid = int(data["pid"])
+        return f"pid {pid} ({one_line(str(data.get('study', '?')))[:80]}, started {one_line(str(data.get('started', '?')))[:40]})"
+    except (OSError, ValueError, TypeError, KeyError):
+        return "pid unknown"
+
+
+@contextlib.contextmanager
+def study_lock(folder: Path, name: str) -> Iterator[None]:
+    """Hold the lock of the results `folder` for one study, or raise StudyLockError at once. An
+    `flock`: released by the kernel when the process ends, however it ends, so a study killed
+    with SIGKILL never blocks the next one. The file stays (removing it would race a waiting
+    study); its content only names the holder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise StudyLockError(f"cannot lock the results folder {folder}: {path}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StudyLockError(
+                f"another study is running on the results folder {folder}: {_holder(fd)}; wait for "
+                "it to end (two would measure the same runs, each disturbed by the other) or use "
+                "another --results-dir"
+            ) from None
+        stamp = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        with contextlib.suppress(OSError):  # the lock is what matters, not its note
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"pid": os.getpid(), "study": name, "started": stamp}).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
 def _default_cooldown(environment: dict[str, Any]) -> float | None:
     return 60.0 if environment.get("board_model") else None
 
@@ -373,7 +432,20 @@ def run_study(
     on_event: Callable[[ev.Event], None] | None = None,
     stop: threading.Event | None = None,
 ) -> StudyReport:
-    """Prepare every cell's artifact, then measure what is missing; see the module docstring."""
+    """Prepare every cell's artifact, then measure what is missing; see the module docstring.
+    Raises StudyLockError, before any work, when another study holds the results folder."""
+    from qtui.core.paths import results_dir
+
+    with study_lock(results_dir(options.results_root), profile.name):
+        return _run_study(profile, options, on_event, stop)
+
+
+def _run_study(
+    profile: RunProfile,
+    options: StudyOptions,
+    on_event: Callable[[ev.Event], None] | None,
+    stop: threading.Event | None,
+) -> StudyReport:
     from qtui.core.environment import capture_environment
     from qtui.core.runner import RunOptions, prepare_only, run
     from qtui.core.thermal import wait_for_cooldown

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,46 @@ def test_a_device_label_the_check_accepts_resumes(tmp_path: Path, session_cache:
     again = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     assert again.returncode == 0, again.stderr
     assert "study: 0 runs measured, 1 already measured here, 0 failed" in again.stderr, again.stderr
+
+
+# -- 9. two studies on one results folder -------------------------------------------------------------
+
+
+def _wait_for(proc: subprocess.Popen[str], needle: str, timeout: float = 300) -> str:
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen += line
+        if needle in line:
+            return seen
+    raise AssertionError(f"never saw {needle!r}:\n{seen}")
+
+
+def test_a_second_study_on_the_same_results_folder_is_refused_and_a_killed_one_does_not_block(tmp_path: Path, session_cache: Path) -> None:
+    """Before: both studies measured every cell, each disturbed by the other. Now the second is
+    refused before any work (exit 2), naming the first one's pid; the lock is an flock, so a
+    study killed with SIGKILL leaves nothing that blocks the next."""
+    env = os.environ.copy()
+    env.update(QTUI_CACHE_DIR=str(session_cache), QTUI_RESULTS_DIR=str(tmp_path / "results"))
+    env.pop("SSH_CONNECTION", None)
+    study = [sys.executable, "-m", "qtui", "study", "quick", *SMALL, *ONE_CELL, "--cooldown", "0"]
+    first = subprocess.Popen(
+        [*study, "--set", "loadgen.min_duration_ms=600000"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(first, "LoadGen SingleStream performance started")
+        second = subprocess.run(study, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+        assert second.returncode == 2, second.stderr
+        assert f"another study is running on the results folder {tmp_path / 'results'}: pid {first.pid}" in second.stderr
+        assert "preparing" not in second.stderr and "Traceback" not in second.stderr
+    finally:
+        first.kill()  # SIGKILL: no clean-up at all
+        first.wait(timeout=60)
+    third = subprocess.run(study, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert third.returncode == 0, third.stderr
+    assert "study: 1 runs measured" in third.stderr
