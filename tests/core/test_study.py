@@ -105,10 +105,10 @@ def test_a_preparation_failure_shows_before_measuring(tmp_path: Path, monkeypatc
 
     real = runner.prepare_only
 
-    def failing(profile: Any, on_event: Any = None) -> Any:
+    def failing(profile: Any, on_event: Any = None, stop: Any = None) -> Any:
         if profile.precision == "int8_static":
             raise RuntimeError("calibration exploded")
-        return real(profile, on_event)
+        return real(profile, on_event, stop)
 
     monkeypatch.setattr(runner, "prepare_only", failing)
     events: list[Any] = []
