@@ -8,16 +8,24 @@ Nothing is fetched when the file is opened: no scripts, no external links, image
 SVG text names local font families, ending with the generic `sans-serif`). The charts need
 matplotlib (the optional `report` extra, drawn with the Agg backend into SVG); without it the
 file is still written, with the tables and a note saying how to get the charts.
+
+The page is the Jinja2 template `templates/report.html.j2` (package data), autoescaped: every
+value the template writes is escaped (and made one line), so text read from result files can only
+ever be text; the one exception is the charts' SVG, marked `Markup`, whose text matplotlib escapes.
+A study cell is a list of lines, each with a CSS class (`figure-line` never breaks, `ran` wraps):
+a per-cell note goes in the template's `study_cell` macro.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import html
+import functools
 import io
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from markupsafe import Markup
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
 from qtui.core.recommend import Budgets, Recommendation, recommend
@@ -40,7 +48,9 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; 
 h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ccc; } h3 { font-size: 1.05rem; }
 table { border-collapse: collapse; margin: 0.6rem 0 1rem; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; vertical-align: top; }
-th { background: #f2f2f2; } td.figure { text-align: right; white-space: nowrap; }
+th { background: #f2f2f2; } td.figure { text-align: right; }
+td.figure span.figure-line { white-space: nowrap; }
+td.figure span.ran { display: inline-block; text-align: left; font-size: 0.8rem; color: #555; overflow-wrap: anywhere; }
 caption { text-align: left; font-weight: bold; padding: 0.3rem 0; }
 figure { margin: 0.5rem 0 1.5rem; } figure svg { max-width: 100%; height: auto; }
 figcaption, .note, .meta { color: #555; font-size: 0.85rem; }
@@ -155,13 +165,31 @@ def speedup_svg(table: StudyTable) -> str | None:
         return _to_svg(fig)
 
 
+def log_tick_subs(low: float, high: float, wanted: int = 3) -> tuple[float, ...]:
+    """The multiples of each power of ten to label on a log axis from `low` to `high` ms: the
+    fewest of 1; 1, 2, 5; 1 … 9 that give `wanted` labels (a latency histogram often spans less
+    than a decade, where the decades alone gave a panel one tick)."""
+    import math
+
+    for subs in ((1.0,), (1.0, 2.0, 5.0), tuple(float(k) for k in range(1, 10))):
+        ticks = [
+            m * 10.0**e
+            for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+            for m in subs
+            if low <= m * 10.0**e <= high
+        ]
+        if len(ticks) >= wanted:
+            return subs
+    return tuple(float(k) for k in range(1, 10))
+
+
 def latency_svg(table: StudyTable, by_id: dict[str, RunResult]) -> str | None:
     """Latency distributions compared side by side: one panel per framework, a line per precision
     (colour) and device (line style), from the histogram of each cell's newest run as the share
     of queries (Offline: batches) per bin, log-scaled latency. None without histograms."""
     import matplotlib
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     series: dict[str, list[tuple[str, str, list[float], list[float]]]] = {}
     for row in table.rows:
@@ -189,7 +217,10 @@ def latency_svg(table: StudyTable, by_id: dict[str, RunResult]) -> str | None:
                 ax.stairs(shares, edges, color=PRECISION_COLOURS.get(prec, "#777"), linestyle=style,
                           linewidth=1.3, label=_mpl_text(label))
             ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+            low = min(e[0] for _p, _d, e, _s in series[fw])
+            high = max(e[-1] for _p, _d, e, _s in series[fw])
+            ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=log_tick_subs(low, high)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.3g}"))
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_title(_mpl_text(FRAMEWORK_TITLES.get(fw, fw)), fontsize=9)
             ax.set_xlabel(f"latency per {'batch' if offline else 'query'} (ms)")
@@ -199,76 +230,91 @@ def latency_svg(table: StudyTable, by_id: dict[str, RunResult]) -> str | None:
 
 
 # -- HTML -----------------------------------------------------------------------------------------
-def _e(value: object) -> str:
-    return html.escape(one_line(value), quote=True)
+def _one_line_unless_markup(value: object) -> object:
+    """Every `{{ value }}` of the template as one line of text (the SVG charts, Markup, as they are)."""
+    return value if isinstance(value, Markup) else one_line(value)
 
 
-def _table_html(table: StudyTable) -> str:
-    parts = [f'<table class="study" data-model="{_e(table.model)}" data-scenario="{_e(table.scenario)}">',
-             f"<caption>{_e(table.title)}</caption>", "<thead><tr>"]
-    parts += [f"<th>{_e(h)}</th>" for h in table.header]
-    parts.append("</tr></thead><tbody>")
-    for row in table.text_rows():
-        cells = []
-        for index, lines in enumerate(row):
-            css = "label" if index < table.label_columns else "figure"
-            cells.append(f'<td class="{css}">' + "<br>".join(_e(x) for x in lines) + "</td>")
-        parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</tbody></table>")
-    return "".join(parts)
+@functools.cache
+def _template() -> Any:
+    """The report's Jinja2 template (package data), autoescaped: text from result files is
+    escaped by construction, wherever the template puts it."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
 
-
-def _figure_html(svg: str, kind: str, table: StudyTable, index: int, caption: str) -> str:
-    return (
-        f'<figure class="chart" data-kind="{kind}" data-model="{_e(table.model)}" data-scenario="{_e(table.scenario)}">'
-        f"{inline_svg(svg, f'c{index}-{kind}')}<figcaption>{_e(caption)}</figcaption></figure>"
+    env = Environment(
+        loader=PackageLoader("qtui.core", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        finalize=_one_line_unless_markup,
+        keep_trailing_newline=True,
     )
+    return env.get_template("report.html.j2")
 
 
-def _devices_html(results: list[RunResult]) -> str:
+def _line_css(line: str) -> str:
+    """A study cell's line: figures never break; the executed precision ("ran: …") wraps."""
+    return "ran" if line.startswith("ran:") else "figure-line"
+
+
+def _table_data(table: StudyTable) -> dict[str, Any]:
+    rows = [
+        [
+            {
+                "css": "label" if index < table.label_columns else "figure",
+                "lines": [{"text": line, "css": _line_css(line)} for line in lines],
+            }
+            for index, lines in enumerate(row)
+        ]
+        for row in table.text_rows()
+    ]
+    return {"model": table.model, "scenario": table.scenario, "title": table.title, "header": table.header,
+            "rows": rows, "figures": []}
+
+
+def _figure(svg: str, kind: str, index: int, caption: str) -> dict[str, Any]:
+    """A chart: matplotlib's SVG (its text escaped by matplotlib, as the tests check) as Markup."""
+    return {"kind": kind, "svg": Markup(inline_svg(svg, f"c{index}-{kind}")), "caption": caption}
+
+
+def _devices(results: list[RunResult]) -> list[list[object]]:
     seen: dict[str, RunResult] = {}
     counts: dict[str, int] = {}
     for r in results:
         label = device_label(r)
         seen[label] = r  # the newest (results are oldest first)
         counts[label] = counts.get(label, 0) + 1
-    rows = []
+    rows: list[list[object]] = []
     for label in sorted(seen, key=str.casefold):
         env = seen[label].environment
         versions = ", ".join(f"{k} {v}" for k, v in (env.get("frameworks") or {}).items() if v)
         cores = f"{env.get('cores_logical')} logical / {env.get('cores_physical')} physical" if env.get("cores_logical") else ""
-        rows.append(
-            "<tr>" + "".join(f"<td>{_e(x)}</td>" for x in (
-                label, env.get("board_model") or env.get("cpu_model") or "", env.get("hostname") or "",
-                cores, env.get("os") or "", versions, counts[label],
-            )) + "</tr>"
-        )
-    head = "".join(f"<th>{h}</th>" for h in ("device", "board / CPU", "host", "cores", "OS", "frameworks", "runs"))
-    return f'<table class="devices"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        rows.append([label, env.get("board_model") or env.get("cpu_model") or "", env.get("hostname") or "",
+                     cores, env.get("os") or "", versions, counts[label]])
+    return rows
 
 
-def _recommendations_html(recs: list[Recommendation]) -> str:
-    if not recs:
-        return '<p class="note">No performance runs: nothing to recommend.</p>'
-    parts = []
+def _recommendations(recs: list[Recommendation]) -> list[dict[str, Any]]:
+    out = []
     for rec in recs:
         lines = rec.text_lines()
         items = []
         for line in lines[1:]:
-            sub = line.startswith("    ")
             text = line.strip()
-            css = ["sub"] if sub else []
+            css = ["sub"] if line.startswith("    ") else []
             if text.startswith("recommended:"):
                 css.append("best")
             if text.startswith(("not measured", "quality not measured", "faster, but")):
                 css.append("missing")
-            items.append(f'<li class="{" ".join(css)}">{_e(text)}</li>' if css else f"<li>{_e(text)}</li>")
-        parts.append(
-            f'<article class="recommendation" data-model="{_e(rec.model)}" data-scenario="{_e(rec.scenario)}" '
-            f'data-device="{_e(rec.device)}"><h3>{_e(lines[0])}</h3><ul class="recommendation">{"".join(items)}</ul></article>'
-        )
-    parts.append(f'<p class="note">Budgets: {_e(recs[0].budgets.text())}.</p>')
-    return "".join(parts)
+            items.append({"text": text, "css": " ".join(css)})
+        out.append({"model": rec.model, "scenario": rec.scenario, "device": rec.device, "heading": lines[0], "entries": items})
+    return out
+
+
+def latency_caption(scenario: str) -> str:
+    """The latency chart's caption, in the axis' words (Offline times batches, not queries)."""
+    unit = "batch" if scenario == "Offline" else "query"
+    counted = "batches" if scenario == "Offline" else "queries"
+    return f"Latency distributions: each cell's newest run, share of {counted} per bin (log-scaled latency per {unit})."
 
 
 def render_html(
@@ -291,39 +337,32 @@ def render_html(
     draw = charts_available() if charts is None else charts
     by_id = {r.run_id: r for r in pool_list}
     when = (generated or _dt.datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(title)}</h1>",
-        f'<p class="meta">{len(results)} results, written {_e(when)} by qtui. Everything in this file is '
-        "inline: it needs no network.</p>",
-        '<section id="devices"><h2>Devices</h2>', _devices_html(results), "</section>",
-        '<section id="recommendation"><h2>Recommendation</h2>', _recommendations_html(recs), "</section>",
-        '<section id="study"><h2>Study tables</h2>',
-    ]
-    if not draw:
-        out.append(f'<p class="note" id="no-charts">{_e(CHARTS_HINT)}</p>')
-    if not tables:
-        out.append('<p class="note">No ok or INVALID performance runs.</p>')
+    table_data = []
     for index, table in enumerate(tables):
-        out.append('<section class="study-table">')
-        out.append(_table_html(table))
+        data = _table_data(table)
         if draw:
             svg = speedup_svg(table)
             if svg is not None:
-                out.append(_figure_html(svg, "speedup", table, index,
-                                        "Speed-up over FP32 (×, median of the repeats); whiskers: 95 % CI, bootstrap over repeats; dashed line: FP32."))
+                data["figures"].append(_figure(svg, "speedup", index,
+                                               "Speed-up over FP32 (×, median of the repeats); whiskers: 95 % CI, bootstrap over repeats; dashed line: FP32."))
             svg = latency_svg(table, by_id)
             if svg is not None:
-                out.append(_figure_html(svg, "latency", table, index,
-                                        "Latency distributions: each cell's newest run, share of queries per bin (log-scaled latency)."))
-        out.append("</section>")
-    notes = study_notes(tables)
-    if notes:
-        out.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
-    out.append("</section>")
-    out.append(f'<p class="meta">Precisions: {_e(", ".join(f"{STUDY_PRECISION_LABELS[p]} = {PRECISION_TITLES[p]}" for p in STUDY_PRECISION_LABELS))}. '
-               f"Models: {_e(', '.join(MODEL_TITLES.values()))}.</p>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+                data["figures"].append(_figure(svg, "latency", index, latency_caption(table.scenario)))
+        table_data.append(data)
+    page: str = _template().render(
+        title=title,
+        css=Markup(_CSS),
+        count=len(results),
+        written=when,
+        device_header=("device", "board / CPU", "host", "cores", "OS", "frameworks", "runs"),
+        devices=_devices(results),
+        recommendations=_recommendations(recs),
+        budgets=recs[0].budgets.text() if recs else "",
+        charts=draw,
+        charts_hint=CHARTS_HINT,
+        tables=table_data,
+        notes=study_notes(tables),
+        precisions=", ".join(f"{STUDY_PRECISION_LABELS[p]} = {PRECISION_TITLES[p]}" for p in STUDY_PRECISION_LABELS),
+        models=", ".join(MODEL_TITLES.values()),
+    )
+    return page

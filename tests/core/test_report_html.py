@@ -5,18 +5,21 @@ still written, with the tables and how to get the charts."""
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from qtui.cli import main
 from qtui.core.report_html import CHARTS_HINT, inline_svg, render_html
-from qtui.core.results import RunResult, study_tables
+from qtui.core.results import ResultError, RunResult, study_tables
 from tests.core.test_study_table import fidelity, make_run, repeats, save_all
 
 
@@ -178,3 +181,175 @@ def test_report_command_writes_the_html_file(tmp_path: Path, charts: None) -> No
     page = target.read_text(encoding="utf-8")
     _check_self_contained(page)
     assert len(_svgs(page)) == 2 and page.startswith("<!DOCTYPE html>")
+
+
+# -- issue 19: escaped by construction: every string field of a result, poisoned ----------------------
+POISONS = ("<script>alert(1)</script>", '"><svg onload=alert(1)>')
+
+
+def _hostile_base() -> list[RunResult]:
+    """The two-device set with every kind of text a result carries filled in: a failed run's
+    message and traceback, measurement warnings, LoadGen's reasons, the executed precision,
+    provenance, board, OS and framework versions."""
+    results = _two_devices()
+    results.append(make_run("laptop-broken", "fp16", 1.0, status="failed", device="laptop", host="lap"))
+    results.append(make_run("laptop-invalid", "fp32", 9.0, framework="openvino", status="invalid", device="laptop", host="lap"))
+    for r in results:
+        r.environment.update({"os": "Linux 6.1", "board_model": "Test board", "python": "3.11.2",
+                              "warnings": ["other processes kept the CPU busy: figures are likely low"]})
+        r.loadgen["invalid_reasons"] = ["min queries not met"]
+        r.artifact.update({"executed_precision": "INT8 (VNNI)", "key": "abc", "kind": "onnx"})
+        r.provenance.update({"weights": "seeded random", "data": "synthetic"})
+    results[-2].message = "the runtime refused the model"
+    results[-2].traceback = "Traceback (most recent call last): boom"
+    return results
+
+
+@functools.cache
+def _hostile_dicts() -> tuple[str, ...]:
+    """The base set as the JSON files `qtui report` reads (made once: `make_run` stamps each run
+    one minute after the previous one)."""
+    return tuple(json.dumps(r.to_dict()) for r in _hostile_base())
+
+
+def _string_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, str):
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _string_paths(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _string_paths(v, (*path, i))]
+    return []
+
+
+def _every_string_field() -> list[tuple[Any, ...]]:
+    seen: dict[tuple[Any, ...], None] = {}
+    for text in _hostile_dicts():
+        for p in _string_paths(json.loads(text)):
+            seen.setdefault(p, None)
+    return list(seen)
+
+
+def _poisoned(paths: list[tuple[Any, ...]], poison: str) -> tuple[list[RunResult], list[tuple[Any, ...]]]:
+    """The base set with `poison` in every given string field, loaded as `qtui report` loads a
+    file; and the paths a result carrying the poison is refused for (such text never reaches
+    the report)."""
+    out, refused = [], []
+    for text in _hostile_dicts():
+        data = json.loads(text)
+        for path in paths:
+            node = data
+            try:
+                for key in path[:-1]:
+                    node = node[key]
+                if isinstance(node[path[-1]], str):
+                    node[path[-1]] = poison + " " + node[path[-1]]
+            except (KeyError, IndexError, TypeError):
+                continue
+        try:
+            out.append(RunResult.from_dict(data))
+        except ResultError:
+            refused.append(path)
+    return out, refused
+
+
+#: the fields the report shows (the rest are kept in the file, not written into the page)
+SHOWN = {
+    ("message",), ("artifact", "executed_precision"), ("environment", "device"), ("environment", "hostname"),
+    ("environment", "os"), ("environment", "board_model"), ("environment", "frameworks", "onnxruntime"),
+}
+
+
+def _assert_no_markup_from(page: str, poison: str) -> None:
+    assert poison not in page
+    assert "<script" not in page.lower() and "<svg onload" not in page.lower()
+    _check_self_contained(page)  # no script element, no on* attribute, nothing fetched
+
+
+@pytest.mark.parametrize("poison", POISONS)
+@pytest.mark.parametrize("path", _every_string_field(), ids=lambda p: ".".join(map(str, p)))
+def test_every_string_field_of_a_result_stays_text(path: tuple[Any, ...], poison: str) -> None:
+    results, refused = _poisoned([path], poison)
+    if not results:
+        assert refused, path  # refused at load: such a file never reaches the report
+        return
+    page = render_html(results, charts=False)
+    _assert_no_markup_from(page, poison)
+    if path in SHOWN:  # the report shows this field: as text (what a browser reads)
+        assert poison in " ".join(_parse(page).text), path
+
+
+@pytest.mark.parametrize("poison", POISONS)
+def test_every_string_field_at_once_stays_text_in_the_tables_and_charts(poison: str, charts: None) -> None:
+    paths = [p for p in _every_string_field() if not _poisoned([p], poison)[1]]  # those a file may carry
+    assert ("message",) in paths and ("artifact", "executed_precision") in paths and ("profile", "name") in paths
+    results, refused = _poisoned(paths, poison)
+    assert results and not refused
+    page = render_html(results)
+    assert len(_svgs(page)) >= 2  # the charts are there, with the poisoned labels in them
+    _assert_no_markup_from(page, poison)
+    assert poison in " ".join(_parse(page).text)  # shown, as text
+
+
+# -- issue 19: the latency panels' axes and captions -------------------------------------------------
+def _narrow_latencies(scenario: str) -> list[RunResult]:
+    """FP32 and INT8 on two frameworks whose histograms span less than a decade (7-15 ms), as real
+    runs' do (the edges run from the fastest to the slowest query)."""
+    out = []
+    for framework in ("onnxruntime", "torch"):
+        for precision, value in (("fp32", 12.0), ("int8_static", 8.0)):
+            r = make_run(f"{framework}-{precision}-{scenario}", precision, value, framework=framework, scenario=scenario)
+            edges = [7.0 * (15.0 / 7.0) ** (k / 12) for k in range(13)]
+            r.histogram = {"edges_ms": edges, "counts": [1, 3, 8, 20, 31, 18, 9, 4, 2, 1, 0, 1]}
+            out.append(r)
+    return out
+
+
+def _labelled_xticks_per_panel(svg: str) -> list[list[str]]:
+    root = ET.fromstring(svg)
+    panels = []
+    for axes in (g for g in root.iter("g") if re.search(r"-axes_\d+$", g.get("id", ""))):
+        labels = []
+        for tick in (g for g in axes.iter("g") if re.search(r"-xtick_\d+$", g.get("id", ""))):
+            labels += [t.text.strip() for t in tick.iter("text") if t.text and t.text.strip()]
+        panels.append(labels)
+    return panels
+
+
+@pytest.mark.parametrize("scenario", ["SingleStream", "Offline"])
+def test_each_latency_panel_has_several_labelled_ticks(scenario: str, charts: None) -> None:
+    page = render_html(_narrow_latencies(scenario))
+    latency = [svg for svg in _svgs(page) if "latency per" in svg]
+    assert len(latency) == 1
+    panels = _labelled_xticks_per_panel(latency[0])
+    assert len(panels) == 2, panels  # one per framework
+    for labels in panels:
+        assert len(labels) >= 3, labels  # not the one decade tick a 7-15 ms span gave
+        values = [float(v) for v in labels]
+        assert values == sorted(values) and all(7.0 <= v <= 15.0 for v in values), labels
+
+
+@pytest.mark.parametrize(("scenario", "counted", "unit"), [("SingleStream", "queries", "query"), ("Offline", "batches", "batch")])
+def test_the_latency_caption_says_what_the_axis_says(scenario: str, counted: str, unit: str, charts: None) -> None:
+    page = render_html(_narrow_latencies(scenario))
+    parsed = _parse(page)
+    figures = [a for tag, a in parsed.tags if tag == "figure" and a.get("data-kind") == "latency"]
+    assert len(figures) == 1
+    caption = re.search(r'data-kind="latency".*?<figcaption>(.*?)</figcaption>', page, flags=re.S)
+    assert caption is not None
+    svg_texts = {t.text for svg in _svgs(page) for t in ET.fromstring(svg).iter("text") if t.text}
+    assert f"share of {counted}" in svg_texts and f"latency per {unit} (ms)" in svg_texts
+    assert f"share of {counted} per bin" in caption.group(1) and f"per {unit}" in caption.group(1)
+    other = "batches" if counted == "queries" else "queries"
+    assert other not in caption.group(1)
+
+
+def test_the_template_ships_inside_the_package() -> None:
+    import fnmatch
+
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["qtui"]
+    templates = [p.relative_to(root / "qtui").as_posix() for p in (root / "qtui").rglob("*.j2")]
+    assert templates and all(any(fnmatch.fnmatch(t, pat) for pat in patterns) for t in templates), templates

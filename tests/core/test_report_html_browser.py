@@ -78,7 +78,7 @@ def _browser() -> str:
     pytest.skip(reason)
 
 
-def _chromium(browser: str, home: Path, height: int, *args: str) -> str:
+def _chromium(browser: str, home: Path, height: int, *args: str, width: int = WIDTH) -> str:
     """Run headless Chromium on one page with the network cut off; its stdout."""
     cmd = [
         browser, "--headless=new", "--disable-gpu",
@@ -87,7 +87,7 @@ def _chromium(browser: str, home: Path, height: int, *args: str) -> str:
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-extensions", "--disable-dev-shm-usage",
         "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: nothing can leave the file
-        "--force-device-scale-factor=1", "--hide-scrollbars", f"--window-size={WIDTH},{height}",
+        "--force-device-scale-factor=1", "--hide-scrollbars", f"--window-size={width},{height}",
         *args,
     ]
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_CACHE_HOME": str(home / "cache")}
@@ -193,3 +193,70 @@ def test_the_screenshot_shows_the_charts(rendered: Rendered) -> None:
     # and the page around the charts is the page, not a blank screenshot with boxes elsewhere
     page = _pixels(rendered.screenshot, [0, 0, WIDTH, speedup["box"][1]])
     assert sum(1 for p in page if p != (255, 255, 255)) > 0.005 * len(page)
+
+
+# -- issue 19: the study tables fit the page ---------------------------------------------------------
+#: what ONNX Runtime reports executing (a real result's text): a long "ran: …" line in every cell
+_RAN = ("{op}×52 ({kind}), Gemm×1 ({kind}); other: GlobalAveragePool×1, ReorderOutput×1, Flatten×1; "
+        "input float32 [CPUExecutionProvider, optimised graph]")
+
+FIT_PROBE = """<script>
+window.addEventListener("load", () => {
+  const root = document.documentElement;
+  const out = {
+    page: [root.scrollWidth, root.clientWidth],
+    tables: [...document.querySelectorAll("table")].map(t => ({
+      cls: t.className, scroll: t.scrollWidth, width: t.getBoundingClientRect().width,
+      container: t.parentElement.clientWidth,
+      cells: [...t.querySelectorAll("td")].filter(c => c.scrollWidth > c.clientWidth).length,
+    })),
+  };
+  const pre = document.createElement("pre");
+  pre.id = "qtui-fit";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def _wide_results() -> list[Any]:
+    """Four frameworks × four precisions on two devices, each cell with the executed precision's
+    full text, as a real study's report has them."""
+    from tests.core.test_study_table import make_run
+
+    out = []
+    for device in ("laptop", "raspberry-pi-4-model-b"):
+        for framework in ("onnxruntime", "openvino", "tflite", "torch"):
+            for precision, value in (("fp32", 20.0), ("fp16", 15.0), ("int8_dynamic", 12.0), ("int8_static", 8.0)):
+                op, kind = ("QLinearConv", "int8") if precision.startswith("int8") else ("Conv", "float32")
+                out.append(make_run(f"{device}-{framework}-{precision}", precision, value, framework=framework,
+                                    device=device, host=device, executed=_RAN.format(op=op, kind=kind)))
+    return out
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_no_table_runs_off_the_page(width: int, tmp_path: Path) -> None:
+    browser = _browser()
+    results = _wide_results()
+    assert any(len(r.artifact.get("executed_precision", "")) > 100 for r in results)
+    root = tmp_path / "results"
+    save_all(root, results)
+    report = tmp_path / "report.html"
+    out = CliRunner().invoke(main, ["report", "--results-dir", str(root), "--format", "html", "-o", str(report)])
+    assert out.exit_code == 0, out.output
+    page = report.read_text(encoding="utf-8")
+    assert "ran: QLinearConv×52 (int8)" in page
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.replace("</body>", FIT_PROBE + "</body>"), encoding="utf-8")
+    dom = _chromium(browser, tmp_path, 900, "--virtual-time-budget=5000", "--dump-dom", probed.as_uri(), width=width)
+    match = re.search(r'<pre id="qtui-fit">(.*?)</pre>', dom, flags=re.S)
+    assert match, f"the probe did not run\n{dom[:2000]}"
+    fit = json.loads(html.unescape(match.group(1)))
+    study = [t for t in fit["tables"] if t["cls"] == "study"]
+    assert study, fit
+    for table in fit["tables"]:
+        # the whole table inside its container: no metric, speed-up or SQNR hidden off the right
+        assert table["scroll"] <= table["container"] and table["width"] <= table["container"], (width, table)
+        assert table["cells"] == 0, (width, table)  # no cell's text cut inside it either
+    scroll, client = fit["page"]
+    assert scroll <= client, (width, fit["page"])  # the page never scrolls sideways
