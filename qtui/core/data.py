@@ -520,7 +520,7 @@ class _PictureSet(Dataset):
                 digest.update(f"{entry.filename}\t{entry.label}\t{sha}\n".encode())
             else:
                 bad.append((entry.filename, str(why)))
-            if progress is not None:
+            if progress is not None and (len(kept) + len(bad)) % 32 == 0:  # events, not one a file
                 progress(min(1.0, (len(kept) + len(bad)) / max(wanted, 1)))
         looked = len(kept) + len(bad)
         if bad and (len(bad) > MAX_BAD_IMAGES or len(bad) > MAX_BAD_SHARE * looked or not kept):

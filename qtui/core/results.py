@@ -52,6 +52,7 @@ from qtui.core.profile import (
     MODELS,
     PRECISIONS,
     SCENARIOS,
+    InputSpec,
     ProfileError,
     RunProfile,
     profile_from_dict,
@@ -548,7 +549,7 @@ def _same_weights_and_data(a: RunResult, b: RunResult) -> bool:
     return (
         p.model == q.model and p.weights == q.weights
         and (p.dataset.source, p.dataset.count, p.dataset.seed) == (q.dataset.source, q.dataset.count, q.dataset.seed)
-        and (p.dataset.kind, p.dataset.classes, p.input) == (q.dataset.kind, q.dataset.classes, q.input)
+        and (p.dataset.kind, p.dataset.classes, p.input or InputSpec()) == (q.dataset.kind, q.dataset.classes, q.input or InputSpec())
         and (da is None or db is None or da == db)
         and (xa is None or xb is None or xa == xb)
         and device_identity(a) == device_identity(b)

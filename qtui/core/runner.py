@@ -292,7 +292,10 @@ class _Run:
         except DatasetError as exc:
             raise RunError(str(exc)) from None
         self.result.provenance.update(data_provenance(p, dataset))
-        for text in _capped_counts(p, dataset.count) + data_warnings(p, dataset):
+        capped = _capped_counts(p, dataset.count)
+        if synthetic_calibration(p, dataset):  # calibrates on its own synthetic images
+            capped = [t for t in capped if not t.startswith("dataset.calibration_count")]
+        for text in capped + data_warnings(p, dataset):
             self._warn(text, prefix="")
         return dataset
 

@@ -422,3 +422,27 @@ def test_file_names_reach_messages_without_control_characters(tmp_path: Path) ->
         open_dataset(str(root), None)
     msg = str(info.value)
     assert "bad.jpg" in msg and "\x1b" not in msg and "\x07" not in msg
+
+
+def test_speedup_needs_the_same_data_and_result_fields_load(tmp_path: Path) -> None:
+    """An FP32 run measured on other pictures (another digest) is no baseline; the data fields a
+    run records are part of the result format."""
+    from qtui.core.results import fp32_baseline, load_result, save_result
+    from tests.ui.conftest import fake_result
+
+    fp32 = fake_result("a", "2026-01-02T10:00:00+00:00", "fp32", p90=20.0)
+    int8 = fake_result("b", "2026-01-02T10:05:00+00:00", "int8_static", p90=9.0)
+    for r, digest in ((fp32, "1111111111111111"), (int8, "1111111111111111")):
+        r.provenance.update({"data_kind": "images", "data_count": 6, "data_digest": digest, "data_name": "pics",
+                             "preprocess": Preprocess().describe(), "calibration_data": "data"})
+    assert fp32_baseline(int8, [fp32, int8]) is fp32
+    int8.provenance["data_digest"] = "2222222222222222"
+    assert fp32_baseline(int8, [fp32, int8]) is None
+    save_result(int8, tmp_path / "b")
+    assert load_result(tmp_path / "b" / "result.json").provenance["data_count"] == 6
+    int8.provenance["data_count"] = "six"
+    save_result(int8, tmp_path / "c")
+    from qtui.core.results import ResultError
+
+    with pytest.raises(ResultError, match="'provenance.data_count' must be an integer"):
+        load_result(tmp_path / "c" / "result.json")

@@ -113,14 +113,20 @@ def test_preprocessing_is_applied_and_recorded(tmp_path: Path) -> None:
     assert result.profile.input == InputSpec(resize=224, normalize="none")
     default = _ok(run(_profile(root, mode="accuracy")))
     assert result.provenance["data_digest"] == default.provenance["data_digest"]
-    # 0-255 inputs give other logits than normalised ones: the preprocessing reached the model
     assert result.accuracy["fidelity"]["samples"] == 4
+    # what reached the model: the pictures' 0-255 values, not ImageNet-normalised ones
+    from qtui.core.data import open_profile_dataset
+
+    sample = open_profile_dataset(prof).get(0)
+    assert sample.min() >= 0 and sample.max() > 200
 
 
 def test_synthetic_calibration_is_explicit_and_marked(tmp_path: Path) -> None:
     root = make_pictures(tmp_path / "pics", 6)
     fp32 = _ok(run(_profile(root)))
     marked = _ok(run(_profile(root, "int8_static", calibration="synthetic")))
+    # 8 synthetic images calibrate it: no "the data set has 6 images" warning
+    assert not any(w.startswith("dataset.calibration_count") for w in marked.environment["warnings"])
     assert marked.provenance["calibration_data"] == "synthetic"
     assert marked.provenance["calibration"] == "8 of synthetic structured images (seed 0, 8 images) — no labels"
     assert SYNTHETIC_CALIBRATION_WARNING in marked.environment["warnings"]
