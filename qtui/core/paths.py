@@ -11,6 +11,7 @@ import secrets
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -49,6 +50,37 @@ def _results_choice(override: str | os.PathLike[str] | None) -> tuple[Path, str]
     if env:
         return Path(env), "results folder (QTUI_RESULTS_DIR)"
     return Path(platformdirs.user_data_dir(APP)) / "results", "results folder"
+
+
+def keep_libraries_out_of_home() -> None:
+    """Point what the libraries qtui loads would write into $HOME at qtui's own folders, or turn
+    it off, before any of them is imported (`import qtui` calls this): ONNX Runtime's telemetry
+    (a device id and an event database in ~/.cache/Microsoft) is off (`ORT_DISABLE_TELEMETRY`),
+    and matplotlib's config and font cache go to `<cache>/matplotlib` (`MPLCONFIGDIR`; matplotlib
+    creates it when it draws). A value the user set is kept. OpenVINO's and NNCF's telemetry are
+    stubbed where the converters run (`qtui.core.prepare.openvino`)."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    if "MPLCONFIGDIR" not in os.environ:
+        os.environ["MPLCONFIGDIR"] = os.path.abspath(_cache_choice()[0] / "matplotlib")
+
+
+def decline_openvino_telemetry() -> None:
+    """OpenVINO's usage telemetry (`openvino_telemetry`, which `import openvino` and NNCF start)
+    answered as if the user had declined it: it then writes no client id or stats file into
+    ~/intel and sends nothing. It has no switch but a consent file in $HOME (or `CI=true`, which
+    changes other libraries too), so its consent check is replaced. Call it before `openvino` or
+    `nncf` is imported (the OpenVINO backend and preparation modules do, and import this first);
+    without the package, nothing to do."""
+    try:
+        from openvino_telemetry.utils import opt_in_checker
+    except ImportError:
+        return
+    declined = opt_in_checker.ConsentCheckResult.DECLINED
+
+    def check(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return declined
+
+    opt_in_checker.OptInChecker.check = check  # type: ignore[method-assign]
 
 
 def cache_dir() -> Path:

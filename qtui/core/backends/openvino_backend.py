@@ -24,9 +24,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-import openvino as ov
 
-from qtui.core.backends import Artifact, Backend, BackendError
+from qtui.core.paths import decline_openvino_telemetry
+
+decline_openvino_telemetry()  # before `import openvino`, which starts it
+import openvino as ov  # noqa: E402
+
+from qtui.core.backends import Artifact, Backend, BackendError  # noqa: E402
 
 #: Runtime layer types whose precision says what the model computes in.
 COMPUTE_LAYERS = ("Convolution", "GroupConvolution", "Deconvolution", "FullyConnected", "MatMul")

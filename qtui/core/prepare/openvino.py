@@ -8,7 +8,8 @@ explicitly, because OpenVINO's CPU default on CPUs with bf16/fp16 arithmetic is 
 f32 for FP32 and INT8; for FP16 f16 where OpenVINO has f16 kernels for the CPU, else f32 with
 the f16 weights (never bf16). OpenVINO's and NNCF's usage telemetry (which would try
 to reach the network from a subprocess and wait up to 3 s per event) is switched off for the
-duration of a conversion or quantization, and their progress bars and logs are captured.
+duration of a conversion or quantization, answers as declined so that it writes nothing into
+$HOME (`paths.decline_openvino_telemetry`), and their progress bars and logs are captured.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from qtui.core.paths import decline_openvino_telemetry
 from qtui.core.prepare import PrepareError, dist_version
 from qtui.core.prepare import check_supported as _check
 from qtui.core.quiet import quiet_python
+
+# before this module imports openvino or nncf, which start OpenVINO's telemetry (files in ~/intel)
+decline_openvino_telemetry()
 
 #: Bump when the recipe below changes the artifact (it goes into the cache key).
 RECIPE = "v1"
