@@ -8,10 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import child_output, mid_measurement
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = str(ROOT / "profiles" / "quick.toml")
@@ -67,17 +68,11 @@ def test_ctrl_c_cancels_and_exits_130(tmp_path: Path) -> None:
         [sys.executable, "-m", "qtui", "run", QUICK, *SMALL, "--set", "loadgen.preset=mlperf", "--results-dir", str(tmp_path), "--json"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    deadline = time.monotonic() + 120
-    seen = ""
-    assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen += line
-        if "started" in line:
-            break
-    time.sleep(1.0)
+    out = child_output(proc)
+    seen = out.wait_for("started", 600)
+    seen += out.wait_for(mid_measurement, 240)  # queries completed, more to come
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=30)
+    stdout, stderr = out.communicate(timeout=60)
     assert proc.returncode == 130, seen + stderr
     data = json.loads(stdout)
     assert data["status"] == "cancelled"
@@ -120,15 +115,7 @@ def _start_mlperf_run(results: Path) -> tuple[subprocess.Popen[str], str]:
         [sys.executable, "-m", "qtui", "run", QUICK, *SMALL, "--set", "loadgen.preset=mlperf", "--results-dir", str(results), "--json"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    assert proc.stderr is not None
-    seen = ""
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen += line
-        if "started" in line or not line:
-            break
-    return proc, seen
+    return proc, child_output(proc).wait_for("started", 600)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
@@ -136,13 +123,10 @@ def test_sigterm_and_sighup_cancel_like_ctrl_c(tmp_path: Path, sig: signal.Signa
     """`kill` or a dropped SSH connection during LoadGen: the run is drained and saved as
     cancelled, exit 130. Before: the process died at once (exit -15/-1) and left no result."""
     proc, seen = _start_mlperf_run(tmp_path)
-    assert proc.stderr is not None
     # the signal lands once queries have completed (right after "started" it raced the first one)
-    while "samples" not in (line := proc.stderr.readline()) and line:
-        seen += line
-    seen += line
+    seen += child_output(proc).wait_for(mid_measurement, 240)
     proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=60)
+    stdout, stderr = child_output(proc).communicate(timeout=60)
     assert proc.returncode == 130, seen + stderr
     assert f"{sig.name} received: cancelling" in stderr
     data = json.loads(stdout)
