@@ -70,8 +70,7 @@ class FilterValue(click.ParamType):
         found = filter_value(self.kind, str(value))
         if found is None:
             allowed = ", ".join(repr(v) for v in FILTER_CHOICES[self.kind])
-            self.fail(f"{str(value)!r} is not one of {allowed} (any case; titles such as "
-                      f"'ONNX Runtime' or 'INT8 static' work too).", param, ctx)
+            self.fail(f"{str(value)!r} is not one of {allowed} (ids, titles or table labels, in any case).", param, ctx)
         return found
 
 

@@ -957,8 +957,8 @@ STUDY_EFFICIENCY_NOTE = (
 STUDY_INVALID_NOTE = f"{STUDY_INVALID_MARK} LoadGen said INVALID (e.g. too short): no speed-up given"
 STUDY_WARNING_MARK = "⚠"
 STUDY_WARNING_NOTE = (
-    f"{STUDY_WARNING_MARK} the figure rests on runs that recorded a warning (on the speed-up: its "
-    "FP32 runs did): it is suspect; re-measure on a quiet machine (`qtui study` measures a disturbed "
+    f"{STUDY_WARNING_MARK} the figure rests on runs that recorded a warning (a speed-up also on its "
+    "FP32 runs): it is suspect; re-measure on a quiet machine (`qtui study` measures a disturbed "
     "run again and keeps the old file). The runs, once per kind:"
 )
 
@@ -1089,7 +1089,7 @@ class StudyCell:
         est = self.speedup_estimate
         if est is not None and est.has_interval:
             text += f" [{est.low:.2f}–{est.high:.2f}]"
-        if any(w.baseline for w in self.warnings):
+        if self.warnings:  # it rests on the cell's own runs and on the FP32 runs it divides by
             text += f" {STUDY_WARNING_MARK}"
         return text
 

@@ -65,6 +65,8 @@ def test_a_study_cell_carries_its_runs_warnings_and_is_marked() -> None:
     ]
     assert loaded.warned_runs == ("i-0", "i-1", "i-2")
     assert STUDY_WARNING_MARK in loaded.metric_text() and STUDY_WARNING_MARK not in quiet.metric_text()
+    # the speed-up (the charts' figure) rests on the cell's runs too
+    assert STUDY_WARNING_MARK in loaded.speedup_text()
     notes = "\n".join(study_notes(study_tables(fp32 + int8)))
     # one line per kind, naming its runs once
     assert "other processes kept the CPU busy: runs i-0, i-1, i-2" in notes

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from textual.widgets import Static
 
 from qtui.core.profile import LoadGenSpec, StudySpec, SweepSpec
@@ -17,6 +18,16 @@ from qtui.ui.screens.run import run_title
 from qtui.ui.screens.study import StudyScreen
 from tests.conftest import small_profile
 from tests.ui.conftest import screen_text, wait_for
+
+
+@pytest.fixture(autouse=True)
+def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resuming is checked here, not the machine's load: a study measures a run disturbed by
+    other processes again (tests/core/test_disturbed.py), so a busy test machine would change
+    the counts. No load warning here."""
+    from qtui.core import machine_load
+
+    monkeypatch.setattr(machine_load, "OTHER_CPU_WARN_FRACTION", 1e9)
 
 
 def _profile() -> object:
