@@ -346,13 +346,19 @@ def _build(cls: type, data: dict[str, Any], prefix: str, source: str | None) -> 
     return cls(**kwargs)
 
 
+def _is_model_file(value: object) -> bool:
+    """A path to the user's own model file (ONNX) rather than a built-in name."""
+    return isinstance(value, str) and value.lower().endswith(".onnx") and is_plain(value)
+
+
 def _check_choice(key: str, value: str, allowed: tuple[str, ...], source: str | None) -> None:
     if value not in allowed:
         close = [a for a in allowed if sorted(a.lower()) == sorted(value.lower())]
         close = close or difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
+        files = " or the path of an .onnx file" if key in ("model", "sweep.models") else ""
         raise ProfileError(
-            f"{_where(source)}key '{key}': {_show(value)} is not one of {', '.join(allowed)}{hint}",
+            f"{_where(source)}key '{key}': {_show(value)} is not one of {', '.join(allowed)}{files}{hint}",
             key,
         )
 
@@ -409,6 +415,8 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
             "schema_version",
         )
     for key, allowed in _CHOICES.items():
+        if key == "model" and _is_model_file(profile.model):
+            continue  # the user's model file: checked when it is used (model_source)
         _check_choice(key, _get(profile, key), allowed, source)
     if not profile.name.strip():
         raise ProfileError(f"{_where(source)}key 'name' must not be empty", "name")
@@ -438,6 +446,8 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
         for key, allowed in _SWEEP_CHOICES.items():
             values = getattr(profile.sweep, key)
             for value in values:
+                if key == "models" and _is_model_file(value):
+                    continue
                 _check_choice(f"sweep.{key}", value, allowed, source)
             if strict:
                 twice = sorted({v for v in values if values.count(v) > 1})

@@ -31,6 +31,7 @@ from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
 from qtui.core.loadgen_log import loadgen_figures
 from qtui.core.machine_load import LoadMonitor, load_warnings
 from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_sample
+from qtui.core.model_source import is_user_model
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.profile import RunProfile
 from qtui.core.results import RunResult, save_result
@@ -164,6 +165,15 @@ class _Run:
             raise Cancelled()
 
     def _model(self) -> Any:
+        """The FP32 model to prepare from: the built-in torch model with the profile's weights,
+        or the user's inspected ONNX file (`model_source.OnnxModel`)."""
+        if self._loaded_model is None and is_user_model(self.profile.model):
+            from qtui.core.model_source import ModelSourceError, inspect_cached
+
+            try:
+                self._loaded_model = inspect_cached(self.profile.model)
+            except ModelSourceError as exc:
+                raise RunError(str(exc)) from None
         if self._loaded_model is None:
             from qtui.core.models import load_model
 
@@ -256,7 +266,7 @@ class _Run:
         device = self.options.device or p.device
         if device:
             self.result.environment["device"] = device
-        reason = unavailable_reason(p.framework, p.precision)
+        reason = unavailable_reason(p.framework, p.precision, p.model)
         if reason:
             raise RunError(f"{p.framework} {p.precision} cannot run here: {reason}")
         for text in load_warnings(None, os.cpu_count(), self.threads):
@@ -297,6 +307,8 @@ class _Run:
         meta = artifact.meta
         self.result.provenance["weights"] = meta.get("weights_provenance", meta.get("weights"))
         self.result.provenance["weights_digest"] = meta.get("weights_digest")
+        if is_user_model(self.profile.model):  # the file's name, digest and size, not its folder
+            self.result.provenance["model"] = self._model().record()
         self.result.artifact = {
             "path": str(artifact.path),
             "key": meta.get("key"),
@@ -683,11 +695,41 @@ class _Run:
             out["top1"] = float(np.mean(predicted == labels))
             out["top5"] = topk_accuracy(logits, labels, 5)
             out["labels"] = "ImageNet val_map.txt"
+        if is_user_model(self.profile.model):
+            self.step("computing the FP32 reference")
+            reference = self._file_reference_logits(dataset, indices)
+            out["fidelity"] = fidelity(reference, logits)
+            out["reference"] = "FP32 ONNX Runtime on the same model file and samples"
+            return out
         self.step("computing FP32 torch reference")
         reference = self._reference_logits(dataset, indices)
         out["fidelity"] = fidelity(reference, logits)
         out["reference"] = "FP32 PyTorch on the same weights and samples"
         return out
+
+    def _file_reference_logits(self, dataset: Any, indices: list[int]) -> np.ndarray:
+        """The outputs of the FP32 artifact of the same model file (ONNX Runtime, the user's
+        graph as it is), for the fidelity of every other precision and framework."""
+        from dataclasses import replace
+
+        from qtui.core.backends import BackendError, get_backend
+
+        fp32 = replace(self.profile, framework="onnxruntime", precision="fp32")
+        artifact, _ = prepare_artifact(fp32, dataset, self._model, self.step, self.stop)
+        backend = get_backend("onnxruntime")
+        try:
+            backend.load(artifact, self.threads, "Offline")
+        except BackendError as exc:
+            raise RunError(str(exc)) from None
+        rows = []
+        try:
+            step = backend.max_batch or 16
+            for i in range(0, len(indices), step):
+                rows.append(np.asarray(backend.predict(dataset.get_batch(indices[i : i + step]))))
+                self.step("computing the FP32 reference", min(1.0, (i + step) / len(indices)))
+        finally:
+            backend.close()
+        return np.concatenate(rows)
 
     def _reference_logits(self, dataset: Any, indices: list[int]) -> np.ndarray:
         import hashlib
