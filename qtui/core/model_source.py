@@ -16,6 +16,7 @@ Imports `onnx` only inside `inspect_onnx`; nothing here imports a runtime.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,15 @@ def source_kind(model: str) -> str:
 
 def is_user_model(model: str) -> bool:
     return source_kind(model) != "builtin"
+
+
+def model_slug(model: str) -> str:
+    """The model in a run id or a file name: a built-in's name, or the user's file's stem
+    with anything but letters, digits, '.', '_' and '-' replaced (never a folder)."""
+    if not is_user_model(model):
+        return model
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model).stem).strip("._") or "model"
+    return stem[:40]
 
 
 @dataclass(frozen=True)

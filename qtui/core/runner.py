@@ -31,7 +31,7 @@ from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
 from qtui.core.loadgen_log import loadgen_figures
 from qtui.core.machine_load import LoadMonitor, load_warnings
 from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_sample
-from qtui.core.model_source import is_user_model
+from qtui.core.model_source import is_user_model, model_slug
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.profile import RunProfile
 from qtui.core.results import RunResult, save_result
@@ -94,7 +94,7 @@ def resolve_threads(threads: int) -> int:
 
 def new_run_id(profile: RunProfile) -> str:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{profile.model}-{profile.framework}-{profile.precision}-{profile.scenario}-{secrets.token_hex(2)}"
+    return f"{stamp}-{model_slug(profile.model)}-{profile.framework}-{profile.precision}-{profile.scenario}-{secrets.token_hex(2)}"
 
 
 class RunError(Exception):

@@ -257,6 +257,12 @@ def test_every_offered_cell_runs_with_loadgen(models_dir: Path, framework: str, 
     assert model["file"] == "small.onnx" and model["sha256"] == inspect_onnx(str(models_dir / "small.onnx")).digest
     assert str(models_dir) not in str(result.provenance)
     assert result.artifact["executed_precision"]
+    assert "/" not in result.run_id and "-small-" in result.run_id
+    from qtui.core.paths import results_dir
+    from qtui.core.results import load_results_dirs
+
+    saved = [r.run_id for r in load_results_dirs([results_dir()])]
+    assert saved == [result.run_id]  # saved in its own folder of the results folder, found again
 
 
 def test_fidelity_is_against_the_fp32_artifact_of_the_same_file(models_dir: Path) -> None:
@@ -315,3 +321,15 @@ def test_study_names_and_skips_what_the_source_cannot_fill(models_dir: Path, tmp
     assert f"not measured here: tflite fp32: {reason}" in out.output
     heading = [line for line in out.output.splitlines() if "· SingleStream" in line]
     assert heading and heading[0].split(" · ")[0].lstrip("#* ") == "small.onnx", out.output
+
+
+def test_run_ids_and_profile_names_carry_the_file_stem_not_its_folder() -> None:
+    from qtui.core.model_source import model_slug
+    from qtui.core.profile_store import suggest_name
+    from qtui.core.runner import new_run_id
+
+    profile = small_profile(model="/home/me/models/My Net (v2).onnx")
+    assert model_slug(profile.model) == "My_Net_v2"
+    assert "-My_Net_v2-onnxruntime-fp32-" in new_run_id(profile) and "/" not in new_run_id(profile)
+    assert suggest_name(profile) == "My_Net_v2-onnxruntime-fp32-singlestream"
+    assert model_slug("resnet50") == "resnet50"
