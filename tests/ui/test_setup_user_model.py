@@ -38,3 +38,18 @@ async def test_an_onnx_model_refuses_the_cells_its_source_cannot_fill(tmp_path: 
         screen.query_one("#model", Select).value = "mobilenet_v2"
         await pilot.pause()
         assert screen.availability[("openvino", "int8_dynamic")].reason != kind.reason("openvino", "int8_dynamic")
+
+
+def test_a_results_row_names_a_model_file_by_its_name_in_both_layouts() -> None:
+    from dataclasses import replace
+
+    from qtui.core.model_table import TABLE
+    from qtui.ui.screens.results import row_cells
+    from tests.ui.conftest import fake_result
+
+    mine = fake_result("r-mine", "2026-01-02T10:00:00+00:00")
+    mine = replace(mine, profile=replace(mine.profile, model="/home/me/deep/my_net.onnx"))
+    assert row_cells(mine, None).names[0] == ("my_net.onnx", "my_net.onnx")
+    for m in TABLE:
+        builtin = replace(mine, profile=replace(mine.profile, model=m.id))
+        assert row_cells(builtin, None).names[0] == (m.title, m.short)
