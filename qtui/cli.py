@@ -361,9 +361,10 @@ def _refuse_unavailable(profiles: list[Any]) -> None:
     precision not supported), with the reason `qtui doctor` and the UI give."""
     from qtui.core.catalog import unavailable_reason
 
+    _refuse_bad_model_files(profiles)
     problems = {}
     for one in profiles:
-        reason = unavailable_reason(one.framework, one.precision)
+        reason = unavailable_reason(one.framework, one.precision, one.model)
         if reason:
             problems[(one.framework, one.precision)] = reason
     if not problems:
@@ -373,6 +374,34 @@ def _refuse_unavailable(profiles: list[Any]) -> None:
     if len(profiles) > 1:
         hint = "\n  run the others by narrowing the sweep, e.g. --set sweep.frameworks=[...]"
     _fail_input("cannot run here:\n  " + "\n  ".join(lines) + hint)
+
+
+def _refuse_bad_model_files(profiles: list[Any]) -> None:
+    """Exit 2 before any work when a profile's model file cannot be used: not a model, cut
+    short, external data missing, open dimensions besides the batch, an operator ONNX does not
+    know, or one the framework that would prepare it refuses (named)."""
+    from qtui.core.model_source import ModelSourceError, inspect_cached, is_user_model
+
+    for one in profiles:
+        if not is_user_model(one.model):
+            continue
+        try:
+            found = inspect_cached(one.model)
+        except ModelSourceError as exc:
+            _fail_input(str(exc))
+            return
+        if one.framework == "onnxruntime":
+            from qtui.core.prepare.onnxruntime import runtime_refusal
+
+            refused = runtime_refusal(found.path)
+            if refused:
+                _fail_input(f"ONNX Runtime cannot run model {found.name}: {refused}")
+        elif one.framework == "openvino":
+            from qtui.core.prepare.openvino import runtime_refusal as openvino_refusal
+
+            refused = openvino_refusal(found.path)
+            if refused:
+                _fail_input(f"OpenVINO cannot convert model {found.name}: {refused}")
 
 
 class _DefaultToTui(click.Group):
@@ -1023,7 +1052,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     cells = plan(prof, options)
     if not cells:
         _fail_input("no combination of the profile matches the filters")
-    unavailable = {(c.framework, c.precision): unavailable_reason(c.framework, c.precision) for c in cells}
+    unavailable = {(c.framework, c.precision): unavailable_reason(c.framework, c.precision, c.model) for c in cells}
     skipped = {k: v for k, v in unavailable.items() if v}
     if len(skipped) == len(unavailable):
         _fail_input("nothing in this study can run here:\n  " + "\n  ".join(f"{f} {p}: {r}" for (f, p), r in skipped.items()))
@@ -1216,14 +1245,26 @@ def bundle_list() -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def doctor(as_json: bool) -> None:
+@click.option("--model", default=None, help="What can run here for this model: a built-in name or an .onnx file.")
+def doctor(as_json: bool, model: str | None) -> None:
     """What is installed, the CPU features that decide INT8/FP16 speed, and what can run here."""
     from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES, matrix
     from qtui.core.environment import capture_environment, describe_isa
     from qtui.core.frameworks import TABLE
+    from qtui.core.model_source import ModelSourceError, inspect_cached, source_kind
+    from qtui.core.text import one_line
 
+    if model is not None:
+        kind = source_kind(model)
+        if kind == "unknown":
+            _fail_input(f"--model: {one_line(model)} is not one of {', '.join(MODELS)} or the path of an .onnx file")
+        if kind == "onnx":
+            try:
+                inspect_cached(model)
+            except ModelSourceError as exc:
+                _fail_input(str(exc))
     env = capture_environment(frameworks=[name for f in TABLE for name in (f.id, *f.tools)])
-    combos = matrix()
+    combos = matrix(model)
     from qtui.core.model_table import TABLE as MODEL_TABLE
 
     if as_json:
@@ -1246,7 +1287,7 @@ def doctor(as_json: bool) -> None:
     for name, version in env.get("frameworks", {}).items():
         say(f"  {name:<18} {version or 'not installed'}")
     say("models: " + ", ".join(f"{m.title} ({m.id})" for m in MODEL_TABLE))
-    say("what can run here:")
+    say("what can run here" + (f" for model {Path(model).name}:" if model else ":"))
     for c in combos:
         mark = "yes" if c.available else "no "
         say(f"  {mark} {FRAMEWORK_TITLES[c.framework]:<16} {PRECISION_TITLES[c.precision]:<13} {c.reason}")

@@ -74,12 +74,21 @@ def artifact_spec(
     """What an artifact is, independent of the tools that made it."""
     return {
         "artifact_format": ARTIFACT_FORMAT,
-        "model": profile.model,
+        "model": model_key(profile.model),
         "weights": weights_id,
         "framework": profile.framework,
         "precision": profile.precision,
         "calibration": calibration,
     }
+
+
+def model_key(model: str) -> str:
+    """The model in an artifact's spec: a built-in's name, or "onnx:<file name>" for the user's
+    file (never its folder: the file's sha256 is in the weights identity)."""
+    from qtui.core.model_source import source_kind
+
+    kind = source_kind(model)
+    return model if kind == "builtin" else f"{kind}:{Path(model).name}"
 
 
 def spec_id(spec: dict[str, Any]) -> str:

@@ -89,7 +89,17 @@ def _prepare_module(framework: str) -> Any:
     return prepare_module(framework)
 
 
-def availability(framework: str, precision: str) -> Availability:
+def availability(framework: str, precision: str, model: str | None = None) -> Availability:
+    """Whether `framework` × `precision` can run here, and why not; with `model`, also whether
+    that model's kind of source (`model_table.SOURCES`) can fill the cell."""
+    if model is not None:
+        from qtui.core.model_source import source_kind
+
+        kind = source_kind(model)
+        if kind != "unknown":
+            refused = model_table.source_kind(kind).reason(framework, precision)
+            if refused:
+                return Availability(framework, precision, False, refused)
     if not framework_installed(framework):
         return Availability(
             framework, precision, False, f"{framework} not installed — {install_hint(framework)}"
@@ -116,15 +126,15 @@ def availability(framework: str, precision: str) -> Availability:
     return Availability(framework, precision, True, note)
 
 
-def unavailable_reason(framework: str, precision: str) -> str | None:
-    """Why this framework × precision cannot run here (the same words as `qtui doctor` and the
-    UI), or None when it can."""
-    found = availability(framework, precision)
+def unavailable_reason(framework: str, precision: str, model: str | None = None) -> str | None:
+    """Why this framework × precision (of `model`, when given) cannot run here (the same words
+    as `qtui doctor` and the UI), or None when it can."""
+    found = availability(framework, precision, model)
     return None if found.available else found.reason
 
 
-def matrix() -> list[Availability]:
-    return [availability(f, p) for f in FRAMEWORKS for p in PRECISIONS]
+def matrix(model: str | None = None) -> list[Availability]:
+    return [availability(f, p, model) for f in FRAMEWORKS for p in PRECISIONS]
 
 
 __all__ = [

@@ -10,6 +10,7 @@ columns ("INT8s", "SS"). A value no table knows (an old result's) is drawn as it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from qtui.core import frameworks, model_table
 
@@ -63,19 +64,28 @@ _NARROW: dict[str, str] = {
 _GRID: dict[str, str] = {p.id: p.grid for p in PRECISION_TABLE}
 
 
+def _unknown(value: str) -> str:
+    """A value no table knows: the user's model file by its name (never its folder), anything
+    else (an old result's value) as it is."""
+    if value.lower().endswith(".onnx"):
+        return PurePath(value).name
+    return value
+
+
 def title(value: str) -> str:
-    """A model's, framework's, precision's or scenario's title; the value itself if unknown."""
-    return _TITLE.get(value, value)
+    """A model's, framework's, precision's or scenario's title; a model file's name; else the
+    value itself."""
+    return _TITLE.get(value) or _unknown(value)
 
 
 def short(value: str) -> str:
     """Its words in a table cell at 100+ columns ("MobileNetV2", "ORT", "INT8s", "Single")."""
-    return _SHORT.get(value, value)
+    return _SHORT.get(value) or _unknown(value)
 
 
 def narrow(value: str) -> str:
     """Its words in a table cell at 80 columns ("MNetV2", "ORT", "INT8s", "SS")."""
-    return _NARROW.get(value, value)
+    return _NARROW.get(value) or _unknown(value)
 
 
 def grid(precision: str) -> str:

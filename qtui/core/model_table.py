@@ -140,6 +140,23 @@ SOURCES: tuple[SourceKind, ...] = (
         title="built-in model",
         cells=tuple((f, ("*",)) for f in frameworks.IDS),
     ),
+    SourceKind(
+        id="onnx",
+        title="ONNX model",
+        cells=(
+            ("onnxruntime", ("*",)),
+            ("openvino", ("fp32", "fp16", "int8_static")),
+        ),
+        reasons=(
+            (("openvino", "int8_dynamic"), (
+                "not offered for an ONNX model: OpenVINO quantizes no activations at run time on a "
+                "CPU, and qtui's OpenVINO INT8 dynamic for built-ins is weight-only compression; "
+                "use ONNX Runtime INT8 dynamic or OpenVINO INT8 static"
+            )),
+            (("tflite", "*"), "an ONNX model cannot be converted to TensorFlow Lite here (qtui converts from PyTorch)"),
+            (("torch", "*"), "PyTorch cannot run an ONNX model"),
+        ),
+    ),
 )
 _SOURCES_BY_ID = {s.id: s for s in SOURCES}
 

@@ -436,11 +436,17 @@ def non_ascii_note(text: str) -> str | None:
     return None
 
 
+def _is_model_file(value: object) -> bool:
+    """A path to the user's own model file (ONNX) rather than a built-in name."""
+    return isinstance(value, str) and value.lower().endswith(".onnx") and is_plain(value)
+
+
 def _check_choice(key: str, value: str, allowed: tuple[str, ...], source: str | None) -> None:
     if value not in allowed:
         close = [a for a in allowed if sorted(a.lower()) == sorted(value.lower())]
         close = close or difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
+        files = " or the path of an .onnx file" if key in ("model", "sweep.models") else ""
         odd = non_ascii_note(value)
         if odd:  # a Cyrillic 'ѕ' in int8_static looks right and is not
             raise ProfileError(
@@ -449,7 +455,7 @@ def _check_choice(key: str, value: str, allowed: tuple[str, ...], source: str | 
                 key,
             )
         raise ProfileError(
-            f"{_where(source)}key '{key}': {_show(value)} is not one of {', '.join(allowed)}{hint}",
+            f"{_where(source)}key '{key}': {_show(value)} is not one of {', '.join(allowed)}{files}{hint}",
             key,
         )
 
@@ -517,8 +523,11 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
         )
     for key, allowed in _CHOICES.items():
         value = _get(profile, key)
-        if value is not None:  # None: an optional table that is absent ([input])
-            _check_choice(key, value, allowed, source)
+        if value is None:  # an optional table that is absent ([input])
+            continue
+        if key == "model" and _is_model_file(value):
+            continue  # the user's model file: checked when it is used (model_source)
+        _check_choice(key, value, allowed, source)
     if not profile.name.strip():
         raise ProfileError(f"{_where(source)}key 'name' must not be empty", "name")
     if (
@@ -563,6 +572,8 @@ def validate(profile: RunProfile, source: str | None = None, *, strict: bool = T
         for key, allowed in _SWEEP_CHOICES.items():
             values = getattr(profile.sweep, key)
             for value in values:
+                if key == "models" and _is_model_file(value):
+                    continue
                 _check_choice(f"sweep.{key}", value, allowed, source)
             if strict:
                 twice = sorted({v for v in values if values.count(v) > 1})

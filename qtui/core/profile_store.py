@@ -138,7 +138,9 @@ def name_note(name: str) -> str | None:
 def suggest_name(profile: RunProfile) -> str:
     """A file name that says what the profile runs, e.g. `mobilenet_v2-openvino-int8_static-offline`
     (never a shipped profile's name)."""
-    name = f"{profile.model}-{profile.framework}-{profile.precision}-{profile.scenario.lower()}"
+    from qtui.core.model_source import model_slug
+
+    name = f"{model_slug(profile.model)}-{profile.framework}-{profile.precision}-{profile.scenario.lower()}"
     if profile.mode != "performance":
         name += f"-{profile.mode}"
     return name if not is_shipped_name(name) else f"{name}-mine"

@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core import labels as names
+from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES
 from qtui.core.profile import FRAMEWORKS, PRECISIONS
 from qtui.core.results import (
     DISTURBING_KINDS,
@@ -136,7 +137,7 @@ class Recommendation:
     def title(self) -> str:
         metric = scenario_metric(self.scenario)
         better = "higher" if metric.higher_is_better else "lower"
-        return f"{MODEL_TITLES.get(self.model, self.model)} · {self.scenario} · {self.device} ({metric.label}, {better} is better)"
+        return f"{names.title(self.model)} · {self.scenario} · {self.device} ({metric.label}, {better} is better)"
 
     # -- text ---------------------------------------------------------------------------------------
     def text_lines(self) -> list[str]:

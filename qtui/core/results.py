@@ -44,8 +44,9 @@ from pathlib import Path
 from statistics import median
 from typing import Any, NamedTuple
 
-from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES
+from qtui.core.catalog import FRAMEWORK_TITLES
 from qtui.core.labels import PRECISION_TABLE
+from qtui.core.labels import title as label_title
 from qtui.core.ops import fraction_text
 from qtui.core.profile import (
     FRAMEWORKS,
@@ -1142,7 +1143,7 @@ class StudyTable:
 
     @property
     def title(self) -> str:
-        return f"{MODEL_TITLES.get(self.model, self.model)} · {self.scenario}: {self.metric.label}, ×FP32"
+        return f"{label_title(self.model)} · {self.scenario}: {self.metric.label}, ×FP32"
 
     @property
     def by_device(self) -> bool:
@@ -1295,7 +1296,8 @@ def study_tables(
     key = _RepeatKeys()
     labels = {id(r): device_label(r) for r in chosen}
     tables = []
-    for model in MODELS:
+    # the built-ins in table order, then the user's own model files by name
+    for model in [*MODELS, *sorted({r.profile.model for r in chosen} - set(MODELS))]:
         for scenario in SCENARIOS:
             here = [r for r in chosen if (r.profile.model, r.profile.scenario) == (model, scenario)]
             if not here:

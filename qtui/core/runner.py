@@ -31,6 +31,7 @@ from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
 from qtui.core.loadgen_log import loadgen_figures
 from qtui.core.machine_load import LIVE_LOAD_NOTICE, LoadMonitor, load_warnings
 from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_sample
+from qtui.core.model_source import is_user_model, model_slug
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.profile import RunProfile, threads_refusal
 from qtui.core.results import RunResult, save_result
@@ -96,7 +97,7 @@ def resolve_threads(threads: int) -> int:
 
 def new_run_id(profile: RunProfile) -> str:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{profile.model}-{profile.framework}-{profile.precision}-{profile.scenario}-{secrets.token_hex(2)}"
+    return f"{stamp}-{model_slug(profile.model)}-{profile.framework}-{profile.precision}-{profile.scenario}-{secrets.token_hex(2)}"
 
 
 class RunError(Exception):
@@ -174,6 +175,15 @@ class _Run:
             raise Cancelled()
 
     def _model(self) -> Any:
+        """The FP32 model to prepare from: the built-in torch model with the profile's weights,
+        or the user's inspected ONNX file (`model_source.OnnxModel`)."""
+        if self._loaded_model is None and is_user_model(self.profile.model):
+            from qtui.core.model_source import ModelSourceError, inspect_cached
+
+            try:
+                self._loaded_model = inspect_cached(self.profile.model)
+            except ModelSourceError as exc:
+                raise RunError(str(exc)) from None
         if self._loaded_model is None:
             from qtui.core.models import load_model
 
@@ -271,7 +281,7 @@ class _Run:
         device = self.options.device or p.device
         if device:
             self.result.environment["device"] = device
-        reason = unavailable_reason(p.framework, p.precision)
+        reason = unavailable_reason(p.framework, p.precision, p.model)
         if reason:
             raise RunError(f"{p.framework} {p.precision} cannot run here: {reason}")
         refusal = threads_refusal(p, os.cpu_count())
@@ -317,6 +327,8 @@ class _Run:
         meta = artifact.meta
         self.result.provenance["weights"] = meta.get("weights_provenance", meta.get("weights"))
         self.result.provenance["weights_digest"] = meta.get("weights_digest")
+        if is_user_model(self.profile.model):  # the file's name, digest and size, not its folder
+            self.result.provenance["model"] = self._model().record()
         self.result.artifact = {
             "path": str(artifact.path),
             "key": meta.get("key"),
@@ -740,15 +752,47 @@ class _Run:
             )
         # no checkpoint before the reference: a cached one costs nothing, and a cancel while it
         # is computed keeps what the finished pass measured
-        self.emit(ev.Preparing("computing FP32 torch reference", None))
+        user_model = is_user_model(self.profile.model)
+        self.emit(ev.Preparing("computing the FP32 reference" if user_model else "computing FP32 torch reference", None))
         try:
-            reference = self._reference_logits(dataset, indices)
+            if user_model:
+                reference = self._file_reference_logits(dataset, indices)
+            else:
+                reference = self._reference_logits(dataset, indices)
         except Cancelled:
             self._reference_cancelled = True
             return out
         out["fidelity"] = fidelity(reference, logits)
+        if user_model:
+            out["reference"] = "FP32 ONNX Runtime on the same model file and samples"
+            return out
+        out["fidelity"] = fidelity(reference, logits)
         out["reference"] = "FP32 PyTorch on the same weights and samples"
         return out
+
+    def _file_reference_logits(self, dataset: Any, indices: list[int]) -> np.ndarray:
+        """The outputs of the FP32 artifact of the same model file (ONNX Runtime, the user's
+        graph as it is), for the fidelity of every other precision and framework."""
+        from dataclasses import replace
+
+        from qtui.core.backends import BackendError, get_backend
+
+        fp32 = replace(self.profile, framework="onnxruntime", precision="fp32")
+        artifact, _ = prepare_artifact(fp32, dataset, self._model, self.step, self.stop)
+        backend = get_backend("onnxruntime")
+        try:
+            backend.load(artifact, self.threads, "Offline")
+        except BackendError as exc:
+            raise RunError(str(exc)) from None
+        rows = []
+        try:
+            step = backend.max_batch or 16
+            for i in range(0, len(indices), step):
+                rows.append(np.asarray(backend.predict(dataset.get_batch(indices[i : i + step]))))
+                self.step("computing the FP32 reference", min(1.0, (i + step) / len(indices)))
+        finally:
+            backend.close()
+        return np.concatenate(rows)
 
     def _reference_logits(self, dataset: Any, indices: list[int]) -> np.ndarray:
         import hashlib

@@ -74,7 +74,16 @@ def dist_version(name: str) -> str | None:
 
 
 def weights_identity(profile: RunProfile) -> str:
-    """A stable identity of the weights that needs no torch: seed, published file, or file hash."""
+    """A stable identity of the weights that needs no torch: seed, published file, or file hash;
+    for the user's ONNX model the sha256 of the file and its external data (its weights live in
+    it: the profile's weights key does not apply)."""
+    from qtui.core.model_source import ModelSourceError, inspect_cached, source_kind
+
+    if source_kind(profile.model) == "onnx":
+        try:
+            return f"onnx-file:{inspect_cached(profile.model).digest}"
+        except ModelSourceError as exc:
+            raise PrepareError(str(exc)) from None
     source = profile.weights.source
     if source == "random":
         from qtui.core.models.weights import RANDOM_WEIGHTS_VERSION

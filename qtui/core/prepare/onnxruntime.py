@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from qtui.core.model_source import OnnxModel
 from qtui.core.prepare import PrepareError, dist_version
 from qtui.core.prepare import check_supported as _check
 from qtui.core.quiet import quiet_python
@@ -171,8 +172,51 @@ def tool_versions() -> dict[str, str | None]:
     }
 
 
+#: Above this a copied user model keeps its weights in one external-data file beside it
+#: (a protobuf message cannot exceed 2 GiB).
+_INLINE_LIMIT = 1_800_000_000
+
+
+def copy_user_model(model: OnnxModel, path: Path) -> None:
+    """The user's ONNX model (with its external data) as the FP32 artifact at `path`: weights
+    inline, or in `<name>.data` beside it when too large; then checked by creating an ONNX
+    Runtime session, so an operator or opset ONNX Runtime lacks is named now, as the user's
+    mistake (PrepareError), not as a failed run."""
+    import onnx
+
+    with _quiet():
+        loaded = onnx.load(str(model.path), load_external_data=True)
+        if loaded.ByteSize() > _INLINE_LIMIT:
+            onnx.save_model(loaded, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=path.name + ".data")
+        else:
+            onnx.save_model(loaded, str(path))
+    refused = runtime_refusal(path)
+    if refused:
+        raise PrepareError(f"ONNX Runtime cannot run model {model.name}: {refused}")
+
+
+def runtime_refusal(path: Path) -> str | None:
+    """Why ONNX Runtime's CPU execution provider refuses the ONNX model at `path` (an operator
+    or opset it lacks, an invalid graph), in one line; None when it loads."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    try:
+        ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own Fail/InvalidGraph/NotImplemented types
+        text = " ".join(str(exc).split())
+        return text.split("] ", 1)[-1][:300] or type(exc).__name__
+    return None
+
+
 def export_fp32(loaded: Any, path: Path) -> None:
-    """Export the eval-mode torch model to ONNX (legacy TorchScript exporter, dynamic batch)."""
+    """Export the eval-mode torch model to ONNX (legacy TorchScript exporter, dynamic batch);
+    a user's ONNX model is copied instead (`copy_user_model`)."""
+    if isinstance(loaded, OnnxModel):
+        copy_user_model(loaded, path)
+        return
     import torch
 
     dummy = torch.zeros(1, 3, 224, 224)
@@ -314,6 +358,8 @@ def prepare(
         raise PrepareError("INT8 static quantization needs calibration images (none were given)")
     final = out_dir / "model.onnx"
     details: dict[str, Any] = {"opset": OPSET, "source": "torch → ONNX FP32 export"}
+    if isinstance(loaded, OnnxModel):
+        details = {"opset": loaded.opset, "source": f"the user's ONNX file {loaded.name}"}
     if precision == "fp32":
         progress("exporting to ONNX", None)
         export_fp32(loaded, final)

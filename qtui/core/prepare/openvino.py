@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from qtui.core.model_source import OnnxModel
 from qtui.core.paths import decline_openvino_telemetry
 from qtui.core.prepare import PrepareError, dist_version
 from qtui.core.prepare import check_supported as _check
@@ -172,9 +173,35 @@ def _no_telemetry(nncf: bool = False) -> Iterator[None]:
 # -- the recipe ------------------------------------------------------------------------------
 
 
-def convert(loaded: Any) -> Any:
-    """The torch model as an `ov.Model` with input `[-1, 3, 224, 224]` (dynamic batch)."""
+def runtime_refusal(path: Path) -> str | None:
+    """Why OpenVINO's ONNX frontend refuses the ONNX model at `path` (an operator it lacks), in
+    one line; None when it reads it."""
     import openvino as ov
+
+    try:
+        with _quiet(), _no_telemetry():
+            ov.Core().read_model(str(path))
+    except Exception as exc:  # OpConversionFailure, GeneralFailure, …
+        return " ".join(str(exc).split())[:300] or type(exc).__name__
+    return None
+
+
+def convert(loaded: Any) -> Any:
+    """The torch model as an `ov.Model` with input `[-1, 3, 224, 224]` (dynamic batch); a user's
+    ONNX model through OpenVINO's ONNX frontend, its batch dimension left as the file has it
+    (an operator the frontend lacks is a PrepareError naming it)."""
+    import openvino as ov
+
+    if isinstance(loaded, OnnxModel):
+        try:
+            with _quiet(), _no_telemetry():
+                model = ov.convert_model(str(loaded.path))
+        except Exception as exc:  # OpConversionFailure, GeneralFailure, …
+            text = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise PrepareError(f"OpenVINO cannot convert model {loaded.name}: {text}") from None
+        batch = loaded.input_shape[0]
+        model.reshape({model.inputs[0]: ov.PartialShape([batch if isinstance(batch, int) else -1, *INPUT_SHAPE[1:]])})
+        return model
     import torch
 
     with _quiet(), _no_telemetry():
@@ -231,8 +258,9 @@ def prepare(
     progress("converting to OpenVINO IR", None)
     model = convert(loaded)
     details: dict[str, Any] = {
-        "converter": "openvino.convert_model (PyTorch frontend)",
-        "input_shape": list(INPUT_SHAPE),
+        "converter": "openvino.convert_model (ONNX frontend)" if isinstance(loaded, OnnxModel)
+        else "openvino.convert_model (PyTorch frontend)",
+        "input_shape": [d.get_length() if d.is_static else -1 for d in model.inputs[0].get_partial_shape()],
         "weights": "f32",
     }
     compress_to_fp16 = False

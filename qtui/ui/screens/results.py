@@ -69,8 +69,6 @@ from qtui.ui.widgets.histogram import LatencyHistogram
 STATUS_SHORT = {"cancelled": "cancel"}
 FILTERS = (("model", MODELS, MODEL_TITLES), ("framework", FRAMEWORKS, FRAMEWORK_TITLES),
            ("precision", PRECISIONS, PRECISION_TITLES), ("scenario", SCENARIOS, SCENARIO_TITLES))
-#: The names the results table draws where there is room (the app's titles) and where there is not.
-FULL_NAMES = {**MODEL_TITLES, **FRAMEWORK_TITLES, **PRECISION_TITLES, **SCENARIO_TITLES}
 
 
 @dataclass(frozen=True)
@@ -159,7 +157,7 @@ def row_cells(result: RunResult, baseline: RunResult | None) -> RowCells:
         style=_status_style(result.status),
     )
     names = tuple(
-        (FULL_NAMES.get(v, v), short(v)) for v in (p.model, p.framework, p.precision, p.scenario)
+        (labels.title(v), short(v)) for v in (p.model, p.framework, p.precision, p.scenario)
     )
     figures = {
         "metric": metric_text(result), "p50": _percentile_text(result, "p50"), "p99": _percentile_text(result, "p99"),

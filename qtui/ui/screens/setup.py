@@ -20,10 +20,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Collapsible, Header, Input, Label, Select, Static
 
-from qtui.core import labels
+from qtui.core import labels, model_table
 from qtui.core.catalog import (
     FRAMEWORK_TITLES,
     MODEL_TITLES,
@@ -33,6 +34,7 @@ from qtui.core.catalog import (
     matrix,
 )
 from qtui.core.loadgen import PRESET_SETTINGS
+from qtui.core.model_source import is_user_model, source_kind
 from qtui.core.profile import (
     FRAMEWORKS,
     MODES,
@@ -45,6 +47,7 @@ from qtui.core.profile import (
     save,
     to_dict,
 )
+from qtui.core.text import one_line
 from qtui.ui.widgets.footer import KeysFooter
 
 WEIGHT_KINDS = (("random (seeded)", "random"), ("torchvision", "torchvision"), ("file (.pth)", "file"))
@@ -84,6 +87,15 @@ def _options(titles: dict[str, str], keys: Iterable[str]) -> list[tuple[str, str
     return [(titles.get(k, k), k) for k in keys]
 
 
+def _model_options(model: str) -> list[tuple[str, str]]:
+    """The built-in models (the model table's titles), and the profile's own model file by
+    its name when it has one."""
+    out = _options(MODEL_TITLES, MODEL_TITLES)
+    if is_user_model(model):
+        out.append((one_line(Path(model).name), model))
+    return out
+
+
 class SetupScreen(Screen[None]):
     """Menus → RunProfile; run it, save it, load a saved one."""
 
@@ -99,7 +111,8 @@ class SetupScreen(Screen[None]):
     def __init__(self, profile: RunProfile | None = None) -> None:
         super().__init__()
         self.base = profile or RunProfile()
-        self.availability: dict[tuple[str, str], Availability] = {
+        #: what this machine can run; a model's kind of source may refuse more (`availability`)
+        self._machine: dict[tuple[str, str], Availability] = {
             (a.framework, a.precision): a for a in matrix()
         }
         self.profile: RunProfile | None = self.base
@@ -109,7 +122,7 @@ class SetupScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         p = self.base
         choices: list[tuple[str, Select[str] | Input]] = [
-            ("Model", _menu("model", _options(MODEL_TITLES, MODEL_TITLES), p.model)),
+            ("Model", _menu("model", _model_options(p.model), p.model)),
             ("Framework", _menu("framework", self._framework_options(), p.framework)),
             ("Precision", _menu("precision", self._precision_options(p.framework), p.precision)),
             ("Scenario", _menu("scenario", _options(SCENARIO_TITLES, SCENARIO_TITLES), p.scenario)),
@@ -152,6 +165,23 @@ class SetupScreen(Screen[None]):
         self._refresh()
 
     # -- options from the catalog ---------------------------------------------------------------
+    @property
+    def availability(self) -> dict[tuple[str, str], Availability]:
+        """What can run here for the chosen model: the machine's cells, less those its kind of
+        source cannot fill (an ONNX file: ONNX Runtime and OpenVINO only), with that reason."""
+        try:
+            model = self._select("model")
+        except NoMatches:  # before the menus exist
+            model = self.base.model
+        kind = source_kind(model)
+        if kind in ("builtin", "unknown"):
+            return self._machine
+        row = model_table.source_kind(kind)
+        return {
+            (f, p): a if row.allows(f, p) else Availability(f, p, False, row.reason(f, p) or "")
+            for (f, p), a in self._machine.items()
+        }
+
     def _framework_options(self) -> list[tuple[str, str]]:
         out = []
         for f in FRAMEWORKS:
@@ -209,6 +239,18 @@ class SetupScreen(Screen[None]):
     @on(Select.Changed)
     @on(Input.Changed)
     def _changed(self) -> None:
+        self._refresh()
+
+    @on(Select.Changed, "#model")
+    def _model_changed(self) -> None:
+        """Another model may fill other cells: mark the frameworks and precisions again."""
+        framework = self.query_one("#framework", Select)
+        precision = self.query_one("#precision", Select)
+        current = (framework.value, precision.value)
+        with self.prevent(Select.Changed):
+            framework.set_options(self._framework_options())
+            precision.set_options(self._precision_options(self._select("framework") if current[0] is Select.BLANK else str(current[0])))
+            framework.value, precision.value = current
         self._refresh()
 
     @on(Select.Changed, "#framework")
@@ -295,6 +337,9 @@ class SetupScreen(Screen[None]):
         self.base = profile
         p = profile
         with self.prevent(Select.Changed, Input.Changed):
+            self.query_one("#model", Select).set_options(_model_options(p.model))
+            self.query_one("#model", Select).value = p.model
+            self.query_one("#framework", Select).set_options(self._framework_options())
             self.query_one("#framework", Select).value = p.framework
             self.query_one("#precision", Select).set_options(self._precision_options(p.framework))
             for wid, value in (
@@ -347,7 +392,7 @@ class SetupScreen(Screen[None]):
             return
         skip = tuple(sorted({
             (c.framework, c.precision) for c in plan(profile, StudyOptions())
-            if unavailable_reason(c.framework, c.precision)
+            if unavailable_reason(c.framework, c.precision, c.model)
         }))
         if not plan(profile, StudyOptions(skip=skip)):
             self.notify("nothing in this study can run here", title="Cannot run", severity="error", markup=False)

@@ -1,0 +1,55 @@
+"""The setup screen with the user's ONNX model loaded from a profile: the model menu shows the
+file by its name, and the grid and the reason refuse the cells an ONNX model cannot fill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Select
+
+from qtui.core import model_table
+from qtui.ui.app import QtuiApp
+from qtui.ui.screens.setup import SetupScreen
+from tests.conftest import small_profile
+from tests.ui.conftest import screen_text
+
+
+async def test_an_onnx_model_refuses_the_cells_its_source_cannot_fill(tmp_path: Path) -> None:
+    model = str(tmp_path / "deep" / "folder" / "my_net.onnx")
+    app = QtuiApp(profile=small_profile(model=model))
+    kind = model_table.source_kind("onnx")
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SetupScreen)
+        assert screen.query_one("#model", Select).value == model
+        await pilot.pause()
+        assert "my_net.onnx" in screen_text(app) and "deep/folder" not in screen_text(app)
+        for framework, precision in (("tflite", "fp32"), ("torch", "int8_static"), ("openvino", "int8_dynamic")):
+            assert not screen.availability[(framework, precision)].available
+            screen.query_one("#framework", Select).value = framework
+            screen.query_one("#precision", Select).value = precision
+            await pilot.pause()
+            shown = " ".join(str(screen.query_one("#reason").content).split())
+            assert "cannot run here" in shown and kind.reason(framework, precision) in shown
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert isinstance(app.screen, SetupScreen)  # refused, not started
+        # a built-in again: the machine's own cells
+        screen.query_one("#model", Select).value = "mobilenet_v2"
+        await pilot.pause()
+        assert screen.availability[("openvino", "int8_dynamic")].reason != kind.reason("openvino", "int8_dynamic")
+
+
+def test_a_results_row_names_a_model_file_by_its_name_in_both_layouts() -> None:
+    from dataclasses import replace
+
+    from qtui.core.model_table import TABLE
+    from qtui.ui.screens.results import row_cells
+    from tests.ui.conftest import fake_result
+
+    mine = fake_result("r-mine", "2026-01-02T10:00:00+00:00")
+    mine = replace(mine, profile=replace(mine.profile, model="/home/me/deep/my_net.onnx"))
+    assert row_cells(mine, None).names[0] == ("my_net.onnx", "my_net.onnx")
+    for m in TABLE:
+        builtin = replace(mine, profile=replace(mine.profile, model=m.id))
+        assert row_cells(builtin, None).names[0] == (m.title, m.short)
