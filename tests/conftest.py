@@ -94,7 +94,7 @@ class ChildOutput:
             self._stderr.put(line)
         self._stderr.put(None)
 
-    def wait_for(self, match: str | Callable[[str], object], timeout: float = 240) -> str:
+    def wait_for(self, match: str | Callable[[str], object], timeout: float = 600) -> str:
         """The stderr lines up to and including the first that contains `match` (or for which
         `match(line)` is true). Fails, ending the child, after `timeout` s or when stderr ends."""
         test = (lambda line: match in line) if isinstance(match, str) else match
@@ -154,3 +154,31 @@ def mid_measurement(line: str) -> bool:
     """A progress line that shows completed queries and more to come (the run is under way)."""
     m = PROGRESS_LINE.match(line)
     return bool(m) and int(m.group(1)) > 0 and (m.group(2) is None or int(m.group(1)) < int(m.group(2)))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The CPU family the suite runs on and which CPU-dependent expectations apply here: the
+    tests assert what executed, and a floor picked by what executed is named here, so a red
+    test on another CPU family reads against this line."""
+    import platform
+
+    from qtui.core.environment import cpu_flags, cpu_model, describe_isa, isa_summary
+    from qtui.core.prepare import onnxruntime as ortprep
+
+    machine = platform.machine()
+    isa = describe_isa({"machine": machine, "isa": isa_summary(cpu_flags(), machine)})
+    recipe = ortprep.static_recipe()
+    act = "U8S8" if recipe["activations"] == "uint8" else "S8S8"
+    rr = "on (no VNNI: 7-bit weights)" if recipe["reduce_range"] else "off"
+    return [
+        f"CPU: {cpu_model() or 'unknown model'} — {isa}",
+        f"ONNX Runtime INT8 static recipe here: {act}, reduce_range {rr} → fidelity floors "
+        f"{ort_int8_static_floor_key(recipe)!r} (tests/core/test_matrix_onnxruntime.py THRESHOLDS)",
+    ]
+
+
+def ort_int8_static_floor_key(details: dict[str, Any]) -> str:
+    """Which ONNX Runtime INT8 static fidelity floors apply to an artifact, from the recipe its
+    details record: activations' type, and `-rr` when prepared with reduce_range (x86 without
+    VNNI), which quantizes weights to 7 bits and lowers fidelity."""
+    return f"{details['activations']}{'-rr' if details.get('reduce_range') else ''}"

@@ -89,24 +89,45 @@ def test_bad_bundles(tmp_path: Path) -> None:
         bundle.export_bundle(tmp_path / "empty.tar.gz", [])
 
 
-def test_runtime_limit_refuses_even_an_imported_artifact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """OpenVINO INT8 static on a Pi 4: importing the artifact does not make it runnable there."""
-    import qtui.core.prepare.onnxruntime as ort_prep
+#: /proc/cpuinfo `Features` of a Raspberry Pi 4 (Cortex-A72: no dot product) and a Pi 5
+#: (Cortex-A76: `asimddp`), as the boards print them.
+PI4_FEATURES = frozenset("fp asimd evtstrm crc32 cpuid".split())
+PI5_FEATURES = frozenset("fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp".split())
+
+
+@pytest.mark.parametrize("board", ["pi4", "pi5"])
+def test_openvino_int8_static_is_refused_on_a_pi_4_even_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, board: str) -> None:
+    """The README: OpenVINO offers INT8 static only where the CPU has dot-product instructions
+    (`asimddp`: Pi 5); on the Pi 4's Cortex-A72 its CPU plugin cannot compile INT8 convolutions,
+    so qtui refuses it, even from an imported bundle. A real OpenVINO INT8 static artifact is
+    prepared here, imported on a "Pi" (its CPU's machine type and features: the inputs of the
+    rule), and judged by what the README says of that board."""
+    pytest.importorskip("openvino")
+    pytest.importorskip("nncf")
+    import qtui.core.prepare.openvino as ov_prep
     from qtui.core.catalog import availability
 
-    profile = small_profile()
+    profile = small_profile(framework="openvino", precision="int8_static")
     artifact, _ = prepare_only(profile)
     path = bundle.export_bundle(tmp_path / "b.tar.gz", [artifact])
-    _other_machine(monkeypatch, tmp_path / "pi-cache", {"torch": None, "onnx": None, "opset": "17"})
-    bundle.import_bundle(path)
-    monkeypatch.setattr(ort_prep, "runtime_unavailable_reason", lambda precision: "no kernels on this CPU (test)", raising=False)
-    assert availability("onnxruntime", "fp32") == type(availability("onnxruntime", "fp32"))(
-        "onnxruntime", "fp32", False, "no kernels on this CPU (test)"
-    )
-    with pytest.raises(PrepareError, match="no kernels on this CPU"):
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(tmp_path / "pi-cache"))
+    assert [i.status for i in bundle.import_bundle(path)] == ["imported"]
+    monkeypatch.setattr(ov_prep, "_arm", lambda: True)
+    monkeypatch.setattr(ov_prep, "_cpu_flags", lambda: PI4_FEATURES if board == "pi4" else PI5_FEATURES)
+
+    offered = availability("openvino", "int8_static")
+    assert availability("openvino", "fp32").available  # FP32 runs on both boards
+    if board == "pi5":
+        assert offered.available, offered.reason
+        found, hit = prepare_only(profile)  # the imported artifact, nothing prepared
+        assert hit and found.path.read_bytes() == artifact.path.read_bytes()
+        return
+    assert not offered.available
+    assert "asimddp" in offered.reason and "Cortex-A72" in offered.reason
+    with pytest.raises(PrepareError, match="cannot compile INT8 convolutions"):
         find_or_prepare(profile, lambda: None, None, None, lambda s, f: None)
     result = run(profile)
-    assert result.status == "failed" and "no kernels on this CPU" in result.message
+    assert result.status == "failed" and "asimddp" in result.message
 
 
 def _python_3_11_2_tarfile(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,13 +9,22 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from qtui import cli
+from tests.conftest import child_output, mid_measurement
+
+#: `python -c` program: qtui's CLI with a progress line every 0.2 s on a non-terminal (10 s by
+#: default), so that a test sees the measurement under way before it sends a signal.
+FAST_PROGRESS = """
+import sys
+from qtui import cli
+cli._ProgressPrinter.period_s = 0.2
+cli.main(sys.argv[1:], prog_name="qtui")
+"""
 
 PROFILE = """schema_version = 1
 name = "mini-study"
@@ -110,19 +119,15 @@ def test_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
     profile = _profile(tmp_path, queries=400)
     cmd = [sys.executable, "-c", QUIET_QTUI, "study", str(profile), "--results-dir", str(results)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:  # interrupt during the second measurement
-        seen.append(line)
-        if line.startswith("[2/4] measuring"):
-            while not any("LoadGen" in s for s in seen[-3:]):
-                seen.append(proc.stderr.readline())
-            time.sleep(0.5)
-            proc.send_signal(signal.SIGHUP)  # the SSH connection dropped
-            break
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, "".join(seen) + err
+    proc = subprocess.Popen([sys.executable, "-c", FAST_PROGRESS, *cmd[3:]], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    # interrupt during the second measurement, once queries have completed and more are to come
+    out_ = child_output(proc)
+    seen = out_.wait_for(lambda line: line.startswith("[2/4] measuring"), 600)
+    seen += out_.wait_for(mid_measurement, 240)
+    proc.send_signal(signal.SIGHUP)  # the SSH connection dropped
+    out, err = out_.communicate(timeout=300)
+    assert proc.returncode == 130, seen + err
     assert "study interrupted: run the same command again" in err
     resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert resumed.returncode == 0, resumed.stderr

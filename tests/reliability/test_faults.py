@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from qtui.core import paths
+from tests.conftest import child_output
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--set", "dataset.count=32", "--set", "dataset.performance_sample_count=32", "--set", "warmup_queries=2"]
@@ -42,19 +43,14 @@ def _qtui(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "qtui", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
 
 
-def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 240) -> str:
-    """stderr lines until one contains `needle` (all of them, for the failure message)."""
-    assert proc.stderr is not None
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen += line
-        if needle in line:
-            return seen
-    raise AssertionError(f"never saw {needle!r}:\n{seen}")
+def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 600) -> str:
+    """stderr lines until one contains `needle` (all of them, for the failure message), with a
+    real deadline (`tests.conftest.ChildOutput`); `_communicate` collects the rest."""
+    return child_output(proc).wait_for(needle, timeout)
+
+
+def _communicate(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    return child_output(proc).communicate(timeout)
 
 
 def _saved_statuses(results: Path) -> list[str]:
@@ -106,7 +102,7 @@ def test_signal_during_an_uninterruptible_preparation_step_saves_cancelled_and_e
     proc = _slow_export_run(cache, results, "--json")
     seen = _wait_for_line(proc, "inside a long C++ step")
     proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=120)
+    stdout, stderr = _communicate(proc, 120)
     stderr = seen + stderr
     assert "ends in the background" in stderr, stderr  # the path under test was taken
     assert "terminate called" not in stderr and "Traceback" not in stderr, stderr
@@ -125,7 +121,7 @@ def test_second_signal_ends_at_once(tmp_path: Path) -> None:
     seen = _wait_for_line(proc, "inside a long C++ step")
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGINT)  # not a second SIGTERM: two pending alike merge into one
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = _communicate(proc, 60)
     assert proc.returncode == 130, seen + stderr
     assert "interrupted twice, exiting now" in stderr
     assert "terminate called" not in stderr
@@ -140,7 +136,7 @@ def test_repeated_sighup_counts_once(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGHUP)
     seen += _wait_for_line(proc, "SIGHUP received: cancelling")
     proc.send_signal(signal.SIGHUP)
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = _communicate(proc, 60)
     assert proc.returncode == 130, seen + stderr
     assert "interrupted twice" not in stderr
     assert _saved_statuses(results) == ["cancelled"]
@@ -439,7 +435,7 @@ def test_preparation_killed_with_sigkill_is_cleaned_at_the_next_start(tmp_path: 
         _wait_for_line(proc, "exporting to ONNX")
     finally:
         proc.kill()
-        proc.communicate(timeout=60)
+        _communicate(proc, 60)
     left = _staging_left(cache)
     assert len(left) == 1 and left[0].split(".tmp-")[1].split("-")[0] == str(proc.pid), left
 
@@ -466,7 +462,7 @@ def test_sigterm_during_qtui_prepare_removes_its_staging_folder(tmp_path: Path) 
     )
     seen = _wait_for_line(proc, "exporting to ONNX")
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=120)
+    _, stderr = _communicate(proc, 120)
     assert proc.returncode == 130, seen + stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert _staging_left(cache) == []
