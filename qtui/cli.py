@@ -74,6 +74,21 @@ class FilterValue(click.ParamType):
         return found
 
 
+class ModelValue(FilterValue):
+    """A model to prepare or run (`prepare --model`): a built-in, read like every filter, or the
+    path of the user's own model file, passed on as it is (the profile checks it)."""
+
+    def __init__(self) -> None:
+        super().__init__("model")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from qtui.core.model_source import source_kind
+
+        if source_kind(str(value)) not in ("builtin", "unknown"):
+            return str(value)
+        return super().convert(value, param, ctx)
+
+
 MODEL_FILTER, FRAMEWORK_FILTER = FilterValue("model"), FilterValue("framework")
 PRECISION_FILTER, SCENARIO_FILTER = FilterValue("precision"), FilterValue("scenario")
 
@@ -949,7 +964,7 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 
 @main.command()
 @click.argument("profile", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", default=None, help=" | ".join(MODELS) + " | a model file")
+@click.option("--model", type=ModelValue(), default=None, help=" | ".join(MODELS) + " | a model file (.onnx)")
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None, help="onnxruntime | openvino | tflite | torch")
 @click.option("--precision", type=PRECISION_FILTER, default=None, help="fp32 | fp16 | int8_dynamic | int8_static")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE")
