@@ -701,13 +701,14 @@ class _Run:
                     "; LoadGen was still finishing after the cancel (its logs may be incomplete) "
                     "and was left to end in the background"
                 )
-        elif not detail:
+        elif not detail or (not accuracy and "result_validity" not in detail):
             # no verdict to give: LoadGen could not keep its log (the folder turned read-only,
-            # the disk filled up, the file went away), which says nothing about the run itself
+            # the disk filled up mid-write, the file went away), which says nothing about the
+            # run itself
             self.result.status = "failed"
             self.result.message = (
-                f"LoadGen's log not saved: {detail_path} is missing or unreadable (is the results "
-                "folder writable?); qtui's own figures are kept"
+                f"LoadGen's log not saved: {detail_path} is missing, unreadable or cut short (is "
+                "the results folder writable, its disk full?); qtui's own figures are kept"
             )
         elif self._reference_cancelled:
             self.result.loadgen["validity"] = "n/a (accuracy mode)"

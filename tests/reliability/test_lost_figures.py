@@ -296,3 +296,23 @@ def test_cancel_after_the_accuracy_pass_with_a_cached_reference_loses_nothing(mo
     result = runner.run(small_profile(mode="accuracy"), on_event, stop)
     assert result.status == "ok", result.message
     assert result.accuracy is not None and result.accuracy["fidelity"] == first.accuracy["fidelity"]
+
+
+def test_detail_log_cut_short_by_a_full_disk_is_not_saved_never_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen on a full tmpfs: LoadGen's detail log written only in part (no verdict line), which
+    was reported as "LoadGen: INVALID — see log"."""
+    from qtui.core import loadgen, runner
+
+    real = loadgen.run_loadgen
+
+    def cut_short(sut: Any, qsl: Any, settings: Any, log_dir: Path) -> None:
+        real(sut, qsl, settings, log_dir)
+        log = log_dir / "mlperf_log_detail.txt"
+        lines = log.read_text().splitlines(keepends=True)
+        log.write_text("".join(line for line in lines if "result_validity" not in line)[: len(lines) // 2 * 80])
+
+    monkeypatch.setattr(loadgen, "run_loadgen", cut_short)
+    result = runner.run(small_profile())
+    assert result.status == "failed"
+    assert "INVALID" not in result.message and "LoadGen's log not saved" in result.message
+    assert result.latency_ms["p90"] > 0
