@@ -182,3 +182,21 @@ def ort_int8_static_floor_key(details: dict[str, Any]) -> str:
     details record: activations' type, and `-rr` when prepared with reduce_range (x86 without
     VNNI), which quantizes weights to 7 bits and lowers fidelity."""
     return f"{details['activations']}{'-rr' if details.get('reduce_range') else ''}"
+
+
+#: `qtui` in a child process with no load warning, for tests that check resuming rather than the
+#: machine's load: a study measures a run disturbed by other processes again
+#: (tests/core/test_disturbed.py), and a busy test machine (CI runs the emulated Pi beside the
+#: tests) would change the counts they check. Use as `[sys.executable, "-c", QUIET_QTUI, ...]`.
+QUIET_QTUI = (
+    "import sys; import qtui.core.machine_load as m; m.OTHER_CPU_WARN_FRACTION = 1e9; "
+    "from qtui.cli import main; sys.argv[0] = 'qtui'; main()"
+)
+
+
+@pytest.fixture()
+def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No load warning in this process (see QUIET_QTUI)."""
+    from qtui.core import machine_load
+
+    monkeypatch.setattr(machine_load, "OTHER_CPU_WARN_FRACTION", 1e9)

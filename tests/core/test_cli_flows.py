@@ -95,7 +95,7 @@ def test_study_cancelled_by_a_signal_saves_the_run_and_exits_130(tmp_path: Path,
 
 
 # -- --quiet -----------------------------------------------------------------------------------------
-def test_quiet_prints_no_progress_but_the_result(tmp_path: Path) -> None:
+def test_quiet_prints_no_progress_but_the_result(tmp_path: Path, quiet_machine: None) -> None:
     profile = str(_profile(tmp_path))
     loud = _invoke("run", profile, "--results-dir", str(tmp_path / "a"))
     quiet = _invoke("run", profile, "--results-dir", str(tmp_path / "b"), "--quiet")
@@ -109,12 +109,12 @@ def test_quiet_prints_no_progress_but_the_result(tmp_path: Path) -> None:
     study_quiet = _invoke("study", profile, "--results-dir", str(tmp_path / "c"), "--quiet", "--set", "study.quality=false")
     assert study_quiet.exit_code == 0, study_quiet.output
     assert "[1/1]" not in study_quiet.stderr and "LoadGen" not in study_quiet.stderr
-    assert "study: 1 runs measured, 0 already measured here, 0 failed" in study_quiet.stderr
+    assert "study: 1 run measured, 0 already measured here, 0 failed" in study_quiet.stderr
     assert "| ONNX Runtime" in study_quiet.stdout
 
 
 # -- study --repeats / --device / --cooldown -----------------------------------------------------------
-def test_study_repeats_device_and_cooldown_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_study_repeats_device_and_cooldown_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quiet_machine: None) -> None:
     """--repeats 2 measures the cell twice, --device labels both results, --cooldown 55 waits for
     the CPU before each run (a sensor reading 70 °C, then 40 °C) and --cooldown 0 never waits."""
     from qtui.core import thermal
@@ -134,7 +134,7 @@ def test_study_repeats_device_and_cooldown_options(tmp_path: Path, monkeypatch: 
     args = ["study", profile, "--results-dir", str(results), "--set", "study.quality=false"]
     out = _invoke(*args, "--repeats", "2", "--device", "lab-pi", "--cooldown", "55")
     assert out.exit_code == 0, out.output
-    assert "study tiny: 1 combinations × 2 repeats = 2 runs" in out.stderr
+    assert "study tiny: 1 combination × 2 repeats = 2 runs" in out.stderr
     assert out.stderr.count("cooling down: 70 °C (waiting for < 55 °C)") == 2
     assert waits == [55.0, 55.0]
     saved = load_results(results)
@@ -144,7 +144,7 @@ def test_study_repeats_device_and_cooldown_options(tmp_path: Path, monkeypatch: 
     waits.clear()
     other = _invoke(*args, "--repeats", "1", "--device", "lab-pc", "--cooldown", "0")
     assert other.exit_code == 0, other.output
-    assert "study: 1 runs measured, 0 already measured here" in other.stderr
+    assert "study: 1 run measured, 0 already measured here" in other.stderr
     assert waits == [] and "cooling down" not in other.stderr
     assert sorted(r.environment.get("device") for r in load_results(results)) == ["lab-pc", "lab-pi", "lab-pi"]
     # the same label again with 2 repeats: both already measured, nothing runs
@@ -193,7 +193,7 @@ def test_prepare_then_run_prepares_nothing_and_bundles_move_it(tmp_path: Path, m
     bundle = tmp_path / "ort.tar.gz"
     exported = _invoke("bundle", "export", str(bundle), "--framework", "onnxruntime")
     assert exported.exit_code == 0, exported.output
-    assert "wrote 1 artifacts to " in exported.stdout and bundle.is_file()
+    assert "wrote 1 artifact to " in exported.stdout and bundle.is_file()
     empty = _invoke("bundle", "export", str(tmp_path / "none.tar.gz"), "--framework", "openvino")
     assert empty.exit_code == 2, empty.output  # nothing cached to export: refused, no file
     assert not (tmp_path / "none.tar.gz").exists()

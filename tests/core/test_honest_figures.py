@@ -182,7 +182,7 @@ def test_a_run_beside_a_busy_process_is_marked() -> None:
     load = result.environment["load"]
     assert load["other_processes_cores"] > load["warn_above_cores"]
     assert any("other processes kept" in w for w in result.environment["warnings"])
-    assert any(isinstance(e, ev.Log) and "other processes kept" in e.text for e in events)
+    assert any(isinstance(e, ev.Log) and "other processes are keeping the CPU busy" in e.text for e in events)
 
 
 def test_more_threads_than_cores_is_recorded_even_before_loadgen() -> None:
