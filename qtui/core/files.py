@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -71,3 +72,15 @@ def describe_error(path: str | os.PathLike[str], exc: OSError) -> str:
     if isinstance(exc, (NotRegularFile, FileTooLarge)):
         return f"{Path(path)} {exc}"
     return f"{Path(path)}: {exc.strerror or exc}"
+
+
+def probe_write(folder: str | Path) -> None:
+    """Raise OSError unless a file can really be written in `folder`: a probe file created,
+    written and removed (permission bits do not stop root; a read-only mount or a full disk only
+    shows on writing)."""
+    fd, probe = tempfile.mkstemp(prefix=".qtui-write-check-", dir=folder)
+    try:
+        os.write(fd, b"qtui")
+    finally:
+        os.close(fd)
+        os.unlink(probe)

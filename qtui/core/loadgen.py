@@ -15,7 +15,6 @@ import array
 import os
 import stat
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from qtui.core.files import probe_write
 from qtui.core.latency import LatencyRecorder
 from qtui.core.profile import RunProfile
 
@@ -495,12 +495,7 @@ def check_log_dir(log_dir: Path) -> None:
     disk only shows on writing), and each of LoadGen's log files absent or a regular file."""
     where = f"LoadGen cannot write its logs in {log_dir}"
     try:
-        fd, probe = tempfile.mkstemp(prefix=".qtui-write-check-", dir=log_dir)
-        try:
-            os.write(fd, b"qtui")
-        finally:
-            os.close(fd)
-            os.unlink(probe)
+        probe_write(log_dir)
     except OSError as exc:
         raise LogDirError(f"{where}: {exc.strerror or exc}") from None
     for name in LOG_FILES:

@@ -9,11 +9,12 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from qtui.core.files import probe_write
 
 APP = "qtui"
 
@@ -121,12 +122,7 @@ def check_writable(path: Path, origin: str) -> None:
     only shows on writing."""
     _ensure_dir(path, origin)
     try:
-        fd, probe = tempfile.mkstemp(prefix=".qtui-write-check-", dir=path)
-        try:
-            os.write(fd, b"qtui")
-        finally:
-            os.close(fd)
-            os.unlink(probe)
+        probe_write(path)
     except OSError as exc:
         raise DirectoryError(f"cannot write in {origin} {path}: {exc.strerror or exc}") from None
 

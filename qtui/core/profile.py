@@ -36,6 +36,7 @@ import tomli_w
 from qtui.core import frameworks as _frameworks
 from qtui.core import labels as _labels
 from qtui.core import model_table as _model_table
+from qtui.core.files import file_kind
 from qtui.core.text import is_plain
 
 if sys.version_info >= (3, 11):
@@ -865,19 +866,6 @@ def load_with_note(path: str | Path) -> tuple[RunProfile, str | None]:
     return profile, defaults_note(profile, data, str(p))
 
 
-def _file_kind(mode: int) -> str:
-    for test, kind in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return kind
-    return "not a regular file"
-
-
 def _read_profile_text(p: Path) -> str:
     """The file's text, refusing before reading anything but a regular UTF-8 file ≤ 64 KB (a FIFO
     would block the open, a device or a huge file would never end)."""
@@ -890,7 +878,7 @@ def _read_profile_text(p: Path) -> str:
 
     def refuse(mode: int, size: int) -> None:
         if not stat.S_ISREG(mode):
-            raise ProfileError(f"{p}: is {_file_kind(mode)}, not a profile file")
+            raise ProfileError(f"{p}: is {file_kind(mode)}, not a profile file")
         if size > MAX_PROFILE_BYTES:
             raise ProfileError(f"{p}: {size:_} bytes is too large for a profile (at most 64 KB)")
 

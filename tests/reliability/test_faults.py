@@ -344,17 +344,19 @@ def test_unusable_folder_is_refused_before_any_work(tmp_path: Path, variable: st
 def test_read_only_results_folder_is_refused_before_any_work(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A read-only results folder (simulated: creating the probe file raises EROFS, since chmod
     does not stop root): exit 2 naming the folder and the reason."""
+    import tempfile
+
     from qtui import cli
 
     results = tmp_path / "results"
-    real_mkstemp = paths.tempfile.mkstemp
+    real_mkstemp = tempfile.mkstemp
 
     def mkstemp(*args: Any, dir: Any = None, **kwargs: Any) -> Any:  # noqa: A002 - tempfile's name
         if dir is not None and Path(dir) == results:
             raise OSError(errno.EROFS, os.strerror(errno.EROFS))
         return real_mkstemp(*args, dir=dir, **kwargs)
 
-    monkeypatch.setattr(paths.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     out = CliRunner().invoke(cli.main, ["run", "quick", *SMALL, "--results-dir", str(results)])
     assert out.exit_code == 2, out.output
     assert f"cannot write in results folder (--results-dir) {results}: Read-only file system" in out.stderr

@@ -76,9 +76,11 @@ def test_loadgen_log_that_cannot_be_written_is_refused_not_a_segfault(tmp_path: 
 def test_results_folder_made_read_only_before_loadgen_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """The probe really writes in LoadGen's folder right before StartTest (simulated EROFS: root
     ignores chmod): the run fails with the reason, LoadGen never starts."""
-    from qtui.core import loadgen, paths, runner
+    import tempfile
 
-    real_mkstemp = paths.tempfile.mkstemp
+    from qtui.core import loadgen, runner
+
+    real_mkstemp = tempfile.mkstemp
     started: list[bool] = []
     real_start = loadgen.run_loadgen
 
@@ -91,7 +93,7 @@ def test_results_folder_made_read_only_before_loadgen_is_refused(monkeypatch: py
         started.append(True)
         real_start(*args)
 
-    monkeypatch.setattr(paths.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     monkeypatch.setattr(loadgen, "run_loadgen", start)
     result = runner.run(small_profile())
     assert result.status == "failed"
