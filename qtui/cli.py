@@ -433,7 +433,10 @@ class _DefaultToTui(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Every command: Ctrl-C where no command handles it (reading a profile, importing a
-        bundle) ends with one line and exit 130, not click's "Aborted!" and exit 1."""
+        bundle) ends with one line and exit 130, not click's "Aborted!" and exit 1. Each command
+        starts with no pinned streams: a previous invocation in the same process (the tests'
+        CliRunner) must not leave its stdout/stderr behind."""
+        _STREAMS.clear()
         try:
             return super().invoke(ctx)
         except (KeyboardInterrupt, click.exceptions.Abort):
@@ -1125,6 +1128,18 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
         sys.exit(EXIT_FAILED)
 
 
+def _announce_cancel(signals: _CancelSignals, cancelling: str) -> None:
+    """The one line that says a signal is cancelling the work, and how to exit at once."""
+    name = signal.Signals(signals.received[0]).name if signals.received else "SIGINT"
+    if name == "SIGINT":
+        _echo_err(f"\nqtui: {cancelling} (Ctrl-C again to exit at once)…")
+    else:
+        # a repeated SIGHUP counts once (a hang-up delivers it twice): only SIGINT or
+        # SIGTERM end the process at once (`_CancelSignals`)
+        again = "SIGINT or SIGTERM" if name == "SIGHUP" else f"{name} again"
+        _echo_err(f"\nqtui: {name} received: {cancelling} ({again} to exit at once)…")
+
+
 def _interruptible(target: Any, signals: _CancelSignals, what: str = "") -> Any:
     """`target()` in a worker thread while the main thread waits for it, so that Ctrl-C,
     SIGTERM or SIGHUP set `signals.stop` (the worker then cancels cleanly); returns its value.
@@ -1156,14 +1171,9 @@ def _interruptible(target: Any, signals: _CancelSignals, what: str = "") -> Any:
             stop.set()
         if stop.is_set() and not announced:
             announced = True
-            name = signal.Signals(signals.received[0]).name if signals.received else "SIGINT"
-            if name == "SIGINT":
-                _echo_err(f"\nqtui: {cancelling} (Ctrl-C again to exit at once)…")
-            else:
-                # a repeated SIGHUP counts once (a hang-up delivers it twice): only SIGINT or
-                # SIGTERM end the process at once (`_CancelSignals`)
-                again = "SIGINT or SIGTERM" if name == "SIGHUP" else f"{name} again"
-                _echo_err(f"\nqtui: {name} received: {cancelling} ({again} to exit at once)…")
+            _announce_cancel(signals, cancelling)
+    if stop.is_set() and not announced:  # the work ended within one wait after the signal
+        _announce_cancel(signals, cancelling)
     if "error" in box:
         raise box["error"]
     return box.get("value")

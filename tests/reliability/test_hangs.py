@@ -349,7 +349,7 @@ def test_a_failed_or_interrupted_export_leaves_no_tmp_file(tmp_path: Path, monke
     cache = tmp_path / "cache"
     monkeypatch.setenv("QTUI_CACHE_DIR", str(cache))
     _one_artifact_cache(cache)
-    real_add = tarfile.TarFile.add
+    real_add = tarfile.TarFile.addfile  # the export writes each file's bytes (never a link)
 
     def failing_add(self: tarfile.TarFile, *args: Any, **kwargs: Any) -> None:
         real_add(self, *args, **kwargs)  # something is written first
@@ -357,7 +357,7 @@ def test_a_failed_or_interrupted_export_leaves_no_tmp_file(tmp_path: Path, monke
             raise KeyboardInterrupt
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(tarfile.TarFile, "add", failing_add)
+    monkeypatch.setattr(tarfile.TarFile, "addfile", failing_add)
     out_dir = tmp_path / "out"
     out = CliRunner().invoke(cli.main, ["bundle", "export", str(out_dir / "b.tar.gz")])
     assert sorted(p.name for p in out_dir.iterdir()) == []
@@ -512,6 +512,7 @@ def test_a_signal_during_a_study_preparation_cancels_it_like_a_run(tmp_path: Pat
         ROOT,
         SLOW_EXPORT,
         SMALL,
+        _communicate,
         _env,
         _staging_left,
         _wait_for_line,
@@ -525,7 +526,7 @@ def test_a_signal_during_a_study_preparation_cancels_it_like_a_run(tmp_path: Pat
     try:
         seen = _wait_for_line(proc, "inside a long C++ step")
         proc.send_signal(getattr(signal, sig))
-        _, stderr = proc.communicate(timeout=150)  # the slow step alone lasts minutes
+        _, stderr = _communicate(proc, timeout=150)  # the slow step alone lasts minutes
     finally:
         if proc.poll() is None:
             proc.kill()
