@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from qtui.core import events as ev
-from qtui.core.profile import LoadGenSpec, SweepSpec
+from qtui.core.profile import InputSpec, LoadGenSpec, SweepSpec
 from qtui.core.results import load_results
 from qtui.core.study import StudyOptions, completed_runs, machine_identity, plan, run_study
 from tests.conftest import small_profile
@@ -245,7 +245,7 @@ def test_expected_loadgen_seconds_follow_the_stopping_rule() -> None:
 
 # -- every field of a cell's identity ---------------------------------------------------------------
 def _leaf_fields() -> list[str]:
-    """Every profile field, nested tables as `table.field`, but for the labels and the study's
+    """Every profile field, nested tables as `table.field`, but for the labels, `threads_over_cores` (a permission, not a setting) and the study's
     own settings (the README's list, written here, not read from the code under test): each
     one decides what a run measures."""
     import dataclasses
@@ -256,7 +256,7 @@ def _leaf_fields() -> list[str]:
     hints = typing.get_type_hints(RunProfile)
     out = []
     for f in dataclasses.fields(RunProfile):
-        if f.name in ("name", "sweep", "study", "device"):
+        if f.name in ("name", "sweep", "study", "device", "threads_over_cores"):
             continue
         if dataclasses.is_dataclass(hints[f.name]):
             out += [f"{f.name}.{g.name}" for g in dataclasses.fields(hints[f.name])]
@@ -273,6 +273,8 @@ _CHANGES: dict[str, Any] = {
     "weights.source": "torchvision", "weights.seed": 1,
     "dataset.source": "/data/imagenet", "dataset.count": 64, "dataset.seed": 1,
     "dataset.performance_sample_count": 16, "dataset.calibration_count": 8,
+    "dataset.kind": "images", "dataset.classes": "sorted", "dataset.calibration": "synthetic",
+    "input": InputSpec(resize=288),
     "loadgen.preset": "mlperf", "loadgen.min_duration_ms": 1, "loadgen.max_duration_ms": 60_000,
     "loadgen.min_query_count": 65, "loadgen.max_query_count": 1000, "loadgen.expected_latency_ms": 3.5,
     "loadgen.expected_qps": 250.0, "loadgen.samples_per_query": 4,
