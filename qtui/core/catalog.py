@@ -25,13 +25,14 @@ SCENARIO_TITLES = {s.id: s.title for s in labels.SCENARIO_TABLE}
 FILTER_CHOICES: dict[str, tuple[str, ...]] = {
     "model": MODELS, "framework": FRAMEWORKS, "precision": PRECISIONS, "scenario": SCENARIOS,
 }
-#: Other names a filter value is known by (titles and table labels; ids and titles are added).
+#: Other names a filter value is known by: its title and table labels (`labels`), and a few
+#: names users type that no table draws.
+_EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
+    "mobilenet_v2": ("MobileNet",), "tflite": ("TFLite", "TFL", "LiteRT"),
+}
 _FILTER_ALIASES: dict[str, tuple[str, ...]] = {
-    "mobilenet_v2": ("MNetV2", "MobileNet"), "vgg19": (), "densenet121": ("DN121",),
-    **{f.id: (f.title, f.short, f.narrow) for f in frameworks.TABLE},
-    "tflite": ("TensorFlow Lite", "TFLite", "TFL", "LiteRT"),
-    "fp32": (), "fp16": (), "int8_dynamic": ("INT8d",), "int8_static": ("INT8s",),
-    "SingleStream": ("Single", "SS"), "MultiStream": ("Multi", "MS"), "Offline": (),
+    value: (labels.title(value), labels.short(value), labels.narrow(value), *_EXTRA_ALIASES.get(value, ()))
+    for value in (*MODELS, *FRAMEWORKS, *PRECISIONS, *SCENARIOS)
 }
 
 
