@@ -21,7 +21,9 @@ from tests.conftest import child_output, mid_measurement
 #: default), so that a test sees the measurement under way before it sends a signal.
 FAST_PROGRESS = """
 import sys
+import qtui.core.machine_load as m
 from qtui import cli
+m.OTHER_CPU_WARN_FRACTION = 1e9  # no load warning: a disturbed run would be measured again
 cli._ProgressPrinter.period_s = 0.2
 cli.main(sys.argv[1:], prog_name="qtui")
 """
