@@ -131,8 +131,11 @@ def test_quality_is_checked_once_per_artifact_before_measuring_and_resumed(tmp_p
     first: list[Any] = []
 
     def stop_at_first_run(event: Any) -> None:
+        # inside the first quality run, before its LoadGen pass: a stop at `Started` raced a short
+        # accuracy pass, which may finish first and is then kept (never lost), not cancelled
         first.append(event)
-        if isinstance(event, ev.Started):
+        checking = any(isinstance(e, ev.StudyStep) and e.phase == "checking quality" for e in first)
+        if checking and isinstance(event, ev.Preparing) and event.step == "loading samples":
             stop.set()
 
     cut = run_study(profile, StudyOptions(results_root=root), stop_at_first_run, stop)
