@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from qtui.core.files import atomic_write_text
 from qtui.core.paths import cache_dir
 from qtui.core.synthetic import normalise_u8, synthetic_image_u8
 from qtui.core.text import one_line
@@ -390,21 +391,6 @@ def _atomic_save(path: Path, array: np.ndarray) -> None:
         raise
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 Progress = Callable[[float], None]
 
 
@@ -542,7 +528,7 @@ class _PictureSet(Dataset):
         self._describe()
         if memo_path is not None and any(memo.get(k) != v for k, v in fresh.items()):
             try:
-                _atomic_write_text(memo_path, json.dumps({**memo, **fresh}))
+                atomic_write_text(memo_path, json.dumps({**memo, **fresh}))
             except OSError:
                 pass  # a memo only
 

@@ -37,7 +37,6 @@ import math
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,6 +44,7 @@ from statistics import median
 from typing import Any, NamedTuple
 
 from qtui.core.catalog import FRAMEWORK_TITLES
+from qtui.core.files import atomic_write_text
 from qtui.core.labels import PRECISION_TABLE
 from qtui.core.labels import title as label_title
 from qtui.core.ops import fraction_text
@@ -410,21 +410,6 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_result(result: RunResult, run_dir: Path) -> Path:
