@@ -74,6 +74,14 @@ async def start_run(pilot: Pilot, app: App) -> Any:
     return screen
 
 
+async def wait_for_text(pilot: Pilot, app: App, text: str, timeout: float = 60.0) -> str:
+    """Let the app run until `text` is on the screen; returns the screen's text. A state change
+    (a phase, a result) is drawn at the next repaint, which on a busy machine can come a few
+    frames after the handler that made it: assert what a user reads only once it is drawn."""
+    await wait_for(pilot, lambda: text in screen_text(app), timeout)
+    return screen_text(app)
+
+
 def screen_text(app: App) -> str:
     """The characters on the screen (what a user reads), one line per row."""
     width, height = app.size

@@ -18,7 +18,7 @@ from qtui.ui.app import QtuiApp
 from qtui.ui.screens.study import StudyScreen
 from qtui.ui.widgets.keys import KeysPanel
 from tests.conftest import small_profile
-from tests.ui.conftest import screen_text, start_run, wait_for
+from tests.ui.conftest import screen_text, start_run, wait_for, wait_for_text
 
 
 def _results_root() -> Path:
@@ -37,7 +37,7 @@ async def test_ctrl_c_cancels_a_run_and_saves_it() -> None:
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: screen.phase == "done")
         assert screen.result is not None and screen.result.status == "cancelled"
-        assert "CANCELLED" in screen_text(app)
+        await wait_for_text(pilot, app, "CANCELLED")
         assert "to quit" not in screen_text(app)  # not Textual's "Press ctrl+q to quit"
         assert app.is_running and app.screen is screen
     assert [r.status for r in load_results(_results_root())] == ["cancelled"]

@@ -18,7 +18,7 @@ from qtui.ui.screens.run import RunScreen
 from qtui.ui.screens.setup import SetupScreen
 from qtui.ui.widgets.histogram import LatencyHistogram
 from tests.conftest import small_profile
-from tests.ui.conftest import screen_text, start_run, wait_for
+from tests.ui.conftest import screen_text, start_run, wait_for, wait_for_text
 
 
 def _results_root() -> Path:
@@ -31,8 +31,7 @@ async def test_quick_run_to_completion_then_results() -> None:
         screen = await start_run(pilot, app)
         await wait_for(pilot, lambda: screen.phase == "done")
         assert screen.result is not None and screen.result.status == "ok", screen.result and screen.result.message
-        text = screen_text(app)
-        assert "OK (LoadGen: VALID)" in text
+        text = await wait_for_text(pilot, app, "OK (LoadGen: VALID)")
         assert "p50" in text and "samples/s" in text and " ms" in text
         histogram = screen.query_one(LatencyHistogram)
         assert histogram.snapshot is not None and sum(histogram.snapshot.counts) == screen.result.throughput["queries"]
@@ -58,7 +57,7 @@ async def test_escape_cancels_a_long_run() -> None:
         await pilot.press("escape")
         await wait_for(pilot, lambda: screen.phase == "done")
         assert screen.result is not None and screen.result.status == "cancelled"
-        assert "CANCELLED" in screen_text(app)
+        await wait_for_text(pilot, app, "CANCELLED")
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, SetupScreen)
@@ -73,8 +72,7 @@ async def test_failing_run_shows_the_message_and_the_app_stays_usable(tmp_path: 
         screen = await start_run(pilot, app)
         await wait_for(pilot, lambda: screen.phase == "done")
         assert screen.result is not None and screen.result.status == "failed"
-        text = screen_text(app)
-        assert "The run failed" in text
+        text = await wait_for_text(pilot, app, "The run failed")
         assert "missing.pth" in screen.result.message
         assert "missing.pth" in "".join(text.split())  # shown, even where the path wraps
         assert "Traceback" not in text
@@ -150,7 +148,7 @@ async def test_escape_during_a_long_preparation_step_cancels_at_once(monkeypatch
             await wait_for(pilot, lambda: screen.phase == "done")
             assert screen.result is not None and screen.result.status == "cancelled"
             assert not left.is_set()  # done although the long call has not returned
-            assert "CANCELLED" in screen_text(app)
+            await wait_for_text(pilot, app, "CANCELLED")
     finally:
         release.set()
     assert [r.status for r in load_results(_results_root())] == ["cancelled"]
