@@ -405,6 +405,18 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
         except ModelSourceError as exc:
             _fail_input(str(exc))
             return
+        from qtui.core.model_source_tflite import TfliteModel, profile_problem
+
+        if isinstance(found, TfliteModel):
+            problem = profile_problem(found, one)
+            if problem:
+                _fail_input(problem)
+            if one.precision == "int8_static" and found.signature is None and one.framework == "tflite":
+                _fail_input(
+                    f"model {found.name} has no signature, which ai-edge-quantizer's INT8 static "
+                    "calibration needs; convert it again with a signature, or run the other precisions"
+                )
+            continue
         if one.framework == "onnxruntime":
             from qtui.core.prepare.onnxruntime import runtime_refusal
 
@@ -967,7 +979,7 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 
 @main.command()
 @click.argument("profile", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", type=ModelValue(), default=None, help=" | ".join(MODELS) + " | a model file (.onnx)")
+@click.option("--model", type=ModelValue(), default=None, help=" | ".join(MODELS) + " | a model file (.onnx, .tflite)")
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None, help="onnxruntime | openvino | tflite | torch")
 @click.option("--precision", type=PRECISION_FILTER, default=None, help="fp32 | fp16 | int8_dynamic | int8_static")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE")
@@ -1270,7 +1282,7 @@ def bundle_list() -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--model", default=None, help="What can run here for this model: a built-in name or an .onnx file.")
+@click.option("--model", default=None, help="What can run here for this model: a built-in name, an .onnx or a .tflite file.")
 def doctor(as_json: bool, model: str | None) -> None:
     """What is installed, the CPU features that decide INT8/FP16 speed, and what can run here."""
     from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES, matrix
@@ -1282,8 +1294,8 @@ def doctor(as_json: bool, model: str | None) -> None:
     if model is not None:
         kind = source_kind(model)
         if kind == "unknown":
-            _fail_input(f"--model: {one_line(model)} is not one of {', '.join(MODELS)} or the path of an .onnx file")
-        if kind == "onnx":
+            _fail_input(f"--model: {one_line(model)} is not one of {', '.join(MODELS)} or the path of an .onnx or .tflite file")
+        if kind in ("onnx", "tflite"):
             try:
                 inspect_cached(model)
             except ModelSourceError as exc:

@@ -181,9 +181,15 @@ class _Run:
             from qtui.core.model_source import ModelSourceError, inspect_cached
 
             try:
-                self._loaded_model = inspect_cached(self.profile.model)
+                found = inspect_cached(self.profile.model)
             except ModelSourceError as exc:
                 raise RunError(str(exc)) from None
+            from qtui.core.model_source_tflite import TfliteModel, profile_problem
+
+            problem = profile_problem(found, self.profile) if isinstance(found, TfliteModel) else None
+            if problem:
+                raise RunError(problem)
+            self._loaded_model = found
         if self._loaded_model is None:
             from qtui.core.models import load_model
 
@@ -765,7 +771,8 @@ class _Run:
             return out
         out["fidelity"] = fidelity(reference, logits)
         if user_model:
-            out["reference"] = "FP32 ONNX Runtime on the same model file and samples"
+            runtime = "TensorFlow Lite" if self._reference_framework() == "tflite" else "ONNX Runtime"
+            out["reference"] = f"FP32 {runtime} on the same model file and samples"
             return out
         out["fidelity"] = fidelity(reference, logits)
         out["reference"] = "FP32 PyTorch on the same weights and samples"
@@ -778,9 +785,10 @@ class _Run:
 
         from qtui.core.backends import BackendError, get_backend
 
-        fp32 = replace(self.profile, framework="onnxruntime", precision="fp32")
+        framework = self._reference_framework()
+        fp32 = replace(self.profile, framework=framework, precision="fp32")
         artifact, _ = prepare_artifact(fp32, dataset, self._model, self.step, self.stop)
-        backend = get_backend("onnxruntime")
+        backend = get_backend(framework)
         try:
             backend.load(artifact, self.threads, "Offline")
         except BackendError as exc:
@@ -794,6 +802,13 @@ class _Run:
         finally:
             backend.close()
         return np.concatenate(rows)
+
+    def _reference_framework(self) -> str:
+        """The framework that runs a user file's FP32 artifact as it is: TensorFlow Lite for a
+        .tflite file, ONNX Runtime for an .onnx file."""
+        from qtui.core.model_source import source_kind
+
+        return "tflite" if source_kind(self.profile.model) == "tflite" else "onnxruntime"
 
     def _reference_logits(self, dataset: Any, indices: list[int]) -> np.ndarray:
         import hashlib
