@@ -69,6 +69,8 @@ def _unknown(value: str) -> str:
     else (an old result's value) as it is."""
     if value.lower().endswith((".onnx", ".tflite")):
         return PurePath(value).name
+    if ".py:" in value:  # a PyTorch entry point path/to/file.py:factory
+        return PurePath(value).name
     return value
 
 

@@ -46,6 +46,10 @@ def source_kind(model: str) -> str:
         return "onnx"
     if model.lower().endswith(".tflite"):
         return "tflite"
+    from qtui.core.model_source_entry import is_entry
+
+    if is_entry(model):
+        return "entry"  # a PyTorch entry point (`qtui.core.model_source_entry`)
     return "unknown"
 
 
@@ -58,6 +62,9 @@ def model_slug(model: str) -> str:
     with anything but letters, digits, '.', '_' and '-' replaced (never a folder)."""
     if not is_user_model(model):
         return model
+    if source_kind(model) == "entry":  # path/to/file.py:factory → file-factory
+        target, factory = model.rsplit(":", 1)
+        model = f"{Path(target).stem or target.rsplit('.', 1)[-1]}-{factory}.entry"
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model).stem).strip("._") or "model"
     return stem[:40]
 

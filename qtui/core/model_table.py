@@ -158,6 +158,11 @@ SOURCES: tuple[SourceKind, ...] = (
         ),
     ),
     SourceKind(
+        id="entry",
+        title="PyTorch entry point",
+        cells=tuple((f, ("*",)) for f in frameworks.IDS),
+    ),
+    SourceKind(
         id="tflite",
         title="TFLite model",
         cells=(("tflite", ("*",)),),

@@ -31,7 +31,7 @@ from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
 from qtui.core.loadgen_log import loadgen_figures
 from qtui.core.machine_load import LIVE_LOAD_NOTICE, LoadMonitor, load_warnings
 from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_sample
-from qtui.core.model_source import is_user_model, model_slug
+from qtui.core.model_source import is_user_model, model_slug, source_kind
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.profile import RunProfile, threads_refusal
 from qtui.core.results import RunResult, save_result
@@ -177,6 +177,19 @@ class _Run:
     def _model(self) -> Any:
         """The FP32 model to prepare from: the built-in torch model with the profile's weights,
         or the user's inspected ONNX file (`model_source.OnnxModel`)."""
+        if self._loaded_model is None and source_kind(self.profile.model) == "entry":
+            from qtui.core.data import preprocess_from_spec
+            from qtui.core.model_source import ModelSourceError
+            from qtui.core.model_source_entry import load_entry
+
+            self.step("building the model (the entry point's own code)", None)
+            try:
+                self._loaded_model = load_entry(
+                    self.profile.model, self.profile.weights.source, self.profile.weights.seed,
+                    preprocess_from_spec(self.profile.input).sample_shape,
+                )
+            except ModelSourceError as exc:
+                raise RunError(str(exc)) from None
         if self._loaded_model is None and is_user_model(self.profile.model):
             from qtui.core.model_source import ModelSourceError, inspect_cached
 
@@ -759,7 +772,7 @@ class _Run:
             )
         # no checkpoint before the reference: a cached one costs nothing, and a cancel while it
         # is computed keeps what the finished pass measured
-        user_model = is_user_model(self.profile.model)
+        user_model = source_kind(self.profile.model) in ("onnx", "tflite")  # an entry point: torch, as a built-in
         self.emit(ev.Preparing("computing the FP32 reference" if user_model else "computing FP32 torch reference", None))
         try:
             if user_model:
@@ -806,8 +819,6 @@ class _Run:
     def _reference_framework(self) -> str:
         """The framework that runs a user file's FP32 artifact as it is: TensorFlow Lite for a
         .tflite file, ONNX Runtime for an .onnx file."""
-        from qtui.core.model_source import source_kind
-
         return "tflite" if source_kind(self.profile.model) == "tflite" else "onnxruntime"
 
     def _reference_logits(self, dataset: Any, indices: list[int]) -> np.ndarray:

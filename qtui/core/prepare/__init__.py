@@ -80,6 +80,13 @@ def weights_identity(profile: RunProfile) -> str:
     from qtui.core.model_source import ModelSourceError, inspect_cached, source_kind
 
     kind = source_kind(profile.model)
+    if kind == "entry":
+        from qtui.core.model_source_entry import weights_identity as entry_identity
+
+        try:
+            return entry_identity(profile.model, profile.weights.source, profile.weights.seed)
+        except ModelSourceError as exc:
+            raise PrepareError(str(exc)) from None
     if kind in ("onnx", "tflite"):
         try:
             return f"{kind}-file:{inspect_cached(profile.model).digest}"

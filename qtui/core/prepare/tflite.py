@@ -175,6 +175,8 @@ def prepare(
                 raise PrepareError("TensorFlow Lite INT8 static: the calibration set is empty")
         job = {
             "module": None if reused else str(work / "module.pt"),
+            # the user's entry point: the child imports it so that the module can be unpickled
+            "entry": loaded.location.text if hasattr(loaded, "location") else None,
             "precision": precision,
             "fp32_path": str(fp32),
             "out_path": str(out_path),
@@ -460,6 +462,10 @@ def child_main(job_path: str) -> int:
         started = time.perf_counter()
         import torch
 
+        if job.get("entry"):  # qtui's own pickle of the user's module names the user's classes
+            from qtui.core.model_source_entry import import_entry, locate
+
+            import_entry(locate(job["entry"]))
         module = torch.load(job["module"], map_location="cpu", weights_only=False)
         module.eval()
         _say(step="loading the TFLite converter (litert-torch)")
