@@ -62,9 +62,10 @@ def model_slug(model: str) -> str:
     with anything but letters, digits, '.', '_' and '-' replaced (never a folder)."""
     if not is_user_model(model):
         return model
-    if source_kind(model) == "entry":  # path/to/file.py:factory → file-factory
+    if source_kind(model) == "entry":  # path/to/file.py:factory → file-factory, pkg.mod:f → mod-f
         target, factory = model.rsplit(":", 1)
-        model = f"{Path(target).stem or target.rsplit('.', 1)[-1]}-{factory}.entry"
+        base = Path(target).stem if target.endswith(".py") else target.rsplit(".", 1)[-1]
+        model = f"{base}-{factory}.entry"
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model).stem).strip("._") or "model"
     return stem[:40]
 
@@ -127,7 +128,10 @@ def file_digest(files: list[Path]) -> tuple[str, int]:
 
 
 def _hint() -> str:
-    return f"set model to a built-in name ({', '.join(model_table.IDS)}) or the path of an .onnx or .tflite file"
+    return (
+        f"set model to a built-in name ({', '.join(model_table.IDS)}), the path of an .onnx or .tflite "
+        "file, or a PyTorch entry point package.module:factory"
+    )
 
 
 def inspect_onnx(path_text: str) -> OnnxModel:

@@ -100,6 +100,7 @@ def test_entry_points_are_a_kind_of_source(nets: Path) -> None:
     assert source_kind("some/where/net.py:build") == "entry"
     assert source_kind("mobilenet_v2") == "builtin" and source_kind("net.py") == "unknown"
     assert model_slug(f"{nets}/solo/net.py:build") == "net-build"
+    assert model_slug("qtui_test_nets.cnn:build") == "cnn-build"
     assert all(a.reason == catalog.availability(a.framework, a.precision).reason
                for a in catalog.matrix(f"{nets}/solo/net.py:build"))  # every cell, as a built-in
 
