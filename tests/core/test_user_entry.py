@@ -101,8 +101,15 @@ def test_entry_points_are_a_kind_of_source(nets: Path) -> None:
     assert source_kind("mobilenet_v2") == "builtin" and source_kind("net.py") == "unknown"
     assert model_slug(f"{nets}/solo/net.py:build") == "net-build"
     assert model_slug("qtui_test_nets.cnn:build") == "cnn-build"
-    assert all(a.reason == catalog.availability(a.framework, a.precision).reason
-               for a in catalog.matrix(f"{nets}/solo/net.py:build"))  # every cell, as a built-in
+    from qtui.core.prepare import torch as torch_prep
+
+    for a in catalog.matrix(f"{nets}/solo/net.py:build"):  # every cell, as for a built-in
+        builtin = catalog.availability(a.framework, a.precision)
+        assert a.available == builtin.available, a
+        if a.available and a.framework == "torch" and a.precision in ("fp32", "fp16"):
+            assert a.reason == torch_prep.SOURCE_PRECISION_NOTES["entry"][a.precision]  # TorchScript
+        else:
+            assert a.reason == builtin.reason, a
 
 
 @pytest.mark.parametrize(("entry", "words"), [

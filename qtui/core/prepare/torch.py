@@ -46,6 +46,14 @@ PRECISION_NOTES: dict[str, str] = {
     ),
 }
 
+#: What FP32 and FP16 mean for a user's PyTorch entry point (`_prepare_entry_float`).
+SOURCE_PRECISION_NOTES: dict[str, dict[str, str]] = {
+    "entry": {
+        "fp32": "TorchScript trace of the entry point's module (loads without your code)",
+        "fp16": "weights rounded to float16, computed in float32 (TorchScript trace)",
+    },
+}
+
 ARM_MACHINES = ("aarch64", "arm64", "armv7l", "armv8l", "armv7", "armv8")
 X86_MACHINES = ("x86_64", "amd64", "i386", "i686", "x86")
 #: Example input for FX preparation and TorchScript tracing (batch size stays dynamic).
