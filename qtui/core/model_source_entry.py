@@ -35,6 +35,8 @@ from qtui.core.model_source import ModelSourceError, file_digest
 
 #: `package.module:factory` or `path/to/file.py:factory`.
 ENTRY = re.compile(r"^(?P<target>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*|[^:]+\.py):(?P<factory>[A-Za-z_]\w*)$")
+#: The sample shape the preparation exports and traces a torch model with (as the built-ins).
+PREPARED_SHAPE = (3, 224, 224)
 #: At most this many source files are hashed (a package folder that large is not a model).
 MAX_SOURCE_FILES = 2000
 
@@ -201,6 +203,12 @@ def load_entry(text: str, weights_source: str, seed: int, sample_shape: tuple[in
     identity = weights_identity(text, weights_source, seed)
     location = locate(text)
     label = location.label
+    if tuple(sample_shape) != PREPARED_SHAPE:
+        raise ModelSourceError(
+            f"entry point {label}: the profile gives {list(sample_shape)} images, and qtui exports and "
+            f"quantizes PyTorch models with {list(PREPARED_SHAPE)} inputs (NCHW, 224×224) in this version; "
+            "remove input.layout/input.crop from the profile's [input] table"
+        )
     module_obj = import_entry(location)
     factory = getattr(module_obj, location.factory, None)
     if factory is None or not callable(factory):

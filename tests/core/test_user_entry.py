@@ -119,13 +119,15 @@ def test_entry_points_are_a_kind_of_source(nets: Path) -> None:
     ("qtui_test_nets.cnn:broken", "broken() raised ValueError: no such checkpoint layout"),
     ("qtui_test_nets.cnn:not_module", "not_module() returned a int, not a torch.nn.Module"),
     ("solo/net.py:wrong_output", "returns a tensor of shape [1, 3, 4, 4]"),
+    ("solo/net.py:build --set input.layout=NHWC", "the profile gives [224, 224, 3] images"),
 ])
 def test_a_bad_entry_point_is_named_with_exit_2_and_nothing_written(
     nets: Path, entry: str, words: str, session_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(nets)
     before = _artifacts(session_cache)
-    out = CliRunner().invoke(cli.main, ["run", "quick", "--set", f"model={entry}"])
+    entry, *more = entry.split(" ")
+    out = CliRunner().invoke(cli.main, ["run", "quick", "--set", f"model={entry}", *more])
     assert out.exit_code == 2, out.output
     assert words in out.output and entry.split("/")[-1].split(":")[0].split(".")[0] in out.output
     assert "Traceback" not in out.output
