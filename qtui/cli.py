@@ -395,16 +395,41 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
     """Exit 2 before any work when a profile's model file cannot be used: not a model, cut
     short, external data missing, open dimensions besides the batch, an operator ONNX does not
     know, or one the framework that would prepare it refuses (named)."""
-    from qtui.core.model_source import ModelSourceError, inspect_cached, is_user_model
+    from qtui.core.model_source import ModelSourceError, inspect_cached, is_user_model, source_kind
 
+    checked = set()
     for one in profiles:
         if not is_user_model(one.model):
+            continue
+        if source_kind(one.model) == "entry":  # imports it and builds the model: the user's own code
+            from qtui.core.data import preprocess_from_spec
+            from qtui.core.model_source_entry import load_entry
+
+            shape = preprocess_from_spec(one.input).sample_shape
+            if (one.model, one.weights, shape) not in checked:
+                checked.add((one.model, one.weights, shape))
+                try:
+                    load_entry(one.model, one.weights.source, one.weights.seed, shape)
+                except ModelSourceError as exc:
+                    _fail_input(str(exc))
             continue
         try:
             found = inspect_cached(one.model)
         except ModelSourceError as exc:
             _fail_input(str(exc))
             return
+        from qtui.core.model_source_tflite import TfliteModel, profile_problem
+
+        if isinstance(found, TfliteModel):
+            problem = profile_problem(found, one)
+            if problem:
+                _fail_input(problem)
+            if one.precision == "int8_static" and found.signature is None and one.framework == "tflite":
+                _fail_input(
+                    f"model {found.name} has no signature, which ai-edge-quantizer's INT8 static "
+                    "calibration needs; convert it again with a signature, or run the other precisions"
+                )
+            continue
         if one.framework == "onnxruntime":
             from qtui.core.prepare.onnxruntime import runtime_refusal
 
@@ -967,7 +992,7 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 
 @main.command()
 @click.argument("profile", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", type=ModelValue(), default=None, help=" | ".join(MODELS) + " | a model file (.onnx)")
+@click.option("--model", type=ModelValue(), default=None, help=" | ".join(MODELS) + " | a model file (.onnx, .tflite) | module:factory")
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None, help="onnxruntime | openvino | tflite | torch")
 @click.option("--precision", type=PRECISION_FILTER, default=None, help="fp32 | fp16 | int8_dynamic | int8_static")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE")
@@ -1270,7 +1295,7 @@ def bundle_list() -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--model", default=None, help="What can run here for this model: a built-in name or an .onnx file.")
+@click.option("--model", default=None, help="What can run here for this model: a built-in name, an .onnx or .tflite file, or module:factory.")
 def doctor(as_json: bool, model: str | None) -> None:
     """What is installed, the CPU features that decide INT8/FP16 speed, and what can run here."""
     from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES, matrix
@@ -1282,10 +1307,17 @@ def doctor(as_json: bool, model: str | None) -> None:
     if model is not None:
         kind = source_kind(model)
         if kind == "unknown":
-            _fail_input(f"--model: {one_line(model)} is not one of {', '.join(MODELS)} or the path of an .onnx file")
-        if kind == "onnx":
+            _fail_input(f"--model: {one_line(model)} is not one of {', '.join(MODELS)}, the path of an .onnx or .tflite file or a package.module:factory")
+        if kind in ("onnx", "tflite"):
             try:
                 inspect_cached(model)
+            except ModelSourceError as exc:
+                _fail_input(str(exc))
+        if kind == "entry":  # its files, found without running its code
+            from qtui.core.model_source_entry import locate
+
+            try:
+                locate(model)
             except ModelSourceError as exc:
                 _fail_input(str(exc))
     env = capture_environment(frameworks=[name for f in TABLE for name in (f.id, *f.tools)])
@@ -1312,7 +1344,7 @@ def doctor(as_json: bool, model: str | None) -> None:
     for name, version in env.get("frameworks", {}).items():
         say(f"  {name:<18} {version or 'not installed'}")
     say("models: " + ", ".join(f"{m.title} ({m.id})" for m in MODEL_TABLE))
-    say("what can run here" + (f" for model {Path(model).name}:" if model else ":"))
+    say("what can run here" + (f" for model {labels.title(model)}:" if model else ":"))
     for c in combos:
         mark = "yes" if c.available else "no "
         say(f"  {mark} {FRAMEWORK_TITLES[c.framework]:<16} {PRECISION_TITLES[c.precision]:<13} {c.reason}")

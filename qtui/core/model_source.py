@@ -37,12 +37,19 @@ class ModelSourceError(Exception):
 
 
 def source_kind(model: str) -> str:
-    """"builtin" for a name of the model table, "onnx" for a path ending in .onnx; "unknown"
-    for anything else (the profile refuses it)."""
+    """"builtin" for a name of the model table, "onnx" for a path ending in .onnx, "tflite" for
+    one ending in .tflite (`qtui.core.model_source_tflite`); "unknown" for anything else (the
+    profile refuses it)."""
     if model_table.is_builtin(model):
         return "builtin"
     if model.lower().endswith(".onnx"):
         return "onnx"
+    if model.lower().endswith(".tflite"):
+        return "tflite"
+    from qtui.core.model_source_entry import is_entry
+
+    if is_entry(model):
+        return "entry"  # a PyTorch entry point (`qtui.core.model_source_entry`)
     return "unknown"
 
 
@@ -55,6 +62,10 @@ def model_slug(model: str) -> str:
     with anything but letters, digits, '.', '_' and '-' replaced (never a folder)."""
     if not is_user_model(model):
         return model
+    if source_kind(model) == "entry":  # path/to/file.py:factory → file-factory, pkg.mod:f → mod-f
+        target, factory = model.rsplit(":", 1)
+        base = Path(target).stem if target.endswith(".py") else target.rsplit(".", 1)[-1]
+        model = f"{base}-{factory}.entry"
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model).stem).strip("._") or "model"
     return stem[:40]
 
@@ -117,7 +128,10 @@ def file_digest(files: list[Path]) -> tuple[str, int]:
 
 
 def _hint() -> str:
-    return f"set model to a built-in name ({', '.join(model_table.IDS)}) or the path of an .onnx file"
+    return (
+        f"set model to a built-in name ({', '.join(model_table.IDS)}), the path of an .onnx or .tflite "
+        "file, or a PyTorch entry point package.module:factory"
+    )
 
 
 def inspect_onnx(path_text: str) -> OnnxModel:
@@ -243,7 +257,7 @@ def inspect_onnx(path_text: str) -> OnnxModel:
     )
 
 
-_INSPECTED: dict[str, tuple[tuple[tuple[int, int], ...], OnnxModel]] = {}
+_INSPECTED: dict[str, tuple[tuple[tuple[int, int], ...], Any]] = {}
 
 
 def _stats(files: list[Path]) -> tuple[tuple[int, int], ...] | None:
@@ -253,14 +267,20 @@ def _stats(files: list[Path]) -> tuple[tuple[int, int], ...] | None:
         return None
 
 
-def inspect_cached(path_text: str) -> OnnxModel:
-    """`inspect_onnx`, remembered while the file and its external data keep their sizes and
-    modification times (a run asks several times: the key, the preparation, the record)."""
+def inspect_cached(path_text: str) -> Any:
+    """`inspect_onnx` (or `model_source_tflite.inspect_tflite` for a .tflite file), remembered
+    while the file and its external data keep their sizes and modification times (a run asks
+    several times: the key, the preparation, the record)."""
     path = Path(path_text).expanduser().absolute()
     found = _INSPECTED.get(str(path))
     if found is not None and _stats([found[1].path, *found[1].external]) == found[0]:
         return found[1]
-    model = inspect_onnx(path_text)
+    if source_kind(path_text) == "tflite":
+        from qtui.core.model_source_tflite import inspect_tflite
+
+        model: Any = inspect_tflite(path_text)
+    else:
+        model = inspect_onnx(path_text)
     stats = _stats([model.path, *model.external])
     if stats is not None:
         _INSPECTED[str(path)] = (stats, model)

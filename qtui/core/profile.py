@@ -438,8 +438,11 @@ def non_ascii_note(text: str) -> str | None:
 
 
 def _is_model_file(value: object) -> bool:
-    """A path to the user's own model file (ONNX) rather than a built-in name."""
-    return isinstance(value, str) and value.lower().endswith(".onnx") and is_plain(value)
+    """A path to the user's own model file (ONNX, TFLite) or a PyTorch entry point
+    (`package.module:factory`) rather than a built-in name."""
+    from qtui.core.model_source_entry import is_entry
+
+    return isinstance(value, str) and (value.lower().endswith((".onnx", ".tflite")) or is_entry(value)) and is_plain(value)
 
 
 def _check_choice(key: str, value: str, allowed: tuple[str, ...], source: str | None) -> None:
@@ -447,7 +450,7 @@ def _check_choice(key: str, value: str, allowed: tuple[str, ...], source: str | 
         close = [a for a in allowed if sorted(a.lower()) == sorted(value.lower())]
         close = close or difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        files = " or the path of an .onnx file" if key in ("model", "sweep.models") else ""
+        files = ", the path of an .onnx or .tflite file or a package.module:factory" if key in ("model", "sweep.models") else ""
         odd = non_ascii_note(value)
         if odd:  # a Cyrillic 'ѕ' in int8_static looks right and is not
             raise ProfileError(
