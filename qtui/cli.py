@@ -1212,7 +1212,7 @@ def bundle() -> None:
 @bundle.command("export")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("profiles", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--model", type=MODEL_FILTER, default=None)
+@click.option("--model", type=ModelValue(), default=None, help="A built-in, or your model file (.onnx, .tflite) or module:factory.")
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None)
 @click.option("--precision", type=PRECISION_FILTER, default=None)
 def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> None:
@@ -1243,10 +1243,14 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
                     sys.exit(EXIT_FAILED)
                 chosen.append(artifact)
     else:
+        from qtui.core.model_source import ModelSourceError
+
         try:
             chosen = select_artifacts(model, framework, precision)
         except OSError as exc:  # an unusable cache folder
             _fail_input(str(exc))
+        except ModelSourceError as exc:  # --model names a file that cannot be read
+            _fail_input(f"--model: {exc}")
     try:
         out = export_bundle(file, chosen)
     except BundleWriteError as exc:  # a full disk: the export failed, the input was fine
