@@ -358,10 +358,14 @@ def _refuse_bad_data(profiles: list[Any]) -> None:
     pictures that do not decode, tensors of the wrong shape, an ambiguous layout (the message
     names the file and what to do). Each distinct data set is opened (and checked) once."""
     from qtui.core.data import DatasetError, open_profile_dataset
+    from qtui.core.model_source import is_user_model
 
     seen = set()
     for one in profiles:
-        key = (one.dataset.source, one.dataset.kind, one.dataset.classes, one.dataset.count, one.dataset.seed, one.input)
+        key = (
+            one.dataset.source, one.dataset.kind, one.dataset.classes, one.dataset.count, one.dataset.seed, one.input,
+            one.model if is_user_model(one.model) else "",  # a user model's input decides its data
+        )
         if key in seen:
             continue
         seen.add(key)
@@ -402,6 +406,9 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
             continue
         try:
             found = inspect_cached(one.model)
+            from qtui.core.model_input import resolve
+
+            resolve(found, one.input)  # dimensions the file leaves open, set by the profile
         except ModelSourceError as exc:
             _fail_input(str(exc))
             return

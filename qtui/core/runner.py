@@ -856,7 +856,8 @@ def data_provenance(profile: RunProfile, dataset: Any) -> dict[str, Any]:
         "data_count": dataset.count,
         "data_digest": dataset.digest,
         "data_name": dataset.label,
-        "preprocess": "as given (tensors)" if dataset.kind == "tensors" else dataset.preprocess.describe(),
+        "preprocess": "as given (tensors)" if dataset.kind == "tensors"
+        else "none (generated tensors)" if dataset.label == "generated" else dataset.preprocess.describe(),
     }
     if dataset.skipped:
         out["data_skipped"] = len(dataset.skipped)
