@@ -51,6 +51,22 @@ def is_user_model(model: str) -> bool:
     return source_kind(model) != "builtin"
 
 
+def model_matches(model: str, wanted: str) -> bool:
+    """Whether a profile's `model` is the one a `--model` filter names: a built-in by its id; the
+    user's model file by its file name (`my_model.onnx` or any path ending in it), since results
+    keep the path as it was typed, relative or absolute."""
+    if model == wanted:
+        return True
+    return is_user_model(model) and is_user_model(wanted) and Path(model).name == Path(wanted).name
+
+
+def model_label(model: str) -> str:
+    """A model where text shows its value (run tables, CSV, HTML attributes, progress lines): a
+    built-in's id, the user's model file by its name, never its folder (the profile and the
+    result's JSON keep the path as it was typed)."""
+    return Path(model).name if is_user_model(model) and model.lower().endswith(".onnx") else model
+
+
 def model_slug(model: str) -> str:
     """The model in a run id or a file name: a built-in's name, or the user's file's stem
     with anything but letters, digits, '.', '_' and '-' replaced (never a folder)."""

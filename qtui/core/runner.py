@@ -734,7 +734,7 @@ class _Run:
             self.result.message = "LoadGen: INVALID — " + "; ".join(self.result.loadgen["invalid_reasons"] or ["see log"])
 
     def _accuracy(self, dataset: Any, sut: Any) -> dict[str, Any]:
-        from qtui.core.fidelity import fidelity, topk_accuracy
+        from qtui.core.fidelity import fidelity, is_class_vector, topk_accuracy
         from qtui.core.loadgen_log import parse_accuracy_log
 
         logged = parse_accuracy_log(self.run_dir / "mlperf_log_accuracy.json")
@@ -743,7 +743,12 @@ class _Run:
         if not indices:
             return out
         logits = np.stack([sut.state.logits[i] for i in indices])
-        if dataset.has_labels:
+        if dataset.has_labels and not is_class_vector(logits):  # a user model's other output
+            self.log(
+                f"the data has labels but the model's output ({'×'.join(map(str, logits.shape[1:]))} a sample) "
+                "is not a vector of class scores: top-1 not measured, fidelity only", "warning",
+            )
+        elif dataset.has_labels:
             labels = dataset.labels(indices)
             predicted = np.array([int(logged.get(i, -1)) for i in indices])
             out["top1"] = float(np.mean(predicted == labels))

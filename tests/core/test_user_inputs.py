@@ -66,6 +66,17 @@ class _TwoInputs(torch.nn.Module):
         return self.head(torch.cat([self.conv(img).mean((2, 3)), self.embed(ids).mean(1)], 1))
 
 
+class _FeatureMap(torch.nn.Module):
+    """Output [n, 4, 16, 16]: not a vector of class scores."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        return torch.relu(self.conv(x))
+
+
 def _export(net: Any, path: Path, example: tuple[Any, ...], names: list[str], dynamic: dict[str, dict[int, str]]) -> None:
     torch.onnx.export(
         net.eval(), example, str(path), input_names=names, output_names=["out"],
@@ -89,6 +100,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _TwoInputs(), root / "two_open.onnx", (torch.zeros(1, 3, 32, 32), torch.zeros(1, 6, dtype=torch.long)),
         ["img", "ids"], {"img": {0: "n"}, "ids": {0: "n", 1: "len"}},
     )
+    _export(_FeatureMap(), root / "features.onnx", (torch.zeros(1, 3, 32, 32),), ["img"], {"img": {0: "n"}})
     return root
 
 
@@ -271,3 +283,19 @@ def test_a_photo_folder_feeds_a_96_pixel_model(models: Path, tmp_path: Path) -> 
     assert result.status == "ok", result.message
     assert result.accuracy["fidelity"]["samples"] == 6
     assert result.provenance["preprocess"] == "resize 110, centre crop 96, ImageNet mean/std, NCHW"
+
+
+def test_an_output_that_is_no_class_vector_gets_fidelity_without_top1(models: Path, tmp_path: Path) -> None:
+    """Labels beside a feature-map output: no top-1 (it would be meaningless), fidelity by SQNR
+    and cosine over the whole output, no top-1 agreement."""
+    data = tmp_path / "maps.npz"
+    rng = np.random.default_rng(1)
+    np.savez(data, img=rng.standard_normal((8, 3, 32, 32)).astype(np.float32), labels=np.arange(8) % 4)
+    profile = small_profile(model=str(models / "features.onnx"), precision="int8_static", mode="accuracy", scenario="Offline")
+    profile = replace(profile, dataset=replace(profile.dataset, source=str(data), count=0, calibration_count=8))
+    result = run(profile, lambda e: None)
+    assert result.status == "ok", result.message
+    assert "top1" not in result.accuracy and "top5" not in result.accuracy
+    fid = result.accuracy["fidelity"]
+    assert set(fid) == {"samples", "sqnr_db", "cosine", "max_abs_diff"} and fid["samples"] == 8
+    assert fid["sqnr_db"] > 10 and fid["cosine"] > 0.95
