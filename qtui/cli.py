@@ -89,7 +89,7 @@ class ModelValue(FilterValue):
         return super().convert(value, param, ctx)
 
 
-MODEL_FILTER, FRAMEWORK_FILTER = FilterValue("model"), FilterValue("framework")
+MODEL_FILTER, FRAMEWORK_FILTER = ModelValue(), FilterValue("framework")  # a user model: its file
 PRECISION_FILTER, SCENARIO_FILTER = FilterValue("precision"), FilterValue("scenario")
 
 
@@ -358,10 +358,14 @@ def _refuse_bad_data(profiles: list[Any]) -> None:
     pictures that do not decode, tensors of the wrong shape, an ambiguous layout (the message
     names the file and what to do). Each distinct data set is opened (and checked) once."""
     from qtui.core.data import DatasetError, open_profile_dataset
+    from qtui.core.model_source import is_user_model
 
     seen = set()
     for one in profiles:
-        key = (one.dataset.source, one.dataset.kind, one.dataset.classes, one.dataset.count, one.dataset.seed, one.input)
+        key = (
+            one.dataset.source, one.dataset.kind, one.dataset.classes, one.dataset.count, one.dataset.seed, one.input,
+            one.model if is_user_model(one.model) else "",  # a user model's input decides its data
+        )
         if key in seen:
             continue
         seen.add(key)
@@ -415,6 +419,9 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
             continue
         try:
             found = inspect_cached(one.model)
+            from qtui.core.model_input import resolve
+
+            resolve(found, one.input)  # dimensions the file leaves open, set by the profile
         except ModelSourceError as exc:
             _fail_input(str(exc))
             return
@@ -873,13 +880,14 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     """Tabulate saved results (with speed-up over the matching FP32 run), from one results
     folder or several (devices side by side). Damaged result files are skipped with a warning on
     stderr."""
+    from qtui.core.model_source import model_matches
     from qtui.core.results import study_markdown, table_rows, to_csv, to_markdown
     from qtui.core.text import plural
 
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
         r for r in pool
-        if (model is None or r.profile.model == model)
+        if (model is None or model_matches(r.profile.model, model))
         and (framework is None or r.profile.framework == framework)
         and (precision is None or r.profile.precision == precision)
         and (scenario is None or r.profile.scenario == scenario)
@@ -960,12 +968,13 @@ def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: st
     within budget: top-1 drop versus FP32 with labelled data, else fidelity (SQNR, centred
     agreement) from accuracy-mode runs; FP32 needs none. Says which evidence it rests on, the
     runner-up, the speed-up with its 95 % interval, and what was not measured."""
+    from qtui.core.model_source import model_matches
     from qtui.core.recommend import Budgets, recommend, recommendations_text
 
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
         r for r in pool
-        if (model is None or r.profile.model == model) and (scenario is None or r.profile.scenario == scenario)
+        if (model is None or model_matches(r.profile.model, model)) and (scenario is None or r.profile.scenario == scenario)
     ], device)
     recs = recommend(chosen, pool, Budgets(top1_drop, sqnr_db, agreement / 100))
     if not recs:

@@ -47,6 +47,7 @@ from qtui.core.catalog import FRAMEWORK_TITLES
 from qtui.core.files import atomic_write_text
 from qtui.core.labels import PRECISION_TABLE
 from qtui.core.labels import title as label_title
+from qtui.core.model_source import model_label
 from qtui.core.ops import fraction_text
 from qtui.core.profile import (
     FRAMEWORKS,
@@ -707,7 +708,7 @@ def table_rows(results: list[RunResult], pool: Iterable[RunResult] | None = None
         rows.append(
             {
                 "run_id": one_line(r.run_id),
-                "model": p.model,
+                "model": model_label(p.model),  # the user's model file by its name
                 "framework": p.framework,
                 "precision": p.precision,
                 "scenario": p.scenario,

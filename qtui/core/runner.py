@@ -753,7 +753,7 @@ class _Run:
             self.result.message = "LoadGen: INVALID — " + "; ".join(self.result.loadgen["invalid_reasons"] or ["see log"])
 
     def _accuracy(self, dataset: Any, sut: Any) -> dict[str, Any]:
-        from qtui.core.fidelity import fidelity, topk_accuracy
+        from qtui.core.fidelity import fidelity, is_class_vector, topk_accuracy
         from qtui.core.loadgen_log import parse_accuracy_log
 
         logged = parse_accuracy_log(self.run_dir / "mlperf_log_accuracy.json")
@@ -762,7 +762,12 @@ class _Run:
         if not indices:
             return out
         logits = np.stack([sut.state.logits[i] for i in indices])
-        if dataset.has_labels:
+        if dataset.has_labels and not is_class_vector(logits):  # a user model's other output
+            self.log(
+                f"the data has labels but the model's output ({'×'.join(map(str, logits.shape[1:]))} a sample) "
+                "is not a vector of class scores: top-1 not measured, fidelity only", "warning",
+            )
+        elif dataset.has_labels:
             labels = dataset.labels(indices)
             predicted = np.array([int(logged.get(i, -1)) for i in indices])
             out["top1"] = float(np.mean(predicted == labels))
@@ -882,7 +887,8 @@ def data_provenance(profile: RunProfile, dataset: Any) -> dict[str, Any]:
         "data_count": dataset.count,
         "data_digest": dataset.digest,
         "data_name": dataset.label,
-        "preprocess": "as given (tensors)" if dataset.kind == "tensors" else dataset.preprocess.describe(),
+        "preprocess": "as given (tensors)" if dataset.kind == "tensors"
+        else "none (generated tensors)" if dataset.label == "generated" else dataset.preprocess.describe(),
     }
     if dataset.skipped:
         out["data_skipped"] = len(dataset.skipped)
