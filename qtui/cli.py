@@ -833,7 +833,7 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 
 @main.command()
 @click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help=_RESULTS_DIRS_HELP)
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o).")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html", "percentiles", "latencies"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o). percentiles: CSV of each run's p50 … p99.9, max, mean and std in µs. latencies: CSV of every saved per-query latency (run_id, query, latency_us).")
 @click.option("--model", type=MODEL_FILTER, default=None)
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None)
 @click.option("--precision", type=PRECISION_FILTER, default=None)
@@ -889,6 +889,9 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
             click.echo(f"qtui: no charts in the HTML report. {CHARTS_HINT}", err=True)
     elif fmt == "csv":
         text = to_csv(rows)
+    elif fmt in ("percentiles", "latencies"):
+        text = _latency_export(fmt, chosen, results_dirs)
+        written = "the latencies" if fmt == "latencies" else written
     elif fmt == "json":
         text = _json_text([r.to_dict() for r in chosen])
     else:  # markdown, and table written to a file
@@ -901,6 +904,19 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         click.echo(f"wrote {written} to {for_terminal(output)}", err=True)
     else:
         click.echo(for_terminal(text, multiline=True), nl=False)
+
+
+def _latency_export(fmt: str, chosen: list[Any], results_dirs: tuple[str, ...]) -> str:
+    """`report --format percentiles|latencies` (`qtui.core.raw_latencies`)."""
+    from qtui.core import raw_latencies as raw
+    from qtui.core.paths import results_dir
+    from qtui.core.results import device_label
+
+    if fmt == "percentiles":
+        return raw.to_csv_text(raw.PERCENTILE_COLUMNS, raw.percentile_rows(chosen, device_label))
+    roots = [Path(d) for d in results_dirs] or [results_dir()]
+    rows = raw.latency_rows(chosen, roots, lambda msg: click.echo(for_terminal(f"qtui: {msg}"), err=True))
+    return raw.to_csv_text(("run_id", "query", "latency_us"), rows)
 
 
 class Budget(click.FloatRange):
