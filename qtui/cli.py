@@ -919,6 +919,32 @@ def _latency_export(fmt: str, chosen: list[Any], results_dirs: tuple[str, ...]) 
     return raw.to_csv_text(("run_id", "query", "latency_us"), rows)
 
 
+class _Percent(click.FloatRange):
+    """A percentage 0-1000 that is a finite number (FloatRange lets NaN through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+@main.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help="Where to look up run ids and devices (A/B that are not folders); several allowed. Default: the results folder.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]), default="table")
+@click.option("--fail-on-regression", "fail_pct", type=_Percent(0, 1000), default=None, metavar="PCT", help="Exit 1 when any cell of B is slower than A by more than PCT % with 95 % confidence (a CI guard).")
+def compare_cmd(a: str, b: str, results_dirs: tuple[str, ...], fmt: str, fail_pct: float | None) -> None:
+    """Did it get faster? Compare B against A per model × framework × precision × scenario: the
+    time ratio B/A with a 95 % interval and a verdict (faster, slower, no difference), what
+    differs between them, and the geometric mean. A and B are each a results folder, a run id or
+    a device label (looked up in --results-dir)."""
+    from qtui.compare_cmd import run_compare
+
+    run_compare(a, b, results_dirs, fmt, fail_pct)
+
+
 class Budget(click.FloatRange):
     """A quality budget: a finite number within its range (click's FloatRange lets NaN through:
     every comparison with NaN is false)."""
