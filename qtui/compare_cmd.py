@@ -22,6 +22,7 @@ from qtui.core.compare import (
     regressions,
     resolve_side,
     to_csv,
+    to_html,
     to_json_data,
     to_markdown,
 )
@@ -83,7 +84,9 @@ def print_table(cmp: Comparison) -> None:
         console.print(Text(for_terminal(line)))
 
 
-def run_compare(a: str, b: str, results_dirs: tuple[str, ...], fmt: str, fail_pct: float | None) -> None:
+def run_compare(
+    a: str, b: str, results_dirs: tuple[str, ...], fmt: str, fail_pct: float | None, output: str | None = None
+) -> None:
     """The command: exits 2 for an argument that names no results, 1 for a regression beyond
     `fail_pct`, else returns (0)."""
     from qtui.core.paths import results_dir
@@ -114,17 +117,26 @@ def run_compare(a: str, b: str, results_dirs: tuple[str, ...], fmt: str, fail_pc
     for label, side in (("A", side_a), ("B", side_b)):
         if not side.results:
             _bad_input(f"{label} ({side.name}): no results there")
+    if fmt == "table" and output is not None:
+        _bad_input("--output: the table is for a terminal; use --format markdown, csv, json or html")
     cmp = compare(side_a, side_b)
     if fmt == "table":
         print_table(cmp)
-    elif fmt == "markdown":
-        click.echo(for_terminal(to_markdown(cmp), multiline=True), nl=False)
-    elif fmt == "csv":
-        click.echo(for_terminal(to_csv(cmp), multiline=True), nl=False)
     else:
-        from qtui.cli import _json_text
+        if fmt == "json":
+            from qtui.cli import _json_text
 
-        click.echo(_json_text(to_json_data(cmp)))
+            text = _json_text(to_json_data(cmp)) + "\n"
+        else:
+            text = {"markdown": to_markdown, "csv": to_csv, "html": to_html}[fmt](cmp)
+        if output is None:
+            click.echo(for_terminal(text, multiline=True), nl=False)
+        else:
+            try:
+                Path(output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                _bad_input(f"--output {output}: {exc.strerror or exc}")
+            click.echo(f"wrote the comparison to {for_terminal(output)}", err=True)
     if fail_pct is None:
         return
     found = regressions(cmp, fail_pct)

@@ -534,3 +534,33 @@ def to_json_data(cmp: Comparison) -> dict[str, Any]:
         "geometric_mean": {"ratio": cmp.geomean, "low": cmp.geomean_low, "high": cmp.geomean_high, "cells": cmp.geomean_cells},
         "notes": list(cmp.notes),
     }
+
+
+_HTML_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+tr.slower td { background: #fde8e8; } tr.faster td { background: #e6f6e6; }
+ul.notes, ul.sides { padding-left: 1.2em; }
+"""
+
+
+def to_html(cmp: Comparison) -> str:
+    """The comparison as one self-contained HTML page (Jinja2, autoescaped: text from result
+    files is escaped by construction; nothing fetched)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+    from markupsafe import Markup
+
+    env = Environment(
+        loader=PackageLoader("qtui.core", "templates"), autoescape=True, undefined=StrictUndefined,
+        finalize=lambda value: value if isinstance(value, Markup) else one_line(value),
+    )
+    rows = []
+    for cell in cmp.cells:
+        row = cell_row(cell)
+        verdict_css = cell.verdict if cell.verdict in ("slower", "faster") else "other"
+        rows.append({"verdict_css": verdict_css, "cells": [row[c] or "–" for c in COLUMNS]})
+    return str(env.get_template("compare.html.j2").render(
+        title=f"qtui compare: {cmp.a.name} → {cmp.b.name}", css=Markup(_HTML_CSS),
+        header=header_lines(cmp), columns=COLUMNS, rows=rows, footer=footer_lines(cmp),
+    ))

@@ -247,3 +247,17 @@ def test_run_to_run_spread_widens_the_interval(tmp_path: Path) -> None:
     assert cell.basis == "queries" and "3+3 runs" in cell.basis_text
     assert cell.ratio == pytest.approx(1.02, rel=0.01)
     assert cell.verdict == "no difference" and cell.low < 1.0 < cell.high
+
+
+def test_html_page_escapes_text_from_results_and_fetches_nothing(tmp_path: Path) -> None:
+    _stream("a1", 10.0, 1, tmp_path / "a", device="<script>alert(1)</script>")
+    _stream("b1", 11.0, 2, tmp_path / "b", device="pi-5")
+    page = tmp_path / "cmp.html"
+    out = CliRunner().invoke(main, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--format", "html", "-o", str(page)])
+    assert out.exit_code == 0, out.output
+    html = page.read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert '<tr class="slower">' in html and "Geometric mean" in html
+    assert "http" not in html and "src=" not in html
+    refused = CliRunner().invoke(main, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(page)])
+    assert refused.exit_code == 2
