@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from qtui.core.raw_latencies import latencies_of, run_folder
+from qtui.core.raw_latencies import RAW_LATENCIES_FILE, load_latencies, run_folder
 from qtui.core.results import (
     RunResult,
     device_label,
@@ -295,14 +295,21 @@ def _interval(resampled: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _latencies(side: Side, runs: list[RunResult]) -> list[np.ndarray] | None:
-    """The runs' saved per-query latencies (ns), or None unless every run has enough."""
+def _latencies(side: Side, runs: list[RunResult]) -> list[np.ndarray] | str:
+    """The runs' saved per-query latencies (ns), or why not (a run without a readable file or
+    with fewer than `MIN_QUERIES`)."""
     out = []
     for r in runs:
         folder = side.folders.get(r.run_id)
-        raw = latencies_of(folder) if folder is not None else None
-        if raw is None or raw.latency_ns.size < MIN_QUERIES:
-            return None
+        path = folder / RAW_LATENCIES_FILE if folder is not None else None
+        if path is None or not path.exists():
+            return "no per-query latencies saved"
+        try:
+            raw = load_latencies(path)
+        except (OSError, ValueError) as exc:
+            return f"run {one_line(r.run_id)}'s latencies unreadable: {one_line(exc)}"
+        if raw.latency_ns.size < MIN_QUERIES:
+            return f"run {one_line(r.run_id)} saved {raw.latency_ns.size} latencies"
         out.append(raw.latency_ns)
     return out
 
@@ -316,9 +323,9 @@ def compare_cell(
     cell.differs = differences(runs_a, runs_b, CELL_ITEMS)
     rng = np.random.default_rng(seed)
     metric = scenario_metric(key[3])
-    lat_a = _latencies(a, runs_a) if metric.percentile is not None else None
-    lat_b = _latencies(b, runs_b) if lat_a is not None else None
-    if lat_a is not None and lat_b is not None:
+    lat_a: list[np.ndarray] | str = _latencies(a, runs_a) if metric.percentile is not None else ""
+    lat_b: list[np.ndarray] | str = _latencies(b, runs_b) if not isinstance(lat_a, str) else lat_a
+    if not isinstance(lat_a, str) and not isinstance(lat_b, str):
         all_a, all_b = np.concatenate(lat_a), np.concatenate(lat_b)
         med_a, med_b = float(np.median(all_a)), float(np.median(all_b))
         if med_a <= 0 or med_b <= 0:
@@ -348,7 +355,7 @@ def compare_cell(
     cell.ratio = med_a / med_b if metric.higher_is_better else med_b / med_a
     cell.value_a, cell.value_b, cell.unit = med_a, med_b, metric.label
     cell.basis = "repeats"
-    source = "" if metric.percentile is None else " (no per-query latencies saved)"
+    source = "" if metric.percentile is None else f" ({lat_b})"
     cell.basis_text = f"repeats of {metric.label}{source}: {len(values_a)} vs {len(values_b)} runs"
     if min(len(values_a), len(values_b)) < MIN_FOR_INTERVAL:
         cell.reason = (
@@ -477,7 +484,7 @@ def footer_lines(cmp: Comparison) -> list[str]:
         lines.append("repeats: each run's scenario metric, bootstrap of the median ratio")
     for c in cmp.cells:
         if c.verdict == "cannot say":
-            lines.append(f"cannot say: {' '.join(c.key)}: {c.reason or c.basis_text}")
+            lines.append(f"cannot say: {' '.join(c.key)}: {c.basis_text or c.reason}")
     lines += cmp.notes
     return lines
 

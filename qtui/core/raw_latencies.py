@@ -140,17 +140,6 @@ def load_latencies(path: Path) -> RawLatencies:
     return RawLatencies(values, n_total, n_stride)
 
 
-def latencies_of(run_dir: Path) -> RawLatencies | None:
-    """The latencies saved in `run_dir`, or None when there are none or they cannot be read."""
-    path = Path(run_dir) / RAW_LATENCIES_FILE
-    if not path.exists():
-        return None
-    try:
-        return load_latencies(path)
-    except (OSError, ValueError):
-        return None
-
-
 def run_folder(run_id: str, roots: list[Path], log_dir: Any = None) -> Path | None:
     """The folder of run `run_id` under one of `roots` (`<root>/<run id>`, where qtui saves a
     run), else the folder the run recorded as LoadGen's log dir; None when neither holds it."""

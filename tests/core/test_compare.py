@@ -261,3 +261,12 @@ def test_html_page_escapes_text_from_results_and_fetches_nothing(tmp_path: Path)
     assert "http" not in html and "src=" not in html
     refused = CliRunner().invoke(main, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(page)])
     assert refused.exit_code == 2
+
+
+def test_a_damaged_latencies_file_is_named_and_the_repeats_used(tmp_path: Path) -> None:
+    _stream("a1", 10.0, 1, tmp_path / "a")
+    _stream("b1", 11.0, 2, tmp_path / "b")
+    (tmp_path / "b" / "b1" / "latencies.npz").write_bytes(b"PK\x03\x04 not really")
+    cell = _only(compare(_side(tmp_path / "a"), _side(tmp_path / "b")))
+    assert cell.basis == "repeats" and "run b1's latencies unreadable" in cell.basis_text
+    assert cell.verdict == "cannot say" and "needs 3 repeats a side" in cell.reason
