@@ -42,8 +42,10 @@ from qtui.core.results import (
     RunResult,
     device_label,
     effective_threads,
+    measurement_disturbed,
     order_key,
     repeats_of,
+    runs_text,
     scenario_metric,
 )
 from qtui.core.stats import CONFIDENCE, MIN_FOR_INTERVAL, RESAMPLES
@@ -225,6 +227,12 @@ class CellComparison:
     differs: list[tuple[str, str, str]] = field(default_factory=list)
     reason: str = ""
     resampled: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def disturbed(self) -> list[str]:
+        """The runs behind the cell whose measurement was disturbed (other processes' load,
+        throttling, heat: `results.measurement_disturbed`)."""
+        return [one_line(r.run_id) for r in [*self.runs_a, *self.runs_b] if measurement_disturbed(r)]
 
     @property
     def change_pct(self) -> float | None:
@@ -445,7 +453,7 @@ def cell_row(cell: CellComparison) -> dict[str, Any]:
         "B": _figure(cell.value_b) + (unit if cell.value_b is not None else ""),
         "B/A time": ratio_text(cell.ratio),
         "interval": f"{ratio_text(cell.low)}–{ratio_text(cell.high)}" if cell.low is not None else "",
-        "verdict": cell.verdict,
+        "verdict": cell.verdict + (" ⚠" if cell.disturbed else ""),
         "test": cell.basis,
         "differs": "; ".join(f"{item} {va} → {vb}" for item, va, vb in cell.differs),
     }
@@ -483,6 +491,12 @@ def footer_lines(cmp: Comparison) -> list[str]:
     if "repeats" in bases:
         lines.append("repeats: each run's scenario metric, bootstrap of the median ratio")
     for c in cmp.cells:
+        if c.disturbed:
+            lines.append(
+                f"⚠ {' '.join(c.key)}: measured while disturbed (other processes, throttling, heat): "
+                f"{runs_text(c.disturbed)}; re-measure on a quiet machine before trusting the verdict"
+            )
+    for c in cmp.cells:
         if c.verdict == "cannot say":
             lines.append(f"cannot say: {' '.join(c.key)}: {c.basis_text or c.reason}")
     lines += cmp.notes
@@ -504,7 +518,7 @@ def to_markdown(cmp: Comparison) -> str:
 
 CSV_COLUMNS = (
     "model", "framework", "precision", "scenario", "verdict", "ratio", "low", "high", "value_a", "value_b",
-    "unit", "test", "p_value", "runs_a", "runs_b", "differs", "reason",
+    "unit", "test", "p_value", "runs_a", "runs_b", "differs", "reason", "disturbed_runs",
 )
 
 
@@ -516,6 +530,7 @@ def _record(cell: CellComparison) -> dict[str, Any]:
         "value_a": cell.value_a, "value_b": cell.value_b, "unit": cell.unit, "test": cell.basis_text,
         "p_value": cell.p_value, "runs_a": [one_line(r.run_id) for r in cell.runs_a],
         "runs_b": [one_line(r.run_id) for r in cell.runs_b], "differs": row["differs"], "reason": cell.reason,
+        "disturbed_runs": cell.disturbed,
     }
 
 
@@ -525,7 +540,8 @@ def to_csv(cmp: Comparison) -> str:
     rows = []
     for cell in cmp.cells:
         record = _record(cell)
-        record["runs_a"], record["runs_b"] = " ".join(record["runs_a"]), " ".join(record["runs_b"])
+        for name in ("runs_a", "runs_b", "disturbed_runs"):
+            record[name] = " ".join(record[name])
         rows.append(record)
     return to_csv_text(CSV_COLUMNS, rows)
 

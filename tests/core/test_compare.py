@@ -270,3 +270,15 @@ def test_a_damaged_latencies_file_is_named_and_the_repeats_used(tmp_path: Path) 
     cell = _only(compare(_side(tmp_path / "a"), _side(tmp_path / "b")))
     assert cell.basis == "repeats" and "run b1's latencies unreadable" in cell.basis_text
     assert cell.verdict == "cannot say" and "needs 3 repeats a side" in cell.reason
+
+
+def test_a_disturbed_run_marks_its_cell(tmp_path: Path) -> None:
+    _stream("a1", 10.0, 1, tmp_path / "a")
+    b = _stream("b1", 11.0, 2, tmp_path / "b")
+    b.environment = {**b.environment, "warnings": [
+        "other processes kept 1.84 of 2 cores busy during the measurement (92 % of the CPU): figures are likely low"]}
+    save_result(b, tmp_path / "b" / "b1")
+    data = json.loads(CliRunner().invoke(main, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--format", "json"]).output)
+    assert data["cells"][0]["disturbed_runs"] == ["b1"]
+    table = CliRunner().invoke(main, ["compare", str(tmp_path / "a"), str(tmp_path / "b")]).output
+    assert "slower ⚠" in table and "measured while disturbed" in table and "b1" in table
