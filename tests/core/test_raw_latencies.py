@@ -142,3 +142,22 @@ def test_report_exports_percentiles_in_microseconds_and_every_latency(tmp_path: 
     assert "old: no raw latencies saved" in result.output  # CliRunner mixes stderr in
     lines = [line for line in result.output.splitlines() if line.startswith(("run_id", "r1,"))]
     assert lines == ["run_id,query,latency_us", "r1,0,1.0", "r1,1,2.5", "r1,2,1234.567", "r1,3,3.0"]
+
+
+def test_a_latencies_file_that_cannot_be_written_costs_only_the_file(tmp_path: Path) -> None:
+    """The runner keeps the run when `latencies.npz` cannot be written (here: its folder is
+    gone), records why, and says so in the log; the record is a valid result field."""
+    import threading
+
+    from qtui.core import events as ev
+    from qtui.core.runner import RunOptions, _Run
+    from tests.conftest import small_profile
+
+    events: list[object] = []
+    run = _Run(small_profile(), events.append, threading.Event(), RunOptions(results_root=tmp_path / "results"))
+    record = run._save_latencies(_six_ms(10))
+    assert record["file"] is None and record["total"] == 10 and "raw latencies not saved" in record["error"]
+    assert any(isinstance(e, ev.Log) and e.level == "warning" and "raw latencies not saved" in e.text for e in events)
+    result = make_run("r")
+    result.raw_latencies = record
+    assert validate_result_dict(json.loads(result.to_json()))["raw_latencies"] == record
