@@ -282,3 +282,38 @@ def test_a_disturbed_run_marks_its_cell(tmp_path: Path) -> None:
     assert data["cells"][0]["disturbed_runs"] == ["b1"]
     table = CliRunner().invoke(main, ["compare", str(tmp_path / "a"), str(tmp_path / "b")]).output
     assert "slower ⚠" in table and "measured while disturbed" in table and "b1" in table
+
+
+class _StandIn:
+    """A stand-in backend whose speed the test sets: every batch takes `delay_s` and answers
+    zeros (the real backend is kept only for what the runner asks besides `predict`)."""
+
+    def __init__(self, inner: Any, delay_s: float) -> None:
+        self.inner, self.delay_s, self.max_batch = inner, delay_s, inner.max_batch
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        import time
+
+        time.sleep(self.delay_s)
+        return np.zeros((len(batch), 1000), dtype=np.float32)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_runs_of_a_stand_in_backend_twice_as_slow_compare_as_slower(tmp_path: Path) -> None:
+    """End to end: the runner saves each run's latencies, `qtui compare` reads them back and
+    finds B (8 ms a query) slower than A (4 ms) per query, and --fail-on-regression trips."""
+    from qtui.core.profile import LoadGenSpec
+    from qtui.core.runner import RunOptions, run
+    from tests.conftest import small_profile
+
+    profile = small_profile(loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=64))
+    for side, delay in (("a", 0.004), ("b", 0.008)):
+        result = run(profile, None, None, RunOptions(results_root=tmp_path / side, wrap_backend=lambda inner, d=delay: _StandIn(inner, d)))
+        assert result.status == "ok", result.message
+        assert (tmp_path / side / result.run_id / "latencies.npz").is_file()
+    out = CliRunner().invoke(main, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--format", "json", "--fail-on-regression", "10"])
+    assert out.exit_code == 1, out.output
+    cell = json.loads(out.output[: out.output.rindex("}") + 1])["cells"][0]
+    assert cell["verdict"] == "slower" and cell["low"] > 1.1 and "per-query latencies (64 vs 64 queries" in cell["test"]
