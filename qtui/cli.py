@@ -865,7 +865,7 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 
 @main.command()
 @click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help=_RESULTS_DIRS_HELP)
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o).")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html", "percentiles", "latencies"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o). percentiles: CSV of each run's p50 … p99.9, max, mean and std in µs. latencies: CSV of every saved per-query latency (run_id, query, latency_us).")
 @click.option("--model", type=MODEL_FILTER, default=None)
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None)
 @click.option("--precision", type=PRECISION_FILTER, default=None)
@@ -922,6 +922,9 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
             click.echo(f"qtui: no charts in the HTML report. {CHARTS_HINT}", err=True)
     elif fmt == "csv":
         text = to_csv(rows)
+    elif fmt in ("percentiles", "latencies"):
+        text = _latency_export(fmt, chosen, results_dirs)
+        written = "the latencies" if fmt == "latencies" else written
     elif fmt == "json":
         text = _json_text([r.to_dict() for r in chosen])
     else:  # markdown, and table written to a file
@@ -934,6 +937,46 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         click.echo(f"wrote {written} to {for_terminal(output)}", err=True)
     else:
         click.echo(for_terminal(text, multiline=True), nl=False)
+
+
+def _latency_export(fmt: str, chosen: list[Any], results_dirs: tuple[str, ...]) -> str:
+    """`report --format percentiles|latencies` (`qtui.core.raw_latencies`)."""
+    from qtui.core import raw_latencies as raw
+    from qtui.core.paths import results_dir
+    from qtui.core.results import device_label
+
+    if fmt == "percentiles":
+        return raw.to_csv_text(raw.PERCENTILE_COLUMNS, raw.percentile_rows(chosen, device_label))
+    roots = [Path(d) for d in results_dirs] or [results_dir()]
+    rows = raw.latency_rows(chosen, roots, lambda msg: click.echo(for_terminal(f"qtui: {msg}"), err=True))
+    return raw.to_csv_text(("run_id", "query", "latency_us"), rows)
+
+
+class _Percent(click.FloatRange):
+    """A percentage 0-1000 that is a finite number (FloatRange lets NaN through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+@main.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help="Where to look up run ids and devices (A/B that are not folders); several allowed. Default: the results folder.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "html"]), default="table", help="html: one self-contained page (use -o).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout (not with the table).")
+@click.option("--fail-on-regression", "fail_pct", type=_Percent(0, 1000), default=None, metavar="PCT", help="Exit 1 when any cell of B is slower than A by more than PCT % with 95 % confidence (a CI guard).")
+def compare_cmd(a: str, b: str, results_dirs: tuple[str, ...], fmt: str, output: str | None, fail_pct: float | None) -> None:
+    """Did it get faster? Compare B against A per model × framework × precision × scenario: the
+    time ratio B/A with a 95 % interval and a verdict (faster, slower, no difference), what
+    differs between them, and the geometric mean. A and B are each a results folder, a run id or
+    a device label (looked up in --results-dir)."""
+    from qtui.compare_cmd import run_compare
+
+    run_compare(a, b, results_dirs, fmt, fail_pct, output)
 
 
 class Budget(click.FloatRange):

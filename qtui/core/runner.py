@@ -34,6 +34,7 @@ from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_
 from qtui.core.model_source import is_user_model, model_slug, source_kind
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.profile import RunProfile, threads_refusal
+from qtui.core.raw_latencies import latency_summary, save_latencies
 from qtui.core.results import RunResult, save_result
 from qtui.core.thermal import read_state as read_throttle_state
 from qtui.core.thermal import throttled_between
@@ -674,10 +675,9 @@ class _Run:
         self.result.latency_ms = {
             "basis": "per batch" if p.scenario == "Offline" else "per query",
             **ours,
-            "min": float(lat.min()) / 1e6 if lat.size else None,
-            "mean": float(lat.mean()) / 1e6 if lat.size else None,
-            "max": float(lat.max()) / 1e6 if lat.size else None,
+            **latency_summary(lat),
         }
+        self.result.raw_latencies = self._save_latencies(lat)
         hist = histogram(lat)
         self.result.histogram = {"edges_ms": list(hist.edges_ms), "counts": list(hist.counts)}
         queries, samples = recorder.counts
@@ -751,6 +751,16 @@ class _Run:
         else:
             self.result.status = "invalid"
             self.result.message = "LoadGen: INVALID — " + "; ".join(self.result.loadgen["invalid_reasons"] or ["see log"])
+
+    def _save_latencies(self, lat: np.ndarray) -> dict[str, Any]:
+        """Every query's latency beside the result (`qtui.core.raw_latencies`); a file that
+        cannot be written costs the raw latencies only, never the run."""
+        try:
+            return save_latencies(self.run_dir, lat)
+        except OSError as exc:
+            note = f"raw latencies not saved in {self.run_dir}: {exc.strerror or exc}"
+            self.log(note, "warning")
+            return {"file": None, "total": int(lat.size), "error": note}
 
     def _accuracy(self, dataset: Any, sut: Any) -> dict[str, Any]:
         from qtui.core.fidelity import fidelity, is_class_vector, topk_accuracy
