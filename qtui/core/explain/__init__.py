@@ -36,6 +36,9 @@ MAX_FILE_BYTES = 8 << 20
 
 #: Roles of a row: the arithmetic of a layer, (de)quantisation, a layout change, the rest.
 ROLES = ("compute", "quantize", "reorder", "other")
+#: How a note starts for a layer whose int8 arithmetic takes float activations quantized at run
+#: time (ORT ConvInteger, PyTorch dynamic linear, TFLite dynamic-range kernels).
+FLOAT_ACTIVATIONS_NOTE = "float activations"
 #: Executed precisions a row can have ("?" where the runtime does not say).
 PRECISIONS = ("int8", "f16", "bf16", "f32", "?")
 
@@ -213,6 +216,7 @@ def summarize(profile: Profile) -> dict[str, Any]:
         "reorder_share": share(("reorder",)),
         "other_share": share(("other",)),
         "fused_nodes": sum(1 for r in profile.rows if r.fused),
+        "float_activation_layers": sum(1 for r in compute if r.note.startswith(FLOAT_ACTIVATIONS_NOTE)),
         "profiler_overhead": profile.overhead.get("ratio"),
     }
 

@@ -71,12 +71,13 @@ def rows_from_events(events: list[dict[str, Any]], owners: dict[str, str], quant
         precision = precision_of(act)
         note = ""
         if op in FLOAT_ACTIVATIONS:
+            precision = "int8"  # integer arithmetic; DynamicQuantizeMatMul takes the float input itself
             note = "float activations quantized at run time (DynamicQuantizeLinear), int32 output rescaled in float"
         elif role == "compute" and precision == "f32" and quantized:
             note = "float op in the graph ORT ran: no Q/DQ pair fused around it"
         rows.append(LayerRow(
             layer=resolve([onnx_scope(node)], owners), node=node, op=op,
-            kernel=str(args.get("provider", "")), precision=precision,
+            kernel=str(args.get("provider", "")).replace("ExecutionProvider", " EP"), precision=precision,
             time_us=round(statistics.median(entry["durs"]), 2), role=role, note=note,
         ))
     return rows

@@ -81,14 +81,16 @@ def collect(artifact: Any, owners: dict[str, str], threads: int, runs: int) -> P
         role = ("compute" if node_type in COMPUTE_TYPES or node_type.startswith(COMPUTE_PREFIXES) else "quantize" if node_type == "FakeQuantize"
                 else "reorder" if node_type == "Reorder" else "other")
         note = "fused into a neighbouring node" if fused else ""
-        if role == "compute" and not fused and precision == "f32" and quantized:
+        if role == "compute" and not fused and precision == "f32" and artifact.precision == "int8_dynamic":
+            note = "int8 weights decompressed, computed in f32 (weight-only quantization)"
+        elif role == "compute" and not fused and precision == "f32" and quantized:
             note = "runs in f32: no quantized input reached it (low-precision transformations did not apply)"
         rows.append(LayerRow(
             layer=resolve([*openvino_scopes(names), *openvino_scopes(name)], owners), node=name,
             op=node_type, kernel=str(p.exec_type), precision=precision,
             time_us=round(statistics.median(totals.get(name) or [0.0]), 2), role=role, fused=fused, note=note,
         ))
-    hint = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    hint = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
     return Profile(
         framework="openvino", precision=artifact.precision, model="", artifact=artifact.directory.name,
         runtime=f"openvino {ov.get_version()}", cpu=cpu_name(), threads=threads, runs=counted,

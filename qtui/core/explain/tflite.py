@@ -55,7 +55,7 @@ def collect(artifact: Any, owners: dict[str, str], threads: int, runs: int) -> P
         precision = precision_of(types[0]) if types else "?"
         note = ""
         if role == "compute" and precision == "f32" and "int8" in types[1:]:
-            note = "int8 weights, float activations (dynamic-range kernel)"
+            note = "float activations, int8 weights (dynamic-range kernel; whether it quantizes the activations at run time is not reported)"
         outputs = [int(i) for i in op.get("outputs", []) if int(i) >= 0]
         out_name = str(tensors[outputs[0]]["name"]) if outputs and outputs[0] in tensors else ""
         inputs = [int(i) for i in op.get("inputs", []) if int(i) >= 0]
