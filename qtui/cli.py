@@ -1401,12 +1401,12 @@ def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: s
             writer.writerow([for_csv(c) for c in row])
         return
     for prof in profiles:
-        for line in render.summary_lines(prof):
+        for line in render.wrapped(render.summary_lines(prof), width):
             click.echo(for_terminal(line), file=_out())
         click.echo("", file=_out())
     if len(profiles) > 1:
         lines = render.aligned(render.side_headers(profiles), render.side_rows(profiles), width)
-        lines.append(render.LEGEND)
+        lines.extend(render.wrapped([render.LEGEND], width))
     else:
         lines = render.aligned(render.LAYER_HEADERS, render.layer_rows(profiles[0]), width)
     for line in lines:

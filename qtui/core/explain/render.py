@@ -150,5 +150,15 @@ def aligned(headers: list[str], rows: list[list[Any]], width: int = 80) -> list[
     return lines
 
 
+def wrapped(lines: list[str], width: int) -> list[str]:
+    """Each line wrapped at `width`, its continuation indented by two spaces."""
+    import textwrap
+
+    out = []
+    for line in lines:
+        out.extend(textwrap.wrap(line, width, subsequent_indent="  ", break_on_hyphens=False) or [""])
+    return out
+
+
 def as_json(profiles: list[Profile]) -> list[dict[str, Any]]:
     return [to_dict(p) for p in profiles]
