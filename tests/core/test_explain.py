@@ -154,3 +154,17 @@ def test_runtime_names_map_to_source_layers() -> None:
            "qtui.core.models.mobilenet_v2.ConvBNReLU6_0/torch.nn.modules.activation.ReLU6_2;1")
     assert ex.resolve(tensor_scopes(tfl), owners) == "features.0.0"
     assert ex.resolve([ex.onnx_scope("/classifier/classifier.1/Gemm")], owners) == "classifier.1"
+
+
+def test_explain_command_saves_profile_and_artifact_summary(profiles: dict[tuple[str, str], ex.Profile], session_cache: Path, tmp_path: Path) -> None:
+    """`qtui explain PROFILE` profiles the cached artifact, saves the profile under the results
+    folder's explain/ and the executed-precision summary beside the artifact."""
+    out = CliRunner().invoke(cli.main, ["explain", "quick", "--set", "threads=2", "--runs", "1", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.stdout)
+    assert [(p["framework"], p["precision"]) for p in payload] == [("onnxruntime", "fp32")]
+    assert payload[0]["summary"]["compute_layers"] == {"f32": MOBILENET_COMPUTE_LAYERS}
+    saved = list((tmp_path / "results" / "explain").glob("explain-onnxruntime-fp32-*.json"))
+    assert len(saved) == 1 and ex.load(saved[0]).summary()["int8_share"] == 0.0
+    summary = json.loads((session_cache / "artifacts" / payload[0]["artifact"] / "explain-summary.json").read_text())
+    assert summary["summary"]["compute_layers"] == {"f32": MOBILENET_COMPUTE_LAYERS}
