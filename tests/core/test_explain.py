@@ -168,3 +168,28 @@ def test_explain_command_saves_profile_and_artifact_summary(profiles: dict[tuple
     assert len(saved) == 1 and ex.load(saved[0]).summary()["int8_share"] == 0.0
     summary = json.loads((session_cache / "artifacts" / payload[0]["artifact"] / "explain-summary.json").read_text())
     assert summary["summary"]["compute_layers"] == {"f32": MOBILENET_COMPUTE_LAYERS}
+
+
+def test_recommend_cites_the_profile_when_a_quantized_cell_is_slower(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quantized cell slower than FP32 gets its artifact's per-layer reason (the summary saved
+    beside the artifact), or the `qtui explain` command that shows it."""
+    from qtui.core.recommend import recommend
+    from tests.core.test_study_table import make_run
+
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(tmp_path / "cache"))
+    fp32 = make_run("f", "fp32", 20.0)
+    slow = make_run("d", "int8_dynamic", 50.0)
+    slow.artifact["key"] = "k" * 24
+    (answer,) = recommend([fp32, slow], unavailable=lambda f, p: None, this_host="elsewhere")
+    text = "\n".join(answer.text_lines())
+    assert "slower than FP32: ONNX Runtime INT8 dynamic ×0.40 of FP32; why, per layer: qtui explain quick --set precision=int8_dynamic" in text
+    rows = [ex.LayerRow("features.0.0", "n", "ConvInteger", "CPU EP", "int8", 90.0,
+                        note=ex.FLOAT_ACTIVATIONS_NOTE + " quantized at run time"),
+            ex.LayerRow("", "q", "DynamicQuantizeLinear", "CPU EP", "f32", 10.0, role="quantize")]
+    prof = ex.Profile("onnxruntime", "int8_dynamic", MODEL, "k" * 24, "rt", "cpu", 2, 1, ex.with_shares(rows))
+    ex.save_summary_with_artifact(prof, tmp_path / "cache" / "artifacts" / ("k" * 24))
+    (answer,) = recommend([fp32, slow], unavailable=lambda f, p: None, this_host="elsewhere")
+    assert answer.to_dict()["slower_than_fp32"] == [{
+        "cell": "ONNX Runtime INT8 dynamic", "speedup": "×0.40 of FP32",
+        "why": "per layer (qtui explain): 90 % of its time in int8 kernels, 1 layer quantizing float activations at every inference, (de)quantize 10 %",
+    }]
