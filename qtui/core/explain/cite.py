@@ -39,7 +39,8 @@ def reason_text(summary: dict[str, Any]) -> str:
     share = _pct(summary.get("int8_share"))
     if share is not None:
         parts.append(f"{share} of its time in int8 kernels")
-    counts = summary.get("compute_layers") if isinstance(summary.get("compute_layers"), dict) else {}
+    found = summary.get("compute_layers")
+    counts: dict[str, Any] = found if isinstance(found, dict) else {}
     floats = sum(int(n) for p, n in counts.items() if p == "f32" and isinstance(n, int))
     if floats:
         parts.append(f"{plural(floats, 'compute layer')} in f32")
