@@ -1404,3 +1404,94 @@ def doctor(as_json: bool, model: str | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _csv_list(value: str | None, allowed: tuple[str, ...], option: str) -> list[str]:
+    if not value:
+        return []
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in allowed]
+    if bad:
+        _fail_input(f"{option} {', '.join(bad)}: unknown; allowed: {', '.join(allowed)}")
+    return items
+
+
+@main.command("explain")
+@click.argument("profile", required=False, type=click.Path(dir_okay=False))
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a profile key, as in `qtui run`.")
+@click.option("--frameworks", default=None, help="Comma-separated frameworks to put side by side (default: the profile's).")
+@click.option("--precisions", default=None, help="Comma-separated precisions to put side by side (default: the profile's).")
+@click.option("--from", "from_path", type=click.Path(exists=True), default=None, help="Show saved profiles (a file or a folder of explain-*.json) without any runtime.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.option("--runs", type=click.IntRange(1, 100), default=5, help="Profiled batch-1 inferences per artifact.")
+@click.option("--width", type=click.IntRange(40, 400), default=80, help="Width of the text tables.")
+def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: str | None, precisions: str | None, from_path: str | None, fmt: str, runs: int, width: int) -> None:
+    """Why is INT8 (not) faster: a per-layer profile of the prepared artifact(s) from each
+    runtime's own profiler (never a timed run), saved under the results folder's `explain/`."""
+    from dataclasses import replace
+
+    from qtui.core import explain as ex
+    from qtui.core.explain import render
+    from qtui.core.paths import results_dir
+
+    if from_path is not None:
+        try:
+            profiles = ex.load_all(Path(from_path))
+        except ex.ExplainError as exc:
+            _fail_input(str(exc))
+    else:
+        if profile is None:
+            _fail_input("explain: give a PROFILE to profile, or --from a saved profile")
+        base = _load_profile(str(profile), assignments)
+        combos = [replace(base, framework=f, precision=p)
+                  for f in (_csv_list(frameworks, FRAMEWORKS, "--frameworks") or [base.framework])
+                  for p in (_csv_list(precisions, PRECISIONS, "--precisions") or [base.precision])]
+        _check_sources(combos)
+        _refuse_unavailable(combos)
+        _refuse_unusable_dirs(None)
+        from qtui.core.runner import prepare_only, resolve_threads
+
+        profiles = []
+        for prof in combos:
+            try:
+                artifact, _ = prepare_only(prof, _ProgressPrinter(sys.stderr))
+                made = ex.collect(artifact, prof.model, resolve_threads(prof.threads), runs)
+                saved = ex.save(made, results_dir() / "explain")
+                ex.save_summary_with_artifact(made, artifact.directory)
+            except KeyboardInterrupt:
+                _echo_err("\nqtui: interrupted")
+                sys.exit(EXIT_INTERRUPTED)
+            except Exception as exc:  # user-facing failure of one artifact
+                _echo_err(f"qtui: {prof.framework} {prof.precision}: {exc}")
+                sys.exit(EXIT_FAILED)
+            _echo_err(f"saved: {saved}")
+            profiles.append(made)
+    if fmt == "json":
+        click.echo(_json_text(render.as_json(profiles)), file=_out())
+        return
+    if fmt == "csv":
+        import csv
+
+        from qtui.core.sinks import for_csv
+
+        writer = csv.writer(_out())
+        if len(profiles) > 1:
+            headers, rows = render.side_csv_rows(profiles)
+        else:
+            headers, rows = ["layer", "node", "op", "kernel", "precision", "time_us", "share", "role", "fused", "note"], [
+                [r.layer, r.node, r.op, r.kernel, r.precision, r.time_us, r.share, r.role, r.fused, r.note] for r in profiles[0].rows]
+        writer.writerow(headers)
+        for row in rows:
+            writer.writerow([for_csv(c) for c in row])
+        return
+    for prof in profiles:
+        for line in render.wrapped(render.summary_lines(prof), width):
+            click.echo(for_terminal(line), file=_out())
+        click.echo("", file=_out())
+    if len(profiles) > 1:
+        lines = render.aligned(render.side_headers(profiles), render.side_rows(profiles), width)
+        lines.extend(render.wrapped([render.LEGEND], width))
+    else:
+        lines = render.aligned(render.LAYER_HEADERS, render.layer_rows(profiles[0]), width)
+    for line in lines:
+        click.echo(for_terminal(line), file=_out())

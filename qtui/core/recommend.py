@@ -138,6 +138,8 @@ class Recommendation:
     quality_unmeasured: tuple[Option, ...] = ()
     #: (framework, precision, reason) of every combination with no ok measurement on this device
     not_measured: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
+    #: (label, speed-up text, why) of each quantized cell slower than FP32 (`explain.cite`)
+    slower_than_fp32: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def title(self) -> str:
@@ -176,6 +178,8 @@ class Recommendation:
             lines.append("  quality not measured (slower): " + ", ".join(o.label for o in slower))
         for reason, labels in _grouped(self.not_measured):
             lines.append(f"  not measured: {'; '.join(labels)}: {reason}")
+        for label, speedup, why in self.slower_than_fp32:
+            lines.append(f"  slower than FP32: {label} {speedup}; {why}")
         return lines
 
     @property
@@ -209,6 +213,7 @@ class Recommendation:
             "over_budget": [_option_dict(o) for o in self.over_budget],
             "quality_not_measured": [_option_dict(o) for o in self.quality_unmeasured],
             "not_measured": [{"framework": f, "precision": p, "reason": r} for f, p, r in self.not_measured],
+            "slower_than_fp32": [{"cell": c, "speedup": s, "why": w} for c, s, w in self.slower_than_fp32],
         }
 
 
@@ -487,9 +492,22 @@ def recommend(
             )
             out.append(Recommendation(
                 table.model, table.scenario, device, budgets, best, runner_up, margin,
-                faster, over, unmeasured, missing,
+                faster, over, unmeasured, missing, _slower_than_fp32(options, by_id),
             ))
     return out
+
+
+def _slower_than_fp32(options: list[Option], by_id: dict[str, RunResult]) -> tuple[tuple[str, str, str], ...]:
+    """Each quantized cell slower than its FP32 baseline, with why (per layer) or how to see it."""
+    from qtui.core.explain.cite import why_slower
+
+    out = []
+    for o in options:
+        run = by_id.get(o.cell.run_id)
+        if run is None or o.cell.precision == "fp32" or o.cell.speedup is None or o.cell.speedup >= 1:
+            continue
+        out.append((o.label, f"{o.cell.speedup_text()} of FP32", why_slower(run)))
+    return tuple(out)
 
 
 def _speed_key(cell: StudyCell, higher_is_better: bool) -> float:
