@@ -1051,6 +1051,7 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 def prepare(profile: str | None, model: str | None, framework: str | None, precision: str | None, assignments: tuple[str, ...]) -> None:
     """Prepare (export/quantize) an artifact without running it: from PROFILE (every [sweep]
     combination) or from --model/--framework/--precision on the default profile."""
+    from qtui.core.model_source import model_label
     from qtui.core.profile import expand_sweep
     from qtui.core.runner import prepare_only
 
@@ -1068,10 +1069,10 @@ def prepare(profile: str | None, model: str | None, framework: str | None, preci
             try:
                 artifact, hit = prepare_only(prof, printer)
             except Exception as exc:  # user-facing failure
-                click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
+                click.echo(f"qtui: {for_terminal(model_label(prof.model))} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
                 failed = True
                 continue
-            click.echo(f"{'cached' if hit else 'prepared'}: {prof.model} {prof.framework} {prof.precision} → {for_terminal(artifact.path)} ({artifact.size_bytes / 1e6:.1f} MB)")
+            click.echo(f"{'cached' if hit else 'prepared'}: {for_terminal(model_label(prof.model))} {prof.framework} {prof.precision} → {for_terminal(artifact.path)} ({artifact.size_bytes / 1e6:.1f} MB)")
     except KeyboardInterrupt:
         _echo_err("\nqtui: interrupted: nothing of the unfinished preparation is kept")
         sys.exit(EXIT_INTERRUPTED)
@@ -1277,6 +1278,7 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
         export_bundle,
         select_artifacts,
     )
+    from qtui.core.model_source import model_label
     from qtui.core.profile import expand_sweep
     from qtui.core.runner import prepare_only
     from qtui.core.text import plural
@@ -1291,7 +1293,7 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
                 try:
                     artifact, _ = prepare_only(prof, printer)
                 except Exception as exc:
-                    click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
+                    click.echo(f"qtui: {for_terminal(model_label(prof.model))} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
                     sys.exit(EXIT_FAILED)
                 chosen.append(artifact)
     else:

@@ -70,8 +70,9 @@ def model_matches(model: str, wanted: str) -> bool:
 def model_label(model: str) -> str:
     """A model where text shows its value (run tables, CSV, HTML attributes, progress lines): a
     built-in's id, the user's model file by its name, never its folder (the profile and the
-    result's JSON keep the path as it was typed)."""
-    return Path(model).name if is_user_model(model) and model.lower().endswith(".onnx") else model
+    result's JSON keep the path as it was typed): an entry point `path/to/file.py:factory` as
+    `file.py:factory`."""
+    return Path(model).name if source_kind(model) in ("onnx", "tflite", "entry") else model
 
 
 def model_slug(model: str) -> str:

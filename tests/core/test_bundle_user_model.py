@@ -110,3 +110,11 @@ def test_export_by_model_file_takes_that_files_artifacts_only(tmp_path: Path, la
     missing = CliRunner().invoke(cli.main, ["bundle", "export", str(tmp_path / "c.tar.gz"), "--model", str(tmp_path / "gone.onnx")])
     assert missing.exit_code == 2 and "gone.onnx" in missing.output, missing.output
     assert not (tmp_path / "c.tar.gz").exists()
+
+
+def test_prepare_names_the_model_file_without_its_folder(laptop: Path) -> None:
+    model = laptop / "small.onnx"
+    args = ["prepare", "--model", str(model), "--framework", "onnxruntime", "--precision", "fp32"]
+    done = CliRunner().invoke(cli.main, args)
+    assert done.exit_code == 0, done.output
+    assert "small.onnx onnxruntime fp32 → " in done.output and str(laptop) not in done.output
