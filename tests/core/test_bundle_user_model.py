@@ -118,3 +118,16 @@ def test_prepare_names_the_model_file_without_its_folder(laptop: Path) -> None:
     done = CliRunner().invoke(cli.main, args)
     assert done.exit_code == 0, done.output
     assert "small.onnx onnxruntime fp32 → " in done.output and str(laptop) not in done.output
+
+
+def test_explain_names_the_model_file_without_its_folder(laptop: Path) -> None:
+    """The profile `qtui explain` prints and saves names the file, not the folder it came from."""
+    from qtui.core import explain
+    from qtui.core.explain import render
+
+    model = str(laptop / "small.onnx")
+    artifact, _ = prepare_only(small_profile(model=model, framework="onnxruntime", precision="fp32"))
+    profile = explain.collect(artifact, model, threads=1, runs=1)
+    assert profile.model == "small.onnx"
+    assert render.summary_lines(profile)[0].startswith("small.onnx · onnxruntime fp32")
+    assert str(laptop) not in json.dumps(explain.to_dict(profile))

@@ -241,7 +241,9 @@ def collect(artifact: Any, model: str, threads: int, runs: int = 5) -> Profile:
         raise ExplainError(f"{artifact.framework} is not installed here: {exc}") from exc
     owners = layer_owners(model)
     profile: Profile = module.collect(artifact, owners, threads, runs)
-    profile.model = model
+    from qtui.core.model_source import model_label
+
+    profile.model = model_label(model)  # the user's model file by its name, never its folder
     with_shares(profile.rows)
     return profile
 
