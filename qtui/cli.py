@@ -419,9 +419,9 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
             continue
         try:
             found = inspect_cached(one.model)
-            from qtui.core.model_input import resolve
+            from qtui.core.model_input import for_profile
 
-            resolve(found, one.input)  # dimensions the file leaves open, set by the profile
+            for_profile(one)  # an ONNX file's dimensions it leaves open, set by the profile
         except ModelSourceError as exc:
             _fail_input(str(exc))
             return

@@ -96,3 +96,16 @@ def test_report_recommend_and_html_take_and_show_the_file_by_its_name(tmp_path: 
 def test_study_progress_names_the_file_not_its_folder() -> None:
     assert CellStatus(small_profile(model=USER_MODEL)).label == "my_net.onnx onnxruntime fp32 SingleStream"
     assert CellStatus(small_profile()).label == "mobilenet_v2 onnxruntime fp32 SingleStream"
+
+
+def test_every_kind_of_user_model_is_labelled_without_its_folder() -> None:
+    """Tables, CSV and titles show a user model without the folder it was typed with (the merge
+    of ONNX inputs with .tflite and entry points showed a .tflite file's and an entry point's
+    full path)."""
+    from qtui.core.model_source import model_label
+
+    assert model_label("/home/me/models/my_model.onnx") == "my_model.onnx"
+    assert model_label("/home/me/models/My Net.TFLITE") == "My Net.TFLITE"
+    assert model_label("/home/me/src/net.py:build") == "net.py:build"
+    assert model_label("mypkg.nets:build") == "mypkg.nets:build"
+    assert model_label("mobilenet_v2") == "mobilenet_v2"
