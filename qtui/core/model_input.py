@@ -339,8 +339,9 @@ def input_feed(batch: np.ndarray, name: str) -> dict[str, np.ndarray]:
 
 
 def for_profile(profile: Any) -> ModelInput | None:
-    """The resolved input of the profile's user ONNX model; None for a built-in, a TFLite file
-    or an entry point (3×224×224 images as the `[input]` table lays them out)."""
+    """The resolved input of the profile's user ONNX model; None for a built-in, a .tflite file or
+    an entry point (their images are 3 channels square, set by the `[input]` table as for the
+    built-ins, and checked by `model_source_tflite.profile_problem` / `load_entry`)."""
     from qtui.core.model_source import inspect_cached, source_kind
 
     if source_kind(profile.model) != "onnx":

@@ -70,9 +70,14 @@ def model_matches(model: str, wanted: str) -> bool:
 def model_label(model: str) -> str:
     """A model where text shows its value (run tables, CSV, HTML attributes, progress lines): a
     built-in's id, the user's model file by its name, never its folder (the profile and the
-    result's JSON keep the path as it was typed): an entry point `path/to/file.py:factory` as
-    `file.py:factory`."""
-    return Path(model).name if source_kind(model) in ("onnx", "tflite", "entry") else model
+    result's JSON keep the path as it was typed)."""
+    kind = source_kind(model)
+    if kind in ("onnx", "tflite"):
+        return Path(model).name
+    if kind == "entry":  # path/to/net.py:build → net.py:build; pkg.mod:build stays
+        target, factory = model.rsplit(":", 1)
+        return f"{Path(target).name if target.endswith('.py') else target}:{factory}"
+    return model
 
 
 def model_slug(model: str) -> str:

@@ -421,10 +421,22 @@ def assess(run: RunResult, pool: list[RunResult], budgets: Budgets) -> Quality:
         )
     samples = fid.get("samples") or figures.get("samples")
     on = f" and {samples} samples" if isinstance(samples, int) and not isinstance(samples, bool) else " and samples"
-    against = "FP32 ONNX Runtime on the same model file" if is_user_model(p.model) else "FP32 PyTorch on the same weights"
+    against = _reference_of(p.model)
     summary = f"fidelity against {against}{on}: " + ", ".join(checks)
     caveat = note or _fidelity_caveat(acc)
     return Quality("fidelity", within, summary, caveat=caveat, run_id=acc.run_id)
+
+
+def _reference_of(model: str) -> str:
+    """What a cell's fidelity was measured against (the runner's reference for that kind of model)."""
+    from qtui.core.model_source import source_kind
+
+    kind = source_kind(model)
+    if kind == "onnx":
+        return "FP32 ONNX Runtime on the same model file"
+    if kind == "tflite":
+        return "FP32 TensorFlow Lite on the same model file"
+    return "FP32 PyTorch on the same weights"  # a built-in or an entry point
 
 
 def _fidelity_caveat(acc: RunResult) -> str:

@@ -96,3 +96,35 @@ def test_report_recommend_and_html_take_and_show_the_file_by_its_name(tmp_path: 
 def test_study_progress_names_the_file_not_its_folder() -> None:
     assert CellStatus(small_profile(model=USER_MODEL)).label == "my_net.onnx onnxruntime fp32 SingleStream"
     assert CellStatus(small_profile()).label == "mobilenet_v2 onnxruntime fp32 SingleStream"
+
+
+def test_every_kind_of_user_model_is_labelled_without_its_folder() -> None:
+    """Tables, CSV and titles show a user model without the folder it was typed with (the merge
+    of ONNX inputs with .tflite and entry points showed a .tflite file's and an entry point's
+    full path)."""
+    from qtui.core.model_source import model_label
+
+    assert model_label("/home/me/models/my_model.onnx") == "my_model.onnx"
+    assert model_label("/home/me/models/My Net.TFLITE") == "My Net.TFLITE"
+    assert model_label("/home/me/src/net.py:build") == "net.py:build"
+    assert model_label("mypkg.nets:build") == "mypkg.nets:build"
+    assert model_label("mobilenet_v2") == "mobilenet_v2"
+
+
+def test_recommendation_names_the_reference_each_kind_of_user_model_was_measured_against() -> None:
+    """A .tflite file's fidelity is against FP32 TensorFlow Lite, an entry point's against FP32
+    PyTorch (the runner's references); recommend said "FP32 ONNX Runtime" for every user model."""
+    acc = {"samples": 64, "logged_responses": 64, "fidelity": {"sqnr_db": 30.0, "cosine": 0.999, "samples": 64}}
+    for model, framework, against in (
+        ("/home/someone/m/my_net.tflite", "tflite", "FP32 TensorFlow Lite on the same model file"),
+        ("/home/someone/m/net.py:build", "torch", "FP32 PyTorch on the same weights"),
+    ):
+        runs = [
+            make_run("f", "fp32", 20.0, model=model, framework=framework),
+            make_run("i", "int8_static", 8.0, model=model, framework=framework),
+            make_run("i-acc", "int8_static", 1.0, mode="accuracy", accuracy=acc, model=model, framework=framework),
+        ]
+        (answer,) = recommend(runs, unavailable=lambda f, p: None, this_host="elsewhere")
+        assert answer.best is not None and answer.best.cell.precision == "int8_static", answer.text_lines()
+        assert answer.best.quality.summary.startswith(f"fidelity against {against} and 64 samples"), answer.best.quality.summary
+        assert "ONNX Runtime" not in answer.best.quality.summary
