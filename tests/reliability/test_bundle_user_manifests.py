@@ -89,3 +89,29 @@ def test_hostile_user_model_manifest_exits_2_and_writes_nothing(home: Path, case
     assert result.exit_code == 2 and result.stdout == "", result.output
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith(f"qtui: {path}"), result.stderr
     assert snapshot(home) == before and list_artifacts() == []
+
+
+def test_export_by_entry_point_takes_that_codes_artifacts_only(home: Path) -> None:
+    """`bundle export --model path/net.py:build` takes the artifacts of that code (its sha256),
+    not those of another net.py:build; the entry point's code is only read, never run."""
+    import json
+
+    from qtui.core.artifacts import artifacts_root
+    from qtui.core.model_source_entry import locate, source_digest
+
+    code = home / "src" / "net.py"
+    code.parent.mkdir()
+    code.write_text("raise SystemExit('never imported')\n")
+    mine = source_digest(locate(f"{code}:build"))
+    for digest in (mine, "cd" * 32):
+        meta = good_meta(model="entry:net.py:build", weights=f"entry:{digest}:factory:seed=0")
+        folder_path = artifacts_root() / meta["key"]
+        folder_path.mkdir()
+        (folder_path / "model.onnx").write_bytes(b"model bytes")
+        (folder_path / "meta.json").write_text(json.dumps(meta))
+    out = home / "bundles" / "e.tar.gz"
+    done = CliRunner().invoke(main, ["bundle", "export", str(out), "--model", f"{code}:build"])
+    assert done.exit_code == 0, done.output
+    assert "wrote 1 artifact" in done.output and str(home) not in done.output.replace(str(out), "")
+    imported = bundle.import_bundle(out)  # into the same cache: the same bytes
+    assert [i.status for i in imported] == ["already present"] and f"weights entry:{mine}:" in imported[0].description
