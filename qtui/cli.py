@@ -1365,15 +1365,10 @@ def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: s
         _check_sources(combos)
         _refuse_unavailable(combos)
         _refuse_unusable_dirs(None)
-        from qtui.core.runner import prepare_only, resolve_threads
-
         profiles = []
         for prof in combos:
             try:
-                artifact, _ = prepare_only(prof, _ProgressPrinter(sys.stderr))
-                made = ex.collect(artifact, prof.model, resolve_threads(prof.threads), runs)
-                saved = ex.save(made, results_dir() / "explain")
-                ex.save_summary_with_artifact(made, artifact.directory)
+                made, saved = ex.profile_and_save(prof, results_dir() / "explain", runs, _ProgressPrinter(sys.stderr))
             except KeyboardInterrupt:
                 _echo_err("\nqtui: interrupted")
                 sys.exit(EXIT_INTERRUPTED)
