@@ -108,3 +108,22 @@ async def test_escape_cancels_the_profiling_pass_and_saves_nothing(monkeypatch: 
             assert not list(root.glob("explain/explain-*.json"))
     finally:
         release.set()  # the abandoned profiling call ends (a later run would wait for it)
+
+
+async def test_a_failed_profiling_pass_says_why_and_gives_the_command() -> None:
+    """A run whose model file is gone: the screen says the preparation's reason and the `qtui
+    explain` command of that run (shell-quoted), and saves nothing."""
+    root = Path(os.environ["QTUI_RESULTS_DIR"])
+    gone = root.parent / "gone dir" / "model.onnx"
+    prof = small_profile(framework="onnxruntime", precision="fp32", model=str(gone))
+    result = replace(fake_result("x2-user-model", "2026-01-02T10:00:00+00:00"), profile=prof)
+    save_result(result, root / result.run_id)
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        results = await open_results(pilot)
+        select_row(results, result.run_id)
+        await pilot.press("w")
+        text = await wait_for_text(pilot, app, "profiling failed: PrepareError:")
+        assert "does not exist" in " ".join(text.split())
+        assert "".join(f"the same from a shell: qtui explain quick --set 'model={gone}'".split()) in "".join(text.replace("│", "").split())
+        assert not list(root.glob("explain/explain-*.json"))

@@ -32,6 +32,13 @@ from qtui.ui.widgets.footer import KeysFooter
 RUNS = 5
 
 
+def render_wrapped(lines: list[str], width: int) -> list[str]:
+    """Lines wrapped at `width` as the profile's summary is."""
+    from qtui.core.explain import render
+
+    return render.wrapped(lines, width)
+
+
 def profile_lines(profile: Any, width: int) -> list[str]:
     """A profile as the screen shows it: the summary, then the per-layer table."""
     from qtui.core.explain import render
@@ -146,8 +153,9 @@ class ExplainScreen(ModalScreen[None]):
             if isinstance(error, Cancelled) or self.stop.is_set():
                 self._status("profiling cancelled: nothing saved (p: profile)")
             else:
-                self._status(f"profiling failed: {type(error).__name__}: {error}\n"
-                             f"the same from a shell: {self._command()}")
+                self._status("profiling failed (p: try again)")
+                self._show(render_wrapped([f"profiling failed: {type(error).__name__}: {error}", "",
+                                           f"the same from a shell: {self._command()}"], self._width()))
 
     def action_close(self) -> None:
         self.stop.set()
