@@ -23,6 +23,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from qtui.core import events as ev
+from qtui.core import labels
 from qtui.core.results import RunResult
 from qtui.core.sinks import for_terminal
 from qtui.ui.messages import RunLog, RunPreparing, wrap
@@ -69,7 +70,7 @@ class ExplainScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         p = self.result.profile
         with Vertical(classes="dialog", id="explain-dialog"):
-            title = f"Why, per layer: {p.model} · {p.framework} · {p.precision}"
+            title = f"Why, per layer: {labels.title(p.model)} · {labels.title(p.framework)} · {labels.title(p.precision)}"
             yield Static(Text(for_terminal(title), no_wrap=True, overflow="ellipsis"), classes="dialog-title")
             yield Static(id="explain-status")
             with VerticalScroll(id="explain-body"):
