@@ -34,6 +34,7 @@ from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_
 from qtui.core.model_source import is_user_model, model_slug, source_kind
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.profile import RunProfile, threads_refusal
+from qtui.core.raw_latencies import latency_summary, save_latencies
 from qtui.core.results import RunResult, save_result
 from qtui.core.thermal import read_state as read_throttle_state
 from qtui.core.thermal import throttled_between
@@ -674,10 +675,9 @@ class _Run:
         self.result.latency_ms = {
             "basis": "per batch" if p.scenario == "Offline" else "per query",
             **ours,
-            "min": float(lat.min()) / 1e6 if lat.size else None,
-            "mean": float(lat.mean()) / 1e6 if lat.size else None,
-            "max": float(lat.max()) / 1e6 if lat.size else None,
+            **latency_summary(lat),
         }
+        self.result.raw_latencies = self._save_latencies(lat)
         hist = histogram(lat)
         self.result.histogram = {"edges_ms": list(hist.edges_ms), "counts": list(hist.counts)}
         queries, samples = recorder.counts
@@ -752,8 +752,18 @@ class _Run:
             self.result.status = "invalid"
             self.result.message = "LoadGen: INVALID — " + "; ".join(self.result.loadgen["invalid_reasons"] or ["see log"])
 
+    def _save_latencies(self, lat: np.ndarray) -> dict[str, Any]:
+        """Every query's latency beside the result (`qtui.core.raw_latencies`); a file that
+        cannot be written costs the raw latencies only, never the run."""
+        try:
+            return save_latencies(self.run_dir, lat)
+        except OSError as exc:
+            note = f"raw latencies not saved in {self.run_dir}: {exc.strerror or exc}"
+            self.log(note, "warning")
+            return {"file": None, "total": int(lat.size), "error": note}
+
     def _accuracy(self, dataset: Any, sut: Any) -> dict[str, Any]:
-        from qtui.core.fidelity import fidelity, topk_accuracy
+        from qtui.core.fidelity import fidelity, is_class_vector, topk_accuracy
         from qtui.core.loadgen_log import parse_accuracy_log
 
         logged = parse_accuracy_log(self.run_dir / "mlperf_log_accuracy.json")
@@ -762,7 +772,12 @@ class _Run:
         if not indices:
             return out
         logits = np.stack([sut.state.logits[i] for i in indices])
-        if dataset.has_labels:
+        if dataset.has_labels and not is_class_vector(logits):  # a user model's other output
+            self.log(
+                f"the data has labels but the model's output ({'×'.join(map(str, logits.shape[1:]))} a sample) "
+                "is not a vector of class scores: top-1 not measured, fidelity only", "warning",
+            )
+        elif dataset.has_labels:
             labels = dataset.labels(indices)
             predicted = np.array([int(logged.get(i, -1)) for i in indices])
             out["top1"] = float(np.mean(predicted == labels))
@@ -882,7 +897,8 @@ def data_provenance(profile: RunProfile, dataset: Any) -> dict[str, Any]:
         "data_count": dataset.count,
         "data_digest": dataset.digest,
         "data_name": dataset.label,
-        "preprocess": "as given (tensors)" if dataset.kind == "tensors" else dataset.preprocess.describe(),
+        "preprocess": "as given (tensors)" if dataset.kind == "tensors"
+        else "none (generated tensors)" if dataset.label == "generated" else dataset.preprocess.describe(),
     }
     if dataset.skipped:
         out["data_skipped"] = len(dataset.skipped)
