@@ -1,4 +1,4 @@
-"""`qtui fleet check`: the command line of the fleet (see qtui.fleet).
+"""`qtui fleet check | study | status | pull`: the command line of the fleet (see qtui.fleet).
 
 Each command runs one shipped playbook over the user's inventory (qtui.fleet.engine) and prints
 one table, one row per device, through the terminal sink: every cell comes from a device or from
@@ -7,13 +7,16 @@ Ansible and is shown as text (`for_terminal`, Rich `Text`), never as markup.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
-from qtui.core.sinks import for_terminal
+from qtui.core.sinks import for_terminal, shell_command
 from qtui.fleet.engine import FleetError, HostOutcome, run_playbook
 
 EXIT_BAD_INPUT = 2
@@ -84,7 +87,7 @@ def _device_order(outcomes: dict[str, HostOutcome]) -> list[HostOutcome]:
 @click.group()
 def fleet() -> None:
     """Many devices from this machine through Ansible (needs qtui[fleet] here, qtui on each
-    device): check what each one is and what it can run."""
+    device): check them, start one study on all of them, follow it, bring the results back."""
 
 
 # ----------------------------------------------------------------------------------------- check
@@ -173,4 +176,141 @@ def check(inventory: str, limit: str | None, forks: int) -> None:
     for note in notes:
         _say(note)
     if notes:
+        sys.exit(EXIT_FAILED)
+
+
+# ----------------------------------------------------------------------------------------- study
+
+
+def profile_hash(text: bytes) -> str:
+    """The name a profile is stored under on the devices: its content's SHA-256, shortened."""
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+@fleet.command("study")
+@click.argument("profile", type=click.Path(dir_okay=False))
+@_INVENTORY
+@_LIMIT
+@_FORKS
+def study(profile: str, inventory: str, limit: str | None, forks: int) -> None:
+    """Start `qtui study PROFILE` on every device, detached (an Ansible asynchronous task), with
+    its inventory name as the device label, and return. Run it again to continue: devices that
+    finished are left alone, running ones are not disturbed, interrupted ones resume."""
+    from qtui.core.profile import ProfileError, load
+    from qtui.core.profile_store import ProfileNotFound, resolve
+
+    try:
+        path = resolve(profile)
+        load(path)  # refused here, not on ten devices
+    except (ProfileNotFound, ProfileError) as exc:
+        _fail_input(str(exc))
+    text = Path(path).read_bytes()
+    digest = profile_hash(text)
+    outcomes = _run("study.yml", inventory, limit, forks, {"profile_src": str(Path(path).resolve()), "profile_hash": digest})
+    rows, failed = [], False
+    for out in _device_order(outcomes):
+        state = ((out.results.get("state") or {}).get("stdout") or "").strip()
+        if out.unreachable:
+            rows.append([out.name, "unreachable", out.unreachable])
+            failed = True
+        elif out.failed:
+            rows.append([out.name, "failed", out.failed])
+            failed = True
+        elif state == "finished":
+            rows.append([out.name, "finished", "left alone"])
+        elif state == "running":
+            rows.append([out.name, "running", "already running, not disturbed"])
+        else:
+            rows.append([out.name, "started", f"qtui study (profile {digest})"])
+    _table(["device", "study", "detail"], rows, flex=2)
+    _say("follow it with: " + shell_command(["qtui", "fleet", "status", "-i", inventory]))
+    if failed:
+        sys.exit(EXIT_FAILED)
+
+
+# ---------------------------------------------------------------------------------------- status
+
+_STEP = re.compile(r"^\[(\d+)/(\d+)\]\s+(\S+)\s+(.*?)(?:, ~(.+) left)?$")
+
+
+def status_rows(outcomes: dict[str, HostOutcome]) -> tuple[list[list[str]], list[str], bool]:
+    """The `fleet status` table: (rows, notes with failed devices' log tails, any bad)."""
+    rows, notes, bad = [], [], False
+    for out in _device_order(outcomes):
+        if out.unreachable or out.failed:
+            rows.append([out.name, "unreachable" if out.unreachable else "failed", "–", "–", "–"])
+            notes.append(f"{out.name}: {out.unreachable or out.failed}")
+            bad = True
+            continue
+        text = (out.results.get("status") or {}).get("stdout") or ""
+        head, _, log = text.partition("--- log")
+        fields = dict(line.split(" ", 1) for line in head.splitlines() if " " in line)
+        state = fields.get("state", "none")
+        step = _STEP.match(fields.get("step", "").strip())
+        progress = f"{step.group(1)}/{step.group(2)}" if step else "–"
+        left = (step.group(5) or "–") if step else "–"
+        doing = f"{step.group(3)} {step.group(4)}" if step else "–"
+        if state == "none":
+            rows.append([out.name, "no study", "–", "–", "–"])
+        elif state == "running":
+            rows.append([out.name, "running", progress, left, doing])
+        elif state == "rc 0":
+            rows.append([out.name, "finished", f"{step.group(2)}/{step.group(2)}" if step else "–", "–", "–"])
+        elif state.startswith("rc "):
+            rows.append([out.name, f"failed (exit {state[3:]})", progress, "–", doing])
+            notes.append(f"{out.name}: the device's log ends with:")
+            notes += ["  " + line for line in log.strip().splitlines()[-8:]]
+            bad = True
+        else:
+            rows.append([out.name, "interrupted", progress, "–", "`fleet study` again resumes it"])
+    return rows, notes, bad
+
+
+@fleet.command("status")
+@_INVENTORY
+@_LIMIT
+@_FORKS
+def status(inventory: str, limit: str | None, forks: int) -> None:
+    """Per device, its fleet study: running (step done/total, time left, from the device's own
+    study progress), finished, failed (with the end of its log), interrupted, unreachable."""
+    rows, notes, bad = status_rows(_run("status.yml", inventory, limit, forks))
+    _table(["device", "study", "step", "left", "doing"], rows, right=(2,), flex=4)
+    for note in notes:
+        _say(note)
+    if bad:
+        sys.exit(EXIT_FAILED)
+
+
+# ------------------------------------------------------------------------------------------ pull
+
+
+@fleet.command("pull")
+@_INVENTORY
+@click.option("--dest", required=True, type=click.Path(file_okay=False), help="Local folder: each device's results go into DEST/<inventory name>/.")
+@_LIMIT
+@_FORKS
+def pull(inventory: str, dest: str, limit: str | None, forks: int) -> None:
+    """Bring every device's finished runs into DEST/<device>/ (Ansible's fetch; files already
+    there unchanged are not sent again), ready for `qtui report --results-dir DEST/<device> ...`."""
+    root = Path(dest).resolve()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail_input(f"--dest {dest}: {exc.strerror or exc}")
+    outcomes = _run("pull.yml", inventory, limit, forks, {"dest": str(root)})
+    rows, bad, dirs = [], False, []
+    for out in _device_order(outcomes):
+        folder = root / out.name
+        runs = len(list(folder.glob("*/result.json"))) if folder.is_dir() else 0
+        if out.unreachable or out.failed:
+            rows.append([out.name, "unreachable" if out.unreachable else "failed", str(runs), out.unreachable or out.failed or ""])
+            bad = True
+        else:
+            rows.append([out.name, "pulled", str(runs), str(folder)])
+        if runs:
+            dirs.append(str(folder))
+    _table(["device", "pull", "runs", "folder / reason"], rows, right=(2,), flex=3)
+    if dirs:
+        _say("side by side: " + shell_command(["qtui", "report", "--format", "study", *[a for d in dirs for a in ("--results-dir", d)]]))
+    if bad:
         sys.exit(EXIT_FAILED)

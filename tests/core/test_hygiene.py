@@ -119,8 +119,7 @@ def _fake_repo(tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_r
         setup_lines.append(f"cat > .venv/bin/{name} <<'STUB'\n{text}STUB\nchmod +x .venv/bin/{name}")
     (repo / "scripts" / "setup").write_text("\n".join(setup_lines) + "\n")
     # CI's apt step for the browser and sshd (dpkg-query, then apt-get if missing): answered
-    # "installed" by stubs,
-    # so that a fake CI never installs Chromium or asks sudo for a password
+    # "installed" by stubs, so that a fake CI never installs Chromium or asks sudo for a password
     stub_bin = repo / "stub-bin"
     stub_bin.mkdir()
     for name, body in {

@@ -1,11 +1,17 @@
-"""`qtui fleet` against sshd "devices" on 127.0.0.1 with the real Ansible engine: check (two
-devices, one unreachable, one whose host key does not match) and the inventories it refuses."""
+"""`qtui fleet` against three sshd "devices" on 127.0.0.1 with the real Ansible engine: check
+(with an unreachable device and one whose host key does not match), then one study on the three
+devices followed to the end through a dropped connection, continued, pulled and merged."""
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import shutil
 import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +19,9 @@ from click.testing import CliRunner, Result
 
 from qtui import __version__
 from qtui.cli import main
-from tests.fleet.conftest import Fleet, _free_port
+from qtui.core.profile import StudySpec, dumps
+from tests.conftest import small_profile
+from tests.fleet.conftest import QTUI_COMMAND, Fleet, _free_port
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -31,6 +39,15 @@ def rows(output: str) -> dict[str, list[str]]:
         if cells and cells[0].startswith("pi-") and not cells[0].endswith(":"):
             out.setdefault(cells[0], cells[1:])
     return out
+
+
+def wait_for(path: Path, seconds: float = 400) -> str:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.5)
+    time.sleep(0.2)
+    return path.read_text().strip()
 
 
 def test_check_names_each_device_and_why_one_is_unreachable(fleet_devices: Fleet, tmp_path: Path) -> None:
@@ -87,3 +104,83 @@ def test_check_refuses_an_inventory_it_cannot_use(fleet_devices: Fleet, tmp_path
     inv = fleet_devices.inventory(tmp_path / "inv.ini")
     r = qtui("fleet", "check", "-i", str(inv), "--limit", "pi5")
     assert r.exit_code == 2 and "Could not match supplied host pattern, ignoring: pi5" in r.output, r.output
+
+
+@pytest.fixture()
+def seeded_homes(fleet_devices: Fleet, session_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The tiny profile, prepared here in the session's cache (shared with other tests); each
+    device's cache starts as a hard-linked copy of it (the test is about the fleet, not about
+    preparing three times). The controller's own cache: a short path, so that ssh's control
+    sockets fit (a long one works too, one connection per task: slower)."""
+    profile = tmp_path / "tiny.toml"
+    # speed only (no accuracy pass): one run per device
+    profile.write_text(dumps(small_profile(name="fleet-tiny", study=StudySpec(quality=False))))
+    seed = session_cache
+    r = qtui("prepare", str(profile))
+    assert r.exit_code == 0, r.output
+    for d in fleet_devices.devices:
+        shutil.rmtree(d.home, ignore_errors=True)
+        d.home.mkdir(parents=True)
+        shutil.copytree(seed, d.home / "cache", copy_function=os.link)
+    controller = Path(tempfile.mkdtemp(prefix="qtui-fleet-"))
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(controller))
+    yield profile
+    shutil.rmtree(controller, ignore_errors=True)
+
+
+def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devices: Fleet, seeded_homes: Path, tmp_path: Path) -> None:
+    a, b, c = fleet_devices.devices
+    gate = tmp_path / "gate"  # pi-a's study waits for it to go: it is surely running meanwhile
+    gate.write_text("")
+    gated = f"sh -c 'while [ -e {gate} ]; do sleep 0.2; done; exec \"$@\"' gate {QTUI_COMMAND}"
+    inv = fleet_devices.inventory(tmp_path / "inv.ini", command={"pi-a": gated})
+    r = qtui("fleet", "study", str(seeded_homes), "-i", str(inv))
+    assert r.exit_code == 0, r.output
+    assert {k: v[0] for k, v in rows(r.output).items()} == {"pi-a": "started", "pi-b": "started", "pi-c": "started"}
+    state = [next((d.home / "fleet").glob("*/profile.toml")).parent for d in (a, b, c)]
+    assert wait_for(state[1] / "rc") == "0" and wait_for(state[2] / "rc") == "0"
+
+    # pi-a drops off the network mid-study: named unreachable, the others unaffected
+    r = qtui("fleet", "status", "-i", str(inv))
+    assert {k: v[:2] for k, v in rows(r.output).items()} == {"pi-a": ["running", "–"], "pi-b": ["finished", "1/1"], "pi-c": ["finished", "1/1"]}, r.output
+    a.stop()
+    r = qtui("fleet", "status", "-i", str(inv))
+    assert r.exit_code == 1 and rows(r.output)["pi-a"][0] == "unreachable", r.output
+    assert "pi-a: " in r.output and "Connection refused" in r.output
+    assert [rows(r.output)[k][0] for k in ("pi-b", "pi-c")] == ["finished", "finished"]
+    # ... and comes back: its study went on without a connection and finishes
+    a.start()
+    gate.unlink()
+    assert wait_for(state[0] / "rc") == "0", (state[0] / "log").read_text()
+    r = qtui("fleet", "status", "-i", str(inv))
+    assert r.exit_code == 0 and {k: v[0] for k, v in rows(r.output).items()} == dict.fromkeys(("pi-a", "pi-b", "pi-c"), "finished"), r.output
+
+    # the same command again continues: every device finished, so each is left alone
+    runs = [sorted((d.home / "results").glob("*/result.json")) for d in (a, b, c)]
+    assert [len(x) for x in runs] == [1, 1, 1]
+    r = qtui("fleet", "study", str(seeded_homes), "-i", str(inv))
+    assert r.exit_code == 0 and {k: v[0] for k, v in rows(r.output).items()} == dict.fromkeys(("pi-a", "pi-b", "pi-c"), "finished"), r.output
+    assert [sorted((d.home / "results").glob("*/result.json")) for d in (a, b, c)] == runs
+
+    # pull: one folder per device, and the report puts the three side by side by their names
+    dest = tmp_path / "pulled"
+    r = qtui("fleet", "pull", "-i", str(inv), "--dest", str(dest))
+    assert r.exit_code == 0, r.output
+    assert {k: v[:2] for k, v in rows(r.output).items()} == dict.fromkeys(("pi-a", "pi-b", "pi-c"), ["pulled", "1"])
+    for d in (a, b, c):
+        pulled = sorted(p.relative_to(dest / d.name) for p in (dest / d.name).rglob("*") if p.is_file())
+        there = sorted(p.relative_to(d.home / "results") for p in (d.home / "results").rglob("*") if p.is_file() and p.parent != d.home / "results")
+        assert pulled == there
+    dirs = [a for d in (a, b, c) for a in ("--results-dir", str(dest / d.name))]
+    from qtui.core.results import device_label, load_results_dirs
+
+    assert sorted(device_label(x) for x in load_results_dirs([dest / d.name for d in (a, b, c)])) == ["pi-a", "pi-b", "pi-c"]
+    r = qtui("report", *dirs, "--format", "study", "--markdown")
+    assert r.exit_code == 0, r.output
+    # side by side: one row per device, labelled with its inventory name
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in r.output.splitlines() if line.startswith("| ")]
+    column = cells[0].index("device")
+    assert sorted(row[column] for row in cells[1:]) == ["pi-a", "pi-b", "pi-c"], r.output
+    r = qtui("recommend", *dirs, "--json")
+    assert r.exit_code == 0, r.output
+    assert sorted(rec["device"] for rec in json.loads(r.output)) == ["pi-a", "pi-b", "pi-c"], r.output
