@@ -158,6 +158,7 @@ def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devic
     # the same command again continues: every device finished, so each is left alone
     runs = [sorted((d.home / "results").glob("*/result.json")) for d in (a, b, c)]
     assert [len(x) for x in runs] == [1, 1, 1]
+    started = [((s / "pid").read_text(), (s / "rc").stat().st_mtime_ns) for s in state]
     r = qtui("fleet", "study", str(seeded_homes), "-i", str(inv))
     assert r.exit_code == 0 and {k: v[0] for k, v in rows(r.output).items()} == dict.fromkeys(("pi-a", "pi-b", "pi-c"), "finished"), r.output
     assert [sorted((d.home / "results").glob("*/result.json")) for d in (a, b, c)] == runs
@@ -184,3 +185,5 @@ def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devic
     r = qtui("recommend", *dirs, "--json")
     assert r.exit_code == 0, r.output
     assert sorted(rec["device"] for rec in json.loads(r.output)) == ["pi-a", "pi-b", "pi-c"], r.output
+    # long after the second `fleet study`: no device's study was started again
+    assert [((s / "pid").read_text(), (s / "rc").stat().st_mtime_ns) for s in state] == started
