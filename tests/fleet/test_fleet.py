@@ -129,39 +129,48 @@ def seeded_homes(fleet_devices: Fleet, session_cache: Path, tmp_path: Path, monk
 
 
 def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devices: Fleet, seeded_homes: Path, tmp_path: Path) -> None:
+    import psutil
+
     a, b, c = fleet_devices.devices
-    gate = tmp_path / "gate"  # pi-a's study waits for it to go: it is surely running meanwhile
-    gate.write_text("")
-    gated = f"sh -c 'while [ -e {gate} ]; do sleep 0.2; done; exec \"$@\"' gate {QTUI_COMMAND}"
-    inv = fleet_devices.inventory(tmp_path / "inv.ini", command={"pi-a": gated})
+    # pi-a's and pi-c's studies wait for their gate to go: they are surely running meanwhile
+    gates = {d.name: tmp_path / f"gate-{d.name}" for d in (a, c)}
+    for gate in gates.values():
+        gate.write_text("")
+    gated = {name: f"sh -c 'while [ -e {gate} ]; do sleep 0.2; done; exec \"$@\"' gate {QTUI_COMMAND}" for name, gate in gates.items()}
+    inv = fleet_devices.inventory(tmp_path / "inv.ini", command=gated)
     r = qtui("fleet", "study", str(seeded_homes), "-i", str(inv))
     assert r.exit_code == 0, r.output
     assert {k: v[0] for k, v in rows(r.output).items()} == {"pi-a": "started", "pi-b": "started", "pi-c": "started"}
     state = [next((d.home / "fleet").glob("*/profile.toml")).parent for d in (a, b, c)]
-    assert wait_for(state[1] / "rc") == "0" and wait_for(state[2] / "rc") == "0"
-
-    # pi-a drops off the network mid-study: named unreachable, the others unaffected
+    assert wait_for(state[1] / "rc") == "0"
     r = qtui("fleet", "status", "-i", str(inv))
-    assert {k: v[:2] for k, v in rows(r.output).items()} == {"pi-a": ["running", "–"], "pi-b": ["finished", "1/1"], "pi-c": ["finished", "1/1"]}, r.output
+    assert {k: v[:2] for k, v in rows(r.output).items()} == {"pi-a": ["running", "–"], "pi-b": ["finished", "1/1"], "pi-c": ["running", "–"]}, r.output
+
+    # pi-a drops off the network mid-study, pi-c reboots (its study is killed): named
+    # unreachable and interrupted, pi-b unaffected
     a.stop()
+    study_c = psutil.Process(int(wait_for(state[2] / "pid")))
+    for proc in [study_c, *study_c.children(recursive=True)]:  # the shell first: it writes no rc
+        proc.kill()
     r = qtui("fleet", "status", "-i", str(inv))
-    assert r.exit_code == 1 and rows(r.output)["pi-a"][0] == "unreachable", r.output
+    assert r.exit_code == 1 and {k: v[0] for k, v in rows(r.output).items()} == {"pi-a": "unreachable", "pi-b": "finished", "pi-c": "interrupted"}, r.output
     assert "pi-a: " in r.output and "Connection refused" in r.output
-    assert [rows(r.output)[k][0] for k in ("pi-b", "pi-c")] == ["finished", "finished"]
-    # ... and comes back: its study went on without a connection and finishes
+    # pi-a comes back: its study went on without a connection and finishes
     a.start()
-    gate.unlink()
+    for gate in gates.values():
+        gate.unlink()
     assert wait_for(state[0] / "rc") == "0", (state[0] / "log").read_text()
-    r = qtui("fleet", "status", "-i", str(inv))
-    assert r.exit_code == 0 and {k: v[0] for k, v in rows(r.output).items()} == dict.fromkeys(("pi-a", "pi-b", "pi-c"), "finished"), r.output
 
-    # the same command again continues: every device finished, so each is left alone
-    runs = [sorted((d.home / "results").glob("*/result.json")) for d in (a, b, c)]
-    assert [len(x) for x in runs] == [1, 1, 1]
-    started = [((s / "pid").read_text(), (s / "rc").stat().st_mtime_ns) for s in state]
+    # the same command again continues: pi-c's study starts again, the finished ones are left alone
+    runs = [sorted((d.home / "results").glob("*/result.json")) for d in (a, b)]
+    assert [len(x) for x in runs] == [1, 1]
+    started = [((s / "pid").read_text(), (s / "rc").stat().st_mtime_ns) for s in state[:2]]
     r = qtui("fleet", "study", str(seeded_homes), "-i", str(inv))
-    assert r.exit_code == 0 and {k: v[0] for k, v in rows(r.output).items()} == dict.fromkeys(("pi-a", "pi-b", "pi-c"), "finished"), r.output
-    assert [sorted((d.home / "results").glob("*/result.json")) for d in (a, b, c)] == runs
+    assert r.exit_code == 0 and {k: v[0] for k, v in rows(r.output).items()} == {"pi-a": "finished", "pi-b": "finished", "pi-c": "started"}, r.output
+    assert wait_for(state[2] / "rc") == "0", (state[2] / "log").read_text()
+    r = qtui("fleet", "status", "-i", str(inv))
+    assert r.exit_code == 0 and {k: v[:2] for k, v in rows(r.output).items()} == dict.fromkeys(("pi-a", "pi-b", "pi-c"), ["finished", "1/1"]), r.output
+    assert [sorted((d.home / "results").glob("*/result.json")) for d in (a, b)] == runs
 
     # pull: one folder per device, and the report puts the three side by side by their names
     dest = tmp_path / "pulled"
@@ -185,5 +194,5 @@ def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devic
     r = qtui("recommend", *dirs, "--json")
     assert r.exit_code == 0, r.output
     assert sorted(rec["device"] for rec in json.loads(r.output)) == ["pi-a", "pi-b", "pi-c"], r.output
-    # long after the second `fleet study`: no device's study was started again
-    assert [((s / "pid").read_text(), (s / "rc").stat().st_mtime_ns) for s in state] == started
+    # long after the second `fleet study`: the finished devices' studies were not started again
+    assert [((s / "pid").read_text(), (s / "rc").stat().st_mtime_ns) for s in state[:2]] == started
