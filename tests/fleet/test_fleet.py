@@ -1,6 +1,7 @@
 """`qtui fleet` against three sshd "devices" on 127.0.0.1 with the real Ansible engine: check
 (with an unreachable device and one whose host key does not match), then one study on the three
-devices followed to the end through a dropped connection, continued, pulled and merged."""
+devices followed to the end through a dropped connection and a reboot, continued, pulled and
+merged."""
 
 from __future__ import annotations
 
