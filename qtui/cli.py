@@ -1412,6 +1412,16 @@ def doctor(as_json: bool, model: str | None) -> None:
         say(f"  {mark} {FRAMEWORK_TITLES[c.framework]:<16} {PRECISION_TITLES[c.precision]:<13} {c.reason}")
 
 
+def _add_fleet() -> None:
+    """`qtui fleet` (qtui.fleet: Ansible is imported only when a fleet command runs)."""
+    from qtui.fleet.cli import fleet
+
+    main.add_command(fleet)
+
+
+_add_fleet()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 
