@@ -51,6 +51,21 @@ _NUMPY_TYPES: dict[str, Any] = {
 }
 
 
+
+def session_options(threads: int, profile_prefix: str | None) -> ort.SessionOptions:
+    """The session options of every ONNX Runtime session qtui times or profiles (`qtui explain`
+    profiles the same configuration the timed runs use); `profile_prefix` turns profiling on."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    if profile_prefix is not None:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile_prefix
+    return opts
+
 class OnnxRuntimeBackend(Backend):
     framework = "onnxruntime"
 
@@ -60,25 +75,13 @@ class OnnxRuntimeBackend(Backend):
         self._output = ""
         self._executed = ""
 
-    def _options(self, threads: int, profile_prefix: str | None) -> ort.SessionOptions:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        if profile_prefix is not None:
-            opts.enable_profiling = True
-            opts.profile_file_prefix = profile_prefix
-        return opts
-
     def load(self, artifact: Artifact, threads: int, scenario: str) -> None:
         scratch = tempfile.mkdtemp(prefix="qtui-ort-profile-")
         try:
             try:
                 self._session = ort.InferenceSession(
                     str(artifact.path),
-                    sess_options=self._options(threads, os.path.join(scratch, "profile")),
+                    sess_options=session_options(threads, os.path.join(scratch, "profile")),
                     providers=["CPUExecutionProvider"],
                 )
             except Exception as exc:  # ORT raises its own Fail/InvalidGraph types

@@ -15,6 +15,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from qtui.core.backends.onnxruntime_backend import session_options
 from qtui.core.explain import LayerRow, Profile, onnx_scope, precision_of, resolve
 from qtui.core.explain._common import cpu_name, median_ms, overhead, sample_input
 
@@ -30,19 +31,6 @@ REORDER_OPS = {"Transpose", "ReorderInput", "ReorderOutput"}
 #: between layers is float.
 FLOAT_ACTIVATIONS = {"ConvInteger", "MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
 _TYPES = {"float": "float32", "double": "float64", "MLFloat16": "float16"}
-
-
-def _options(threads: int, prefix: str | None) -> ort.SessionOptions:
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.log_severity_level = 3
-    if prefix is not None:
-        opts.enable_profiling = True
-        opts.profile_file_prefix = prefix
-    return opts
 
 
 def _first_type(args: dict[str, Any]) -> str:
@@ -86,13 +74,13 @@ def rows_from_events(events: list[dict[str, Any]], owners: dict[str, str], quant
 def collect(artifact: Any, owners: dict[str, str], threads: int, runs: int) -> Profile:
     scratch = tempfile.mkdtemp(prefix="qtui-explain-ort-")
     try:
-        session = ort.InferenceSession(str(artifact.path), sess_options=_options(threads, str(Path(scratch) / "p")), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(artifact.path), sess_options=session_options(threads, str(Path(scratch) / "p")), providers=["CPUExecutionProvider"])
         inp = session.get_inputs()[0]
         feed = {inp.name: sample_input()}
         session.run(None, feed)  # warm-up, profiled too: dropped below by the run count
         profiled = median_ms(lambda: session.run(None, feed), runs)
         events = json.loads(Path(session.end_profiling()).read_text())
-        plain_session = ort.InferenceSession(str(artifact.path), sess_options=_options(threads, None), providers=["CPUExecutionProvider"])
+        plain_session = ort.InferenceSession(str(artifact.path), sess_options=session_options(threads, None), providers=["CPUExecutionProvider"])
         plain = median_ms(lambda: plain_session.run(None, feed), runs)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
