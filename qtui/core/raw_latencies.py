@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from qtui.core.files import open_regular
+from qtui.core.files import atomic_write, open_regular
 
 RAW_LATENCIES_FILE = "latencies.npz"
 #: The most latencies a run saves: a 600-s run of 100 000 queries saves all of them; a run of
@@ -76,16 +75,8 @@ def save_latencies(run_dir: Path, latencies_ns: np.ndarray, cap: int = MAX_SAVED
     stride = max(1, math.ceil(total / cap)) if cap > 0 else 1
     kept = data[::stride]
     path = Path(run_dir) / RAW_LATENCIES_FILE
-    fd, tmp = tempfile.mkstemp(prefix=".latencies-", suffix=".npz", dir=run_dir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, latency_ns=kept, total=np.int64(total), stride=np.int64(stride))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: np.savez_compressed(fh, latency_ns=kept, total=np.int64(total), stride=np.int64(stride)),
+                 make_folder=False)  # a run folder that is gone is not made again
     return {
         "file": RAW_LATENCIES_FILE,
         "unit": "ns",
