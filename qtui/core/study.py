@@ -41,15 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from qtui.core import events as ev
-from qtui.core.profile import RunProfile, StudySpec, expand_sweep, to_dict
+from qtui.core.identity import machine_identity, measured_identity, runtime_identity
+from qtui.core.profile import RunProfile, StudySpec, expand_sweep
 from qtui.core.results import RunResult, _as_number, load_results, measurement_disturbed
 from qtui.core.text import one_line, plural
 from qtui.core.threads import Cancelled
 
 #: Results that count as a measurement of their cell (LoadGen finished the run).
 COMPLETED = ("ok", "invalid")
-#: Profile keys that do not change what a run measures, ignored when matching results.
-_NOT_MEASURED = ("name", "sweep", "study", "device", "threads_over_cores")
 
 
 @dataclass(frozen=True)
@@ -165,36 +164,6 @@ def plan(profile: RunProfile, options: StudyOptions) -> list[RunProfile]:
     ]
     return sorted(
         cells, key=lambda p: (p.model, p.scenario, p.framework, PRECISIONS.index(p.precision))
-    )
-
-
-def measured_identity(profile: RunProfile) -> dict[str, Any]:
-    """The part of a profile that decides what is measured (matching results to cells)."""
-    data = to_dict(profile)
-    for key in _NOT_MEASURED:
-        data.pop(key, None)
-    return data
-
-
-def machine_identity(environment: dict[str, Any], device: str | None = None) -> tuple[Any, ...]:
-    """Which machine a result came from: host, CPU (or board) and the user's device label."""
-    label = device if device is not None else environment.get("device")
-    return (
-        environment.get("hostname"),
-        environment.get("board_model") or environment.get("cpu_model"),
-        label or None,
-    )
-
-
-def runtime_identity(environment: dict[str, Any], framework: str, threads: int) -> tuple[Any, ...]:
-    """What else a run measured besides its profile, artifact and machine: the architecture, the
-    framework's version and the threads it used (`threads = 0`: every logical core here)."""
-    versions = environment.get("frameworks") or {}
-    used = environment.get("threads")
-    return (
-        environment.get("machine"),
-        versions.get(framework) if isinstance(versions, dict) else None,
-        used if isinstance(used, int) else threads,
     )
 
 
