@@ -975,8 +975,8 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 def prepare(profile: str | None, model: str | None, framework: str | None, precision: str | None, assignments: tuple[str, ...]) -> None:
     """Prepare (export/quantize) an artifact without running it: from PROFILE (every [sweep]
     combination) or from --model/--framework/--precision on the default profile."""
+    from qtui.core.prepare.for_profile import prepare_only
     from qtui.core.profile import expand_sweep
-    from qtui.core.runner import prepare_only
 
     base = _profile_from_args(profile, assignments, model, framework, precision)
     _check_sources(expand_sweep(base))
@@ -1201,8 +1201,8 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
         export_bundle,
         select_artifacts,
     )
+    from qtui.core.prepare.for_profile import prepare_only
     from qtui.core.profile import expand_sweep
-    from qtui.core.runner import prepare_only
     from qtui.core.text import plural
 
     chosen = []

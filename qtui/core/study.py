@@ -416,7 +416,8 @@ def _run_study(
     stop: threading.Event | None,
 ) -> StudyReport:
     from qtui.core.environment import capture_environment
-    from qtui.core.runner import RunOptions, prepare_only, run
+    from qtui.core.prepare.for_profile import prepare_only
+    from qtui.core.runner import RunOptions, run
     from qtui.core.thermal import wait_for_cooldown
 
     emit = on_event or (lambda e: None)

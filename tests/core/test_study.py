@@ -101,16 +101,16 @@ def test_force_measures_again_and_device_labels_separate_machines(tmp_path: Path
 
 
 def test_a_preparation_failure_shows_before_measuring(tmp_path: Path, monkeypatch: Any) -> None:
-    import qtui.core.runner as runner
+    import qtui.core.prepare.for_profile as for_profile
 
-    real = runner.prepare_only
+    real = for_profile.prepare_only
 
     def failing(profile: Any, on_event: Any = None, stop: Any = None) -> Any:
         if profile.precision == "int8_static":
             raise RuntimeError("calibration exploded")
         return real(profile, on_event, stop)
 
-    monkeypatch.setattr(runner, "prepare_only", failing)
+    monkeypatch.setattr(for_profile, "prepare_only", failing)
     events: list[Any] = []
     report = run_study(_study_profile(), StudyOptions(results_root=tmp_path / "r", quality=False), events.append)
     (failed,) = report.prepare_failures
