@@ -280,7 +280,7 @@ def _cell_key(p: RunProfile) -> tuple[str, str, str, str]:
     return (p.model, p.framework, p.precision, p.scenario)
 
 
-def time_left(
+def runs_time_left(
     remaining: list[RunProfile],
     timed: list[tuple[RunProfile, float]],
     predicted: Callable[[RunProfile], float | None] | None = None,
@@ -554,7 +554,7 @@ def _run_study(
             report.cancelled = True
             break
         overhead = sum(overheads) / len(overheads) if overheads else None
-        eta = time_left([c.profile for c, _ in todo[n:]], timed, predicted, overhead)
+        eta = runs_time_left([c.profile for c, _ in todo[n:]], timed, predicted, overhead)
         emit(ev.StudyStep(
             "measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{repeats})", eta, cell.profile
         ))

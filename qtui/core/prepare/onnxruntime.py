@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from qtui.core.model_source import OnnxModel
-from qtui.core.prepare import PrepareError, dist_version
-from qtui.core.prepare import check_supported as _check
+from qtui.core.prepare import PrepareError, dist_version, require_available
 from qtui.core.quiet import quiet_python
 
 OPSET = 17
@@ -156,7 +155,7 @@ def unavailable_reason(precision: str) -> str | None:
 
 
 def check_supported(precision: str) -> None:
-    _check(
+    require_available(
         sys.modules[__name__], precision, ("torch", "onnx"),
         "exporting to ONNX needs {dist}: pip install 'qtui[torch,onnxruntime]' (or import a prepared bundle)",
     )
