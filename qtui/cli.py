@@ -89,7 +89,7 @@ class ModelValue(FilterValue):
         return super().convert(value, param, ctx)
 
 
-MODEL_FILTER, FRAMEWORK_FILTER = FilterValue("model"), FilterValue("framework")
+MODEL_FILTER, FRAMEWORK_FILTER = ModelValue(), FilterValue("framework")  # a user model: its file
 PRECISION_FILTER, SCENARIO_FILTER = FilterValue("precision"), FilterValue("scenario")
 
 
@@ -358,10 +358,14 @@ def _refuse_bad_data(profiles: list[Any]) -> None:
     pictures that do not decode, tensors of the wrong shape, an ambiguous layout (the message
     names the file and what to do). Each distinct data set is opened (and checked) once."""
     from qtui.core.data import DatasetError, open_profile_dataset
+    from qtui.core.model_source import is_user_model
 
     seen = set()
     for one in profiles:
-        key = (one.dataset.source, one.dataset.kind, one.dataset.classes, one.dataset.count, one.dataset.seed, one.input)
+        key = (
+            one.dataset.source, one.dataset.kind, one.dataset.classes, one.dataset.count, one.dataset.seed, one.input,
+            one.model if is_user_model(one.model) else "",  # a user model's input decides its data
+        )
         if key in seen:
             continue
         seen.add(key)
@@ -395,16 +399,44 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
     """Exit 2 before any work when a profile's model file cannot be used: not a model, cut
     short, external data missing, open dimensions besides the batch, an operator ONNX does not
     know, or one the framework that would prepare it refuses (named)."""
-    from qtui.core.model_source import ModelSourceError, inspect_cached, is_user_model
+    from qtui.core.model_source import ModelSourceError, inspect_cached, is_user_model, source_kind
 
+    checked = set()
     for one in profiles:
         if not is_user_model(one.model):
             continue
+        if source_kind(one.model) == "entry":  # imports it and builds the model: the user's own code
+            from qtui.core.data import preprocess_from_spec
+            from qtui.core.model_source_entry import load_entry
+
+            shape = preprocess_from_spec(one.input).sample_shape
+            if (one.model, one.weights, shape) not in checked:
+                checked.add((one.model, one.weights, shape))
+                try:
+                    load_entry(one.model, one.weights.source, one.weights.seed, shape)
+                except ModelSourceError as exc:
+                    _fail_input(str(exc))
+            continue
         try:
             found = inspect_cached(one.model)
+            from qtui.core.model_input import for_profile
+
+            for_profile(one)  # an ONNX file's dimensions it leaves open, set by the profile
         except ModelSourceError as exc:
             _fail_input(str(exc))
             return
+        from qtui.core.model_source_tflite import TfliteModel, profile_problem
+
+        if isinstance(found, TfliteModel):
+            problem = profile_problem(found, one)
+            if problem:
+                _fail_input(problem)
+            if one.precision == "int8_static" and found.signature is None and one.framework == "tflite":
+                _fail_input(
+                    f"model {found.name} has no signature, which ai-edge-quantizer's INT8 static "
+                    "calibration needs; convert it again with a signature, or run the other precisions"
+                )
+            continue
         if one.framework == "onnxruntime":
             from qtui.core.prepare.onnxruntime import runtime_refusal
 
@@ -834,7 +866,7 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 
 @main.command()
 @click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help=_RESULTS_DIRS_HELP)
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o).")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html", "percentiles", "latencies"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o). percentiles: CSV of each run's p50 … p99.9, max, mean and std in µs. latencies: CSV of every saved per-query latency (run_id, query, latency_us).")
 @click.option("--model", type=MODEL_FILTER, default=None)
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None)
 @click.option("--precision", type=PRECISION_FILTER, default=None)
@@ -849,13 +881,14 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     """Tabulate saved results (with speed-up over the matching FP32 run), from one results
     folder or several (devices side by side). Damaged result files are skipped with a warning on
     stderr."""
+    from qtui.core.model_source import model_matches
     from qtui.core.results import study_markdown, table_rows, to_csv, to_markdown
     from qtui.core.text import plural
 
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
         r for r in pool
-        if (model is None or r.profile.model == model)
+        if (model is None or model_matches(r.profile.model, model))
         and (framework is None or r.profile.framework == framework)
         and (precision is None or r.profile.precision == precision)
         and (scenario is None or r.profile.scenario == scenario)
@@ -890,6 +923,9 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
             click.echo(f"qtui: no charts in the HTML report. {CHARTS_HINT}", err=True)
     elif fmt == "csv":
         text = to_csv(rows)
+    elif fmt in ("percentiles", "latencies"):
+        text = _latency_export(fmt, chosen, results_dirs)
+        written = "the latencies" if fmt == "latencies" else written
     elif fmt == "json":
         text = _json_text([r.to_dict() for r in chosen])
     else:  # markdown, and table written to a file
@@ -902,6 +938,46 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         click.echo(f"wrote {written} to {for_terminal(output)}", err=True)
     else:
         click.echo(for_terminal(text, multiline=True), nl=False)
+
+
+def _latency_export(fmt: str, chosen: list[Any], results_dirs: tuple[str, ...]) -> str:
+    """`report --format percentiles|latencies` (`qtui.core.raw_latencies`)."""
+    from qtui.core import raw_latencies as raw
+    from qtui.core.paths import results_dir
+    from qtui.core.results import device_label
+
+    if fmt == "percentiles":
+        return raw.to_csv_text(raw.PERCENTILE_COLUMNS, raw.percentile_rows(chosen, device_label))
+    roots = [Path(d) for d in results_dirs] or [results_dir()]
+    rows = raw.latency_rows(chosen, roots, lambda msg: click.echo(for_terminal(f"qtui: {msg}"), err=True))
+    return raw.to_csv_text(("run_id", "query", "latency_us"), rows)
+
+
+class _Percent(click.FloatRange):
+    """A percentage 0-1000 that is a finite number (FloatRange lets NaN through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+@main.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help="Where to look up run ids and devices (A/B that are not folders); several allowed. Default: the results folder.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "html"]), default="table", help="html: one self-contained page (use -o).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout (not with the table).")
+@click.option("--fail-on-regression", "fail_pct", type=_Percent(0, 1000), default=None, metavar="PCT", help="Exit 1 when any cell of B is slower than A by more than PCT % with 95 % confidence (a CI guard).")
+def compare_cmd(a: str, b: str, results_dirs: tuple[str, ...], fmt: str, output: str | None, fail_pct: float | None) -> None:
+    """Did it get faster? Compare B against A per model × framework × precision × scenario: the
+    time ratio B/A with a 95 % interval and a verdict (faster, slower, no difference), what
+    differs between them, and the geometric mean. A and B are each a results folder, a run id or
+    a device label (looked up in --results-dir)."""
+    from qtui.compare_cmd import run_compare
+
+    run_compare(a, b, results_dirs, fmt, fail_pct, output)
 
 
 class Budget(click.FloatRange):
@@ -936,12 +1012,13 @@ def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: st
     within budget: top-1 drop versus FP32 with labelled data, else fidelity (SQNR, centred
     agreement) from accuracy-mode runs; FP32 needs none. Says which evidence it rests on, the
     runner-up, the speed-up with its 95 % interval, and what was not measured."""
+    from qtui.core.model_source import model_matches
     from qtui.core.recommend import Budgets, recommend, recommendations_text
 
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
         r for r in pool
-        if (model is None or r.profile.model == model) and (scenario is None or r.profile.scenario == scenario)
+        if (model is None or model_matches(r.profile.model, model)) and (scenario is None or r.profile.scenario == scenario)
     ], device)
     recs = recommend(chosen, pool, Budgets(top1_drop, sqnr_db, agreement / 100))
     if not recs:
@@ -968,7 +1045,7 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 
 @main.command()
 @click.argument("profile", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", type=ModelValue(), default=None, help=" | ".join(MODELS) + " | a model file (.onnx)")
+@click.option("--model", type=ModelValue(), default=None, help=" | ".join(MODELS) + " | a model file (.onnx, .tflite) | module:factory")
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None, help="onnxruntime | openvino | tflite | torch")
 @click.option("--precision", type=PRECISION_FILTER, default=None, help="fp32 | fp16 | int8_dynamic | int8_static")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE")
@@ -1271,7 +1348,7 @@ def bundle_list() -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--model", default=None, help="What can run here for this model: a built-in name or an .onnx file.")
+@click.option("--model", default=None, help="What can run here for this model: a built-in name, an .onnx or .tflite file, or module:factory.")
 def doctor(as_json: bool, model: str | None) -> None:
     """What is installed, the CPU features that decide INT8/FP16 speed, and what can run here."""
     from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES, matrix
@@ -1283,10 +1360,17 @@ def doctor(as_json: bool, model: str | None) -> None:
     if model is not None:
         kind = source_kind(model)
         if kind == "unknown":
-            _fail_input(f"--model: {one_line(model)} is not one of {', '.join(MODELS)} or the path of an .onnx file")
-        if kind == "onnx":
+            _fail_input(f"--model: {one_line(model)} is not one of {', '.join(MODELS)}, the path of an .onnx or .tflite file or a package.module:factory")
+        if kind in ("onnx", "tflite"):
             try:
                 inspect_cached(model)
+            except ModelSourceError as exc:
+                _fail_input(str(exc))
+        if kind == "entry":  # its files, found without running its code
+            from qtui.core.model_source_entry import locate
+
+            try:
+                locate(model)
             except ModelSourceError as exc:
                 _fail_input(str(exc))
     env = capture_environment(frameworks=[name for f in TABLE for name in (f.id, *f.tools)])
@@ -1313,7 +1397,7 @@ def doctor(as_json: bool, model: str | None) -> None:
     for name, version in env.get("frameworks", {}).items():
         say(f"  {name:<18} {version or 'not installed'}")
     say("models: " + ", ".join(f"{m.title} ({m.id})" for m in MODEL_TABLE))
-    say("what can run here" + (f" for model {Path(model).name}:" if model else ":"))
+    say("what can run here" + (f" for model {labels.title(model)}:" if model else ":"))
     for c in combos:
         mark = "yes" if c.available else "no "
         say(f"  {mark} {FRAMEWORK_TITLES[c.framework]:<16} {PRECISION_TITLES[c.precision]:<13} {c.reason}")
@@ -1321,3 +1405,94 @@ def doctor(as_json: bool, model: str | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _csv_list(value: str | None, allowed: tuple[str, ...], option: str) -> list[str]:
+    if not value:
+        return []
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in allowed]
+    if bad:
+        _fail_input(f"{option} {', '.join(bad)}: unknown; allowed: {', '.join(allowed)}")
+    return items
+
+
+@main.command("explain")
+@click.argument("profile", required=False, type=click.Path(dir_okay=False))
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a profile key, as in `qtui run`.")
+@click.option("--frameworks", default=None, help="Comma-separated frameworks to put side by side (default: the profile's).")
+@click.option("--precisions", default=None, help="Comma-separated precisions to put side by side (default: the profile's).")
+@click.option("--from", "from_path", type=click.Path(exists=True), default=None, help="Show saved profiles (a file or a folder of explain-*.json) without any runtime.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.option("--runs", type=click.IntRange(1, 100), default=5, help="Profiled batch-1 inferences per artifact.")
+@click.option("--width", type=click.IntRange(40, 400), default=80, help="Width of the text tables.")
+def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: str | None, precisions: str | None, from_path: str | None, fmt: str, runs: int, width: int) -> None:
+    """Why is INT8 (not) faster: a per-layer profile of the prepared artifact(s) from each
+    runtime's own profiler (never a timed run), saved under the results folder's `explain/`."""
+    from dataclasses import replace
+
+    from qtui.core import explain as ex
+    from qtui.core.explain import render
+    from qtui.core.paths import results_dir
+
+    if from_path is not None:
+        try:
+            profiles = ex.load_all(Path(from_path))
+        except ex.ExplainError as exc:
+            _fail_input(str(exc))
+    else:
+        if profile is None:
+            _fail_input("explain: give a PROFILE to profile, or --from a saved profile")
+        base = _load_profile(str(profile), assignments)
+        combos = [replace(base, framework=f, precision=p)
+                  for f in (_csv_list(frameworks, FRAMEWORKS, "--frameworks") or [base.framework])
+                  for p in (_csv_list(precisions, PRECISIONS, "--precisions") or [base.precision])]
+        _check_sources(combos)
+        _refuse_unavailable(combos)
+        _refuse_unusable_dirs(None)
+        from qtui.core.runner import prepare_only, resolve_threads
+
+        profiles = []
+        for prof in combos:
+            try:
+                artifact, _ = prepare_only(prof, _ProgressPrinter(sys.stderr))
+                made = ex.collect(artifact, prof.model, resolve_threads(prof.threads), runs)
+                saved = ex.save(made, results_dir() / "explain")
+                ex.save_summary_with_artifact(made, artifact.directory)
+            except KeyboardInterrupt:
+                _echo_err("\nqtui: interrupted")
+                sys.exit(EXIT_INTERRUPTED)
+            except Exception as exc:  # user-facing failure of one artifact
+                _echo_err(f"qtui: {prof.framework} {prof.precision}: {exc}")
+                sys.exit(EXIT_FAILED)
+            _echo_err(f"saved: {saved}")
+            profiles.append(made)
+    if fmt == "json":
+        click.echo(_json_text(render.as_json(profiles)), file=_out())
+        return
+    if fmt == "csv":
+        import csv
+
+        from qtui.core.sinks import for_csv
+
+        writer = csv.writer(_out())
+        if len(profiles) > 1:
+            headers, rows = render.side_csv_rows(profiles)
+        else:
+            headers, rows = ["layer", "node", "op", "kernel", "precision", "time_us", "share", "role", "fused", "note"], [
+                [r.layer, r.node, r.op, r.kernel, r.precision, r.time_us, r.share, r.role, r.fused, r.note] for r in profiles[0].rows]
+        writer.writerow(headers)
+        for row in rows:
+            writer.writerow([for_csv(c) for c in row])
+        return
+    for prof in profiles:
+        for line in render.wrapped(render.summary_lines(prof), width):
+            click.echo(for_terminal(line), file=_out())
+        click.echo("", file=_out())
+    if len(profiles) > 1:
+        lines = render.aligned(render.side_headers(profiles), render.side_rows(profiles), width)
+        lines.extend(render.wrapped([render.LEGEND], width))
+    else:
+        lines = render.aligned(render.LAYER_HEADERS, render.layer_rows(profiles[0]), width)
+    for line in lines:
+        click.echo(for_terminal(line), file=_out())

@@ -57,7 +57,7 @@ from qtui.core.artifacts import (
     spec_id,
 )
 from qtui.core.catalog import framework_installed, install_hint
-from qtui.core.files import file_kind
+from qtui.core.files import NotRegularFile, open_regular
 from qtui.core.paths import staging_dir
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS
 from qtui.core.text import is_plain, one_line
@@ -687,94 +687,102 @@ def import_bundle(path: str | Path, limits: ImportLimits | None = None) -> list[
     checks); `limits` defaults to `import_limits()`."""
     limits = limits or import_limits()
     source = Path(path)
+    # opened once, checked on the open descriptor and read only through it: a path swapped for
+    # a FIFO (which would block) or a device (which never ends) after a check cannot be read
     try:
-        mode = os.stat(source).st_mode
+        raw = open_regular(source)
     except FileNotFoundError:
         raise BundleError(f"{source}: no such bundle file") from None
+    except NotRegularFile as exc:
+        raise BundleError(f"{source}: is {exc.kind}, not a bundle file") from None
     except (OSError, ValueError) as exc:  # a name too long, a folder that cannot be searched
         raise BundleError(f"{source}: cannot read the bundle file ({one_line(getattr(exc, 'strerror', None) or exc)})") from None
-    if not stat.S_ISREG(mode):  # a FIFO would block the open, a device never end
-        raise BundleError(f"{source}: is {file_kind(mode)}, not a bundle file")
+    with raw:
+        try:
+            tar = tarfile.open(fileobj=raw, mode="r:gz")
+        except (*_READ_ERRORS, ValueError) as exc:
+            raise BundleError(f"{source}: not a qtui bundle (not a gzip-compressed tar file: {one_line(exc)})") from None
+        with tar:
+            return _import_from(tar, source, limits)
+
+
+def _import_from(tar: tarfile.TarFile, source: Path, limits: ImportLimits) -> list[ImportedArtifact]:
+    """The import proper, on the opened bundle (`import_bundle` opened and checked it)."""
+    members = _scan_headers(tar, source, limits)
+    manifest = _read_manifest(tar, members, source, limits)
+    metas = _Manifest(source).top(manifest, limits)
+    _check_members(members, metas, source)
     try:
-        tar = tarfile.open(source, "r:gz")
-    except (*_READ_ERRORS, ValueError) as exc:
-        raise BundleError(f"{source}: not a qtui bundle (not a gzip-compressed tar file: {one_line(exc)})") from None
-    with tar:
-        members = _scan_headers(tar, source, limits)
-        manifest = _read_manifest(tar, members, source, limits)
-        metas = _Manifest(source).top(manifest, limits)
-        _check_members(members, metas, source)
-        try:
-            root = artifacts_root()
-        except OSError as exc:
-            raise BundleError(f"cannot create the artifact cache: {one_line(exc)}") from None
-        present = {m["key"] for m in metas if (root / m["key"]).exists()}
+        root = artifacts_root()
+    except OSError as exc:
+        raise BundleError(f"cannot create the artifact cache: {one_line(exc)}") from None
+    present = {m["key"] for m in metas if (root / m["key"]).exists()}
 
-        def in_cache(m: tarfile.TarInfo) -> bool:
-            return m.name.startswith(f"{ARTIFACTS_DIR}/") and m.name.split("/")[1] in present
+    def in_cache(m: tarfile.TarInfo) -> bool:
+        return m.name.startswith(f"{ARTIFACTS_DIR}/") and m.name.split("/")[1] in present
 
-        wanted = [m for m in members if not in_cache(m)]
-        # files of artifacts already in the cache: hashed, not written, to compare with the cache
-        compared = [m for m in members if in_cache(m) and m.isreg() and not m.name.endswith("/meta.json")]
-        needed = sum(m.size for m in wanted if m.isreg())
-        free = _free_bytes(root)
-        if needed + limits.free_headroom_bytes > free:
-            raise BundleError(
-                f"{source}: not enough free space in {root}: the bundle unpacks to {_mb(needed)}, "
-                f"{_mb(free)} free (keeping {_mb(limits.free_headroom_bytes)} spare)"
-            )
-        origin = manifest.get("machine") or {}
-        origin_text = one_line(f"{origin.get('hostname') or '?'} ({origin.get('machine') or '?'})")
-        results: list[ImportedArtifact] = []
-        try:
-            # named after this process, so a killed import's folder is cleaned like a killed
-            # preparation's (paths.clean_stale_staging)
-            staging = staging_dir(root, ".import-")
-        except OSError as exc:
-            raise BundleError(f"{source}: cannot write to the cache {root} ({one_line(exc)})") from None
-        try:
-            order = {id(m): k for k, m in enumerate(members)}  # one pass over the stream
-            budget = needed + sum(m.size for m in compared)
-            digests = _extract(
-                tar, sorted(wanted + compared, key=lambda m: order[id(m)]), staging, budget, source,
-                frozenset(m.name for m in compared),
-            )
-            _verify_checksum(tar, source, limits)  # the file may have changed since the first pass
-            for meta in metas:
-                differs = _content_conflict(meta, digests, root) if meta["key"] in present else None
-                if differs:
-                    raise BundleError(
-                        f"{source}: refused: artifact {meta['key']} ({describe(meta)}) is already in "
-                        f"this cache with different content ({differs} differs); nothing was imported "
-                        f"and the cache's copy was kept: to take the bundle's, remove "
-                        f"{root / meta['key']} and import again"
-                    )
-            for meta in metas:
-                key = meta["key"]
-                warns = tuple(_warnings_for(meta))
-                if key in present:
-                    results.append(ImportedArtifact(key, describe(meta), "already present", warns))
-                    continue
-                staged = staging / ARTIFACTS_DIR / key
-                stamped = {
-                    **meta,
-                    "imported_from": origin_text,
-                    "imported_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                    "exported_by_qtui": manifest.get("qtui_version"),
-                }
-                try:
-                    (staged / "meta.json").write_text(json.dumps(stamped, indent=2))
-                except OSError as exc:
-                    raise BundleError(f"{source}: cannot write to the cache {root} ({one_line(exc)})") from None
-                try:
-                    os.rename(staged, root / key)
-                except OSError:
-                    if not (root / key).is_dir():
-                        raise BundleError(f"{source}: cannot move artifact {key} into {root}") from None
-                    # another import finished first: keep theirs
-                    results.append(ImportedArtifact(key, describe(meta), "already present", warns))
-                    continue
-                results.append(ImportedArtifact(key, describe(meta), "imported", warns))
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    wanted = [m for m in members if not in_cache(m)]
+    # files of artifacts already in the cache: hashed, not written, to compare with the cache
+    compared = [m for m in members if in_cache(m) and m.isreg() and not m.name.endswith("/meta.json")]
+    needed = sum(m.size for m in wanted if m.isreg())
+    free = _free_bytes(root)
+    if needed + limits.free_headroom_bytes > free:
+        raise BundleError(
+            f"{source}: not enough free space in {root}: the bundle unpacks to {_mb(needed)}, "
+            f"{_mb(free)} free (keeping {_mb(limits.free_headroom_bytes)} spare)"
+        )
+    origin = manifest.get("machine") or {}
+    origin_text = one_line(f"{origin.get('hostname') or '?'} ({origin.get('machine') or '?'})")
+    results: list[ImportedArtifact] = []
+    try:
+        # named after this process, so a killed import's folder is cleaned like a killed
+        # preparation's (paths.clean_stale_staging)
+        staging = staging_dir(root, ".import-")
+    except OSError as exc:
+        raise BundleError(f"{source}: cannot write to the cache {root} ({one_line(exc)})") from None
+    try:
+        order = {id(m): k for k, m in enumerate(members)}  # one pass over the stream
+        budget = needed + sum(m.size for m in compared)
+        digests = _extract(
+            tar, sorted(wanted + compared, key=lambda m: order[id(m)]), staging, budget, source,
+            frozenset(m.name for m in compared),
+        )
+        _verify_checksum(tar, source, limits)  # the file may have changed since the first pass
+        for meta in metas:
+            differs = _content_conflict(meta, digests, root) if meta["key"] in present else None
+            if differs:
+                raise BundleError(
+                    f"{source}: refused: artifact {meta['key']} ({describe(meta)}) is already in "
+                    f"this cache with different content ({differs} differs); nothing was imported "
+                    f"and the cache's copy was kept: to take the bundle's, remove "
+                    f"{root / meta['key']} and import again"
+                )
+        for meta in metas:
+            key = meta["key"]
+            warns = tuple(_warnings_for(meta))
+            if key in present:
+                results.append(ImportedArtifact(key, describe(meta), "already present", warns))
+                continue
+            staged = staging / ARTIFACTS_DIR / key
+            stamped = {
+                **meta,
+                "imported_from": origin_text,
+                "imported_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                "exported_by_qtui": manifest.get("qtui_version"),
+            }
+            try:
+                (staged / "meta.json").write_text(json.dumps(stamped, indent=2))
+            except OSError as exc:
+                raise BundleError(f"{source}: cannot write to the cache {root} ({one_line(exc)})") from None
+            try:
+                os.rename(staged, root / key)
+            except OSError:
+                if not (root / key).is_dir():
+                    raise BundleError(f"{source}: cannot move artifact {key} into {root}") from None
+                # another import finished first: keep theirs
+                results.append(ImportedArtifact(key, describe(meta), "already present", warns))
+                continue
+            results.append(ImportedArtifact(key, describe(meta), "imported", warns))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return results

@@ -114,17 +114,26 @@ def availability(framework: str, precision: str, model: str | None = None) -> Av
     runtime_reason = module.runtime_unavailable_reason(precision)
     if runtime_reason:
         return Availability(framework, precision, False, runtime_reason)
-    reason = module.unavailable_reason(precision)
+    from qtui.core.prepare import source_unavailable_reason
+
+    reason = source_unavailable_reason(module, model, precision) if model else module.unavailable_reason(precision)
     if reason:
         # e.g. TFLite on a Raspberry Pi: the converter has no aarch64 wheel, but artifacts
         # prepared elsewhere and imported with `qtui bundle import` run here.
         if has_artifacts(framework, precision):
             return Availability(framework, precision, True, f"runs cached or imported artifacts only: {reason}")
         return Availability(framework, precision, False, reason)
-    note = module.PRECISION_NOTES.get(precision, "")
-    if not module_present("torch"):
+    kind_notes = getattr(module, "SOURCE_PRECISION_NOTES", {}).get(_source(model) if model else "builtin", {})
+    note = kind_notes.get(precision) or module.PRECISION_NOTES.get(precision, "")
+    if not module_present("torch") and not (model and _source(model) == "tflite"):  # no torch needed
         note = "runs prepared/imported artifacts only: preparing needs torch (pip install 'qtui[torch]')"
     return Availability(framework, precision, True, note)
+
+
+def _source(model: str) -> str:
+    from qtui.core.model_source import source_kind
+
+    return source_kind(model)
 
 
 def unavailable_reason(framework: str, precision: str, model: str | None = None) -> str | None:

@@ -67,7 +67,9 @@ _GRID: dict[str, str] = {p.id: p.grid for p in PRECISION_TABLE}
 def _unknown(value: str) -> str:
     """A value no table knows: the user's model file by its name (never its folder), anything
     else (an old result's value) as it is."""
-    if value.lower().endswith(".onnx"):
+    if value.lower().endswith((".onnx", ".tflite")):
+        return PurePath(value).name
+    if ".py:" in value:  # a PyTorch entry point path/to/file.py:factory
         return PurePath(value).name
     return value
 

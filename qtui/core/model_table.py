@@ -157,6 +157,24 @@ SOURCES: tuple[SourceKind, ...] = (
             (("torch", "*"), "PyTorch cannot run an ONNX model"),
         ),
     ),
+    SourceKind(
+        id="entry",
+        title="PyTorch entry point",
+        cells=tuple((f, ("*",)) for f in frameworks.IDS),
+    ),
+    SourceKind(
+        id="tflite",
+        title="TFLite model",
+        cells=(("tflite", ("*",)),),
+        reasons=(
+            (("onnxruntime", "*"), "a TFLite model cannot be converted to ONNX here (qtui converts from PyTorch)"),
+            (("openvino", "*"), (
+                "not offered for a TFLite model in this qtui version: it measures a .tflite file with "
+                "TensorFlow Lite only; give qtui the ONNX or PyTorch model for OpenVINO"
+            )),
+            (("torch", "*"), "PyTorch cannot run a TFLite model"),
+        ),
+    ),
 )
 _SOURCES_BY_ID = {s.id: s for s in SOURCES}
 

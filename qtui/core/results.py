@@ -54,6 +54,7 @@ from qtui.core.identity import (
 )
 from qtui.core.labels import PRECISION_TABLE
 from qtui.core.labels import title as label_title
+from qtui.core.model_source import model_label
 from qtui.core.ops import fraction_text
 from qtui.core.profile import (
     FRAMEWORKS,
@@ -147,6 +148,9 @@ class RunResult:
     #: operations per second achieved and the share of the CPU's nominal peak
     #: (`qtui.core.ops.run_efficiency`); None without a rate, and in results saved before it
     efficiency: dict[str, Any] | None = None
+    #: the per-query latencies file beside the result (`qtui.core.raw_latencies`); None in
+    #: results saved before it existed and for runs that never measured
+    raw_latencies: dict[str, Any] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     artifact: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
@@ -208,7 +212,7 @@ _COUNTS = _Kind("a list of counts", _list_of(lambda v: isinstance(v, int) and _n
 _SHAPES: dict[str, dict[str, _Kind]] = {
     "environment": {
         **dict.fromkeys(("hostname", "os", "system", "machine", "cpu_model", "board_model", "governor", "device",
-            "cpu_max_mhz_source"), _STR),
+            "cpu_max_mhz_source", "kernel", "qtui_version"), _STR),
         **dict.fromkeys(("cores_logical", "cores_physical", "threads", "memory_total_bytes"), _INT),
         "temperature_c": _NUM, "cpu_max_mhz": _NUM, "isa": _DICT, "frameworks": _DICT, "warnings": _STRS,
     },
@@ -240,6 +244,10 @@ _SHAPES: dict[str, dict[str, _Kind]] = {
     },
     "memory": {"peak_rss_bytes": _NUM},
     "timings_s": {},
+    "raw_latencies": {
+        "file": _STR, "unit": _STR, "error": _STR, "capped": _BOOL,
+        **dict.fromkeys(("total", "saved", "stride", "bytes"), _INT),
+    },
     "efficiency": {
         **dict.fromkeys(("model_gmacs", "achieved_gops", "nominal_peak_gops", "fraction_of_nominal_peak"), _NUM),
         **dict.fromkeys(("rate_basis", "compute_precision", "peak_basis"), _STR),
@@ -389,7 +397,7 @@ def validate_result_dict(data: Any, notes: list[str] | None = None) -> dict[str,
         if not isinstance(table, dict):
             raise ResultError(f"'{name}' must be a table, not {_describe(table)}")
         _check_table(name, table)
-    for name in ("accuracy", "efficiency"):  # optional tables: absent or null when not measured
+    for name in ("accuracy", "efficiency", "raw_latencies"):  # optional tables: absent or null when not measured
         table = fields_.get(name)
         if table is not None:
             if not isinstance(table, dict):
@@ -668,7 +676,7 @@ def table_rows(results: list[RunResult], pool: Iterable[RunResult] | None = None
         rows.append(
             {
                 "run_id": one_line(r.run_id),
-                "model": p.model,
+                "model": model_label(p.model),  # the user's model file by its name
                 "framework": p.framework,
                 "precision": p.precision,
                 "scenario": p.scenario,

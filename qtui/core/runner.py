@@ -31,7 +31,7 @@ from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
 from qtui.core.loadgen_log import loadgen_figures
 from qtui.core.machine_load import LIVE_LOAD_NOTICE, LoadMonitor, load_warnings
 from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_sample
-from qtui.core.model_source import is_user_model, model_slug
+from qtui.core.model_source import is_user_model, model_slug, source_kind
 from qtui.core.paths import cache_dir, results_dir
 from qtui.core.prepare import PrepareError
 from qtui.core.prepare.for_profile import (
@@ -41,6 +41,7 @@ from qtui.core.prepare.for_profile import (
     prepare_only,
 )
 from qtui.core.profile import RunProfile, threads_refusal
+from qtui.core.raw_latencies import latency_summary, save_latencies
 from qtui.core.results import RunResult, save_result
 from qtui.core.thermal import read_state as read_throttle_state
 from qtui.core.thermal import throttled_between
@@ -187,7 +188,7 @@ class _Run:
         if self._loaded_model is None:
             try:
                 self._loaded_model = load_fp32_model(self.profile, self.step)
-            except PrepareError as exc:  # the user's model file cannot be read
+            except PrepareError as exc:  # the user's model cannot be read or built, or does not fit
                 raise RunError(str(exc)) from None
         return self._loaded_model
 
@@ -646,10 +647,9 @@ class _Run:
         self.result.latency_ms = {
             "basis": "per batch" if p.scenario == "Offline" else "per query",
             **ours,
-            "min": float(lat.min()) / 1e6 if lat.size else None,
-            "mean": float(lat.mean()) / 1e6 if lat.size else None,
-            "max": float(lat.max()) / 1e6 if lat.size else None,
+            **latency_summary(lat),
         }
+        self.result.raw_latencies = self._save_latencies(lat)
         hist = histogram(lat)
         self.result.histogram = {"edges_ms": list(hist.edges_ms), "counts": list(hist.counts)}
         queries, samples = recorder.counts
@@ -724,8 +724,18 @@ class _Run:
             self.result.status = "invalid"
             self.result.message = "LoadGen: INVALID — " + "; ".join(self.result.loadgen["invalid_reasons"] or ["see log"])
 
+    def _save_latencies(self, lat: np.ndarray) -> dict[str, Any]:
+        """Every query's latency beside the result (`qtui.core.raw_latencies`); a file that
+        cannot be written costs the raw latencies only, never the run."""
+        try:
+            return save_latencies(self.run_dir, lat)
+        except OSError as exc:
+            note = f"raw latencies not saved in {self.run_dir}: {exc.strerror or exc}"
+            self.log(note, "warning")
+            return {"file": None, "total": int(lat.size), "error": note}
+
     def _accuracy(self, dataset: Any, sut: Any) -> dict[str, Any]:
-        from qtui.core.fidelity import fidelity, topk_accuracy
+        from qtui.core.fidelity import fidelity, is_class_vector, topk_accuracy
         from qtui.core.loadgen_log import parse_accuracy_log
 
         logged = parse_accuracy_log(self.run_dir / "mlperf_log_accuracy.json")
@@ -734,7 +744,12 @@ class _Run:
         if not indices:
             return out
         logits = np.stack([sut.state.logits[i] for i in indices])
-        if dataset.has_labels:
+        if dataset.has_labels and not is_class_vector(logits):  # a user model's other output
+            self.log(
+                f"the data has labels but the model's output ({'×'.join(map(str, logits.shape[1:]))} a sample) "
+                "is not a vector of class scores: top-1 not measured, fidelity only", "warning",
+            )
+        elif dataset.has_labels:
             labels = dataset.labels(indices)
             predicted = np.array([int(logged.get(i, -1)) for i in indices])
             out["top1"] = float(np.mean(predicted == labels))
@@ -744,7 +759,7 @@ class _Run:
             )
         # no checkpoint before the reference: a cached one costs nothing, and a cancel while it
         # is computed keeps what the finished pass measured
-        user_model = is_user_model(self.profile.model)
+        user_model = source_kind(self.profile.model) in ("onnx", "tflite")  # an entry point: torch, as a built-in
         self.emit(ev.Preparing("computing the FP32 reference" if user_model else "computing FP32 torch reference", None))
         try:
             if user_model:
@@ -756,7 +771,8 @@ class _Run:
             return out
         out["fidelity"] = fidelity(reference, logits)
         if user_model:
-            out["reference"] = "FP32 ONNX Runtime on the same model file and samples"
+            runtime = "TensorFlow Lite" if self._reference_framework() == "tflite" else "ONNX Runtime"
+            out["reference"] = f"FP32 {runtime} on the same model file and samples"
             return out
         out["fidelity"] = fidelity(reference, logits)
         out["reference"] = "FP32 PyTorch on the same weights and samples"
@@ -769,9 +785,10 @@ class _Run:
 
         from qtui.core.backends import BackendError, get_backend
 
-        fp32 = replace(self.profile, framework="onnxruntime", precision="fp32")
+        framework = self._reference_framework()
+        fp32 = replace(self.profile, framework=framework, precision="fp32")
         artifact, _ = prepare_artifact(fp32, dataset, self._model, self.step, self.stop)
-        backend = get_backend("onnxruntime")
+        backend = get_backend(framework)
         try:
             backend.load(artifact, self.threads, "Offline")
         except BackendError as exc:
@@ -785,6 +802,11 @@ class _Run:
         finally:
             backend.close()
         return np.concatenate(rows)
+
+    def _reference_framework(self) -> str:
+        """The framework that runs a user file's FP32 artifact as it is: TensorFlow Lite for a
+        .tflite file, ONNX Runtime for an .onnx file."""
+        return "tflite" if source_kind(self.profile.model) == "tflite" else "onnxruntime"
 
     def _reference_logits(self, dataset: Any, indices: list[int]) -> np.ndarray:
         import hashlib
@@ -843,7 +865,8 @@ def data_provenance(profile: RunProfile, dataset: Any) -> dict[str, Any]:
         "data_count": dataset.count,
         "data_digest": dataset.digest,
         "data_name": dataset.label,
-        "preprocess": "as given (tensors)" if dataset.kind == "tensors" else dataset.preprocess.describe(),
+        "preprocess": "as given (tensors)" if dataset.kind == "tensors"
+        else "none (generated tensors)" if dataset.label == "generated" else dataset.preprocess.describe(),
     }
     if dataset.skipped:
         out["data_skipped"] = len(dataset.skipped)

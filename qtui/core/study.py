@@ -42,6 +42,7 @@ from typing import Any
 
 from qtui.core import events as ev
 from qtui.core.identity import machine_identity, measured_identity, runtime_identity
+from qtui.core.model_source import model_matches
 from qtui.core.profile import RunProfile, StudySpec, expand_sweep
 from qtui.core.results import RunResult, _as_number, load_results, measurement_disturbed
 from qtui.core.text import one_line, plural
@@ -100,6 +101,14 @@ class StudyOptions:
         )
 
 
+def _model_label(model: str) -> str:
+    """A model in progress lines: a built-in's id, the user's model file by its name (never its
+    folder)."""
+    from qtui.core.model_source import model_label
+
+    return model_label(model)
+
+
 @dataclass
 class CellStatus:
     """One combination of the study and its measured runs."""
@@ -113,7 +122,7 @@ class CellStatus:
     @property
     def label(self) -> str:
         p = self.profile
-        return f"{p.model} {p.framework} {p.precision} {p.scenario}"
+        return f"{_model_label(p.model)} {p.framework} {p.precision} {p.scenario}"
 
 
 @dataclass
@@ -156,7 +165,7 @@ def plan(profile: RunProfile, options: StudyOptions) -> list[RunProfile]:
     cells = [
         p
         for p in expand_sweep(profile)
-        if (not options.models or p.model in options.models)
+        if (not options.models or any(model_matches(p.model, m) for m in options.models))
         and (not options.frameworks or p.framework in options.frameworks)
         and (not options.precisions or p.precision in options.precisions)
         and (not options.scenarios or p.scenario in options.scenarios)
@@ -495,7 +504,7 @@ def _run_study(
         if stop.is_set():
             report.cancelled = True
             break
-        label = f"{check.profile.model} {check.profile.framework} {check.profile.precision}"
+        label = f"{_model_label(check.profile.model)} {check.profile.framework} {check.profile.precision}"
         emit(ev.StudyStep("checking quality", report.quality_reused + k, len(checks), label, None, check.profile))
         result, _ = measure(check.profile)
         report.quality_results.append(result)

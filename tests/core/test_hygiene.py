@@ -41,7 +41,8 @@ def test_core_never_imports_textual_or_rich() -> None:
 def test_light_core_modules_import_no_framework() -> None:
     mods = _modules_after(
         "import qtui.core.profile, qtui.core.catalog, qtui.core.environment, qtui.core.results, "
-        "qtui.core.runner, qtui.core.models, qtui.core.data, qtui.core.prepare, qtui.core.backends"
+        "qtui.core.runner, qtui.core.models, qtui.core.data, qtui.core.prepare, qtui.core.backends, "
+        "qtui.core.explain, qtui.core.explain.render"
     )
     assert not (mods & set(HEAVY)), mods & set(HEAVY)
 

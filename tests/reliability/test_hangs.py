@@ -402,6 +402,33 @@ def test_a_fifo_as_a_bundle_file_is_named_as_such(tmp_path: Path) -> None:
     assert out.exit_code == 2 and out.stderr == f"qtui: {tmp_path / 'missing.tar.gz'}: no such bundle file\n"
 
 
+
+def test_a_bundle_file_swapped_for_a_fifo_after_its_check_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path is a regular file when looked at and a FIFO when opened (swapped in between):
+    the check holds on what was opened, so the import neither blocks nor reads the FIFO."""
+    import os
+
+    from qtui.core.bundle import BundleError, import_bundle
+
+    fifo = tmp_path / "b.tar.gz"
+    os.mkfifo(fifo)
+    regular = tmp_path / "regular"
+    regular.write_bytes(b"x")
+    real_stat = os.stat
+
+    def swapped(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        # the first look at the bundle sees a regular file: what the path was before the swap
+        if str(path) == str(fifo) and not swapped.seen:  # type: ignore[attr-defined]
+            swapped.seen = True  # type: ignore[attr-defined]
+            return real_stat(regular)
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    swapped.seen = False  # type: ignore[attr-defined]
+    monkeypatch.setattr(os, "stat", swapped)
+    [err] = _without_blocking(fifo, lambda: import_bundle(fifo))
+    assert isinstance(err, BundleError), err
+    assert str(err) == f"{fifo}: is a FIFO, not a bundle file"
+
 # -- items 15 and 18: impossible figures and oversized histograms in result files ---------------------
 
 def _result_dict(run_id: str, precision: str = "fp32", **changes: Any) -> dict[str, Any]:

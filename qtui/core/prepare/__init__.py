@@ -76,13 +76,21 @@ def dist_version(name: str) -> str | None:
 
 def weights_identity(profile: RunProfile) -> str:
     """A stable identity of the weights that needs no torch: seed, published file, or file hash;
-    for the user's ONNX model the sha256 of the file and its external data (its weights live in
-    it: the profile's weights key does not apply)."""
+    for the user's ONNX or TFLite model the sha256 of the file (and external data) (its weights
+    live in it: the profile's weights key does not apply)."""
     from qtui.core.model_source import ModelSourceError, inspect_cached, source_kind
 
-    if source_kind(profile.model) == "onnx":
+    kind = source_kind(profile.model)
+    if kind == "entry":
+        from qtui.core.model_source_entry import weights_identity as entry_identity
+
         try:
-            return f"onnx-file:{inspect_cached(profile.model).digest}"
+            return entry_identity(profile.model, profile.weights.source, profile.weights.seed)
+        except ModelSourceError as exc:
+            raise PrepareError(str(exc)) from None
+    if kind in ("onnx", "tflite"):
+        try:
+            return f"{kind}-file:{inspect_cached(profile.model).digest}"
         except ModelSourceError as exc:
             raise PrepareError(str(exc)) from None
     source = profile.weights.source
@@ -106,6 +114,21 @@ def file_sha256(path: Path) -> str:
     except OSError as exc:
         raise PrepareError(f"cannot read weights file {path}: {exc.strerror or exc}") from None
     return h.hexdigest()
+
+
+def source_unavailable_reason(module: Any, model: str, precision: str) -> str | None:
+    """Why `module` cannot prepare `precision` of `model` here: a prepare module that prepares
+    a user's file differently (TFLite quantizes a .tflite without its torch converter) says so
+    through an optional `source_unavailable_reason(kind, precision)`; otherwise its
+    `unavailable_reason`."""
+    from qtui.core.model_source import source_kind
+
+    kind = source_kind(model)
+    special = getattr(module, "source_unavailable_reason", None)
+    if kind not in ("builtin", "unknown") and special is not None:
+        reason: str | None = special(kind, precision)
+        return reason
+    return module.unavailable_reason(precision)  # type: ignore[no-any-return]
 
 
 def prepare_module(framework: str) -> Preparer:
@@ -164,7 +187,7 @@ def find_or_prepare(
     imported = imported_match(sid)
     if imported is not None:
         return imported, True
-    reason = module.unavailable_reason(profile.precision)
+    reason = source_unavailable_reason(module, profile.model, profile.precision)
     if reason:
         misses = near_misses(spec)
         hint = ("\ncached artifacts that do not fit:\n  " + "\n  ".join(misses)) if misses else ""

@@ -77,16 +77,35 @@ class CalibrationBatches:
 
 
 def load_fp32_model(profile: RunProfile, step: Step) -> Any:
-    """The FP32 model to prepare from: the built-in torch model with the profile's weights, or
-    the user's inspected ONNX file (`model_source.OnnxModel`). A user's model file that cannot be
-    read raises `PrepareError` with the reason."""
-    from qtui.core.model_source import ModelSourceError, inspect_cached, is_user_model
+    """The FP32 model to prepare from: the built-in torch model with the profile's weights, the
+    model an entry point (`module:factory`) builds, or the user's inspected model file
+    (`model_source.OnnxModel`, a `TfliteModel`). A user's model that cannot be read or built, or
+    a .tflite file the profile does not fit, raises `PrepareError` with the reason."""
+    from qtui.core.model_source import ModelSourceError, inspect_cached, is_user_model, source_kind
 
-    if is_user_model(profile.model):
+    if source_kind(profile.model) == "entry":
+        from qtui.core.data import preprocess_from_spec
+        from qtui.core.model_source_entry import load_entry
+
+        step("building the model (the entry point's own code)", None)
         try:
-            return inspect_cached(profile.model)
+            return load_entry(
+                profile.model, profile.weights.source, profile.weights.seed,
+                preprocess_from_spec(profile.input).sample_shape,
+            )
         except ModelSourceError as exc:
             raise PrepareError(str(exc)) from None
+    if is_user_model(profile.model):
+        try:
+            found = inspect_cached(profile.model)
+        except ModelSourceError as exc:
+            raise PrepareError(str(exc)) from None
+        from qtui.core.model_source_tflite import TfliteModel, profile_problem
+
+        problem = profile_problem(found, profile) if isinstance(found, TfliteModel) else None
+        if problem:
+            raise PrepareError(problem)
+        return found
     from qtui.core.models import load_model
 
     w = profile.weights

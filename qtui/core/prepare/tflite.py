@@ -40,6 +40,16 @@ PRECISION_NOTES: dict[str, str] = {
     "int8_static": "INT8 weights and activations, global min/max calibration, int8 input/output",
 }
 
+#: What each precision means for the user's own .tflite file (model source kind "tflite").
+SOURCE_PRECISION_NOTES: dict[str, dict[str, str]] = {
+    "tflite": {
+        "fp32": "the .tflite file as it is, XNNPACK",
+        "fp16": "FP16 weights (ai-edge-quantizer on the file), f32 compute on every CPU",
+        "int8_dynamic": "INT8 per-channel weights (ai-edge-quantizer on the file), activations quantized at run time",
+        "int8_static": "INT8 weights and activations (ai-edge-quantizer on the file), global min/max calibration",
+    },
+}
+
 #: Bumped whenever the conversion / the recipes below change, so older artifacts are not reused.
 CONVERT_VERSION = "1"
 RECIPE_VERSION = "2"
@@ -82,6 +92,23 @@ def unavailable_reason(precision: str) -> str | None:
     return None
 
 
+def source_unavailable_reason(kind: str, precision: str) -> str | None:
+    """For the user's own model (`kind` "tflite"): the file is the FP32 artifact as it is, and
+    ai-edge-quantizer quantizes it; no torch or litert-torch is needed. Other kinds: as a built-in."""
+    if kind != "tflite":
+        return unavailable_reason(precision)
+    if precision not in PRECISION_NOTES:
+        return f"TensorFlow Lite {precision} is not implemented in this qtui version"
+    if not _present("ai_edge_litert"):
+        return "ai-edge-litert not installed — pip install 'qtui[tflite]'"
+    if precision != "fp32" and not _present("ai_edge_quantizer"):
+        return (
+            "quantizer not installed here (ai-edge-quantizer) — pip install ai-edge-quantizer, or prepare "
+            "elsewhere and move the artifact with `qtui bundle export/import`"
+        )
+    return None
+
+
 def check_supported(precision: str) -> None:
     require_available(sys.modules[__name__], precision)
 
@@ -107,6 +134,10 @@ def prepare(
     calibration_batches: Callable[[], Any] | None,
     progress: Callable[[str, float | None], None],
 ) -> dict[str, Any]:
+    from qtui.core.model_source_tflite import TfliteModel
+
+    if isinstance(loaded, TfliteModel):
+        return _prepare_user_file(loaded, precision, out_dir, calibration_batches, progress)
     check_supported(precision)
     if precision == "int8_static" and calibration_batches is None:
         raise PrepareError("TensorFlow Lite INT8 static needs calibration samples")
@@ -143,6 +174,8 @@ def prepare(
                 raise PrepareError("TensorFlow Lite INT8 static: the calibration set is empty")
         job = {
             "module": None if reused else str(work / "module.pt"),
+            # the user's entry point: the child imports it so that the module can be unpickled
+            "entry": loaded.location.text if hasattr(loaded, "location") else None,
             "precision": precision,
             "fp32_path": str(fp32),
             "out_path": str(out_path),
@@ -156,6 +189,66 @@ def prepare(
             _publish(fp32, converted)
             if precision == "fp32":
                 os.replace(fp32, out_path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"file": "model.tflite", "format": "tflite", "details": details}
+
+
+def _prepare_user_file(
+    loaded: Any,
+    precision: str,
+    out_dir: Path,
+    calibration_batches: Callable[[], Any] | None,
+    progress: Callable[[str, float | None], None],
+) -> dict[str, Any]:
+    """The user's .tflite file (`model_source_tflite.TfliteModel`): FP32 is the file as it is;
+    FP16 and INT8 are ai-edge-quantizer's recipes applied to it in the child process, INT8
+    static calibrated on samples of the model's own input shape."""
+    reason = source_unavailable_reason("tflite", precision)
+    if reason:
+        raise PrepareError(reason)
+    if precision == "int8_static" and calibration_batches is None:
+        raise PrepareError("TensorFlow Lite INT8 static needs calibration samples")
+    if precision == "int8_static" and loaded.signature is None:
+        raise PrepareError(
+            f"model {loaded.name} has no signature, which ai-edge-quantizer's calibration needs; "
+            "convert it again with a signature (any converter of the last years writes one)"
+        )
+    out_path = out_dir / "model.tflite"
+    layout = loaded.layout
+    details: dict[str, Any] = {
+        "converter": f"none: the user's file {loaded.name} as it is",
+        "input": (f"int8 {layout} (quantized by qtui)" if precision == "int8_static" else f"float32 {layout}"),
+        "batch": "the file's (resized at load where the model allows)",
+    }
+    if precision == "fp32":
+        progress("copying the model file", None)
+        shutil.copyfile(loaded.path, out_path)  # never a hard link: the user may rewrite the file in place
+        return {"file": "model.tflite", "format": "tflite", "details": details}
+    details["quantizer"] = f"ai-edge-quantizer {dist_version('ai-edge-quantizer')}"
+    work = out_dir / ".work"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        samples = 0
+        if precision == "int8_static":
+            assert calibration_batches is not None
+            samples = _write_calibration(
+                calibration_batches, work / "calibration.f32", progress, loaded.sample_shape
+            )
+            if samples == 0:
+                raise PrepareError("TensorFlow Lite INT8 static: the calibration set is empty")
+        job = {
+            "module": None,
+            "precision": precision,
+            "fp32_path": str(loaded.path),
+            "out_path": str(out_path),
+            "calibration": str(work / "calibration.f32") if samples else None,
+            "calibration_samples": samples,
+            "sample_shape": list(loaded.sample_shape),
+            "threads": os.cpu_count() or 1,
+        }
+        (work / "job.json").write_text(json.dumps(job))
+        details.update(_run_child(work, progress))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"file": "model.tflite", "format": "tflite", "details": details}
@@ -191,17 +284,21 @@ def _publish(src: Path, dst: Path) -> None:
 
 
 def _write_calibration(
-    calibration_batches: Callable[[], Any], path: Path, progress: Callable[[str, float | None], None]
+    calibration_batches: Callable[[], Any],
+    path: Path,
+    progress: Callable[[str, float | None], None],
+    sample_shape: tuple[int, ...] = (3, 224, 224),
 ) -> int:
-    """Stream the float32 NCHW calibration batches to a raw file the child maps; returns the count."""
+    """Stream the float32 calibration batches (`sample_shape` each: NCHW for the built-ins) to a
+    raw file the child maps; returns the count."""
     import numpy as np
 
     count = 0
     with open(path, "wb") as fh:
         for batch in calibration_batches():
             arr = np.ascontiguousarray(batch, dtype=np.float32)
-            if arr.shape[1:] != (3, 224, 224):
-                raise PrepareError(f"calibration batch has shape {arr.shape}, expected (N, 3, 224, 224)")
+            if arr.shape[1:] != tuple(sample_shape):
+                raise PrepareError(f"calibration batch has shape {arr.shape}, expected (N, {', '.join(map(str, sample_shape))})")
             fh.write(arr.tobytes())
             count += arr.shape[0]
             progress("reading calibration samples", None)
@@ -364,6 +461,10 @@ def child_main(job_path: str) -> int:
         started = time.perf_counter()
         import torch
 
+        if job.get("entry"):  # qtui's own pickle of the user's module names the user's classes
+            from qtui.core.model_source_entry import import_entry, locate
+
+            import_entry(locate(job["entry"]))
         module = torch.load(job["module"], map_location="cpu", weights_only=False)
         module.eval()
         _say(step="loading the TFLite converter (litert-torch)")
@@ -424,7 +525,10 @@ def _quantize(job: dict[str, Any]) -> None:
                 qsv_update_func=_global_min_max,
             )
             key, input_name = _signature(model_bytes)
-            feed = _CalibrationFeed(job["calibration"], int(job["calibration_samples"]), input_name)
+            feed = _CalibrationFeed(
+                job["calibration"], int(job["calibration_samples"]), input_name,
+                tuple(job.get("sample_shape") or (3, 224, 224)),
+            )
             calib.calibrate({key: feed}, manager)
             calibration = _finite_ranges(calib.get_model_qsvs())
         _say(step=f"quantizing ({precision})")
@@ -480,10 +584,10 @@ class _CalibrationFeed:
     """The calibration samples one by one (the converted model has batch 1); the quantizer walks
     it once to count, then again to calibrate, which is reported as progress."""
 
-    def __init__(self, path: str, count: int, input_name: str) -> None:
+    def __init__(self, path: str, count: int, input_name: str, sample_shape: tuple[int, ...] = (3, 224, 224)) -> None:
         import numpy as np
 
-        self._data = np.memmap(path, dtype=np.float32, mode="r", shape=(count, 3, 224, 224))
+        self._data = np.memmap(path, dtype=np.float32, mode="r", shape=(count, *sample_shape))
         self._count = count
         self._input = input_name
         self._passes = 0

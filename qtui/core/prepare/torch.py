@@ -45,6 +45,14 @@ PRECISION_NOTES: dict[str, str] = {
     ),
 }
 
+#: What FP32 and FP16 mean for a user's PyTorch entry point (`_prepare_entry_float`).
+SOURCE_PRECISION_NOTES: dict[str, dict[str, str]] = {
+    "entry": {
+        "fp32": "TorchScript trace of the entry point's module (loads without your code)",
+        "fp16": "weights rounded to float16, computed in float32 (TorchScript trace)",
+    },
+}
+
 ARM_MACHINES = ("aarch64", "arm64", "armv7l", "armv8l", "armv7", "armv8")
 X86_MACHINES = ("x86_64", "amd64", "i386", "i686", "x86")
 #: Example input for FX preparation and TorchScript tracing (batch size stays dynamic).
@@ -135,6 +143,8 @@ def prepare(
     import torch
 
     details: dict[str, Any] = {"model": loaded.name}
+    if hasattr(loaded, "location") and precision in ("fp32", "fp16"):
+        return _prepare_entry_float(loaded, precision, out_dir, progress, details)
     if precision == "fp32":
         progress("saving PyTorch state dict", None)
         torch.save(loaded.module.state_dict(), out_dir / "model.pt")
@@ -153,6 +163,27 @@ def prepare(
             raise PrepareError("PyTorch INT8 static needs calibration images")
         return _prepare_static(loaded, out_dir, calibration_batches, progress, details)
     raise PrepareError(f"PyTorch {precision} is not implemented in this qtui version")
+
+
+def _prepare_entry_float(
+    loaded: Any, precision: str, out_dir: Path, progress: Callable[[str, float | None], None], details: dict[str, Any]
+) -> dict[str, Any]:
+    """A user's entry point (`model_source_entry.EntryModel`): traced to TorchScript, so the
+    artifact runs without the user's code (a state dict would need their class at load). FP16
+    rounds the weights to float16 and computes in float32, like the built-ins' FP16 on a CPU
+    without native FP16 arithmetic."""
+    import torch
+
+    model = copy.deepcopy(loaded.module).eval()
+    if precision == "fp16":
+        with torch.no_grad():
+            for tensor in [*model.parameters(), *model.buffers()]:
+                if tensor.is_floating_point():
+                    tensor.copy_(tensor.half().float())
+        details.update(dtype="float16 weights, float32 compute (rounded, TorchScript)")
+    _save_torchscript(model, torch.zeros(EXAMPLE_SHAPE), out_dir / "model.ts", freeze=False, progress=progress)
+    details.update(entry_point=loaded.location.label, input_memory_format="contiguous", frozen=False)
+    return {"file": "model.ts", "format": "torchscript", "details": details}
 
 
 def _prepare_dynamic(

@@ -27,7 +27,8 @@ from textual.widgets import Header, RichLog, Static
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from qtui.core import events as ev
-from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core import labels
+from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES
 from qtui.core.events import HistogramSnapshot
 from qtui.core.profile import RunProfile
 from qtui.core.results import RunResult, accuracy_text
@@ -106,7 +107,7 @@ def throughput_text(p: ev.Progress, offline: bool = False) -> str:
 def run_title(p: RunProfile) -> str:
     """"MobileNetV2 · ONNX Runtime · FP32 · SingleStream · performance · quick": what is running."""
     return (
-        f"{MODEL_TITLES.get(p.model, p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · "
+        f"{labels.title(p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · "
         f"{PRECISION_TITLES.get(p.precision, p.precision)} · {p.scenario} · {p.mode} · {p.loadgen.preset}"
     )
 

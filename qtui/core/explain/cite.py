@@ -1,0 +1,72 @@
+"""What `recommend` says about a quantized cell slower than FP32: the per-layer reason when a
+profile of its artifact was made (`explain-summary.json` beside the artifact in the cache), else
+the `qtui explain` command that shows it. Reads files only: no runtime."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from qtui.core.files import read_regular
+from qtui.core.text import plural
+
+#: Largest summary file read.
+MAX_SUMMARY_BYTES = 1 << 20
+
+
+def artifact_summary(key: str | None) -> dict[str, Any] | None:
+    """The saved executed-precision summary of artifact `key` in this cache, or None."""
+    if not key or "/" in key or key.startswith("."):
+        return None
+    from qtui.core.paths import cache_dir
+
+    try:
+        data = json.loads(read_regular(cache_dir() / "artifacts" / key / "explain-summary.json", MAX_SUMMARY_BYTES))
+    except (OSError, ValueError):
+        return None
+    summary = data.get("summary") if isinstance(data, dict) else None
+    return summary if isinstance(summary, dict) else None
+
+
+def _pct(value: Any) -> str | None:
+    return f"{value * 100:.0f} %" if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def reason_text(summary: dict[str, Any]) -> str:
+    """'91 % of its time in int8 kernels, 53 layers quantize float activations at every
+    inference, 2 layers in float, (de)quantize 6 %'."""
+    parts = []
+    share = _pct(summary.get("int8_share"))
+    if share is not None:
+        parts.append(f"{share} of its time in int8 kernels")
+    found = summary.get("compute_layers")
+    counts: dict[str, Any] = found if isinstance(found, dict) else {}
+    floats = sum(int(n) for p, n in counts.items() if p == "f32" and isinstance(n, int))
+    if floats:
+        parts.append(f"{plural(floats, 'compute layer')} in f32")
+    activations = summary.get("float_activation_layers")
+    if isinstance(activations, int) and activations:
+        parts.append(f"{plural(activations, 'layer')} quantizing float activations at every inference")
+    quantize = _pct(summary.get("quantize_share"))
+    if quantize is not None:
+        parts.append(f"(de)quantize {quantize}")
+    return ", ".join(parts) or "no per-layer times recorded"
+
+
+def why_slower(run: Any) -> str:
+    """For a quantized run slower than FP32: its artifact's per-layer reason, or how to see it."""
+    from qtui.core.commands import run_argv
+    from qtui.core.sinks import shell_command
+
+    key = run.artifact.get("key") if isinstance(run.artifact, dict) else None
+    summary = artifact_summary(key if isinstance(key, str) else None)
+    if summary is not None:
+        return f"per layer (qtui explain): {reason_text(summary)}"
+    argv = run_argv(run.profile)
+    if argv is None:
+        return "per layer: qtui explain with the profile it ran"
+    argv[1] = "explain"
+    try:
+        return f"why, per layer: {shell_command(argv)}"
+    except ValueError:
+        return "per layer: qtui explain with the profile it ran"
