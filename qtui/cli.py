@@ -552,21 +552,22 @@ def _tui_quit(app: Any, run_screen: type) -> None:
     which waits for the run workers. Before or after the app runs there is nothing to save."""
     import asyncio
 
-    for screen in app.screen_stack:
-        if isinstance(screen, run_screen):
-            screen.stop.set()  # type: ignore[attr-defined]  # a RunScreen (passed in: no UI import here)
+    screens = [screen for screen in app.screen_stack if isinstance(screen, run_screen)]
+    for screen in screens:
+        screen.stop.set()  # type: ignore[attr-defined]  # a RunScreen (passed in: no UI import here)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         _exit_interrupted()
         return
+    # A terminal that hung up can block the app's loop for good (Textual's writer thread dies on
+    # the first failed write, then its bounded queue fills and the next paint waits forever),
+    # before the quit below has ended: a watchdog that needs no loop ends the process once the
+    # runs are saved and the app has had TUI_EXIT_GRACE_S to end by itself.
+    threading.Thread(target=_exit_once_saved, args=(screens, TUI_EXIT_GRACE_S), name="qtui-exit", daemon=True).start()
 
     async def quit_app() -> None:
         await app.run_action("quit")  # returns once every running run has ended (saved)
-        # Restoring a terminal that hung up can block forever (Textual's writer thread dies on
-        # the first failed write and its bounded queue fills): the results are saved, so end
-        # the process if the app has not ended by itself shortly.
-        threading.Thread(target=_exit_after, args=(TUI_EXIT_GRACE_S,), name="qtui-exit", daemon=True).start()
 
     # never touch the app from inside the handler: schedule on its loop (thread-safe wake-up)
     loop.call_soon_threadsafe(lambda: _QUITTING.append(loop.create_task(quit_app())))
@@ -574,12 +575,21 @@ def _tui_quit(app: Any, run_screen: type) -> None:
 
 #: Keeps the quit task of `_tui_quit` referenced until the process ends.
 _QUITTING: list[Any] = []
-#: How long the TUI may take to restore the terminal after a signal before the process ends.
+#: How long the TUI may take to end by itself (restore the terminal) once its runs are saved
+#: after a signal, before the process ends anyway.
 TUI_EXIT_GRACE_S = 5.0
 
 
-def _exit_after(seconds: float) -> None:
-    time.sleep(seconds)
+def _exit_once_saved(screens: list[Any], grace_s: float) -> None:
+    """Wait (without the app's loop) until no run of `screens` is in progress, give the app
+    `grace_s`, and end the process with 130. A run whose worker only began during the grace
+    (it sees the stop at once and saves) is waited for too."""
+    while True:
+        for screen in screens:
+            screen.wait_idle()
+        time.sleep(grace_s)
+        if not any(screen.busy.locked() for screen in screens):
+            break
     _exit_interrupted()
 
 
@@ -1052,6 +1062,7 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 def prepare(profile: str | None, model: str | None, framework: str | None, precision: str | None, assignments: tuple[str, ...]) -> None:
     """Prepare (export/quantize) an artifact without running it: from PROFILE (every [sweep]
     combination) or from --model/--framework/--precision on the default profile."""
+    from qtui.core.model_source import model_label
     from qtui.core.prepare.for_profile import prepare_only
     from qtui.core.profile import expand_sweep
 
@@ -1069,10 +1080,10 @@ def prepare(profile: str | None, model: str | None, framework: str | None, preci
             try:
                 artifact, hit = prepare_only(prof, printer)
             except Exception as exc:  # user-facing failure
-                click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
+                click.echo(f"qtui: {for_terminal(model_label(prof.model))} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
                 failed = True
                 continue
-            click.echo(f"{'cached' if hit else 'prepared'}: {prof.model} {prof.framework} {prof.precision} → {for_terminal(artifact.path)} ({artifact.size_bytes / 1e6:.1f} MB)")
+            click.echo(f"{'cached' if hit else 'prepared'}: {for_terminal(model_label(prof.model))} {prof.framework} {prof.precision} → {for_terminal(artifact.path)} ({artifact.size_bytes / 1e6:.1f} MB)")
     except KeyboardInterrupt:
         _echo_err("\nqtui: interrupted: nothing of the unfinished preparation is kept")
         sys.exit(EXIT_INTERRUPTED)
@@ -1265,7 +1276,7 @@ def bundle() -> None:
 @bundle.command("export")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("profiles", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--model", type=MODEL_FILTER, default=None)
+@click.option("--model", type=ModelValue(), default=None, help="A built-in, or your model file (.onnx, .tflite) or module:factory.")
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None)
 @click.option("--precision", type=PRECISION_FILTER, default=None)
 def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> None:
@@ -1278,6 +1289,7 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
         export_bundle,
         select_artifacts,
     )
+    from qtui.core.model_source import model_label
     from qtui.core.prepare.for_profile import prepare_only
     from qtui.core.profile import expand_sweep
     from qtui.core.text import plural
@@ -1292,14 +1304,18 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
                 try:
                     artifact, _ = prepare_only(prof, printer)
                 except Exception as exc:
-                    click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
+                    click.echo(f"qtui: {for_terminal(model_label(prof.model))} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
                     sys.exit(EXIT_FAILED)
                 chosen.append(artifact)
     else:
+        from qtui.core.model_source import ModelSourceError
+
         try:
             chosen = select_artifacts(model, framework, precision)
         except OSError as exc:  # an unusable cache folder
             _fail_input(str(exc))
+        except ModelSourceError as exc:  # --model names a file that cannot be read
+            _fail_input(f"--model: {exc}")
     try:
         out = export_bundle(file, chosen)
     except BundleWriteError as exc:  # a full disk: the export failed, the input was fine
@@ -1403,6 +1419,16 @@ def doctor(as_json: bool, model: str | None) -> None:
         say(f"  {mark} {FRAMEWORK_TITLES[c.framework]:<16} {PRECISION_TITLES[c.precision]:<13} {c.reason}")
 
 
+def _add_fleet() -> None:
+    """`qtui fleet` (qtui.fleet: Ansible is imported only when a fleet command runs)."""
+    from qtui.fleet.cli import fleet
+
+    main.add_command(fleet)
+
+
+_add_fleet()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 
@@ -1450,15 +1476,10 @@ def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: s
         _check_sources(combos)
         _refuse_unavailable(combos)
         _refuse_unusable_dirs(None)
-        from qtui.core.runner import prepare_only, resolve_threads
-
         profiles = []
         for prof in combos:
             try:
-                artifact, _ = prepare_only(prof, _ProgressPrinter(sys.stderr))
-                made = ex.collect(artifact, prof.model, resolve_threads(prof.threads), runs)
-                saved = ex.save(made, results_dir() / "explain")
-                ex.save_summary_with_artifact(made, artifact.directory)
+                made, saved = ex.profile_and_save(prof, results_dir() / "explain", runs, _ProgressPrinter(sys.stderr))
             except KeyboardInterrupt:
                 _echo_err("\nqtui: interrupted")
                 sys.exit(EXIT_INTERRUPTED)

@@ -736,7 +736,7 @@ def summary_line(result: RunResult) -> str:
     p = result.profile
     verdict = one_line(result.loadgen.get("validity") or "")
     metric = f"{label} {value:.3f}" if value is not None else f"{label} n/a"
-    return f"{p.model} {p.framework} {p.precision} {p.scenario}: {result.status} ({verdict}) {metric}"
+    return f"{model_label(p.model)} {p.framework} {p.precision} {p.scenario}: {result.status} ({verdict}) {metric}"
 
 
 # -- several results folders ----------------------------------------------------------------------

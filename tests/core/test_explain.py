@@ -139,6 +139,13 @@ def test_text_from_a_profile_reaches_the_terminal_cleaned(tmp_path: Path) -> Non
     assert "\x1b" not in out.output and "\x07" not in out.output and "features.0.0" in out.output
 
 
+def test_a_user_model_is_named_by_its_file_name_not_its_folder() -> None:
+    """As every table and title since user models: the summary's first line names the file."""
+    prof = ex.Profile("onnxruntime", "fp32", "/home/someone/private/small.onnx", "abc", "rt", "cpu", 2, 1, [])
+    head = render.summary_lines(prof)[0]
+    assert head.startswith("small.onnx · onnxruntime fp32") and "/home/someone" not in head
+
+
 def test_runtime_names_map_to_source_layers() -> None:
     """Each runtime's node names (as they came out of these runtimes for MobileNetV2) resolve to
     the torch Conv2d/Linear they belong to: a fused conv named after its activation or BatchNorm

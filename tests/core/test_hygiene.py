@@ -119,12 +119,13 @@ def _fake_repo(tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_r
         text = tool.format(name=name, calls=calls, body=body)
         setup_lines.append(f"cat > .venv/bin/{name} <<'STUB'\n{text}STUB\nchmod +x .venv/bin/{name}")
     (repo / "scripts" / "setup").write_text("\n".join(setup_lines) + "\n")
-    # CI's browser step (dpkg-query, then apt-get if missing): answered "installed" by stubs,
-    # so that a fake CI never installs Chromium or asks sudo for a password
+    # CI's apt step for the browser and sshd (dpkg-query, then apt-get if missing): answered
+    # "installed" by stubs, so that a fake CI never installs Chromium or asks sudo for a password
     stub_bin = repo / "stub-bin"
     stub_bin.mkdir()
     for name, body in {
-        "dpkg-query": "printf 'install ok installed\\ninstall ok installed\\n'",
+        # one "installed" per package asked about, whichever packages CI's apt step names
+        "dpkg-query": "for a in \"$@\"; do case $a in -*) ;; *) echo 'install ok installed' ;; esac; done",
         "chromium": "echo 'Chromium 0 (stub)'",
         "apt-get": "exit 1",
     }.items():

@@ -27,8 +27,9 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE_ENV = "QTUI_UPDATE_SNAPSHOTS"
 
 
-def fixed_matrix() -> list[Availability]:
-    """What runs "here" in UI tests and pictures, whatever this machine has installed."""
+def fixed_matrix(model: str | None = None) -> list[Availability]:
+    """What runs "here" in UI tests and pictures, whatever this machine has installed (for any
+    model: the setup screen then refuses what a user model's kind of source cannot fill)."""
     out = []
     for f in FRAMEWORKS:
         for p in PRECISIONS:

@@ -1,10 +1,12 @@
 """What `recommend` says about a quantized cell slower than FP32: the per-layer reason when a
 profile of its artifact was made (`explain-summary.json` beside the artifact in the cache), else
-the `qtui explain` command that shows it. Reads files only: no runtime."""
+the `qtui explain` command that shows it; and, for a result, its artifact's saved profile (what
+the TUI's `w` shows). Reads files only: no runtime."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from qtui.core.files import read_regular
@@ -53,20 +55,45 @@ def reason_text(summary: dict[str, Any]) -> str:
     return ", ".join(parts) or "no per-layer times recorded"
 
 
-def why_slower(run: Any) -> str:
-    """For a quantized run slower than FP32: its artifact's per-layer reason, or how to see it."""
+def explain_command(run: Any) -> str | None:
+    """The `qtui explain` command (shell-quoted) that profiles `run`'s artifact, or None."""
     from qtui.core.commands import run_argv
     from qtui.core.sinks import shell_command
 
-    key = run.artifact.get("key") if isinstance(run.artifact, dict) else None
-    summary = artifact_summary(key if isinstance(key, str) else None)
-    if summary is not None:
-        return f"per layer (qtui explain): {reason_text(summary)}"
     argv = run_argv(run.profile)
     if argv is None:
-        return "per layer: qtui explain with the profile it ran"
+        return None
     argv[1] = "explain"
     try:
-        return f"why, per layer: {shell_command(argv)}"
+        return shell_command(argv)
     except ValueError:
-        return "per layer: qtui explain with the profile it ran"
+        return None
+
+
+def artifact_key(run: Any) -> str | None:
+    """The cache key of the artifact `run` ran (as its result recorded it), or None."""
+    key = run.artifact.get("key") if isinstance(run.artifact, dict) else None
+    return key if isinstance(key, str) and key else None
+
+
+def saved_profile(run: Any, results_root: Path) -> Path | None:
+    """The newest profile of `run`'s artifact saved under `results_root`'s explain/ (by `qtui
+    explain` or the TUI), or None."""
+    key = artifact_key(run)
+    folder = results_root / "explain"
+    if key is None or not folder.is_dir():
+        return None
+    found = []
+    for path in folder.glob("explain-*.json"):
+        if path.name.endswith(f"-{key}.json") and path.is_file():
+            found.append((path.stat().st_mtime, path.name, path))
+    return max(found)[2] if found else None
+
+
+def why_slower(run: Any) -> str:
+    """For a quantized run slower than FP32: its artifact's per-layer reason, or how to see it."""
+    summary = artifact_summary(artifact_key(run))
+    if summary is not None:
+        return f"per layer (qtui explain): {reason_text(summary)}"
+    command = explain_command(run)
+    return f"why, per layer: {command}" if command else "per layer: qtui explain with the profile it ran"

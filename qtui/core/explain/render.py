@@ -17,8 +17,10 @@ def _pct(value: float | None) -> str:
 
 def summary_lines(profile: Profile) -> list[str]:
     """The summary a person reads first, one fact a line."""
+    from qtui.core.model_source import model_label
+
     s = summarize(profile)
-    head = f"{profile.model} · {profile.framework} {profile.precision} · {profile.runtime} · {profile.cpu}, {profile.threads} threads"
+    head = f"{model_label(profile.model)} · {profile.framework} {profile.precision} · {profile.runtime} · {profile.cpu}, {profile.threads} threads"
     lines = [head]
     counts = ", ".join(f"{n} in {p}" for p, n in sorted(s["compute_layers"].items()))
     lines.append(f"compute layers: {counts or 'none'}")

@@ -210,6 +210,7 @@ class ResultsScreen(Screen[None]):
         Binding("e", "export", "Export", id="results.export"),
         Binding("r", "replay", "Replay", id="results.replay"),
         Binding("f5", "reload", "Reload", show=False, id="results.reload"),
+        Binding("w", "why", "Why (per layer)", show=False, id="results.why"),
     ]
     AUTO_FOCUS = "#results-table"
 
@@ -354,6 +355,13 @@ class ResultsScreen(Screen[None]):
     def _after_details(self, replay: RunProfile | None) -> None:
         if replay is not None:
             self._replay(replay)
+
+    def action_why(self) -> None:
+        from qtui.ui.screens.explain import ExplainScreen
+
+        result = self.selected()
+        if result is not None:
+            self.app.push_screen(ExplainScreen(result, self.results_root))
 
     def action_compare(self) -> None:
         result = self.selected()

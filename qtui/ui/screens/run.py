@@ -148,6 +148,9 @@ class RunScreen(Screen[RunOutcome]):
         #: the last finished run's status and where its result was saved ("" when it could not
         #: be written); set on the runner's thread, so known as soon as the worker has ended
         self.saved: tuple[str, str] | None = None
+        #: held by the worker's thread while it runs (until its result is saved): what a signal's
+        #: exit watchdog waits on without the app's loop, which a hung-up terminal can block
+        self.busy = threading.Lock()
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -177,7 +180,8 @@ class RunScreen(Screen[RunOutcome]):
         # the screen paints live figures at most 1/paint_interval_s a second: ask the runner for
         # no more snapshots than that (each one costs the timed run a little CPU and GIL time)
         hz = min(1.0 / self.paint_interval_s, default_progress_hz())
-        return run(self.profile, self._on_event, self.stop, RunOptions(results_root=self.results_root, progress_hz=hz))
+        with self.busy:
+            return run(self.profile, self._on_event, self.stop, RunOptions(results_root=self.results_root, progress_hz=hz))
 
     def _on_event(self, event: ev.Event) -> None:
         """Called on the runner's threads: post and return at once."""
@@ -190,6 +194,12 @@ class RunScreen(Screen[RunOutcome]):
     @property
     def running(self) -> bool:
         return self.worker is not None and self.worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    def wait_idle(self) -> None:
+        """Block (on any thread, without the app's loop) until no run of this screen is in
+        progress: one that was running has saved its result."""
+        with self.busy:
+            pass
 
     async def cancel_and_wait(self) -> None:
         """Cancel the run and wait until the worker has finished (the result is saved)."""
