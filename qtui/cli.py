@@ -656,10 +656,11 @@ def _sweep_announcement(prof: Any, results_dir: str | None) -> str:
     """"run paper-matrix: 48 combinations, one run each; about 25m from earlier runs here" —
     said before a `[sweep]` starts, as `qtui study` says what it will do."""
     from qtui.core.environment import capture_environment
+    from qtui.core.identity import machine_identity
     from qtui.core.paths import results_dir as resolve
     from qtui.core.profile import expand_sweep
     from qtui.core.results import load_results
-    from qtui.core.study import earlier_run_seconds, machine_identity
+    from qtui.core.study import earlier_run_seconds
     from qtui.core.text import format_duration, one_line, plural
 
     combos = expand_sweep(prof)
@@ -860,9 +861,9 @@ def _load_pool(results_dirs: tuple[str, ...]) -> list[Any]:
 
 
 def _device_filter(results: list[Any], device: str | None) -> list[Any]:
-    """`results` from `device` (see `results.device_matches`); exits 2 naming the devices there
+    """`results` from `device` (see `identity.device_matches`); exits 2 naming the devices there
     are when none matches."""
-    from qtui.core.results import device_label, device_matches
+    from qtui.core.identity import device_label, device_matches
 
     if device is None:
         return results
@@ -1062,8 +1063,8 @@ def prepare(profile: str | None, model: str | None, framework: str | None, preci
     """Prepare (export/quantize) an artifact without running it: from PROFILE (every [sweep]
     combination) or from --model/--framework/--precision on the default profile."""
     from qtui.core.model_source import model_label
+    from qtui.core.prepare.for_profile import prepare_only
     from qtui.core.profile import expand_sweep
-    from qtui.core.runner import prepare_only
 
     base = _profile_from_args(profile, assignments, model, framework, precision)
     _check_sources(expand_sweep(base))
@@ -1289,8 +1290,8 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
         select_artifacts,
     )
     from qtui.core.model_source import model_label
+    from qtui.core.prepare.for_profile import prepare_only
     from qtui.core.profile import expand_sweep
-    from qtui.core.runner import prepare_only
     from qtui.core.text import plural
 
     chosen = []

@@ -37,11 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from qtui.core.identity import effective_threads
 from qtui.core.raw_latencies import RAW_LATENCIES_FILE, load_latencies, run_folder
 from qtui.core.results import (
     RunResult,
     device_label,
-    effective_threads,
     measurement_disturbed,
     order_key,
     repeats_of,
@@ -82,9 +82,9 @@ def resolve_side(
     arg: str, roots: list[Path], load_dir: Callable[[Path], list[RunResult]], pool: Callable[[], list[RunResult]]
 ) -> Side:
     """What `arg` names: an existing folder (its results), else a run id in `pool()`, else a
-    device in `pool()` (`results.device_matches`); `CompareError` naming the devices there are
+    device in `pool()` (`identity.device_matches`); `CompareError` naming the devices there are
     when it is none of those."""
-    from qtui.core.results import device_matches
+    from qtui.core.identity import device_matches
 
     path = Path(arg)
     if arg.strip() and path.is_dir():

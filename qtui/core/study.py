@@ -41,16 +41,15 @@ from pathlib import Path
 from typing import Any
 
 from qtui.core import events as ev
+from qtui.core.identity import machine_identity, measured_identity, runtime_identity
 from qtui.core.model_source import model_matches
-from qtui.core.profile import RunProfile, StudySpec, expand_sweep, to_dict
+from qtui.core.profile import RunProfile, StudySpec, expand_sweep
 from qtui.core.results import RunResult, _as_number, load_results, measurement_disturbed
 from qtui.core.text import one_line, plural
 from qtui.core.threads import Cancelled
 
 #: Results that count as a measurement of their cell (LoadGen finished the run).
 COMPLETED = ("ok", "invalid")
-#: Profile keys that do not change what a run measures, ignored when matching results.
-_NOT_MEASURED = ("name", "sweep", "study", "device", "threads_over_cores")
 
 
 @dataclass(frozen=True)
@@ -177,36 +176,6 @@ def plan(profile: RunProfile, options: StudyOptions) -> list[RunProfile]:
     )
 
 
-def measured_identity(profile: RunProfile) -> dict[str, Any]:
-    """The part of a profile that decides what is measured (matching results to cells)."""
-    data = to_dict(profile)
-    for key in _NOT_MEASURED:
-        data.pop(key, None)
-    return data
-
-
-def machine_identity(environment: dict[str, Any], device: str | None = None) -> tuple[Any, ...]:
-    """Which machine a result came from: host, CPU (or board) and the user's device label."""
-    label = device if device is not None else environment.get("device")
-    return (
-        environment.get("hostname"),
-        environment.get("board_model") or environment.get("cpu_model"),
-        label or None,
-    )
-
-
-def runtime_identity(environment: dict[str, Any], framework: str, threads: int) -> tuple[Any, ...]:
-    """What else a run measured besides its profile, artifact and machine: the architecture, the
-    framework's version and the threads it used (`threads = 0`: every logical core here)."""
-    versions = environment.get("frameworks") or {}
-    used = environment.get("threads")
-    return (
-        environment.get("machine"),
-        versions.get(framework) if isinstance(versions, dict) else None,
-        used if isinstance(used, int) else threads,
-    )
-
-
 def completed_runs(
     cell: RunProfile,
     artifact_key: str | None,
@@ -320,7 +289,7 @@ def _cell_key(p: RunProfile) -> tuple[str, str, str, str]:
     return (p.model, p.framework, p.precision, p.scenario)
 
 
-def time_left(
+def runs_time_left(
     remaining: list[RunProfile],
     timed: list[tuple[RunProfile, float]],
     predicted: Callable[[RunProfile], float | None] | None = None,
@@ -456,7 +425,8 @@ def _run_study(
     stop: threading.Event | None,
 ) -> StudyReport:
     from qtui.core.environment import capture_environment
-    from qtui.core.runner import RunOptions, prepare_only, run
+    from qtui.core.prepare.for_profile import prepare_only
+    from qtui.core.runner import RunOptions, run
     from qtui.core.thermal import wait_for_cooldown
 
     emit = on_event or (lambda e: None)
@@ -593,7 +563,7 @@ def _run_study(
             report.cancelled = True
             break
         overhead = sum(overheads) / len(overheads) if overheads else None
-        eta = time_left([c.profile for c, _ in todo[n:]], timed, predicted, overhead)
+        eta = runs_time_left([c.profile for c, _ in todo[n:]], timed, predicted, overhead)
         emit(ev.StudyStep(
             "measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{repeats})", eta, cell.profile
         ))

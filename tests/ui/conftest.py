@@ -254,13 +254,13 @@ async def open_results(pilot: Pilot) -> Any:
 
 async def open_study(pilot: Pilot) -> Any:
     """Open the results screen, then its study view (`s`); returns the study screen."""
-    from qtui.ui.screens.results import StudyScreen
+    from qtui.ui.screens.results import StudyTablesScreen
 
     await open_results(pilot)
     await pilot.press("s")
     await pilot.pause()
     screen = pilot.app.screen
-    assert isinstance(screen, StudyScreen)
+    assert isinstance(screen, StudyTablesScreen)
     return screen
 
 

@@ -11,7 +11,7 @@ from textual.widgets import Select
 
 from qtui.core.results import save_result
 from qtui.ui.app import QtuiApp
-from qtui.ui.screens.results import StudyScreen
+from qtui.ui.screens.results import StudyTablesScreen
 from tests.ui.conftest import fake_result, open_results, screen_text, select_row, write_fake_results
 
 USER_MODEL = "/home/someone/private/models/my_net.onnx"
@@ -39,7 +39,7 @@ async def test_study_view_of_a_user_model_has_it_in_the_menu_and_exports_by_file
         select_row(screen, "u2-ort-int8-ss")
         await pilot.press("s")
         await pilot.pause()
-        assert isinstance(app.screen, StudyScreen)
+        assert isinstance(app.screen, StudyTablesScreen)
         text = screen_text(app)
         assert "my_net.onnx · SingleStream" in text and "×3.00" in text and "/home/someone" not in text
         models = app.screen.query_one("#study-model", Select)

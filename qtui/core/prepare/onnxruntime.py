@@ -31,8 +31,7 @@ from typing import Any
 
 from qtui.core.model_input import input_feed
 from qtui.core.model_source import OnnxModel
-from qtui.core.prepare import PrepareError, dist_version
-from qtui.core.prepare import check_supported as _check
+from qtui.core.prepare import PrepareError, dist_version, require_available
 from qtui.core.quiet import quiet_python
 
 OPSET = 17
@@ -157,7 +156,7 @@ def unavailable_reason(precision: str) -> str | None:
 
 
 def check_supported(precision: str) -> None:
-    _check(
+    require_available(
         sys.modules[__name__], precision, ("torch", "onnx"),
         "exporting to ONNX needs {dist}: pip install 'qtui[torch,onnxruntime]' (or import a prepared bundle)",
     )

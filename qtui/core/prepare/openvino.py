@@ -24,8 +24,7 @@ from typing import Any
 
 from qtui.core.model_source import OnnxModel
 from qtui.core.paths import decline_openvino_telemetry
-from qtui.core.prepare import PrepareError, dist_version
-from qtui.core.prepare import check_supported as _check
+from qtui.core.prepare import PrepareError, dist_version, require_available
 from qtui.core.quiet import quiet_python
 
 # before this module imports openvino or nncf, which start OpenVINO's telemetry (files in ~/intel)
@@ -109,7 +108,7 @@ def unavailable_reason(precision: str) -> str | None:
 
 
 def check_supported(precision: str) -> None:
-    _check(
+    require_available(
         sys.modules[__name__], precision, ("openvino", "torch"),
         "converting to OpenVINO needs {dist}: pip install 'qtui[torch,openvino]' (or import a prepared bundle)",
     )

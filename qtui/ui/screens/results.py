@@ -371,7 +371,7 @@ class ResultsScreen(Screen[None]):
     def action_study(self) -> None:
         result = self.selected()
         model = self.filters().get("model") or (result.profile.model if result else MODELS[0])
-        self.app.push_screen(StudyScreen(self.pool, model, self.results_root))
+        self.app.push_screen(StudyTablesScreen(self.pool, model, self.results_root))
 
     def action_answer(self) -> None:
         from qtui.ui.screens.answer import AnswerScreen
@@ -699,7 +699,7 @@ def study_markdown_for(
     )
 
 
-class StudyScreen(Screen[None]):
+class StudyTablesScreen(Screen[None]):
     """The paper's tables for one model: framework × precision per scenario."""
 
     BINDINGS = [

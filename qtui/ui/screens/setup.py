@@ -389,7 +389,7 @@ class SetupScreen(Screen[None]):
         is missing."""
         from qtui.core.catalog import unavailable_reason
         from qtui.core.study import StudyOptions, plan
-        from qtui.ui.screens.study import StudyScreen
+        from qtui.ui.screens.study import StudyRunScreen
 
         try:
             profile = self.build_profile()
@@ -407,7 +407,7 @@ class SetupScreen(Screen[None]):
         if skip:
             names = ", ".join(f"{FRAMEWORK_TITLES[f]} {PRECISION_TITLES[p]}" for f, p in skip)
             self.notify(f"not measured here: {names}", title="Study", severity="warning", markup=False)
-        self.app.push_screen(StudyScreen(profile, self.app.results_root, StudyOptions(skip=skip)), self._run_closed)  # type: ignore[attr-defined]
+        self.app.push_screen(StudyRunScreen(profile, self.app.results_root, StudyOptions(skip=skip)), self._run_closed)  # type: ignore[attr-defined]
 
     def start_run(self, profile: RunProfile) -> None:
         from qtui.ui.screens.run import RunScreen

@@ -46,7 +46,7 @@ def report_text(report: StudyReport) -> str:
     return text
 
 
-class StudyScreen(RunScreen):
+class StudyRunScreen(RunScreen):
     """Every combination of a profile's `[sweep]`, `[study] repeats` times, live."""
 
     quit_words = ("the study", "the run in progress")
