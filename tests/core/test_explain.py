@@ -200,3 +200,15 @@ def test_recommend_cites_the_profile_when_a_quantized_cell_is_slower(tmp_path: P
         "cell": "ONNX Runtime INT8 dynamic", "speedup": "×0.40 of FP32",
         "why": "per layer (qtui explain): 90 % of its time in int8 kernels, 1 layer quantizing float activations at every inference, (de)quantize 10 %",
     }]
+
+
+def test_the_summary_says_node_time_and_wall_time_apart() -> None:
+    """The per-node times a profiler reports add up to less than a call's wall time (gaps between
+    nodes, thread hand-offs, the call itself): the summary named the sum "time", which read as the
+    time of an inference."""
+    rows = ex.with_shares([ex.LayerRow("features.0.0", "n0", "Conv", "k", "f32", 4000.0),
+                           ex.LayerRow("classifier.1", "n1", "Gemm", "k", "f32", 1000.0)])
+    prof = ex.Profile("onnxruntime", "fp32", MODEL, "abc", "rt", "cpu", 2, 3, rows,
+                      overhead={"plain_ms": 9.0, "profiled_ms": 12.5, "ratio": 1.389, "runs": 3})
+    text = " ".join(line.strip() for line in render.summary_lines(prof))
+    assert "time in nodes (batch 1, median of 3 profiled runs): 5.00 ms of 12.50 ms wall a call" in text
