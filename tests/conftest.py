@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -25,6 +26,33 @@ from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
     hypothesis_settings.load_profile("ci")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fresh_weights: builds a model's random weights from scratch; runs first (see below)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `fresh_weights` run first (the others keep their order): each builds a
+    large model's random weights from scratch in its own folder (BatchNorm recalibration,
+    ≈30 s on 2 cores) and then leaves the file in the session cache (`share_random_weights`),
+    where the first later test using that model would otherwise build the same bytes again."""
+    items.sort(key=lambda item: item.get_closest_marker("fresh_weights") is None)
+
+
+def share_random_weights(built: Path, session_cache: Path) -> None:
+    """Put random weights a test built from scratch (`built`, a file in its own cache's
+    `weights/` folder) into the session cache, unless it has them already. The bytes are the
+    ones any other build in this session gives (same seed, fixed recalibration threads)."""
+    target = session_cache / "weights" / built.name
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{built.name}.{os.getpid()}.tmp")
+    shutil.copyfile(built, staging)
+    os.replace(staging, target)
 
 
 @pytest.fixture(scope="session")
