@@ -89,7 +89,7 @@ class ModelValue(FilterValue):
         return super().convert(value, param, ctx)
 
 
-MODEL_FILTER, FRAMEWORK_FILTER = FilterValue("model"), FilterValue("framework")
+MODEL_FILTER, FRAMEWORK_FILTER = ModelValue(), FilterValue("framework")  # a user model: its file
 PRECISION_FILTER, SCENARIO_FILTER = FilterValue("precision"), FilterValue("scenario")
 
 
@@ -358,10 +358,14 @@ def _refuse_bad_data(profiles: list[Any]) -> None:
     pictures that do not decode, tensors of the wrong shape, an ambiguous layout (the message
     names the file and what to do). Each distinct data set is opened (and checked) once."""
     from qtui.core.data import DatasetError, open_profile_dataset
+    from qtui.core.model_source import is_user_model
 
     seen = set()
     for one in profiles:
-        key = (one.dataset.source, one.dataset.kind, one.dataset.classes, one.dataset.count, one.dataset.seed, one.input)
+        key = (
+            one.dataset.source, one.dataset.kind, one.dataset.classes, one.dataset.count, one.dataset.seed, one.input,
+            one.model if is_user_model(one.model) else "",  # a user model's input decides its data
+        )
         if key in seen:
             continue
         seen.add(key)
@@ -415,6 +419,9 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
             continue
         try:
             found = inspect_cached(one.model)
+            from qtui.core.model_input import for_profile
+
+            for_profile(one)  # an ONNX file's dimensions it leaves open, set by the profile
         except ModelSourceError as exc:
             _fail_input(str(exc))
             return
@@ -545,21 +552,22 @@ def _tui_quit(app: Any, run_screen: type) -> None:
     which waits for the run workers. Before or after the app runs there is nothing to save."""
     import asyncio
 
-    for screen in app.screen_stack:
-        if isinstance(screen, run_screen):
-            screen.stop.set()  # type: ignore[attr-defined]  # a RunScreen (passed in: no UI import here)
+    screens = [screen for screen in app.screen_stack if isinstance(screen, run_screen)]
+    for screen in screens:
+        screen.stop.set()  # type: ignore[attr-defined]  # a RunScreen (passed in: no UI import here)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         _exit_interrupted()
         return
+    # A terminal that hung up can block the app's loop for good (Textual's writer thread dies on
+    # the first failed write, then its bounded queue fills and the next paint waits forever),
+    # before the quit below has ended: a watchdog that needs no loop ends the process once the
+    # runs are saved and the app has had TUI_EXIT_GRACE_S to end by itself.
+    threading.Thread(target=_exit_once_saved, args=(screens, TUI_EXIT_GRACE_S), name="qtui-exit", daemon=True).start()
 
     async def quit_app() -> None:
         await app.run_action("quit")  # returns once every running run has ended (saved)
-        # Restoring a terminal that hung up can block forever (Textual's writer thread dies on
-        # the first failed write and its bounded queue fills): the results are saved, so end
-        # the process if the app has not ended by itself shortly.
-        threading.Thread(target=_exit_after, args=(TUI_EXIT_GRACE_S,), name="qtui-exit", daemon=True).start()
 
     # never touch the app from inside the handler: schedule on its loop (thread-safe wake-up)
     loop.call_soon_threadsafe(lambda: _QUITTING.append(loop.create_task(quit_app())))
@@ -567,12 +575,21 @@ def _tui_quit(app: Any, run_screen: type) -> None:
 
 #: Keeps the quit task of `_tui_quit` referenced until the process ends.
 _QUITTING: list[Any] = []
-#: How long the TUI may take to restore the terminal after a signal before the process ends.
+#: How long the TUI may take to end by itself (restore the terminal) once its runs are saved
+#: after a signal, before the process ends anyway.
 TUI_EXIT_GRACE_S = 5.0
 
 
-def _exit_after(seconds: float) -> None:
-    time.sleep(seconds)
+def _exit_once_saved(screens: list[Any], grace_s: float) -> None:
+    """Wait (without the app's loop) until no run of `screens` is in progress, give the app
+    `grace_s`, and end the process with 130. A run whose worker only began during the grace
+    (it sees the stop at once and saves) is waited for too."""
+    while True:
+        for screen in screens:
+            screen.wait_idle()
+        time.sleep(grace_s)
+        if not any(screen.busy.locked() for screen in screens):
+            break
     _exit_interrupted()
 
 
@@ -639,10 +656,11 @@ def _sweep_announcement(prof: Any, results_dir: str | None) -> str:
     """"run paper-matrix: 48 combinations, one run each; about 25m from earlier runs here" —
     said before a `[sweep]` starts, as `qtui study` says what it will do."""
     from qtui.core.environment import capture_environment
+    from qtui.core.identity import machine_identity
     from qtui.core.paths import results_dir as resolve
     from qtui.core.profile import expand_sweep
     from qtui.core.results import load_results
-    from qtui.core.study import earlier_run_seconds, machine_identity
+    from qtui.core.study import earlier_run_seconds
     from qtui.core.text import format_duration, one_line, plural
 
     combos = expand_sweep(prof)
@@ -843,9 +861,9 @@ def _load_pool(results_dirs: tuple[str, ...]) -> list[Any]:
 
 
 def _device_filter(results: list[Any], device: str | None) -> list[Any]:
-    """`results` from `device` (see `results.device_matches`); exits 2 naming the devices there
+    """`results` from `device` (see `identity.device_matches`); exits 2 naming the devices there
     are when none matches."""
-    from qtui.core.results import device_label, device_matches
+    from qtui.core.identity import device_label, device_matches
 
     if device is None:
         return results
@@ -858,7 +876,7 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 
 @main.command()
 @click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help=_RESULTS_DIRS_HELP)
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o).")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "study", "html", "percentiles", "latencies"]), default="table", help="study: the paper's layout, framework × precision per model and scenario, devices side by side (Markdown). html: one self-contained file with the study tables, the recommendation and charts (use -o). percentiles: CSV of each run's p50 … p99.9, max, mean and std in µs. latencies: CSV of every saved per-query latency (run_id, query, latency_us).")
 @click.option("--model", type=MODEL_FILTER, default=None)
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None)
 @click.option("--precision", type=PRECISION_FILTER, default=None)
@@ -873,13 +891,14 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     """Tabulate saved results (with speed-up over the matching FP32 run), from one results
     folder or several (devices side by side). Damaged result files are skipped with a warning on
     stderr."""
+    from qtui.core.model_source import model_matches
     from qtui.core.results import study_markdown, table_rows, to_csv, to_markdown
     from qtui.core.text import plural
 
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
         r for r in pool
-        if (model is None or r.profile.model == model)
+        if (model is None or model_matches(r.profile.model, model))
         and (framework is None or r.profile.framework == framework)
         and (precision is None or r.profile.precision == precision)
         and (scenario is None or r.profile.scenario == scenario)
@@ -914,6 +933,9 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
             click.echo(f"qtui: no charts in the HTML report. {CHARTS_HINT}", err=True)
     elif fmt == "csv":
         text = to_csv(rows)
+    elif fmt in ("percentiles", "latencies"):
+        text = _latency_export(fmt, chosen, results_dirs)
+        written = "the latencies" if fmt == "latencies" else written
     elif fmt == "json":
         text = _json_text([r.to_dict() for r in chosen])
     else:  # markdown, and table written to a file
@@ -926,6 +948,46 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         click.echo(f"wrote {written} to {for_terminal(output)}", err=True)
     else:
         click.echo(for_terminal(text, multiline=True), nl=False)
+
+
+def _latency_export(fmt: str, chosen: list[Any], results_dirs: tuple[str, ...]) -> str:
+    """`report --format percentiles|latencies` (`qtui.core.raw_latencies`)."""
+    from qtui.core import raw_latencies as raw
+    from qtui.core.paths import results_dir
+    from qtui.core.results import device_label
+
+    if fmt == "percentiles":
+        return raw.to_csv_text(raw.PERCENTILE_COLUMNS, raw.percentile_rows(chosen, device_label))
+    roots = [Path(d) for d in results_dirs] or [results_dir()]
+    rows = raw.latency_rows(chosen, roots, lambda msg: click.echo(for_terminal(f"qtui: {msg}"), err=True))
+    return raw.to_csv_text(("run_id", "query", "latency_us"), rows)
+
+
+class _Percent(click.FloatRange):
+    """A percentage 0-1000 that is a finite number (FloatRange lets NaN through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+@main.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help="Where to look up run ids and devices (A/B that are not folders); several allowed. Default: the results folder.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "html"]), default="table", help="html: one self-contained page (use -o).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout (not with the table).")
+@click.option("--fail-on-regression", "fail_pct", type=_Percent(0, 1000), default=None, metavar="PCT", help="Exit 1 when any cell of B is slower than A by more than PCT % with 95 % confidence (a CI guard).")
+def compare_cmd(a: str, b: str, results_dirs: tuple[str, ...], fmt: str, output: str | None, fail_pct: float | None) -> None:
+    """Did it get faster? Compare B against A per model × framework × precision × scenario: the
+    time ratio B/A with a 95 % interval and a verdict (faster, slower, no difference), what
+    differs between them, and the geometric mean. A and B are each a results folder, a run id or
+    a device label (looked up in --results-dir)."""
+    from qtui.compare_cmd import run_compare
+
+    run_compare(a, b, results_dirs, fmt, fail_pct, output)
 
 
 class Budget(click.FloatRange):
@@ -960,12 +1022,13 @@ def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: st
     within budget: top-1 drop versus FP32 with labelled data, else fidelity (SQNR, centred
     agreement) from accuracy-mode runs; FP32 needs none. Says which evidence it rests on, the
     runner-up, the speed-up with its 95 % interval, and what was not measured."""
+    from qtui.core.model_source import model_matches
     from qtui.core.recommend import Budgets, recommend, recommendations_text
 
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
         r for r in pool
-        if (model is None or r.profile.model == model) and (scenario is None or r.profile.scenario == scenario)
+        if (model is None or model_matches(r.profile.model, model)) and (scenario is None or r.profile.scenario == scenario)
     ], device)
     recs = recommend(chosen, pool, Budgets(top1_drop, sqnr_db, agreement / 100))
     if not recs:
@@ -999,8 +1062,9 @@ def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model:
 def prepare(profile: str | None, model: str | None, framework: str | None, precision: str | None, assignments: tuple[str, ...]) -> None:
     """Prepare (export/quantize) an artifact without running it: from PROFILE (every [sweep]
     combination) or from --model/--framework/--precision on the default profile."""
+    from qtui.core.model_source import model_label
+    from qtui.core.prepare.for_profile import prepare_only
     from qtui.core.profile import expand_sweep
-    from qtui.core.runner import prepare_only
 
     base = _profile_from_args(profile, assignments, model, framework, precision)
     _check_sources(expand_sweep(base))
@@ -1016,10 +1080,10 @@ def prepare(profile: str | None, model: str | None, framework: str | None, preci
             try:
                 artifact, hit = prepare_only(prof, printer)
             except Exception as exc:  # user-facing failure
-                click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
+                click.echo(f"qtui: {for_terminal(model_label(prof.model))} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
                 failed = True
                 continue
-            click.echo(f"{'cached' if hit else 'prepared'}: {prof.model} {prof.framework} {prof.precision} → {for_terminal(artifact.path)} ({artifact.size_bytes / 1e6:.1f} MB)")
+            click.echo(f"{'cached' if hit else 'prepared'}: {for_terminal(model_label(prof.model))} {prof.framework} {prof.precision} → {for_terminal(artifact.path)} ({artifact.size_bytes / 1e6:.1f} MB)")
     except KeyboardInterrupt:
         _echo_err("\nqtui: interrupted: nothing of the unfinished preparation is kept")
         sys.exit(EXIT_INTERRUPTED)
@@ -1212,7 +1276,7 @@ def bundle() -> None:
 @bundle.command("export")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("profiles", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--model", type=MODEL_FILTER, default=None)
+@click.option("--model", type=ModelValue(), default=None, help="A built-in, or your model file (.onnx, .tflite) or module:factory.")
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None)
 @click.option("--precision", type=PRECISION_FILTER, default=None)
 def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> None:
@@ -1225,8 +1289,9 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
         export_bundle,
         select_artifacts,
     )
+    from qtui.core.model_source import model_label
+    from qtui.core.prepare.for_profile import prepare_only
     from qtui.core.profile import expand_sweep
-    from qtui.core.runner import prepare_only
     from qtui.core.text import plural
 
     chosen = []
@@ -1239,14 +1304,18 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
                 try:
                     artifact, _ = prepare_only(prof, printer)
                 except Exception as exc:
-                    click.echo(f"qtui: {prof.model} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
+                    click.echo(f"qtui: {for_terminal(model_label(prof.model))} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
                     sys.exit(EXIT_FAILED)
                 chosen.append(artifact)
     else:
+        from qtui.core.model_source import ModelSourceError
+
         try:
             chosen = select_artifacts(model, framework, precision)
         except OSError as exc:  # an unusable cache folder
             _fail_input(str(exc))
+        except ModelSourceError as exc:  # --model names a file that cannot be read
+            _fail_input(f"--model: {exc}")
     try:
         out = export_bundle(file, chosen)
     except BundleWriteError as exc:  # a full disk: the export failed, the input was fine
@@ -1350,5 +1419,101 @@ def doctor(as_json: bool, model: str | None) -> None:
         say(f"  {mark} {FRAMEWORK_TITLES[c.framework]:<16} {PRECISION_TITLES[c.precision]:<13} {c.reason}")
 
 
+def _add_fleet() -> None:
+    """`qtui fleet` (qtui.fleet: Ansible is imported only when a fleet command runs)."""
+    from qtui.fleet.cli import fleet
+
+    main.add_command(fleet)
+
+
+_add_fleet()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _csv_list(value: str | None, allowed: tuple[str, ...], option: str) -> list[str]:
+    if not value:
+        return []
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in allowed]
+    if bad:
+        _fail_input(f"{option} {', '.join(bad)}: unknown; allowed: {', '.join(allowed)}")
+    return items
+
+
+@main.command("explain")
+@click.argument("profile", required=False, type=click.Path(dir_okay=False))
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a profile key, as in `qtui run`.")
+@click.option("--frameworks", default=None, help="Comma-separated frameworks to put side by side (default: the profile's).")
+@click.option("--precisions", default=None, help="Comma-separated precisions to put side by side (default: the profile's).")
+@click.option("--from", "from_path", type=click.Path(exists=True), default=None, help="Show saved profiles (a file or a folder of explain-*.json) without any runtime.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.option("--runs", type=click.IntRange(1, 100), default=5, help="Profiled batch-1 inferences per artifact.")
+@click.option("--width", type=click.IntRange(40, 400), default=80, help="Width of the text tables.")
+def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: str | None, precisions: str | None, from_path: str | None, fmt: str, runs: int, width: int) -> None:
+    """Why is INT8 (not) faster: a per-layer profile of the prepared artifact(s) from each
+    runtime's own profiler (never a timed run), saved under the results folder's `explain/`."""
+    from dataclasses import replace
+
+    from qtui.core import explain as ex
+    from qtui.core.explain import render
+    from qtui.core.paths import results_dir
+
+    if from_path is not None:
+        try:
+            profiles = ex.load_all(Path(from_path))
+        except ex.ExplainError as exc:
+            _fail_input(str(exc))
+    else:
+        if profile is None:
+            _fail_input("explain: give a PROFILE to profile, or --from a saved profile")
+        base = _load_profile(str(profile), assignments)
+        combos = [replace(base, framework=f, precision=p)
+                  for f in (_csv_list(frameworks, FRAMEWORKS, "--frameworks") or [base.framework])
+                  for p in (_csv_list(precisions, PRECISIONS, "--precisions") or [base.precision])]
+        _check_sources(combos)
+        _refuse_unavailable(combos)
+        _refuse_unusable_dirs(None)
+        profiles = []
+        for prof in combos:
+            try:
+                made, saved = ex.profile_and_save(prof, results_dir() / "explain", runs, _ProgressPrinter(sys.stderr))
+            except KeyboardInterrupt:
+                _echo_err("\nqtui: interrupted")
+                sys.exit(EXIT_INTERRUPTED)
+            except Exception as exc:  # user-facing failure of one artifact
+                _echo_err(f"qtui: {prof.framework} {prof.precision}: {exc}")
+                sys.exit(EXIT_FAILED)
+            _echo_err(f"saved: {saved}")
+            profiles.append(made)
+    if fmt == "json":
+        click.echo(_json_text(render.as_json(profiles)), file=_out())
+        return
+    if fmt == "csv":
+        import csv
+
+        from qtui.core.sinks import for_csv
+
+        writer = csv.writer(_out())
+        if len(profiles) > 1:
+            headers, rows = render.side_csv_rows(profiles)
+        else:
+            headers, rows = ["layer", "node", "op", "kernel", "precision", "time_us", "share", "role", "fused", "note"], [
+                [r.layer, r.node, r.op, r.kernel, r.precision, r.time_us, r.share, r.role, r.fused, r.note] for r in profiles[0].rows]
+        writer.writerow(headers)
+        for row in rows:
+            writer.writerow([for_csv(c) for c in row])
+        return
+    for prof in profiles:
+        for line in render.wrapped(render.summary_lines(prof), width):
+            click.echo(for_terminal(line), file=_out())
+        click.echo("", file=_out())
+    if len(profiles) > 1:
+        lines = render.aligned(render.side_headers(profiles), render.side_rows(profiles), width)
+        lines.extend(render.wrapped([render.LEGEND], width))
+    else:
+        lines = render.aligned(render.LAYER_HEADERS, render.layer_rows(profiles[0]), width)
+    for line in lines:
+        click.echo(for_terminal(line), file=_out())

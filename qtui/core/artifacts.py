@@ -41,8 +41,10 @@ class Artifact:
 
 
 #: The files an artifact's model file comes with, by the model file's suffix: an OpenVINO IR's
-#: weights (`model.bin`) beside its `model.xml`. A bundle may carry these and nothing else.
-COMPANIONS: dict[str, tuple[str, ...]] = {".xml": (".bin",)}
+#: weights (`model.bin`) beside its `model.xml`; a user's ONNX model too large to keep its
+#: weights inline, its external data (`model.onnx.data`, written only then). A bundle may
+#: carry these and nothing else.
+COMPANIONS: dict[str, tuple[str, ...]] = {".xml": (".bin",), ".onnx": (".onnx.data",)}
 
 
 def artifact_files(meta: dict[str, Any]) -> tuple[str, ...]:

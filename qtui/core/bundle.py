@@ -48,16 +48,19 @@ from pathlib import Path
 from typing import IO, Any
 
 from qtui import __version__
+from qtui.core import model_table
 from qtui.core.artifacts import (
     ARTIFACT_FORMAT,
     Artifact,
     artifact_files,
     artifacts_root,
     list_artifacts,
+    model_key,
     spec_id,
 )
 from qtui.core.catalog import framework_installed, install_hint
 from qtui.core.files import NotRegularFile, open_regular
+from qtui.core.model_source import source_kind
 from qtui.core.paths import staging_dir
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS
 from qtui.core.text import is_plain, one_line
@@ -75,6 +78,13 @@ _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
 _KEY_RE = re.compile(r"[0-9a-f]{24}")
 # one path component of a file inside an artifact folder: no separators, no control characters
 _PART_RE = re.compile(r"[A-Za-z0-9._+-]{1,255}")
+# the weights identity of a user model's artifact (`prepare.weights_identity`): the sha256 of
+# the ONNX/TFLite file, or of an entry point's code and then its weights (seed or file digest)
+_USER_WEIGHTS_RE = {
+    "onnx": re.compile(r"onnx-file:[0-9a-f]{64}"),
+    "tflite": re.compile(r"tflite-file:[0-9a-f]{64}"),
+    "entry": re.compile(r"entry:[0-9a-f]{64}:(factory:seed=-?[0-9]{1,20}|file:[0-9a-f]{64})"),
+}
 _SPEC_FIELDS = ("artifact_format", "model", "weights", "framework", "precision", "calibration")
 
 
@@ -146,13 +156,33 @@ def artifact_key_of(meta: dict[str, Any]) -> str:
 def select_artifacts(
     model: str | None = None, framework: str | None = None, precision: str | None = None
 ) -> list[Artifact]:
+    """The cached artifacts matching each filter given. `model` is a built-in's name or the
+    user's model as a profile names it (a file, an entry point): then the artifacts of that
+    file's bytes (or that code) only, not those of another file with the same name.
+    ModelSourceError when the user's file cannot be read."""
+    key, weights = _model_filter(model) if model is not None else (None, "")
     return [
         a
         for a in list_artifacts()
-        if (model is None or a.meta.get("model") == model)
+        if (key is None or a.meta.get("model") == key)
+        and str(a.meta.get("weights", "")).startswith(weights)
         and (framework is None or a.meta.get("framework") == framework)
         and (precision is None or a.meta.get("precision") == precision)
     ]
+
+
+def _model_filter(model: str) -> tuple[str, str]:
+    """(the model in artifact specs, what their weights identity starts with) for `model`."""
+    kind = source_kind(model)
+    if kind in ("onnx", "tflite"):
+        from qtui.core.model_source import inspect_cached
+
+        return model_key(model), f"{kind}-file:{inspect_cached(model).digest}"
+    if kind == "entry":
+        from qtui.core.model_source_entry import locate, source_digest
+
+        return model_key(model), f"entry:{source_digest(locate(model))}:"
+    return model, ""
 
 
 class BundleWriteError(BundleError):
@@ -474,11 +504,43 @@ class _Manifest:
             keys.add(meta["key"])
         return metas
 
+    def model(self, meta: dict[str, Any], where: str) -> str:
+        """A built-in's name, or a user model as `artifacts.model_key` names it: its kind and
+        file name or entry point without folders (`onnx:net.onnx`, `tflite:net.tflite`,
+        `entry:pkg.mod:build`); returns the source kind ("builtin", "onnx", ...)."""
+        value = meta.get("model")
+        kind, sep, name = value.partition(":") if isinstance(value, str) else ("", "", "")
+        if not sep or kind not in _USER_WEIGHTS_RE:
+            self.choice(meta, "model", where, MODELS)
+            return "builtin"
+        assert isinstance(value, str)
+        if (
+            len(value) > 300 or not is_plain(name) or "/" in name or "\\" in name
+            or source_kind(name) != kind or model_key(name) != value
+        ):
+            example = {"onnx": "onnx:<file name>.onnx", "tflite": "tflite:<file name>.tflite", "entry": "entry:<module>:<factory>"}[kind]
+            raise self.fail(f"{where}.model", f"must be a built-in name or {example} (a name without folders), got {_show(value)}")
+        return kind
+
+    def user_model(self, meta: dict[str, Any], where: str, kind: str) -> None:
+        """A user model's artifact: its weights are the file's (or code's) digest, and its
+        framework × precision a cell that kind of source fills (`model_table.SOURCES`)."""
+        if not _USER_WEIGHTS_RE[kind].fullmatch(meta["weights"]):
+            raise self.fail(
+                f"{where}.weights",
+                f"must be the {kind} model's digest ({_USER_WEIGHTS_RE[kind].pattern}), got {_show(meta['weights'])}",
+            )
+        reason = model_table.source_kind(kind).reason(meta["framework"], meta["precision"])
+        if reason:
+            raise self.fail(f"{where}", f"{meta['framework']} {meta['precision']} of {_show(meta['model'])}: {reason}")
+
     def artifact(self, meta: dict[str, Any], where: str) -> None:
-        self.choice(meta, "model", where, MODELS)
+        kind = self.model(meta, where)
         self.choice(meta, "framework", where, FRAMEWORKS)
         self.choice(meta, "precision", where, PRECISIONS)
         self.identity(meta, "weights", where)
+        if kind != "builtin":
+            self.user_model(meta, where, kind)
         if "calibration" not in meta:
             raise self.fail(f"{where}.calibration", "is missing (null when not calibrated)")
         self.identity(meta, "calibration", where, none_ok=True)

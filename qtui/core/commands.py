@@ -7,7 +7,7 @@ value that differs from it (model, framework, precision, scenario, mode, threads
 weights, data, LoadGen settings, device label), and for a `[sweep]` profile its sweep narrowed
 to the one combination. The argv is resolved back the way `qtui run` resolves it
 (`profile_store.resolve`, `profile.apply_overrides`, `expand_sweep`) and kept only when that
-yields `profile` in every field that decides what is measured (`study.measured_identity`) and
+yields `profile` in every field that decides what is measured (`identity.measured_identity`) and
 its device label; otherwise there is no command (None), never an approximate one.
 `sinks.shell_command` then quotes every argument.
 """
@@ -69,7 +69,7 @@ def _toml(value: Any) -> str:
 
 
 def _measured(profile: RunProfile) -> dict[str, Any]:
-    from qtui.core.study import measured_identity
+    from qtui.core.identity import measured_identity
 
     return measured_identity(profile)
 

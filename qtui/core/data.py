@@ -218,6 +218,9 @@ class Dataset(ABC):
     digest: str
     label: str = ""
     preprocess: Preprocess = Preprocess()
+    #: the samples' numpy type or its name (a user model's input may take another than float32,
+    #: or a record of several inputs: `qtui.core.model_input`)
+    dtype: Any = "float32"
     #: pictures skipped because they do not decode: (file name, reason); the first is named
     skipped: tuple[tuple[str, str], ...] = ()
 
@@ -238,8 +241,8 @@ class Dataset(ABC):
         raise DatasetError(f"{self.provenance}: this data set has no labels")
 
     def get_batch(self, indices: Sequence[int]) -> np.ndarray:
-        """Samples `indices` stacked into a C-contiguous (N, *sample_shape) float32 array."""
-        out = np.empty((len(indices), *self.sample_shape), dtype=np.float32)
+        """Samples `indices` stacked into a C-contiguous (N, *sample_shape) array of `dtype`."""
+        out = np.empty((len(indices), *self.sample_shape), dtype=np.dtype(self.dtype))
         for k, index in enumerate(indices):
             out[k] = self.get(index)
         return out
@@ -722,19 +725,20 @@ class ClassFolders(_PictureSet):
 # -- tensors ---------------------------------------------------------------------------------------
 class TensorFile(Dataset):
     """Already-preprocessed inputs in a `.npy` file (N, *input shape), memory-mapped, or a `.npz`
-    file holding the inputs (the array named `input`, or its only array besides `labels`) and
-    optionally `labels` (N class indices, for top-1). The `[input]` preprocessing is not
-    applied: the tensors go to the model as they are."""
+    file holding the inputs (the array named after the model's input, or `input`, or its only
+    array besides `labels`) and optionally `labels` (N class indices, for top-1). The `[input]`
+    preprocessing is not applied: the tensors go to the model as they are, of type `dtype`."""
 
     def __init__(
         self, path: Path, sample_shape: tuple[int, ...], count: int | None = None,
-        num_classes: int = NUM_CLASSES,
+        num_classes: int = NUM_CLASSES, *, dtype: str = "float32", input_name: str = "input",
     ) -> None:
         self.root = path
         self.name = self.kind = "tensors"
         self.label = path.name
         self._shape = tuple(sample_shape)
         self.preprocess = Preprocess()
+        self.dtype = dtype
         labels: np.ndarray | None = None
         where = _show(path)
         try:
@@ -744,12 +748,15 @@ class TensorFile(Dataset):
             else:
                 with np.load(path, allow_pickle=False) as npz:
                     names = list(npz.files)
-                    inputs = ["input"] if "input" in names else [n for n in names if n != "labels"]
+                    inputs = (
+                        [input_name] if input_name in names else ["input"] if "input" in names
+                        else [n for n in names if n != "labels"]
+                    )
                     if len(inputs) != 1:
                         listed = ", ".join(one_line(n) for n in names) or "none"
                         raise DatasetError(
                             f"{where}: cannot tell which array is the input (arrays: {listed}); "
-                            "name it 'input' (and the class indices, if any, 'labels')"
+                            f"name it {one_line(repr(input_name))} (and the class indices, if any, 'labels')"
                         )
                     what = f"array '{one_line(inputs[0])}'"
                     arr = npz[inputs[0]]
@@ -759,10 +766,10 @@ class TensorFile(Dataset):
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise DatasetError(f"{where}: cannot read ({one_line(exc)})") from None
-        if not isinstance(arr, np.ndarray) or arr.dtype != np.float32:
+        if not isinstance(arr, np.ndarray) or arr.dtype != np.dtype(dtype):
             raise DatasetError(
-                f"{where}: {what} is {getattr(arr, 'dtype', type(arr).__name__)}, the model takes float32: "
-                "save it with x.astype(np.float32)"
+                f"{where}: {what} is {getattr(arr, 'dtype', type(arr).__name__)}, the model takes {dtype}: "
+                f"save it with x.astype(np.{dtype})"
             )
         want = "×".join(str(d) for d in self._shape)
         if arr.ndim != len(self._shape) + 1 or tuple(arr.shape[1:]) != self._shape:
@@ -794,7 +801,7 @@ class TensorFile(Dataset):
         self.count = int(n)
         self.total = int(arr.shape[0])
         self.has_labels = labels is not None
-        if not np.all(np.isfinite(arr[:n])):
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr[:n])):
             bad = int(np.flatnonzero(~np.isfinite(arr[:n]).reshape(n, -1).all(axis=1))[0])
             raise DatasetError(f"{where}: sample {bad} holds NaN or infinite values")
         self.digest = _file_digest(path)
@@ -815,7 +822,7 @@ class TensorFile(Dataset):
 
     def get(self, index: int) -> np.ndarray:
         i = _check_index(index, self.count)
-        return np.ascontiguousarray(self._arr[i], dtype=np.float32)
+        return np.ascontiguousarray(self._arr[i], dtype=np.dtype(self.dtype))
 
     def labels(self, indices: Sequence[int]) -> np.ndarray:
         if not self.has_labels:
@@ -892,10 +899,12 @@ def open_dataset(
     classes: str = "auto",
     preprocess: Preprocess | None = None,
     progress: Progress | None = None,
+    tensor_input: tuple[str, str, tuple[int, ...]] | None = None,
 ) -> Dataset:
     """The data set `kind_or_path` names: `"synthetic"` → `SyntheticDataset(count or 512, seed)`;
     a path → the `kind` (detected when "auto"), its pictures checked (`_PictureSet.check`).
-    `count` caps the set (None: all)."""
+    `count` caps the set (None: all). `tensor_input` (name, dtype, shape): a user model's input
+    that is not an image, which a .npy/.npz file feeds (see `qtui.core.model_input`)."""
     pre = preprocess or Preprocess()
     source = kind_or_path.strip()
     if kind == "auto":
@@ -912,6 +921,9 @@ def open_dataset(
     if kind == "tensors":
         if not path.is_file() or path.suffix.lower() not in TENSOR_SUFFIXES:
             raise DatasetError(f"{_show(path)}: dataset.kind = 'tensors' needs a .npy or .npz file")
+        if tensor_input is not None:
+            name, dtype, shape = tensor_input
+            return TensorFile(path.resolve(), shape, count, dtype=dtype, input_name=name)
         return TensorFile(path.resolve(), pre.sample_shape, count)
     if not path.is_dir():
         raise DatasetError(f"{_show(path)}: dataset.kind = '{kind}' needs a folder")
@@ -930,16 +942,36 @@ def open_dataset(
 
 
 def open_profile_dataset(profile: Any, progress: Progress | None = None) -> Dataset:
-    """The data set a profile's `[dataset]` and `[input]` tables describe, checked."""
+    """The data set a profile's `[dataset]` and `[input]` tables describe, checked; for the
+    user's own model, the data its input takes (`qtui.core.model_input`)."""
+    from qtui.core import model_input
+    from qtui.core.model_source import ModelSourceError
+
     ds = profile.dataset
+    try:
+        found = model_input.for_profile(profile)
+    except ModelSourceError as exc:
+        raise DatasetError(str(exc)) from None
+    count = ds.count if ds.count > 0 else None
+    tensor_input = None
+    if found is not None and found.kind != "image":
+        kind = detect_kind(ds.source) if ds.kind == "auto" else ds.kind
+        if kind == "synthetic" and ds.source.strip() == "synthetic":
+            return model_input.GeneratedTensors(DEFAULT_SYNTHETIC_COUNT if count is None else count, ds.seed, found)
+        if kind in ("imagenet", "images", "classes"):
+            raise DatasetError(model_input.not_an_image(found, kind))
+        if found.kind == "inputs" and kind == "tensors":
+            return model_input.InputArrays(Path(ds.source).expanduser(), count, found)
+        tensor_input = (found.name, found.dtype, found.shape)
     return open_dataset(
         ds.source,
-        ds.count if ds.count > 0 else None,
+        count,
         seed=ds.seed,
         kind=ds.kind,
         classes=ds.classes,
-        preprocess=preprocess_from_spec(profile.input),
+        preprocess=found.preprocess if found is not None and found.preprocess else preprocess_from_spec(profile.input),
         progress=progress,
+        tensor_input=tensor_input,
     )
 
 
@@ -949,6 +981,11 @@ def calibration_dataset(profile: Any, dataset: Dataset) -> Dataset:
     `dataset.calibration_count`)."""
     if profile.dataset.calibration != "synthetic" or dataset.kind == "synthetic":
         return dataset
+    from qtui.core import model_input
+
+    found = model_input.for_profile(profile)
+    if found is not None and found.kind != "image":  # the user's model's input is no image
+        return model_input.GeneratedTensors(profile.dataset.calibration_count, profile.dataset.seed, found)
     return SyntheticDataset(profile.dataset.calibration_count, profile.dataset.seed, dataset.preprocess)
 
 

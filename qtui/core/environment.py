@@ -454,6 +454,8 @@ def capture_environment(
     env: dict[str, Any] = {
         "hostname": _safe(platform.node) or None,
         "os": _safe(platform.platform),
+        "kernel": _safe(platform.release) or None,
+        "qtui_version": _qtui_version(),
         "system": _safe(platform.system) or None,
         "machine": machine or None,
         "python": {
@@ -477,6 +479,12 @@ def capture_environment(
     }
     env["warnings"] = _safe(lambda: environment_warnings(env), [])
     return env
+
+
+def _qtui_version() -> str:
+    from qtui import __version__
+
+    return __version__
 
 
 # --------------------------------------------------------------------------- presentation

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -86,16 +87,25 @@ def probe_write(folder: str | Path) -> None:
         os.unlink(probe)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, make_folder: bool = True) -> None:
+    """`write(fh)` into a temporary file in the same folder, fsync, then rename over `path`: a
+    reader sees the old file or the whole new one; a failure leaves no temporary file.
+    `make_folder=False`: a folder that is gone stays gone (the write fails)."""
+    if make_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """`text` (UTF-8) written with `atomic_write`."""
+    data = text.encode("utf-8")
+    atomic_write(path, lambda fh: fh.write(data))

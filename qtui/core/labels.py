@@ -10,9 +10,9 @@ columns ("INT8s", "SS"). A value no table knows (an old result's) is drawn as it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePath
 
 from qtui.core import frameworks, model_table
+from qtui.core.model_source import model_label
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,9 @@ _GRID: dict[str, str] = {p.id: p.grid for p in PRECISION_TABLE}
 
 
 def _unknown(value: str) -> str:
-    """A value no table knows: the user's model file by its name (never its folder), anything
-    else (an old result's value) as it is."""
-    if value.lower().endswith((".onnx", ".tflite")):
-        return PurePath(value).name
-    if ".py:" in value:  # a PyTorch entry point path/to/file.py:factory
-        return PurePath(value).name
-    return value
+    """A value no table knows: the user's model by its file name (never its folder,
+    `model_source.model_label`), anything else (an old result's value) as it is."""
+    return model_label(value)
 
 
 def title(value: str) -> str:

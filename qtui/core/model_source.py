@@ -3,8 +3,9 @@ user's own ONNX file.
 
 `source_kind(model)` says which, without touching the file. `inspect_onnx(path)` reads an ONNX
 file's graph (not its weights) and checks what qtui needs before any work: that it is an ONNX
-model, not truncated, its external-data files present and long enough, one float32 image input
-whose only open dimension is the first (the batch, set by qtui). Every failure is a
+model, not truncated, its external-data files present and long enough, one input of a type qtui
+can feed, with a shape (open dimensions are resolved with the profile by `qtui.core.model_input`:
+the first is the batch, set by qtui). Every failure is a
 `ModelSourceError` whose message names the file and what to do. `OnnxModel` is what the
 prepare modules receive in place of a torch model; its `digest` (sha256 of the file and its
 external data) is the model's identity in the artifact key, and its provenance names the file,
@@ -23,9 +24,9 @@ from typing import Any
 
 from qtui.core import model_table
 
-#: The one input shape qtui feeds an image model today (NCHW float32, ImageNet preprocessing):
-#: the batch (first) dimension is open or any size, the rest must be these.
-IMAGE_INPUT = (3, 224, 224)
+#: The input element types qtui can feed (ONNX TensorProto id → numpy name); what the input's
+#: shape means (an image, or a tensor) is decided with the profile by `qtui.core.model_input`.
+ONNX_DTYPES = {1: "float32", 10: "float16", 11: "float64", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool"}
 #: A protobuf message cannot be larger than 2 GiB: an ONNX file above it cannot be parsed, its
 #: weights must live in external data files.
 PROTOBUF_LIMIT = 2**31 - 1
@@ -57,6 +58,28 @@ def is_user_model(model: str) -> bool:
     return source_kind(model) != "builtin"
 
 
+def model_matches(model: str, wanted: str) -> bool:
+    """Whether a profile's `model` is the one a `--model` filter names: a built-in by its id; the
+    user's model file by its file name (`my_model.onnx` or any path ending in it), since results
+    keep the path as it was typed, relative or absolute."""
+    if model == wanted:
+        return True
+    return is_user_model(model) and is_user_model(wanted) and Path(model).name == Path(wanted).name
+
+
+def model_label(model: str) -> str:
+    """A model where text shows its value (run tables, CSV, HTML attributes, progress lines): a
+    built-in's id, the user's model file by its name, never its folder (the profile and the
+    result's JSON keep the path as it was typed)."""
+    kind = source_kind(model)
+    if kind in ("onnx", "tflite"):
+        return Path(model).name
+    if kind == "entry":  # path/to/net.py:build → net.py:build; pkg.mod:build stays
+        target, factory = model.rsplit(":", 1)
+        return f"{Path(target).name if target.endswith('.py') else target}:{factory}"
+    return model
+
+
 def model_slug(model: str) -> str:
     """The model in a run id or a file name: a built-in's name, or the user's file's stem
     with anything but letters, digits, '.', '_' and '-' replaced (never a folder)."""
@@ -82,6 +105,9 @@ class OnnxModel:
     input_shape: tuple[int | str, ...]  #: as the file says: str for a named open dimension
     output_name: str
     opset: int
+    input_dtype: str = "float32"  #: numpy name of the input's element type
+    #: every input (the first is `input_name`): (name, numpy type, shape as the file says)
+    inputs: tuple[tuple[str, str, tuple[int | str, ...]], ...] = ()
 
     @property
     def name(self) -> str:
@@ -107,7 +133,10 @@ class OnnxModel:
             "sha256": self.digest,
             "size_bytes": self.size_bytes,
             "external_data_files": [p.name for p in self.external],
-            "input": {"name": self.input_name, "shape": list(self.input_shape)},
+            "input": {"name": self.input_name, "dtype": self.input_dtype, "shape": list(self.input_shape)},
+            **({"inputs": [
+                {"name": n, "dtype": t, "shape": list(s)} for n, t, s in self.inputs
+            ]} if len(self.inputs) > 1 else {}),
             "opset": self.opset,
         }
 
@@ -204,39 +233,29 @@ def inspect_onnx(path_text: str) -> OnnxModel:
 
     initializers = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
-    if len(inputs) != 1:
-        names = ", ".join(i.name for i in inputs) or "none"
-        raise ModelSourceError(
-            f"model {path.name} has {len(inputs)} inputs ({names}); qtui runs ONNX models with one image input"
-        )
-    (first_input,) = inputs
-    tensor_type = first_input.type.tensor_type
-    if tensor_type.elem_type != onnx.TensorProto.FLOAT:
-        dtype = onnx.TensorProto.DataType.Name(tensor_type.elem_type) if tensor_type.elem_type else "unknown"
-        raise ModelSourceError(
-            f"model {path.name}: input {first_input.name!r} is {dtype}; qtui feeds float32 images"
-        )
-    shape: list[int | str] = []
-    for d in tensor_type.shape.dim:
-        shape.append(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?"))
-    expected = ("batch", *IMAGE_INPUT)
-    if len(shape) != 4:
-        raise ModelSourceError(
-            f"model {path.name}: input {first_input.name!r} has shape {_shape(shape)}; qtui feeds "
-            f"float32 images of shape {_shape(list(expected))} (NCHW)"
-        )
-    open_dims = [f"{i}: {d}" for i, d in enumerate(shape) if i > 0 and not isinstance(d, int)]
-    if open_dims:
-        raise ModelSourceError(
-            f"model {path.name}: input {first_input.name!r} {_shape(shape)} leaves dimension(s) "
-            f"{', '.join(open_dims)} open besides the batch; qtui sets only the first (batch) "
-            "dimension: export the model with a fixed image size"
-        )
-    if tuple(shape[1:]) != IMAGE_INPUT:
-        raise ModelSourceError(
-            f"model {path.name}: input {first_input.name!r} has shape {_shape(shape)}; qtui feeds "
-            f"float32 images of shape {_shape(list(expected))} (NCHW, ImageNet preprocessing)"
-        )
+    if not inputs:
+        raise ModelSourceError(f"model {path.name} has no input; export it with its input")
+    declared: list[tuple[str, str, tuple[int | str, ...]]] = []
+    for one in inputs:
+        tensor_type = one.type.tensor_type
+        dtype = ONNX_DTYPES.get(tensor_type.elem_type)
+        if dtype is None:
+            name = onnx.TensorProto.DataType.Name(tensor_type.elem_type) if tensor_type.elem_type else "unknown"
+            raise ModelSourceError(
+                f"model {path.name}: input {one.name!r} is {name}; qtui feeds inputs of type "
+                f"{', '.join(sorted(set(ONNX_DTYPES.values())))}"
+            )
+        dims: list[int | str] = []
+        for d in tensor_type.shape.dim:
+            dims.append(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?"))
+        if not tensor_type.HasField("shape") or not dims:
+            raise ModelSourceError(
+                f"model {path.name}: input {one.name!r} has no shape in the file (or is a scalar); "
+                "qtui needs at least the batch dimension: export the model with its input shape"
+            )
+        declared.append((one.name, dtype, tuple(dims)))
+    first_name, dtype, first_shape = declared[0]
+    shape = list(first_shape)
     if not model.graph.output:
         raise ModelSourceError(f"model {path.name} has no output")
     files = [path, *(external[k] for k in sorted(external))]
@@ -250,8 +269,10 @@ def inspect_onnx(path_text: str) -> OnnxModel:
         external=tuple(files[1:]),
         digest=digest,
         size_bytes=total,
-        input_name=first_input.name,
+        input_name=first_name,
         input_shape=tuple(shape),
+        input_dtype=dtype,
+        inputs=tuple(declared),
         output_name=model.graph.output[0].name,
         opset=opset,
     )

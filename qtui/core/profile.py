@@ -122,6 +122,11 @@ class InputSpec:
     std: tuple[float, ...] | None = None
     scale: float | None = None
     layout: str = "NCHW"
+    #: a user model's input dimensions after the batch, for those its file leaves open
+    #: (`qtui.core.model_input`); None: as the file says
+    shape: tuple[int, ...] | None = None
+    #: the same for a model with several inputs: "NAME=D1xD2…" for each with open dimensions
+    shapes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -385,6 +390,10 @@ def _convert(value: Any, type_name: str, key: str, source: str | None) -> Any:
         ):
             raise bad()
         return tuple(float(v) for v in value)
+    if base.startswith("tuple[int"):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise bad()
+        return tuple(value)
     if base.startswith("tuple[str"):
         if isinstance(value, str):
             value = [value]
@@ -401,6 +410,7 @@ def _describe_type(base: str) -> str:
         "str": "a string",
         "bool": "true or false",
         "tuple[float, ...]": "a number or a list of numbers",
+        "tuple[int, ...]": "a list of integers",
     }.get(base, "a list of strings")
 
 
@@ -699,6 +709,11 @@ def _check_data(profile: RunProfile, source: str | None) -> None:
             )
         if key == "std" and any(v <= 0 for v in values):
             raise ProfileError(f"{where}key 'input.std': {_show(list(values))} must be > 0", "input.std")
+    if spec.shape is not None and (not spec.shape or not all(0 < d <= 1_000_000 for d in spec.shape)):
+        raise ProfileError(
+            f"{where}key 'input.shape': {_show(list(spec.shape))} must list the input's dimensions after "
+            "the batch, each 1 to 1000000", "input.shape",
+        )
     if spec.crop > spec.resize:
         raise ProfileError(
             f"{where}key 'input.crop': {spec.crop} is larger than 'input.resize' ({spec.resize}); "
@@ -707,6 +722,11 @@ def _check_data(profile: RunProfile, source: str | None) -> None:
         )
     layout, size = BUILTIN_INPUT
     if profile.model in MODELS:
+        if spec.shape is not None:
+            raise ProfileError(
+                f"{where}key 'input.shape' is for your own model's open dimensions; the built-in model "
+                f"{profile.model} takes {size}×{size} {layout} images", "input.shape",
+            )
         for key, value, want in (("layout", spec.layout, layout), ("crop", spec.crop, size)):
             if value != want:
                 raise ProfileError(

@@ -115,15 +115,21 @@ def profile_dirs() -> list[tuple[Path, str]]:
     return out
 
 
+def profile_files(folder: Path) -> list[Path]:
+    """The profile files (`*.toml`, regular files) in `folder`, by name; [] when it cannot be
+    read. The one listing of profiles: `list_profiles` and the TUI's profile list use it."""
+    try:
+        files = sorted(folder.glob("*.toml"))
+    except OSError:
+        return []
+    return [p for p in files if _is_file(p)]
+
+
 def list_profiles() -> list[ProfileEntry]:
     """Every profile file in `profile_dirs()`, shipped ones first, then by name."""
     entries: list[ProfileEntry] = []
     for folder, origin in profile_dirs():
-        try:
-            files = sorted(folder.glob("*.toml"))
-        except OSError:
-            continue
-        entries += [ProfileEntry(p.stem, p, origin) for p in files if _is_file(p)]
+        entries += [ProfileEntry(p.stem, p, origin) for p in profile_files(folder)]
     return entries
 
 

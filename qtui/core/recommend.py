@@ -26,6 +26,7 @@ from typing import Any
 
 from qtui.core import labels as names
 from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES
+from qtui.core.model_source import is_user_model
 from qtui.core.profile import FRAMEWORKS, PRECISIONS
 from qtui.core.results import (
     DISTURBING_KINDS,
@@ -62,6 +63,11 @@ RANDOM_WEIGHTS_CAVEAT = "random weights: fidelity only, accuracy not measured �
 UNLABELLED_CAVEAT = (
     "unlabelled data: fidelity only, accuracy not measured — run with labelled data (an ImageNet "
     "val folder) to confirm"
+)
+#: The caveat of fidelity for the user's own model without labelled data (its weights are its own).
+USER_UNLABELLED_CAVEAT = (
+    "unlabelled data: fidelity only, accuracy not measured — run with labelled data (class folders "
+    "or a .npz with labels) to confirm"
 )
 REFERENCE_EVIDENCE = "FP32 is the reference precision: nothing is quantized, so no quality budget applies"
 NOT_RUN = "not run"
@@ -132,6 +138,8 @@ class Recommendation:
     quality_unmeasured: tuple[Option, ...] = ()
     #: (framework, precision, reason) of every combination with no ok measurement on this device
     not_measured: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
+    #: (label, speed-up text, why) of each quantized cell slower than FP32 (`explain.cite`)
+    slower_than_fp32: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def title(self) -> str:
@@ -170,6 +178,8 @@ class Recommendation:
             lines.append("  quality not measured (slower): " + ", ".join(o.label for o in slower))
         for reason, labels in _grouped(self.not_measured):
             lines.append(f"  not measured: {'; '.join(labels)}: {reason}")
+        for label, speedup, why in self.slower_than_fp32:
+            lines.append(f"  slower than FP32: {label} {speedup}; {why}")
         return lines
 
     @property
@@ -203,6 +213,7 @@ class Recommendation:
             "over_budget": [_option_dict(o) for o in self.over_budget],
             "quality_not_measured": [_option_dict(o) for o in self.quality_unmeasured],
             "not_measured": [{"framework": f, "precision": p, "reason": r} for f, p, r in self.not_measured],
+            "slower_than_fp32": [{"cell": c, "speedup": s, "why": w} for c, s, w in self.slower_than_fp32],
         }
 
 
@@ -403,19 +414,38 @@ def assess(run: RunResult, pool: list[RunResult], budgets: Budgets) -> Quality:
         over = f" over {classes} classes" if isinstance(classes, int) and not isinstance(classes, bool) else ""
         checks.append(f"centred top-1 agreement {agreement * 100:.0f} %{over} ({'≥' if ok else '<'} {budgets.agreement * 100:g} %)")
         within = within and ok
+    elif sqnr is not None:  # outputs that are not class scores: no agreement to judge
+        cos = _number(fid.get("cosine"))
+        checks.append(
+            (f"cosine {cos:.4f}; " if cos is not None else "") + "no top-1 agreement: the output is not a class vector"
+        )
     samples = fid.get("samples") or figures.get("samples")
     on = f" and {samples} samples" if isinstance(samples, int) and not isinstance(samples, bool) else " and samples"
-    summary = f"fidelity against FP32 PyTorch on the same weights{on}: " + ", ".join(checks)
+    against = _reference_of(p.model)
+    summary = f"fidelity against {against}{on}: " + ", ".join(checks)
     caveat = note or _fidelity_caveat(acc)
     return Quality("fidelity", within, summary, caveat=caveat, run_id=acc.run_id)
 
 
+def _reference_of(model: str) -> str:
+    """What a cell's fidelity was measured against (the runner's reference for that kind of model)."""
+    from qtui.core.model_source import source_kind
+
+    kind = source_kind(model)
+    if kind == "onnx":
+        return "FP32 ONNX Runtime on the same model file"
+    if kind == "tflite":
+        return "FP32 TensorFlow Lite on the same model file"
+    return "FP32 PyTorch on the same weights"  # a built-in or an entry point
+
+
 def _fidelity_caveat(acc: RunResult) -> str:
-    if acc.profile.weights.source == "random":
+    user_model = is_user_model(acc.profile.model)  # its weights are in the file, never random
+    if acc.profile.weights.source == "random" and not user_model:
         return RANDOM_WEIGHTS_CAVEAT
     labelled = acc.provenance.get("data_has_labels")
     if labelled is False or (labelled is None and acc.profile.dataset.source == "synthetic"):
-        return UNLABELLED_CAVEAT
+        return USER_UNLABELLED_CAVEAT if user_model else UNLABELLED_CAVEAT
     return ""
 
 
@@ -474,15 +504,42 @@ def recommend(
             )
             out.append(Recommendation(
                 table.model, table.scenario, device, budgets, best, runner_up, margin,
-                faster, over, unmeasured, missing,
+                faster, over, unmeasured, missing, _slower_than_fp32(options, by_id),
             ))
     return out
+
+
+def _slower_than_fp32(options: list[Option], by_id: dict[str, RunResult]) -> tuple[tuple[str, str, str], ...]:
+    """Each quantized cell slower than its FP32 baseline, with why (per layer) or how to see it."""
+    from qtui.core.explain.cite import why_slower
+
+    out = []
+    for o in options:
+        run = by_id.get(o.cell.run_id)
+        if run is None or o.cell.precision == "fp32" or o.cell.speedup is None or o.cell.speedup >= 1:
+            continue
+        out.append((o.label, f"{o.cell.speedup_text()} of FP32", why_slower(run)))
+    return tuple(out)
 
 
 def _speed_key(cell: StudyCell, higher_is_better: bool) -> float:
     """Fastest first: the highest throughput or the lowest latency (cells have a value here)."""
     value = cell.value if cell.value is not None else float("nan")
     return -value if higher_is_better else value
+
+
+def _source_of(model: str) -> Any:
+    """The model table's row for the kind of the user's model file, None for a built-in."""
+    from qtui.core import model_table
+    from qtui.core.model_source import source_kind
+
+    kind = source_kind(model)
+    if kind == "builtin":
+        return None
+    try:
+        return model_table.source_kind(kind)
+    except KeyError:
+        return None
 
 
 def _not_measured(
@@ -503,9 +560,13 @@ def _not_measured(
     on_this_host = any(r.environment.get("hostname") == host for r in here)
     invalid = {(c.framework, c.precision) for c in cells if c.status != "ok"}
     out = []
+    source = _source_of(model)
     for fw in FRAMEWORKS:
         for prec in PRECISIONS:
             if (fw, prec) in measured:
+                continue
+            if source is not None and (cannot := source.reason(fw, prec)):
+                out.append((fw, prec, cannot))  # a cell the user's model file cannot fill, anywhere
                 continue
             reason = NOT_RUN
             failed = max(

@@ -28,6 +28,7 @@ from typing import Any
 from markupsafe import Markup
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core.model_source import model_label
 from qtui.core.recommend import Budgets, Recommendation, recommend
 from qtui.core.results import (
     STUDY_PRECISION_LABELS,
@@ -267,7 +268,7 @@ def _table_data(table: StudyTable) -> dict[str, Any]:
         ]
         for row in table.text_rows()
     ]
-    return {"model": table.model, "scenario": table.scenario, "title": table.title, "header": table.header,
+    return {"model": model_label(table.model), "scenario": table.scenario, "title": table.title, "header": table.header,
             "rows": rows, "figures": []}
 
 
@@ -306,7 +307,7 @@ def _recommendations(recs: list[Recommendation]) -> list[dict[str, Any]]:
             if text.startswith(("not measured", "quality not measured", "faster, but")):
                 css.append("missing")
             items.append({"text": text, "css": " ".join(css)})
-        out.append({"model": rec.model, "scenario": rec.scenario, "device": rec.device, "heading": lines[0], "entries": items})
+        out.append({"model": model_label(rec.model), "scenario": rec.scenario, "device": rec.device, "heading": lines[0], "entries": items})
     return out
 
 

@@ -9,12 +9,13 @@ machine it ran on), atomic save, strict loading, and the tables every view rende
 - `scenario_metric`: the one rule for a scenario's MLPerf metric (SingleStream p90, MultiStream
   p99, Offline samples/s).
 - `fp32_baseline` / `speedup` / `speedup_vs_fp32`: the matching FP32 run (everything but the
-  precision equal, status ok) and the speed-up over it (ok runs only).
-- `device_label` / `load_results_dirs`: which device a result came from (the user's label, else
-  board or CPU model and host name), and results read from several folders (a laptop's and a
-  Pi's), a run copied into both counted once.
-- `repeats_of` / `speedup_estimate`: the `ok` runs that repeat one measurement (same profile,
-  artifact and machine) and the speed-up over FP32 from both cells' repeats with its interval.
+  precision equal, status ok: `identity.same_setup_but_precision`) and the speed-up over it (ok
+  runs only).
+- `load_results_dirs`: results read from several folders (a laptop's and a Pi's), a run copied
+  into both counted once; the tables name each run's device by `identity.device_label`.
+- `repeats_of` / `speedup_estimate`: the `ok` runs that repeat one measurement
+  (`identity.repeat_key`: same profile, artifact and machine) and the speed-up over FP32 from
+  both cells' repeats with its interval.
 - `accuracy_run_for` / `quality_delta`: the accuracy-mode run of the same artifact, and its change
   against FP32 (the quality evidence of a cell).
 - `table_rows` + `to_markdown` / `to_csv`: the run table; `study_tables` + `study_markdown` +
@@ -45,15 +46,21 @@ from typing import Any, NamedTuple
 
 from qtui.core.catalog import FRAMEWORK_TITLES
 from qtui.core.files import atomic_write_text
+from qtui.core.identity import (
+    device_label,
+    repeat_key,
+    same_setup_but_precision,
+    same_weights_data_and_machine,
+)
 from qtui.core.labels import PRECISION_TABLE
 from qtui.core.labels import title as label_title
+from qtui.core.model_source import model_label
 from qtui.core.ops import fraction_text
 from qtui.core.profile import (
     FRAMEWORKS,
     MODELS,
     PRECISIONS,
     SCENARIOS,
-    InputSpec,
     ProfileError,
     RunProfile,
     profile_from_dict,
@@ -141,6 +148,9 @@ class RunResult:
     #: operations per second achieved and the share of the CPU's nominal peak
     #: (`qtui.core.ops.run_efficiency`); None without a rate, and in results saved before it
     efficiency: dict[str, Any] | None = None
+    #: the per-query latencies file beside the result (`qtui.core.raw_latencies`); None in
+    #: results saved before it existed and for runs that never measured
+    raw_latencies: dict[str, Any] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     artifact: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
@@ -202,7 +212,7 @@ _COUNTS = _Kind("a list of counts", _list_of(lambda v: isinstance(v, int) and _n
 _SHAPES: dict[str, dict[str, _Kind]] = {
     "environment": {
         **dict.fromkeys(("hostname", "os", "system", "machine", "cpu_model", "board_model", "governor", "device",
-            "cpu_max_mhz_source"), _STR),
+            "cpu_max_mhz_source", "kernel", "qtui_version"), _STR),
         **dict.fromkeys(("cores_logical", "cores_physical", "threads", "memory_total_bytes"), _INT),
         "temperature_c": _NUM, "cpu_max_mhz": _NUM, "isa": _DICT, "frameworks": _DICT, "warnings": _STRS,
     },
@@ -234,6 +244,10 @@ _SHAPES: dict[str, dict[str, _Kind]] = {
     },
     "memory": {"peak_rss_bytes": _NUM},
     "timings_s": {},
+    "raw_latencies": {
+        "file": _STR, "unit": _STR, "error": _STR, "capped": _BOOL,
+        **dict.fromkeys(("total", "saved", "stride", "bytes"), _INT),
+    },
     "efficiency": {
         **dict.fromkeys(("model_gmacs", "achieved_gops", "nominal_peak_gops", "fraction_of_nominal_peak"), _NUM),
         **dict.fromkeys(("rate_basis", "compute_precision", "peak_basis"), _STR),
@@ -383,7 +397,7 @@ def validate_result_dict(data: Any, notes: list[str] | None = None) -> dict[str,
         if not isinstance(table, dict):
             raise ResultError(f"'{name}' must be a table, not {_describe(table)}")
         _check_table(name, table)
-    for name in ("accuracy", "efficiency"):  # optional tables: absent or null when not measured
+    for name in ("accuracy", "efficiency", "raw_latencies"):  # optional tables: absent or null when not measured
         table = fields_.get(name)
         if table is not None:
             if not isinstance(table, dict):
@@ -511,51 +525,6 @@ def order_key(result: RunResult) -> tuple[float, str, str]:
 
 
 # -- the matching FP32 run and speed-up ------------------------------------------------------------
-def effective_threads(result: RunResult) -> Any:
-    """The threads the run used (the environment records them; `threads = 0` means all)."""
-    used = result.environment.get("threads")
-    return used if isinstance(used, int) else result.profile.threads
-
-
-def device_identity(result: RunResult) -> tuple[Any, ...]:
-    """The machine and runtime a run measured: host name, architecture, CPU, board, the user's
-    device label and the framework's version."""
-    env = result.environment
-    versions = env.get("frameworks") or {}
-    return (
-        env.get("hostname"), env.get("machine"), env.get("cpu_model"), env.get("board_model"),
-        env.get("device") or None, versions.get(result.profile.framework),
-    )
-
-
-def _same_weights_and_data(a: RunResult, b: RunResult) -> bool:
-    p, q = a.profile, b.profile
-    da, db = a.provenance.get("weights_digest"), b.provenance.get("weights_digest")
-    xa, xb = a.provenance.get("data_digest"), b.provenance.get("data_digest")
-    return (
-        p.model == q.model and p.weights == q.weights
-        and (p.dataset.source, p.dataset.count, p.dataset.seed) == (q.dataset.source, q.dataset.count, q.dataset.seed)
-        and (p.dataset.kind, p.dataset.classes, p.input or InputSpec()) == (q.dataset.kind, q.dataset.classes, q.input or InputSpec())
-        and (da is None or db is None or da == db)
-        and (xa is None or xb is None or xa == xb)
-        and device_identity(a) == device_identity(b)
-    )
-
-
-def same_setup_but_precision(a: RunResult, b: RunResult) -> bool:
-    """True when two runs differ at most in precision: model, framework, scenario, mode, threads
-    used, batch size, warm-up, weights, data (source, count, seed, performance sample count),
-    LoadGen settings and device all equal."""
-    p, q = a.profile, b.profile
-    return (
-        (p.framework, p.scenario, p.mode, p.batch_size, p.warmup_queries, p.loadgen)
-        == (q.framework, q.scenario, q.mode, q.batch_size, q.warmup_queries, q.loadgen)
-        and p.dataset.performance_sample_count == q.dataset.performance_sample_count
-        and effective_threads(a) == effective_threads(b)
-        and _same_weights_and_data(a, b)
-    )
-
-
 def fp32_baseline(result: RunResult, pool: Iterable[RunResult]) -> RunResult | None:
     """The newest `ok` FP32 run in `pool` that differs from `result` only in precision (an FP32
     run is its own baseline when it is `ok`); None when there is none."""
@@ -707,7 +676,7 @@ def table_rows(results: list[RunResult], pool: Iterable[RunResult] | None = None
         rows.append(
             {
                 "run_id": one_line(r.run_id),
-                "model": p.model,
+                "model": model_label(p.model),  # the user's model file by its name
                 "framework": p.framework,
                 "precision": p.precision,
                 "scenario": p.scenario,
@@ -767,37 +736,10 @@ def summary_line(result: RunResult) -> str:
     p = result.profile
     verdict = one_line(result.loadgen.get("validity") or "")
     metric = f"{label} {value:.3f}" if value is not None else f"{label} n/a"
-    return f"{p.model} {p.framework} {p.precision} {p.scenario}: {result.status} ({verdict}) {metric}"
+    return f"{model_label(p.model)} {p.framework} {p.precision} {p.scenario}: {result.status} ({verdict}) {metric}"
 
 
-# -- devices and several results folders -----------------------------------------------------------
-#: The device of a result that names no machine at all.
-UNKNOWN_DEVICE = "unknown machine"
-
-
-def device_label(result: RunResult) -> str:
-    """The device a result was measured on, as the tables name it: the user's label
-    (`environment["device"]`: `--device` or the profile), else the board model (a Raspberry Pi)
-    or CPU model with the host name, e.g. "AMD EPYC 9B14 (bench-1)"."""
-    env = result.environment
-    label = env.get("device")
-    if isinstance(label, str) and label.strip():
-        return one_line(label).strip()
-    model = env.get("board_model") or env.get("cpu_model") or env.get("machine")
-    text = one_line(model).strip() if isinstance(model, str) and model.strip() else UNKNOWN_DEVICE
-    host = env.get("hostname")
-    return f"{text} ({one_line(host).strip()})" if isinstance(host, str) and host.strip() else text
-
-
-def device_matches(result: RunResult, wanted: str) -> bool:
-    """The `--device` filter: `wanted` equals (ignoring case) the result's device label, its
-    user label, host name, board or CPU model."""
-    env = result.environment
-    names = (device_label(result), env.get("device"), env.get("hostname"), env.get("board_model"), env.get("cpu_model"))
-    key = wanted.strip().casefold()
-    return any(isinstance(n, str) and n.strip().casefold() == key for n in names)
-
-
+# -- several results folders ----------------------------------------------------------------------
 def load_results_dirs(roots: Iterable[Path], warn: Callable[[str], None] | None = None) -> list[RunResult]:
     """`load_results` of every folder in `roots`, oldest first. A run found in several folders
     (the same run id: a results folder copied from another machine, or a folder given twice) is
@@ -822,27 +764,6 @@ def load_results_dirs(roots: Iterable[Path], warn: Callable[[str], None] | None 
 
 
 # -- repeats -----------------------------------------------------------------------------------------
-def repeat_key(result: RunResult) -> str:
-    """What makes runs repeats of one measurement: the measured profile (everything but its name
-    and sweep), the artifact, the machine, and the architecture, framework version and threads
-    used (`qtui.core.study.measured_identity`, `machine_identity` and `runtime_identity`, the
-    identities a study resumes by)."""
-    from qtui.core.study import (  # study imports this module
-        machine_identity,
-        measured_identity,
-        runtime_identity,
-    )
-
-    p = result.profile
-    return json.dumps(
-        [
-            measured_identity(p), result.artifact.get("key"), machine_identity(result.environment),
-            runtime_identity(result.environment, p.framework, p.threads),
-        ],
-        sort_keys=True, default=str,
-    )
-
-
 class _RepeatKeys:
     """`repeat_key` computed once per result object for the duration of one table build."""
 
@@ -892,7 +813,7 @@ def accuracy_run_for(run: RunResult, pool: Iterable[RunResult]) -> RunResult | N
         if r.status == "ok" and r.profile.mode == "accuracy"
         and (r.profile.framework, r.profile.precision) == (p.framework, p.precision)
         and (key is None or r.artifact.get("key") is None or r.artifact.get("key") == key)
-        and _same_weights_and_data(r, run)
+        and same_weights_data_and_machine(r, run)
     )
 
 

@@ -33,7 +33,15 @@ from qtui.core.machine_load import LIVE_LOAD_NOTICE, LoadMonitor, load_warnings
 from qtui.core.memory import LOADGEN_BYTES_PER_SAMPLE, PeakRSS, input_bytes_per_sample
 from qtui.core.model_source import is_user_model, model_slug, source_kind
 from qtui.core.paths import cache_dir, results_dir
+from qtui.core.prepare import PrepareError
+from qtui.core.prepare.for_profile import (
+    dataset_identity,
+    load_fp32_model,
+    prepare_artifact,
+    prepare_only,
+)
 from qtui.core.profile import RunProfile, threads_refusal
+from qtui.core.raw_latencies import latency_summary, save_latencies
 from qtui.core.results import RunResult, save_result
 from qtui.core.thermal import read_state as read_throttle_state
 from qtui.core.thermal import throttled_between
@@ -46,6 +54,7 @@ from qtui.core.threads import (
     wait_for_abandoned,
 )
 
+#: `prepare_only` lives in `qtui.core.prepare.for_profile` (it needs no run); importable here too.
 __all__ = ["RunError", "RunOptions", "pending_preparations", "prepare_only", "run"]
 
 EventSink = Callable[[ev.Event], None]
@@ -175,46 +184,12 @@ class _Run:
             raise Cancelled()
 
     def _model(self) -> Any:
-        """The FP32 model to prepare from: the built-in torch model with the profile's weights,
-        or the user's inspected ONNX file (`model_source.OnnxModel`)."""
-        if self._loaded_model is None and source_kind(self.profile.model) == "entry":
-            from qtui.core.data import preprocess_from_spec
-            from qtui.core.model_source import ModelSourceError
-            from qtui.core.model_source_entry import load_entry
-
-            self.step("building the model (the entry point's own code)", None)
-            try:
-                self._loaded_model = load_entry(
-                    self.profile.model, self.profile.weights.source, self.profile.weights.seed,
-                    preprocess_from_spec(self.profile.input).sample_shape,
-                )
-            except ModelSourceError as exc:
-                raise RunError(str(exc)) from None
-        if self._loaded_model is None and is_user_model(self.profile.model):
-            from qtui.core.model_source import ModelSourceError, inspect_cached
-
-            try:
-                found = inspect_cached(self.profile.model)
-            except ModelSourceError as exc:
-                raise RunError(str(exc)) from None
-            from qtui.core.model_source_tflite import TfliteModel, profile_problem
-
-            problem = profile_problem(found, self.profile) if isinstance(found, TfliteModel) else None
-            if problem:
-                raise RunError(problem)
-            self._loaded_model = found
+        """The FP32 model to prepare from (`prepare.for_profile.load_fp32_model`), loaded once."""
         if self._loaded_model is None:
-            from qtui.core.models import load_model
-
-            w = self.profile.weights
-            source = w.source if w.source in ("random", "torchvision") else "file"
-            self._loaded_model = load_model(
-                self.profile.model,
-                weights=w.source if source != "file" else "file",
-                seed=w.seed,
-                path=w.source if source == "file" else None,
-                on_progress=lambda s, f: self.step(s, f),
-            )
+            try:
+                self._loaded_model = load_fp32_model(self.profile, self.step)
+            except PrepareError as exc:  # the user's model cannot be read or built, or does not fit
+                raise RunError(str(exc)) from None
         return self._loaded_model
 
     # -- the run --------------------------------------------------------------------------------
@@ -330,8 +305,6 @@ class _Run:
 
     def prepare(self, dataset: Any) -> Any:
         """The artifact, from the cache or prepared now, in a worker thread a cancel can leave."""
-        from qtui.core.prepare import PrepareError
-
         self.step("preparing artifact")
         try:
             artifact, hit = run_cancellable(
@@ -674,10 +647,9 @@ class _Run:
         self.result.latency_ms = {
             "basis": "per batch" if p.scenario == "Offline" else "per query",
             **ours,
-            "min": float(lat.min()) / 1e6 if lat.size else None,
-            "mean": float(lat.mean()) / 1e6 if lat.size else None,
-            "max": float(lat.max()) / 1e6 if lat.size else None,
+            **latency_summary(lat),
         }
+        self.result.raw_latencies = self._save_latencies(lat)
         hist = histogram(lat)
         self.result.histogram = {"edges_ms": list(hist.edges_ms), "counts": list(hist.counts)}
         queries, samples = recorder.counts
@@ -752,8 +724,18 @@ class _Run:
             self.result.status = "invalid"
             self.result.message = "LoadGen: INVALID — " + "; ".join(self.result.loadgen["invalid_reasons"] or ["see log"])
 
+    def _save_latencies(self, lat: np.ndarray) -> dict[str, Any]:
+        """Every query's latency beside the result (`qtui.core.raw_latencies`); a file that
+        cannot be written costs the raw latencies only, never the run."""
+        try:
+            return save_latencies(self.run_dir, lat)
+        except OSError as exc:
+            note = f"raw latencies not saved in {self.run_dir}: {exc.strerror or exc}"
+            self.log(note, "warning")
+            return {"file": None, "total": int(lat.size), "error": note}
+
     def _accuracy(self, dataset: Any, sut: Any) -> dict[str, Any]:
-        from qtui.core.fidelity import fidelity, topk_accuracy
+        from qtui.core.fidelity import fidelity, is_class_vector, topk_accuracy
         from qtui.core.loadgen_log import parse_accuracy_log
 
         logged = parse_accuracy_log(self.run_dir / "mlperf_log_accuracy.json")
@@ -762,7 +744,12 @@ class _Run:
         if not indices:
             return out
         logits = np.stack([sut.state.logits[i] for i in indices])
-        if dataset.has_labels:
+        if dataset.has_labels and not is_class_vector(logits):  # a user model's other output
+            self.log(
+                f"the data has labels but the model's output ({'×'.join(map(str, logits.shape[1:]))} a sample) "
+                "is not a vector of class scores: top-1 not measured, fidelity only", "warning",
+            )
+        elif dataset.has_labels:
             labels = dataset.labels(indices)
             predicted = np.array([int(logged.get(i, -1)) for i in indices])
             out["top1"] = float(np.mean(predicted == labels))
@@ -827,7 +814,7 @@ class _Run:
         from qtui.core.prepare import weights_identity
 
         key = hashlib.sha256(
-            f"{self.profile.model}|{weights_identity(self.profile)}|{_dataset_identity(dataset)}|{indices}".encode()
+            f"{self.profile.model}|{weights_identity(self.profile)}|{dataset_identity(dataset)}|{indices}".encode()
         ).hexdigest()[:24]
         path = cache_dir() / "reference" / f"{key}.npy"
         if path.exists():
@@ -846,10 +833,6 @@ class _Run:
         np.save(tmp, ref)
         os.replace(tmp, path)
         return ref
-
-
-def _dataset_identity(dataset: Any) -> str:
-    return str(dataset.identity)
 
 
 #: The warning a run keeps when INT8 static calibrated on synthetic images but measured
@@ -882,7 +865,8 @@ def data_provenance(profile: RunProfile, dataset: Any) -> dict[str, Any]:
         "data_count": dataset.count,
         "data_digest": dataset.digest,
         "data_name": dataset.label,
-        "preprocess": "as given (tensors)" if dataset.kind == "tensors" else dataset.preprocess.describe(),
+        "preprocess": "as given (tensors)" if dataset.kind == "tensors"
+        else "none (generated tensors)" if dataset.label == "generated" else dataset.preprocess.describe(),
     }
     if dataset.skipped:
         out["data_skipped"] = len(dataset.skipped)
@@ -1024,75 +1008,6 @@ def _user_message(exc: BaseException, limit: int = 500) -> str:
         last = meaningful[-1][: limit // 2]
         text = meaningful[0][: limit - len(head) - len(last) - 3] + " … " + last
     return (head + text)[:limit]
-
-
-def prepare_artifact(
-    profile: RunProfile,
-    dataset: Any | None,
-    load_model: Callable[[], Any],
-    step: Callable[[str, float | None], None],
-    stop: threading.Event | None = None,
-) -> tuple[Any, bool]:
-    """The profile's artifact from the cache, an imported bundle, or prepared now: (artifact,
-    cache hit). The one path for runs, `qtui prepare`, bundles, studies and benches. INT8 static
-    calibrates on `dataset`'s calibration images (opened here when None), pulled in batches of 8;
-    each batch is a checkpoint where `stop` cancels."""
-    from qtui.core.data import calibration_dataset, calibration_indices, open_profile_dataset
-    from qtui.core.prepare import CalibrationSpec, find_or_prepare
-
-    if profile.precision != "int8_static":
-        return find_or_prepare(profile, load_model, None, None, step)
-    if dataset is None:
-        dataset = open_profile_dataset(profile, lambda f: step("checking data", f))
-    dataset = calibration_dataset(profile, dataset)
-    indices = tuple(calibration_indices(dataset, profile.dataset.calibration_count, seed=profile.dataset.seed))
-    calib = CalibrationSpec(dataset_identity=_dataset_identity(dataset), indices=indices)
-
-    return find_or_prepare(profile, load_model, calib, _CalibrationBatches(dataset, indices, stop), step)
-
-
-class _CalibrationBatches:
-    """The calibration images in batches of 8, as often as a quantizer asks (each call iterates
-    again); `len()` is the number of batches, so a quantizer can show a percentage. Each batch
-    is a checkpoint where a cancel stops the preparation."""
-
-    BATCH = 8
-
-    def __init__(self, dataset: Any, indices: tuple[int, ...], stop: threading.Event | None) -> None:
-        self.dataset = dataset
-        self.indices = indices
-        self.stop = stop
-
-    def __len__(self) -> int:
-        return -(-len(self.indices) // self.BATCH)
-
-    def __call__(self) -> Any:
-        for i in range(0, len(self.indices), self.BATCH):
-            if self.stop is not None and self.stop.is_set():  # frameworks pull the batches
-                raise Cancelled()
-            yield self.dataset.get_batch(list(self.indices[i : i + self.BATCH]))
-
-
-def prepare_only(
-    profile: RunProfile, on_event: EventSink | None = None, stop: threading.Event | None = None
-) -> tuple[Any, bool]:
-    """Prepare (or find cached) the profile's artifact without running it: (artifact, cache hit).
-
-    With `stop` (a study), setting it cancels the way a run's preparation is cancelled: at the
-    next checkpoint, or within the grace time by leaving a long uninterruptible call (a
-    calibration) to end in the background; `Cancelled` is raised. Without it the preparation
-    runs in this thread (`qtui prepare` interrupts it with KeyboardInterrupt)."""
-    if stop is None:
-        helper = _Run(profile, on_event or (lambda e: None), threading.Event(), RunOptions())
-        return prepare_artifact(profile, None, helper._model, helper.step)
-    helper = _Run(profile, on_event or (lambda e: None), stop, RunOptions())
-    result: tuple[Any, bool] = run_cancellable(
-        "preparing",
-        lambda: prepare_artifact(profile, None, helper._model, helper.step, stop),
-        stop,
-        lambda text: helper.log(text, "warning"),
-    )
-    return result
 
 
 def _not_saved_message(path: Path, exc: BaseException) -> str:

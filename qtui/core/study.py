@@ -41,15 +41,15 @@ from pathlib import Path
 from typing import Any
 
 from qtui.core import events as ev
-from qtui.core.profile import RunProfile, StudySpec, expand_sweep, to_dict
+from qtui.core.identity import machine_identity, measured_identity, runtime_identity
+from qtui.core.model_source import model_matches
+from qtui.core.profile import RunProfile, StudySpec, expand_sweep
 from qtui.core.results import RunResult, _as_number, load_results, measurement_disturbed
 from qtui.core.text import one_line, plural
 from qtui.core.threads import Cancelled
 
 #: Results that count as a measurement of their cell (LoadGen finished the run).
 COMPLETED = ("ok", "invalid")
-#: Profile keys that do not change what a run measures, ignored when matching results.
-_NOT_MEASURED = ("name", "sweep", "study", "device", "threads_over_cores")
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,14 @@ class StudyOptions:
         )
 
 
+def _model_label(model: str) -> str:
+    """A model in progress lines: a built-in's id, the user's model file by its name (never its
+    folder)."""
+    from qtui.core.model_source import model_label
+
+    return model_label(model)
+
+
 @dataclass
 class CellStatus:
     """One combination of the study and its measured runs."""
@@ -114,7 +122,7 @@ class CellStatus:
     @property
     def label(self) -> str:
         p = self.profile
-        return f"{p.model} {p.framework} {p.precision} {p.scenario}"
+        return f"{_model_label(p.model)} {p.framework} {p.precision} {p.scenario}"
 
 
 @dataclass
@@ -157,7 +165,7 @@ def plan(profile: RunProfile, options: StudyOptions) -> list[RunProfile]:
     cells = [
         p
         for p in expand_sweep(profile)
-        if (not options.models or p.model in options.models)
+        if (not options.models or any(model_matches(p.model, m) for m in options.models))
         and (not options.frameworks or p.framework in options.frameworks)
         and (not options.precisions or p.precision in options.precisions)
         and (not options.scenarios or p.scenario in options.scenarios)
@@ -165,36 +173,6 @@ def plan(profile: RunProfile, options: StudyOptions) -> list[RunProfile]:
     ]
     return sorted(
         cells, key=lambda p: (p.model, p.scenario, p.framework, PRECISIONS.index(p.precision))
-    )
-
-
-def measured_identity(profile: RunProfile) -> dict[str, Any]:
-    """The part of a profile that decides what is measured (matching results to cells)."""
-    data = to_dict(profile)
-    for key in _NOT_MEASURED:
-        data.pop(key, None)
-    return data
-
-
-def machine_identity(environment: dict[str, Any], device: str | None = None) -> tuple[Any, ...]:
-    """Which machine a result came from: host, CPU (or board) and the user's device label."""
-    label = device if device is not None else environment.get("device")
-    return (
-        environment.get("hostname"),
-        environment.get("board_model") or environment.get("cpu_model"),
-        label or None,
-    )
-
-
-def runtime_identity(environment: dict[str, Any], framework: str, threads: int) -> tuple[Any, ...]:
-    """What else a run measured besides its profile, artifact and machine: the architecture, the
-    framework's version and the threads it used (`threads = 0`: every logical core here)."""
-    versions = environment.get("frameworks") or {}
-    used = environment.get("threads")
-    return (
-        environment.get("machine"),
-        versions.get(framework) if isinstance(versions, dict) else None,
-        used if isinstance(used, int) else threads,
     )
 
 
@@ -311,7 +289,7 @@ def _cell_key(p: RunProfile) -> tuple[str, str, str, str]:
     return (p.model, p.framework, p.precision, p.scenario)
 
 
-def time_left(
+def runs_time_left(
     remaining: list[RunProfile],
     timed: list[tuple[RunProfile, float]],
     predicted: Callable[[RunProfile], float | None] | None = None,
@@ -447,7 +425,8 @@ def _run_study(
     stop: threading.Event | None,
 ) -> StudyReport:
     from qtui.core.environment import capture_environment
-    from qtui.core.runner import RunOptions, prepare_only, run
+    from qtui.core.prepare.for_profile import prepare_only
+    from qtui.core.runner import RunOptions, run
     from qtui.core.thermal import wait_for_cooldown
 
     emit = on_event or (lambda e: None)
@@ -525,7 +504,7 @@ def _run_study(
         if stop.is_set():
             report.cancelled = True
             break
-        label = f"{check.profile.model} {check.profile.framework} {check.profile.precision}"
+        label = f"{_model_label(check.profile.model)} {check.profile.framework} {check.profile.precision}"
         emit(ev.StudyStep("checking quality", report.quality_reused + k, len(checks), label, None, check.profile))
         result, _ = measure(check.profile)
         report.quality_results.append(result)
@@ -584,7 +563,7 @@ def _run_study(
             report.cancelled = True
             break
         overhead = sum(overheads) / len(overheads) if overheads else None
-        eta = time_left([c.profile for c, _ in todo[n:]], timed, predicted, overhead)
+        eta = runs_time_left([c.profile for c, _ in todo[n:]], timed, predicted, overhead)
         emit(ev.StudyStep(
             "measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{repeats})", eta, cell.profile
         ))

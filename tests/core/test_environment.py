@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import qtui
 from qtui.core import environment as envmod
 from qtui.core.environment import (
     FRAMEWORK_DISTRIBUTIONS,
@@ -428,6 +429,8 @@ def test_capture_environment_real_machine_is_json() -> None:
     expected = {
         "hostname",
         "os",
+        "kernel",
+        "qtui_version",
         "system",
         "machine",
         "python",
@@ -450,6 +453,7 @@ def test_capture_environment_real_machine_is_json() -> None:
     assert set(env) == expected
     # each fact against an independent reading of this machine
     assert env["machine"] == platform.machine()
+    assert env["kernel"] == platform.release() and env["qtui_version"] == qtui.__version__
     assert env["python"] == {
         "version": platform.python_version(), "implementation": platform.python_implementation()
     }

@@ -41,7 +41,8 @@ def test_core_never_imports_textual_or_rich() -> None:
 def test_light_core_modules_import_no_framework() -> None:
     mods = _modules_after(
         "import qtui.core.profile, qtui.core.catalog, qtui.core.environment, qtui.core.results, "
-        "qtui.core.runner, qtui.core.models, qtui.core.data, qtui.core.prepare, qtui.core.backends"
+        "qtui.core.runner, qtui.core.models, qtui.core.data, qtui.core.prepare, qtui.core.backends, "
+        "qtui.core.explain, qtui.core.explain.render"
     )
     assert not (mods & set(HEAVY)), mods & set(HEAVY)
 
@@ -120,12 +121,13 @@ def _fake_repo(
         text = tool.format(name=name, calls=calls, body=body)
         setup_lines.append(f"cat > .venv/bin/{name} <<'STUB'\n{text}STUB\nchmod +x .venv/bin/{name}")
     (repo / "scripts" / "setup").write_text("\n".join(setup_lines) + "\n")
-    # CI's browser step (dpkg-query, then apt-get if missing): answered "installed" by stubs,
-    # so that a fake CI never installs Chromium or asks sudo for a password
+    # CI's apt step for the browser and sshd (dpkg-query, then apt-get if missing): answered
+    # "installed" by stubs, so that a fake CI never installs Chromium or asks sudo for a password
     stub_bin = repo / "stub-bin"
     stub_bin.mkdir()
     for name, body in {
-        "dpkg-query": "printf 'install ok installed\\ninstall ok installed\\n'",
+        # one "installed" per package asked about, whichever packages CI's apt step names
+        "dpkg-query": "for a in \"$@\"; do case $a in -*) ;; *) echo 'install ok installed' ;; esac; done",
         "chromium": "echo 'Chromium 0 (stub)'",
         "apt-get": "exit 1",
     }.items():

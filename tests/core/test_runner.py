@@ -17,8 +17,11 @@ import numpy as np
 import pytest
 
 from qtui.core import events as ev
+from qtui.core.latency import exact_percentiles
 from qtui.core.loadgen_log import parse_accuracy_log, parse_detail_log
 from qtui.core.profile import LoadGenSpec
+from qtui.core.raw_latencies import latency_summary
+from qtui.core.results import load_result
 from qtui.core.runner import RunOptions, run
 from tests.conftest import small_profile
 
@@ -56,6 +59,22 @@ def _assert_tail_matches(result: Any) -> None:
     assert lat["p97"] * 0.99 <= theirs <= lat["p99.9"] * 1.01, (lat, theirs)
 
 
+def _assert_raw_latencies_round_trip(result: Any) -> None:
+    """The run's per-query latencies beside its result give back, with numpy alone, exactly the
+    percentiles, max, mean and std the result records (and as many as it counted)."""
+    folder = Path(result.loadgen["log_dir"])
+    with np.load(folder / "latencies.npz", allow_pickle=False) as npz:
+        lat = npz["latency_ns"]
+        assert int(npz["total"]) == lat.size and int(npz["stride"]) == 1
+    assert lat.dtype == np.int64 and lat.size == result.throughput["queries"]
+    recorded = load_result(folder / "result.json")
+    assert recorded.raw_latencies == result.raw_latencies
+    assert recorded.raw_latencies["saved"] == lat.size and recorded.raw_latencies["capped"] is False
+    assert recorded.latency_ms == {"basis": result.latency_ms["basis"], **exact_percentiles(lat), **latency_summary(lat)}
+    assert recorded.latency_ms["std"] == pytest.approx(float(np.std(lat)) / 1e6)
+    assert recorded.latency_ms["p99.9"] > 0 and recorded.latency_ms["max"] == float(lat.max()) / 1e6
+
+
 @pytest.mark.parametrize("framework", ["onnxruntime", "torch"])
 def test_singlestream_valid_and_percentiles_match_loadgen(framework: str) -> None:
     profile = small_profile(framework=framework, loadgen=LoadGenSpec(preset="quick", min_duration_ms=0, min_query_count=200))
@@ -75,6 +94,7 @@ def test_singlestream_valid_and_percentiles_match_loadgen(framework: str) -> Non
     assert "synthetic" in saved["provenance"]["data"]
     assert isinstance(events[-1], ev.Finished) and events[-1].status == "ok"
     assert any(isinstance(e, ev.Started) for e in events)
+    _assert_raw_latencies_round_trip(result)
 
 
 def test_multistream_valid_with_p99_cross_check() -> None:
@@ -87,6 +107,7 @@ def test_multistream_valid_with_p99_cross_check() -> None:
     assert result.throughput["samples"] == 2 * 662
     _assert_tail_matches(result)
     assert result.metric[0] == "p99 ms"
+    _assert_raw_latencies_round_trip(result)
 
 
 def test_offline_batches_and_throughput() -> None:
@@ -97,6 +118,7 @@ def test_offline_batches_and_throughput() -> None:
     assert result.throughput["queries"] == 16  # batches of 4
     assert result.throughput["samples_per_s"] == pytest.approx(result.loadgen["samples_per_second"])
     assert result.latency_ms["basis"] == "per batch"
+    _assert_raw_latencies_round_trip(result)
 
 
 def test_invalid_run_reports_reasons() -> None:

@@ -101,16 +101,16 @@ def test_force_measures_again_and_device_labels_separate_machines(tmp_path: Path
 
 
 def test_a_preparation_failure_shows_before_measuring(tmp_path: Path, monkeypatch: Any) -> None:
-    import qtui.core.runner as runner
+    import qtui.core.prepare.for_profile as for_profile
 
-    real = runner.prepare_only
+    real = for_profile.prepare_only
 
     def failing(profile: Any, on_event: Any = None, stop: Any = None) -> Any:
         if profile.precision == "int8_static":
             raise RuntimeError("calibration exploded")
         return real(profile, on_event, stop)
 
-    monkeypatch.setattr(runner, "prepare_only", failing)
+    monkeypatch.setattr(for_profile, "prepare_only", failing)
     events: list[Any] = []
     report = run_study(_study_profile(), StudyOptions(results_root=tmp_path / "r", quality=False), events.append)
     (failed,) = report.prepare_failures
@@ -198,22 +198,22 @@ def test_labels_and_study_settings_do_not_change_what_a_cell_is() -> None:
 
 
 def test_time_left_follows_each_combination_then_its_prediction_then_its_scenario() -> None:
-    from qtui.core.study import time_left
+    from qtui.core.study import runs_time_left
 
     base = small_profile()
     ms_fp32 = replace(base, scenario="MultiStream")
     ms_int8 = replace(ms_fp32, precision="int8_static")
     ss_fp32 = replace(base, scenario="SingleStream")
     off_fp32 = replace(base, scenario="Offline")
-    assert time_left([ms_fp32], []) is None  # nothing timed, nothing predicted
+    assert runs_time_left([ms_fp32], []) is None  # nothing timed, nothing predicted
     timed = [(ms_fp32, 100.0), (ms_fp32, 120.0), (ms_int8, 40.0), (ss_fp32, 5.0)]
     # a repeat of a timed combination: its own mean; another precision in a timed scenario: the
     # scenario's mean; a scenario never timed: the mean of every run
-    assert time_left([ms_fp32], timed) == 110.0
-    assert time_left([replace(ss_fp32, precision="int8_static")], timed) == 5.0
-    assert time_left([off_fp32], timed) == (100 + 120 + 40 + 5) / 4
+    assert runs_time_left([ms_fp32], timed) == 110.0
+    assert runs_time_left([replace(ss_fp32, precision="int8_static")], timed) == 5.0
+    assert runs_time_left([off_fp32], timed) == (100 + 120 + 40 + 5) / 4
     # the sum: 2 MultiStream repeats and 10 SingleStream runs, not 12 × the mean of all runs
-    assert time_left([ms_fp32, ms_int8] + [ss_fp32] * 10, timed) == 110 + 40 + 50
+    assert runs_time_left([ms_fp32, ms_int8] + [ss_fp32] * 10, timed) == 110 + 40 + 50
     # a prediction (LoadGen's seconds from the artifact's speed) + the runs' overhead comes before
     # the scenario's mean, never before the combination's own timed runs; it also gives an
     # estimate before any run was timed
@@ -221,9 +221,9 @@ def test_time_left_follows_each_combination_then_its_prediction_then_its_scenari
     def predicted(p: Any) -> float | None:
         return guess.get((p.scenario, p.precision))
 
-    assert time_left([off_fp32, ms_fp32, ms_int8], timed, predicted, overhead_s=3.0) == (2.2 + 3.0) + 110 + 40
-    assert time_left([off_fp32], [], predicted, overhead_s=3.0) == 5.2
-    assert time_left([off_fp32, ss_fp32], [], predicted) is None  # SingleStream: no estimate at all
+    assert runs_time_left([off_fp32, ms_fp32, ms_int8], timed, predicted, overhead_s=3.0) == (2.2 + 3.0) + 110 + 40
+    assert runs_time_left([off_fp32], [], predicted, overhead_s=3.0) == 5.2
+    assert runs_time_left([off_fp32, ss_fp32], [], predicted) is None  # SingleStream: no estimate at all
 
 
 def test_expected_loadgen_seconds_follow_the_stopping_rule() -> None:

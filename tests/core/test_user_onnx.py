@@ -141,12 +141,12 @@ BAD = {
     "huge": "is 3.0 GiB: no ONNX file can exceed 2 GiB",
     "external-missing": "keeps its weights in small_ext.onnx.data, which is not beside it",
     "external-truncated": "is truncated",
-    "open-dims": "dimension(s) 2: h, 3: w open besides the batch",
+    "open-dims": "leaves the image's height and width open besides the batch",
     "unknown-op": "FrobnicateConv",
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD))
+@pytest.mark.parametrize("case", sorted(set(BAD) - {"open-dims"}))  # open dims: with the profile (test_user_inputs)
 def test_bad_files_are_named_with_what_to_do(tmp_path: Path, models_dir: Path, case: str) -> None:
     path = _bad(tmp_path, models_dir, case)
     with pytest.raises(ModelSourceError) as caught:

@@ -293,3 +293,37 @@ def test_study_names_and_skips_what_the_source_cannot_fill(models_dir: Path, tmp
     assert f"not measured here: openvino fp32: {reason}" in out.output
     heading = [line for line in out.output.splitlines() if "· SingleStream" in line]
     assert heading and heading[0].split(" · ")[0].lstrip("#* ") == "small.tflite", out.output
+
+
+def test_a_bundle_carries_its_int8_artifact_to_a_machine_without_the_quantizer(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Pi path: ai-edge-quantizer has no aarch64 wheel, so INT8 static of the user's file is
+    prepared on the laptop, bundled (named by file name and digest, never its folder), imported
+    into the Pi's empty cache and run there from a copy of the file in another folder."""
+    import json
+    import tarfile
+
+    from qtui.core import bundle
+
+    profile = _profile(models_dir / "small.tflite", "int8_static")
+    artifact, _ = prepare_only(profile)
+    path = bundle.export_bundle(tmp_path / "b.tar.gz", [artifact])
+    with tarfile.open(path) as tar:
+        manifest = tar.extractfile("bundle.json").read().decode()  # type: ignore[union-attr]
+    entry = json.loads(manifest)["artifacts"][0]
+    digest = inspect_tflite(str(models_dir / "small.tflite")).digest
+    assert (entry["model"], entry["weights"]) == ("tflite:small.tflite", f"tflite-file:{digest}")
+    assert str(models_dir) not in manifest
+
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(tmp_path / "pi-cache"))
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setattr(tfl_prep, "_present", lambda name: name != "ai_edge_quantizer")
+    (tmp_path / "pi").mkdir()
+    on_pi = shutil.copy(models_dir / "small.tflite", tmp_path / "pi" / "small.tflite")
+    refused = run(_profile(on_pi, "int8_static"), lambda e: None)
+    assert refused.status != "ok" and "quantizer not installed here" in str(refused.message)
+    assert [i.status for i in bundle.import_bundle(path)] == ["imported"]
+    result = run(_profile(on_pi, "int8_static"), lambda e: None)
+    assert result.status in ("ok", "invalid"), result.message
+    assert result.artifact["cache_hit"] is True and result.artifact["key"] == artifact.directory.name

@@ -80,7 +80,6 @@ def slow_export(loaded, path):
         for _ in range(10_000):
             loaded.module(torch.zeros(8, 3, 224, 224))
 ort_prepare.export_fp32 = slow_export
-from qtui.cli import main
 main(sys.argv[1:], prog_name="qtui")
 """
 
@@ -224,15 +223,52 @@ class _Terminal:
         return re.sub(r"\x1b\[[0-9;?<>=$]*[A-Za-z]|\x1b[()][A-Z0-9]", "", self.screen.decode(errors="replace"))[-3000:]
 
 
+#: The TUI with the cancel's drain held back until Textual's output queue is full: the screen
+#: keeps painting into a terminal that hung up (Textual's writer thread died on the first failed
+#: write, its queue holds 30 writes) while the run has not ended yet, and it ends later than the
+#: exit grace after the signal, as when LoadGen drains slowly on a loaded machine. Paints come 4
+#: times a second instead of once, to fill the queue sooner.
+TERMINAL_FILLS_BEFORE_THE_RUN_ENDS = """
+import os, sys, time
+from textual.drivers import _writer_thread
+from qtui import cli
+from qtui.core import loadgen
+from qtui.ui.screens.run import RunScreen
+RunScreen.paint_interval_s = 0.25
+writers = []
+real_init = _writer_thread.WriterThread.__init__
+def init(self, *args, **kwargs):
+    real_init(self, *args, **kwargs)
+    writers.append(self)
+_writer_thread.WriterThread.__init__ = init
+real_drain = loadgen.Sut.drain
+def drain(self):
+    end = time.monotonic() + 120
+    while time.monotonic() < end and not (writers and writers[-1]._queue.full()):
+        time.sleep(0.1)
+    if writers and writers[-1]._queue.full():
+        open(os.environ["QTUI_TEST_MARK"], "w").close()
+    time.sleep(cli.TUI_EXIT_GRACE_S + 1)  # and the run ends later than the grace after the signal
+    return real_drain(self)
+loadgen.Sut.drain = drain
+cli.main(sys.argv[1:], prog_name="qtui")
+"""
+
+
 @pytest.mark.parametrize("hangup", [False, True], ids=["SIGTERM", "SIGHUP-terminal-gone"])
 def test_tui_cancels_and_saves_on_sigterm_and_on_hangup(tmp_path: Path, hangup: bool) -> None:
     """A run in progress in the TUI; SIGTERM, or the terminal going away (its master side closed,
     then SIGHUP, as when an SSH connection drops). Before: the process died at once and left no
     result. Now: the run is saved as cancelled and the process ends with 130, also when the
-    terminal cannot be restored because it is gone."""
+    terminal cannot be restored because it is gone. After a hang-up the run ends only once the
+    screen has filled Textual's output queue (`TERMINAL_FILLS_BEFORE_THE_RUN_ENDS`): before,
+    the app's loop then blocked for good on its next paint, the quit never finished and the
+    process never ended (seen on a loaded machine, where the cancel's drain took longer)."""
     results = tmp_path / "results"
-    env = _env(tmp_path / "cache", results) | {"TERM": "xterm-256color"}
-    term = _Terminal([sys.executable, "-m", "qtui", "tui", str(_long_profile(tmp_path))], env)
+    mark = tmp_path / "output-queue-was-full"
+    env = _env(tmp_path / "cache", results) | {"TERM": "xterm-256color", "QTUI_TEST_MARK": str(mark)}
+    start = ["-c", TERMINAL_FILLS_BEFORE_THE_RUN_ENDS] if hangup else ["-m", "qtui"]
+    term = _Terminal([sys.executable, *start, "tui", str(_long_profile(tmp_path))], env)
     try:
         term.start_run()
         term.wait_for(lambda: bool(glob.glob(str(results / "*" / "mlperf_log_detail.txt"))), "LoadGen never started")
@@ -246,6 +282,7 @@ def test_tui_cancels_and_saves_on_sigterm_and_on_hangup(tmp_path: Path, hangup: 
     saved = [json.loads(p.read_text()) for p in results.glob("*/result.json")]
     assert status == 130, [(r["status"], r["message"]) for r in saved]
     assert [r["status"] for r in saved] == ["cancelled"], [r["message"] for r in saved]
+    assert mark.exists() == hangup  # the hang-up case reached the window under test
 
 
 def test_tui_quit_after_cancelling_a_preparation_does_not_abort(tmp_path: Path) -> None:

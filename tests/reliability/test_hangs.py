@@ -597,7 +597,7 @@ def test_the_html_report_of_extreme_figures_raises_no_numeric_warning(tmp_path: 
 
 def test_a_look_alike_saved_profile_name_is_flagged_in_the_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from qtui.core import profile_store
-    from qtui.ui.screens.dialogs import ProfileEntry, _profile_label
+    from qtui.ui.screens.dialogs import LoadedProfile, _profile_label
 
     monkeypatch.setenv("QTUI_CONFIG_DIR", str(tmp_path / "config"))
     saved = prof.save(prof.RunProfile(name="q\u0456ck"), profile_store.saved_dir() / "qu\u0456ck.toml")
@@ -605,9 +605,9 @@ def test_a_look_alike_saved_profile_name_is_flagged_in_the_list(tmp_path: Path, 
     assert profile_store.name_note(saved.stem) == (
         "the name holds a non-ASCII character, U+0456 CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I at position 3"
     )
-    assert _profile_label(ProfileEntry(saved, prof.load(saved)), 10).plain.endswith("(non-ASCII name)")
+    assert _profile_label(LoadedProfile(saved, prof.load(saved)), 10).plain.endswith("(non-ASCII name)")
     shipped = profile_store.shipped_dir() / "quick.toml"
-    assert "non-ASCII" not in _profile_label(ProfileEntry(shipped, prof.load(shipped)), 10).plain
+    assert "non-ASCII" not in _profile_label(LoadedProfile(shipped, prof.load(shipped)), 10).plain
     # the CLI's list of known names shows it escaped, distinct from the shipped one
     out = CliRunner().invoke(cli.main, ["run", "nosuch"])
     assert "qu\\u0456ck" in out.stderr and ", quick," in out.stderr

@@ -43,7 +43,7 @@ from qtui.ui.screens.results import (
     CompareScreen,
     DetailsScreen,
     ResultsScreen,
-    StudyScreen,
+    StudyTablesScreen,
     compare_table,
     details_renderables,
     metric_text,
@@ -201,7 +201,7 @@ async def test_results_screen_shows_the_good_runs_and_survives_every_view(
         assert [r.run_id for r in screen.shown] == list(reversed(GOOD))
         assert len(screen.warnings) == len(bad)
         assert f"2 of 2 runs · {len(bad)} damaged file(s) skipped" in screen_text(app)
-        for key, kind in (("enter", DetailsScreen), ("c", CompareScreen), ("s", StudyScreen)):
+        for key, kind in (("enter", DetailsScreen), ("c", CompareScreen), ("s", StudyTablesScreen)):
             await pilot.press(key)
             await pilot.pause()
             assert isinstance(app.screen, kind)

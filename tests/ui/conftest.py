@@ -27,8 +27,9 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE_ENV = "QTUI_UPDATE_SNAPSHOTS"
 
 
-def fixed_matrix() -> list[Availability]:
-    """What runs "here" in UI tests and pictures, whatever this machine has installed."""
+def fixed_matrix(model: str | None = None) -> list[Availability]:
+    """What runs "here" in UI tests and pictures, whatever this machine has installed (for any
+    model: the setup screen then refuses what a user model's kind of source cannot fill)."""
     out = []
     for f in FRAMEWORKS:
         for p in PRECISIONS:
@@ -253,13 +254,13 @@ async def open_results(pilot: Pilot) -> Any:
 
 async def open_study(pilot: Pilot) -> Any:
     """Open the results screen, then its study view (`s`); returns the study screen."""
-    from qtui.ui.screens.results import StudyScreen
+    from qtui.ui.screens.results import StudyTablesScreen
 
     await open_results(pilot)
     await pilot.press("s")
     await pilot.pause()
     screen = pilot.app.screen
-    assert isinstance(screen, StudyScreen)
+    assert isinstance(screen, StudyTablesScreen)
     return screen
 
 

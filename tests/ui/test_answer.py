@@ -26,7 +26,7 @@ from qtui.ui.screens.answer import (
     answer_lines,
     cell_key,
 )
-from qtui.ui.screens.results import ResultsScreen, StudyScreen
+from qtui.ui.screens.results import ResultsScreen, StudyTablesScreen
 from qtui.ui.widgets.charts import (
     BAR_CHARS,
     CI_ABOVE,
@@ -421,7 +421,7 @@ async def test_charts_switch_tables_with_brackets_and_open_from_the_study() -> N
         await pilot.press("escape")
         await pilot.press("s")
         await pilot.pause()
-        assert isinstance(app.screen, StudyScreen)
+        assert isinstance(app.screen, StudyTablesScreen)
         await pilot.press("g")
         await pilot.pause()
         assert isinstance(app.screen, ChartsScreen)

@@ -15,7 +15,7 @@ from textual.widgets import Select
 from qtui.core.profile import LoadGenSpec, StudySpec, SweepSpec
 from qtui.core.results import load_results
 from qtui.ui.app import QtuiApp
-from qtui.ui.screens.study import StudyScreen
+from qtui.ui.screens.study import StudyRunScreen
 from qtui.ui.widgets.keys import KeysPanel
 from tests.conftest import small_profile
 from tests.ui.conftest import screen_text, start_run, wait_for, wait_for_text
@@ -68,7 +68,7 @@ async def test_escape_stops_a_study_and_ctrl_y_measures_what_is_missing(tmp_path
         await pilot.press("ctrl+y")
         await pilot.pause()
         screen = app.screen
-        assert isinstance(screen, StudyScreen)
+        assert isinstance(screen, StudyRunScreen)
         await wait_for(pilot, lambda: screen.phase == "loadgen")
         await pilot.press("escape")
         await wait_for(pilot, lambda: screen.report is not None)
@@ -90,7 +90,7 @@ async def test_quitting_during_a_study_says_the_cancelled_run_was_saved(tmp_path
         await pilot.press("ctrl+y")
         await pilot.pause()
         screen = app.screen
-        assert isinstance(screen, StudyScreen)
+        assert isinstance(screen, StudyRunScreen)
         await wait_for(pilot, lambda: screen.phase == "loadgen")
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running)

@@ -19,7 +19,7 @@ from qtui.ui.screens.results import (
     CompareScreen,
     DetailsScreen,
     ResultsScreen,
-    StudyScreen,
+    StudyTablesScreen,
     StudyTableView,
 )
 from tests.ui.conftest import (
@@ -101,7 +101,7 @@ async def test_study_view_is_framework_by_precision_per_scenario() -> None:
         await open_results(pilot)
         await pilot.press("s")
         await pilot.pause()
-        assert isinstance(app.screen, StudyScreen)
+        assert isinstance(app.screen, StudyTablesScreen)
         text = screen_text(app)
         assert "SingleStream: p90 ms" in text and "Offline: samples/s" in text
         assert "ONNX Runtime" in text and "PyTorch" in text

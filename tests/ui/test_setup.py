@@ -205,6 +205,25 @@ async def test_load_a_saved_profile(_isolated_config: Path) -> None:
         assert screen.build_profile().name == "zz-saved"
 
 
+def test_the_profile_list_lists_what_the_core_lists(tmp_path: Path) -> None:
+    """The TUI's list and `qtui`'s known names come from one listing (`profile_files`): a broken
+    profile is listed with its error, a folder or a FIFO named *.toml is no profile in either."""
+    import os
+
+    from qtui.core.profile import save
+    from qtui.core.profile_store import profile_files
+    from qtui.ui.screens.dialogs import load_profiles
+
+    save(replace(small_profile(), name="a-good"), tmp_path / "a-good.toml")
+    (tmp_path / "b-broken.toml").write_text("model = 'resnet'\n", encoding="utf-8")
+    (tmp_path / "c-folder.toml").mkdir()
+    os.mkfifo(tmp_path / "d-fifo.toml")
+    entries = load_profiles([tmp_path, tmp_path / "missing"])
+    assert [e.path.name for e in entries] == [p.name for p in profile_files(tmp_path)] == ["a-good.toml", "b-broken.toml"]
+    assert entries[0].profile is not None and entries[0].profile.name == "a-good" and not entries[0].error
+    assert entries[1].profile is None and "resnet" in entries[1].error
+
+
 async def test_loading_a_sweep_profile_says_so_with_brackets_intact(_isolated_config: Path) -> None:
     """Notifications are plain text: "[sweep]" (and "qtui[openvino]" in install hints) used to
     vanish as Rich markup."""

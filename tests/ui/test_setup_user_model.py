@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Select
 
 from qtui.core import model_table
+from qtui.core.profile import PRECISIONS
 from qtui.ui.app import QtuiApp
 from qtui.ui.screens.setup import SetupScreen
 from tests.conftest import small_profile
@@ -53,3 +55,29 @@ def test_a_results_row_names_a_model_file_by_its_name_in_both_layouts() -> None:
     for m in TABLE:
         builtin = replace(mine, profile=replace(mine.profile, model=m.id))
         assert row_cells(builtin, None).names[0] == (m.title, m.short)
+
+
+async def test_the_grid_asks_the_user_models_own_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine without the TFLite converter (a Pi): the built-ins' TFLite cells are refused, a
+    .tflite file's are not (it needs no converter); an entry point's PyTorch FP32 is a
+    TorchScript trace, said in the reason line, not the built-ins' eager note."""
+    from qtui.core.prepare import tflite as tfl_prep
+    from qtui.core.prepare import torch as torch_prep
+
+    monkeypatch.setattr(tfl_prep, "unavailable_reason", lambda precision: "no converter here (test)")
+    monkeypatch.setattr(tfl_prep, "_present", lambda name: True)
+    app = QtuiApp(profile=small_profile(model=str(tmp_path / "deep" / "net.tflite"), framework="tflite"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SetupScreen)
+        await pilot.pause()
+        assert all(screen.availability[("tflite", p)].available for p in PRECISIONS)
+        assert "✗" not in str(screen.query_one("#precision", Select)._options)
+        screen.query_one("#model", Select).value = "mobilenet_v2"
+        await pilot.pause()
+        assert screen.availability[("tflite", "fp32")].reason == "no converter here (test)"
+
+        screen.load_profile(small_profile(model="qtui_no_such_pkg.nets:build", framework="torch", precision="fp32"))
+        await pilot.pause()
+        shown = " ".join(str(screen.query_one("#reason").content).split())
+        assert torch_prep.SOURCE_PRECISION_NOTES["entry"]["fp32"] in shown, shown

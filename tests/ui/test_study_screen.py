@@ -15,7 +15,7 @@ from qtui.core.results import accuracy_text
 from qtui.ui.app import QtuiApp
 from qtui.ui.screens.results import ResultsScreen
 from qtui.ui.screens.run import run_title
-from qtui.ui.screens.study import StudyScreen
+from qtui.ui.screens.study import StudyRunScreen
 from tests.conftest import small_profile
 from tests.ui.conftest import screen_text, wait_for
 
@@ -44,7 +44,7 @@ async def test_study_from_the_setup_screen_then_again(tmp_path: Path) -> None:
         await pilot.press("ctrl+y")
         await pilot.pause()
         screen = app.screen
-        assert isinstance(screen, StudyScreen)
+        assert isinstance(screen, StudyRunScreen)
         await wait_for(pilot, lambda: screen.report is not None)
         log = " ".join(" ".join(strip.text for strip in screen.query_one("#log").lines).split())  # unwrapped
         assert "[1/2] checking quality mobilenet_v2 onnxruntime fp32" in log  # before measuring
@@ -64,7 +64,7 @@ async def test_study_from_the_setup_screen_then_again(tmp_path: Path) -> None:
         await pilot.press("ctrl+y")
         await pilot.pause()
         again = app.screen
-        assert isinstance(again, StudyScreen)
+        assert isinstance(again, StudyRunScreen)
         await wait_for(pilot, lambda: again.report is not None)
         assert again.report is not None and again.report.runs_done == 0
         assert "0 runs measured, 2 already measured here" in " ".join(screen_text(app).split())
@@ -81,7 +81,7 @@ async def test_study_end_shows_the_run_it_made_and_v_opens_the_results(tmp_path:
         await pilot.press("ctrl+y")
         await pilot.pause()
         first = app.screen
-        assert isinstance(first, StudyScreen)
+        assert isinstance(first, StudyRunScreen)
         await wait_for(pilot, lambda: first.report is not None)
         assert first.report is not None and [r.profile.mode for r in first.report.ran] == ["performance"]
         measured = first.report.ran[0]
@@ -91,7 +91,7 @@ async def test_study_end_shows_the_run_it_made_and_v_opens_the_results(tmp_path:
         await pilot.press("ctrl+y")
         await pilot.pause()
         screen = app.screen
-        assert isinstance(screen, StudyScreen)
+        assert isinstance(screen, StudyRunScreen)
         await wait_for(pilot, lambda: screen.report is not None)
         report = screen.report
         assert report is not None and [r.run_id for r in report.results] == [measured.run_id]  # reused
@@ -114,7 +114,7 @@ async def test_study_end_shows_the_run_it_made_and_v_opens_the_results(tmp_path:
         await pilot.press("ctrl+y")
         await pilot.pause()
         again = app.screen
-        assert isinstance(again, StudyScreen)
+        assert isinstance(again, StudyRunScreen)
         await wait_for(pilot, lambda: again.report is not None)
         assert again.report is not None and again.report.ran == [] and again.result is None
         text = " ".join(screen_text(app).split())

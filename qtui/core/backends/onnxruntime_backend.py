@@ -26,6 +26,7 @@ import numpy as np
 import onnxruntime as ort
 
 from qtui.core.backends import Artifact, Backend, BackendError
+from qtui.core.model_input import input_feed
 
 #: Ops that do the arithmetic in float (labelled by their input's element type)…
 _FLOAT_COMPUTE = {"Conv", "FusedConv", "NhwcFusedConv", "Gemm", "FusedGemm", "MatMul", "FusedMatMul"}
@@ -42,7 +43,28 @@ _QUANTIZED_COMPUTE = {
 }
 _INT8_TYPES = ("int8", "uint8")
 _TYPE_NAMES = {"float": "float32", "double": "float64", "MLFloat16": "float16"}
+#: ORT's input type → the numpy type of the profiling run's zeros (a user model's input)
+_NUMPY_TYPES: dict[str, Any] = {
+    "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+    "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int8)": np.int8,
+    "tensor(uint8)": np.uint8, "tensor(bool)": np.bool_,
+}
 
+
+
+def session_options(threads: int, profile_prefix: str | None) -> ort.SessionOptions:
+    """The session options of every ONNX Runtime session qtui times or profiles (`qtui explain`
+    profiles the same configuration the timed runs use); `profile_prefix` turns profiling on."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    if profile_prefix is not None:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile_prefix
+    return opts
 
 class OnnxRuntimeBackend(Backend):
     framework = "onnxruntime"
@@ -53,25 +75,13 @@ class OnnxRuntimeBackend(Backend):
         self._output = ""
         self._executed = ""
 
-    def _options(self, threads: int, profile_prefix: str | None) -> ort.SessionOptions:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        if profile_prefix is not None:
-            opts.enable_profiling = True
-            opts.profile_file_prefix = profile_prefix
-        return opts
-
     def load(self, artifact: Artifact, threads: int, scenario: str) -> None:
         scratch = tempfile.mkdtemp(prefix="qtui-ort-profile-")
         try:
             try:
                 self._session = ort.InferenceSession(
                     str(artifact.path),
-                    sess_options=self._options(threads, os.path.join(scratch, "profile")),
+                    sess_options=session_options(threads, os.path.join(scratch, "profile")),
                     providers=["CPUExecutionProvider"],
                 )
             except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
@@ -90,9 +100,12 @@ class OnnxRuntimeBackend(Backend):
         """Run one batch-1 inference under the profiler, end profiling, summarise the nodes."""
         assert self._session is not None
         try:
-            shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
-            shape[0] = 1 if self.max_batch is None else self.max_batch
-            self._session.run([self._output], {self._input: np.zeros(shape, np.float32)})
+            feed = {}
+            for one in self._session.get_inputs():  # a user model may have several
+                shape = [d if isinstance(d, int) and d > 0 else 1 for d in one.shape]
+                shape[0] = 1 if self.max_batch is None else self.max_batch
+                feed[one.name] = np.zeros(shape, _NUMPY_TYPES.get(str(one.type), np.float32))
+            self._session.run([self._output], feed)
         except Exception:  # an unusual input signature: fall back to the artifact's graph
             return None
         finally:
@@ -105,7 +118,7 @@ class OnnxRuntimeBackend(Backend):
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         assert self._session is not None, "load() first"
-        return self._session.run([self._output], {self._input: batch})[0]
+        return self._session.run([self._output], input_feed(batch, self._input))[0]
 
     def version(self) -> str:
         return ort.__version__

@@ -121,7 +121,7 @@ class OpenVinoBackend(Backend):
         assert self._request is not None, "load() first"
         # share_inputs: the request reads the caller's array in place (no copy of the batch);
         # infer() is synchronous, so the array outlives its use.
-        self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=True)
+        self._request.infer(_feed(batch), share_inputs=True)
         return self._request.get_output_tensor(0).data.copy()
 
     def predict_stream(
@@ -147,7 +147,7 @@ class OpenVinoBackend(Backend):
 
         # Each batch in flight is read in place (share_inputs) and kept alive here until its
         # request has finished.
-        inflight: dict[Any, np.ndarray] = {}
+        inflight: dict[Any, dict[Any, np.ndarray]] = {}
 
         def callback(request: Any, key: Any) -> None:
             inflight.pop(key, None)
@@ -168,9 +168,9 @@ class OpenVinoBackend(Backend):
             for key, batch in batches:
                 if errors:
                     break
-                data = np.ascontiguousarray(batch, dtype=np.float32)
+                data = _feed(batch)
                 inflight[key] = data
-                queue.start_async({0: data}, key, share_inputs=True)
+                queue.start_async(data, key, share_inputs=True)
                 with state:
                     counts["submitted"] += 1
         except BaseException as exc:  # noqa: BLE001 - submitting failed: drain, then raise
@@ -287,3 +287,14 @@ def _describe(compiled: Any, precision: str, layers: dict[str, dict[str, int]], 
 
 def create() -> Backend:
     return OpenVinoBackend()
+
+
+def _feed(batch: np.ndarray) -> dict[Any, np.ndarray]:
+    """A batch as the compiled model takes it: contiguous float32 for images and float tensors,
+    a user model's integer or boolean input in its own type, one array per input of a record
+    batch (a model with several inputs)."""
+    if batch.dtype.names:
+        return {n: _feed(batch[n])[0] for n in batch.dtype.names}
+    if batch.dtype.kind in "iub":
+        return {0: np.ascontiguousarray(batch)}
+    return {0: np.ascontiguousarray(batch, dtype=np.float32)}

@@ -54,10 +54,11 @@ class CalibrationSpec:
         return f"{self.dataset_identity}|n={len(self.indices)}|{digest}"
 
 
-def check_supported(module: Any, precision: str, needs: tuple[str, ...] = (), hint: str = "") -> None:
+def require_available(module: Any, precision: str, needs: tuple[str, ...] = (), hint: str = "") -> None:
     """Raise PrepareError when `module` cannot prepare `precision` here: its own
     `unavailable_reason`, or a distribution in `needs` missing (`hint` names the fix, `{dist}`
-    standing for the missing one)."""
+    standing for the missing one). Each prepare module's `check_supported(precision)` (the
+    Preparer protocol) calls it with its own needs."""
     reason = module.unavailable_reason(precision)
     if reason:
         raise PrepareError(reason)

@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from qtui.core.model_input import input_feed
 from qtui.core.model_source import OnnxModel
-from qtui.core.prepare import PrepareError, dist_version
-from qtui.core.prepare import check_supported as _check
+from qtui.core.prepare import PrepareError, dist_version, require_available
 from qtui.core.quiet import quiet_python
 
 OPSET = 17
@@ -156,7 +156,7 @@ def unavailable_reason(precision: str) -> str | None:
 
 
 def check_supported(precision: str) -> None:
-    _check(
+    require_available(
         sys.modules[__name__], precision, ("torch", "onnx"),
         "exporting to ONNX needs {dist}: pip install 'qtui[torch,onnxruntime]' (or import a prepared bundle)",
     )
@@ -308,7 +308,7 @@ def _to_int8_static(
         unoptimised calibration session's peak memory drops (MobileNetV2: 1.03 → 0.27 GB)."""
 
         def __init__(self) -> None:
-            self._images = (img[None] for batch in calibration_batches() for img in batch)
+            self._images = (batch[k : k + 1] for batch in calibration_batches() for k in range(batch.shape[0]))
             self._done = 0
 
         def get_next(self) -> dict[str, Any] | None:
@@ -318,7 +318,7 @@ def _to_int8_static(
                 progress("writing the quantized model", None)
                 return None
             self._done += 1
-            return {input_name: image}
+            return input_feed(image, input_name)  # a user model's several inputs: one array each
 
     activation = QuantType.QUInt8 if recipe["activations"] == "uint8" else QuantType.QInt8
     quantize_static(

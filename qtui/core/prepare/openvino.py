@@ -24,8 +24,7 @@ from typing import Any
 
 from qtui.core.model_source import OnnxModel
 from qtui.core.paths import decline_openvino_telemetry
-from qtui.core.prepare import PrepareError, dist_version
-from qtui.core.prepare import check_supported as _check
+from qtui.core.prepare import PrepareError, dist_version, require_available
 from qtui.core.quiet import quiet_python
 
 # before this module imports openvino or nncf, which start OpenVINO's telemetry (files in ~/intel)
@@ -109,7 +108,7 @@ def unavailable_reason(precision: str) -> str | None:
 
 
 def check_supported(precision: str) -> None:
-    _check(
+    require_available(
         sys.modules[__name__], precision, ("openvino", "torch"),
         "converting to OpenVINO needs {dist}: pip install 'qtui[torch,openvino]' (or import a prepared bundle)",
     )
@@ -199,8 +198,12 @@ def convert(loaded: Any) -> Any:
         except Exception as exc:  # OpConversionFailure, GeneralFailure, …
             text = " ".join(str(exc).split())[:300] or type(exc).__name__
             raise PrepareError(f"OpenVINO cannot convert model {loaded.name}: {text}") from None
-        batch = loaded.input_shape[0]
-        model.reshape({model.inputs[0]: ov.PartialShape([batch if isinstance(batch, int) else -1, *INPUT_SHAPE[1:]])})
+        # the batch open unless the file fixes it; the other dimensions as the file has them
+        shapes = {name: shape for name, _, shape in loaded.inputs} or {loaded.input_name: loaded.input_shape}
+        model.reshape({
+            model.input(name): ov.PartialShape([d if isinstance(d, int) else -1 for d in shape])
+            for name, shape in shapes.items()
+        })
         return model
     import torch
 
@@ -229,10 +232,14 @@ class _CalibrationSet:
         for batch in self._batches():
             # NNCF pulls every batch once per statistics pass: the share of this pass
             self._progress(CALIBRATION_STEP, min(1.0, self.batches / total) if total else None)
-            array = np.ascontiguousarray(batch, dtype=np.float32)
-            self.samples += int(array.shape[0])
+            self.samples += int(batch.shape[0])
             self.batches += 1
-            yield array
+            if batch.dtype.names:  # a user model's several inputs: one array each
+                yield {n: np.ascontiguousarray(batch[n]) for n in batch.dtype.names}
+            elif batch.dtype.kind in "iub":
+                yield np.ascontiguousarray(batch)
+            else:
+                yield np.ascontiguousarray(batch, dtype=np.float32)
 
 
 def _count_constants(model: Any) -> dict[str, int]:

@@ -30,8 +30,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from qtui.core.prepare import PrepareError, dist_version
-from qtui.core.prepare import check_supported as _check
+from qtui.core.prepare import PrepareError, dist_version, require_available
 
 #: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
 PRECISION_NOTES: dict[str, str] = {
@@ -111,7 +110,7 @@ def source_unavailable_reason(kind: str, precision: str) -> str | None:
 
 
 def check_supported(precision: str) -> None:
-    _check(sys.modules[__name__], precision)
+    require_available(sys.modules[__name__], precision)
 
 
 def tool_versions() -> dict[str, str | None]:

@@ -25,8 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qtui.core.prepare import PrepareError, dist_version
-from qtui.core.prepare import check_supported as _check
+from qtui.core.prepare import PrepareError, dist_version, require_available
 from qtui.core.quiet import quiet
 
 #: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
@@ -118,7 +117,7 @@ def unavailable_reason(precision: str) -> str | None:
 
 
 def check_supported(precision: str) -> None:
-    _check(sys.modules[__name__], precision)
+    require_available(sys.modules[__name__], precision)
 
 
 def tool_versions() -> dict[str, str | None]:

@@ -37,6 +37,7 @@ from textual.widget import Widget
 from textual.widgets import Header, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from qtui.core import labels
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
 from qtui.core.recommend import (
     RANDOM_WEIGHTS_CAVEAT,
@@ -208,7 +209,9 @@ class RecommendationText(Widget):
 
 def _filters_text(filters: dict[str, str]) -> str:
     titles = {"model": MODEL_TITLES, "framework": FRAMEWORK_TITLES, "precision": PRECISION_TITLES}
-    return ", ".join(f"{key} {titles.get(key, {}).get(value, value)}" for key, value in filters.items())
+    return ", ".join(
+        f"{key} {titles.get(key, {}).get(value) or labels.title(value)}" for key, value in filters.items()
+    )
 
 
 class AnswerScreen(Screen[None]):
@@ -364,7 +367,7 @@ class ChartsScreen(Screen[None]):
         yield Header()
         with Horizontal(id="charts-bar"):
             yield Static("Table", id="charts-label")
-            options = [(f"{MODEL_TITLES.get(t.model, t.model)} · {t.scenario}", str(i)) for i, t in enumerate(self.tables)]
+            options = [(f"{labels.title(t.model)} · {t.scenario}", str(i)) for i, t in enumerate(self.tables)]
             yield Select(options, value=str(self.index) if options else Select.NULL, allow_blank=not options,
                          id="charts-table", compact=True)
         with VerticalScroll(id="charts"):

@@ -33,23 +33,28 @@ class ProfileChoice:
 
 
 @dataclass(frozen=True)
-class ProfileEntry:
+class LoadedProfile:
+    """A profile file of the list, loaded and validated: its profile, or the error that broke it."""
+
     path: Path
     profile: RunProfile | None
     error: str = ""
 
 
-def find_profiles(folders: list[Path]) -> list[ProfileEntry]:
-    """Every `*.toml` in the folders, loaded and validated (a broken one keeps its error)."""
-    entries: list[ProfileEntry] = []
+def load_profiles(folders: list[Path]) -> list[LoadedProfile]:
+    """Every profile file in the folders (`profile_store.profile_files`), loaded and validated
+    (a broken one keeps its error)."""
+    from qtui.core.profile_store import profile_files
+
+    entries: list[LoadedProfile] = []
     for folder in folders:
         if not folder.is_dir():
             continue
-        for path in sorted(folder.glob("*.toml")):
+        for path in profile_files(folder):
             try:
-                entries.append(ProfileEntry(path, load(path)))
+                entries.append(LoadedProfile(path, load(path)))
             except ProfileError as exc:
-                entries.append(ProfileEntry(path, None, str(exc)))
+                entries.append(LoadedProfile(path, None, str(exc)))
     return entries
 
 
@@ -81,7 +86,7 @@ def _where(folder: Path) -> str:
     return text if len(text) <= WHERE_WIDTH else "…" + text[-(WHERE_WIDTH - 1):]
 
 
-def _profile_label(entry: ProfileEntry, name_width: int) -> Text:
+def _profile_label(entry: LoadedProfile, name_width: int) -> Text:
     """One line per profile (name, where it comes from): a long saved name and its folder
     wrapped onto a second line that ran under the list's scrollbar at 80×24. The full path is
     shown below the list for the highlighted profile."""
@@ -108,7 +113,7 @@ class ProfilesScreen(ModalScreen[ProfileChoice | None]):
     def __init__(self, folders: list[Path]) -> None:
         super().__init__()
         self.folders = folders
-        self.entries = find_profiles(folders)
+        self.entries = load_profiles(folders)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="profiles-dialog"):

@@ -43,6 +43,7 @@ from textual.widgets import DataTable, Header, Select, Static
 from qtui.core import labels
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES, SCENARIO_TITLES
 from qtui.core.events import HistogramSnapshot
+from qtui.core.model_source import is_user_model, model_label, model_slug
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS, RunProfile
 from qtui.core.results import (
     RunResult,
@@ -62,6 +63,7 @@ from qtui.core.results import (
     to_csv,
     to_markdown,
 )
+from qtui.core.sinks import for_terminal
 from qtui.core.text import clean_text, one_line
 from qtui.ui.widgets.footer import KeysFooter
 from qtui.ui.widgets.histogram import LatencyHistogram
@@ -69,6 +71,18 @@ from qtui.ui.widgets.histogram import LatencyHistogram
 STATUS_SHORT = {"cancelled": "cancel"}
 FILTERS = (("model", MODELS, MODEL_TITLES), ("framework", FRAMEWORKS, FRAMEWORK_TITLES),
            ("precision", PRECISIONS, PRECISION_TITLES), ("scenario", SCENARIOS, SCENARIO_TITLES))
+
+
+def model_options(pool: list[RunResult], also: str | None = None) -> list[tuple[RenderableType, str]]:
+    """The model menus' entries: the built-ins, then the user's model files measured in `pool`
+    (and `also`), each file by its name (its folder only tells two of one name apart)."""
+    files = sorted({r.profile.model for r in pool if is_user_model(r.profile.model)} | (
+        {also} if also is not None and is_user_model(also) else set()
+    ))
+    names = [model_label(f) for f in files]
+    return [(MODEL_TITLES[m], m) for m in MODELS] + [
+        (Text(for_terminal(model_label(f) if names.count(model_label(f)) == 1 else f)), f) for f in files
+    ]
 
 
 @dataclass(frozen=True)
@@ -196,6 +210,7 @@ class ResultsScreen(Screen[None]):
         Binding("e", "export", "Export", id="results.export"),
         Binding("r", "replay", "Replay", id="results.replay"),
         Binding("f5", "reload", "Reload", show=False, id="results.reload"),
+        Binding("w", "why", "Why (per layer)", show=False, id="results.why"),
     ]
     AUTO_FOCUS = "#results-table"
 
@@ -260,6 +275,13 @@ class ResultsScreen(Screen[None]):
             shown = "\n".join(self.warnings[:3]) + (f"\n… and {len(self.warnings) - 3} more" if len(self.warnings) > 3 else "")
             self.notify(shown, title="Damaged results skipped", severity="warning", markup=False)
         self.rows = {r.run_id: row_cells(r, fp32_baseline(r, self.pool)) for r in self.pool}
+        menu = self.query_one("#filter-model", Select)
+        options = model_options(self.pool)
+        if len(options) != len(MODELS):  # the user's model files measured here
+            chosen = menu.value
+            menu.set_options(options)
+            if chosen in {v for _, v in options}:
+                menu.value = chosen
         self._lay_out(self.app.size)
         self._fill()
 
@@ -334,6 +356,13 @@ class ResultsScreen(Screen[None]):
         if replay is not None:
             self._replay(replay)
 
+    def action_why(self) -> None:
+        from qtui.ui.screens.explain import ExplainScreen
+
+        result = self.selected()
+        if result is not None:
+            self.app.push_screen(ExplainScreen(result, self.results_root))
+
     def action_compare(self) -> None:
         result = self.selected()
         if result is not None:
@@ -342,7 +371,7 @@ class ResultsScreen(Screen[None]):
     def action_study(self) -> None:
         result = self.selected()
         model = self.filters().get("model") or (result.profile.model if result else MODELS[0])
-        self.app.push_screen(StudyScreen(self.pool, model, self.results_root))
+        self.app.push_screen(StudyTablesScreen(self.pool, model, self.results_root))
 
     def action_answer(self) -> None:
         from qtui.ui.screens.answer import AnswerScreen
@@ -462,7 +491,7 @@ class CompareScreen(ModalScreen[None]):
         r, base = self.result, self.baseline
         p = r.profile
         with Vertical(classes="dialog", id="compare-dialog"):
-            yield Static(Text(f"Compare: {MODEL_TITLES.get(p.model, p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · {p.scenario} · {p.mode}"), classes="dialog-title")
+            yield Static(Text(f"Compare: {labels.title(p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · {p.scenario} · {p.mode}"), classes="dialog-title")
             if base is None:
                 yield Static(
                     Text("No ok FP32 run with the same setup (model, framework, scenario, mode, threads, "
@@ -670,7 +699,7 @@ def study_markdown_for(
     )
 
 
-class StudyScreen(Screen[None]):
+class StudyTablesScreen(Screen[None]):
     """The paper's tables for one model: framework × precision per scenario."""
 
     BINDINGS = [
@@ -695,7 +724,7 @@ class StudyScreen(Screen[None]):
         yield Header()
         with Horizontal(id="study-bar"):
             yield Static("Model", id="study-label")
-            yield Select([(MODEL_TITLES[m], m) for m in MODELS], value=self.model, allow_blank=False, id="study-model", compact=True)
+            yield Select(model_options(self.pool, self.model), value=self.model, allow_blank=False, id="study-model", compact=True)
         with VerticalScroll(id="study"):
             yield Static(id="study-tables")
         yield KeysFooter(show_command_palette=False)
@@ -724,7 +753,7 @@ class StudyScreen(Screen[None]):
         for study in studies:
             parts += [StudyTableView(study), Text("")]
         if not parts:
-            parts = [Text(f"no ok or INVALID performance runs of {MODEL_TITLES.get(self.model, self.model)} yet")]
+            parts = [Text(f"no ok or INVALID performance runs of {labels.title(self.model)} yet")]
         else:
             parts += [Styled(render_study_note(note), "dim") for note in study_notes(studies)]
         self.query_one("#study-tables", Static).update(Group(*parts))
@@ -736,7 +765,7 @@ class StudyScreen(Screen[None]):
 
     def action_export(self) -> None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = self.results_root / f"qtui-study-{self.model}-{stamp}.md"
+        path = self.results_root / f"qtui-study-{model_slug(self.model)}-{stamp}.md"  # a file's stem, no folder
         try:
             path.write_text(study_markdown_for(self.pool, self.model, **self.shown), encoding="utf-8")
         except OSError as exc:

@@ -27,7 +27,8 @@ from textual.widgets import Header, RichLog, Static
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from qtui.core import events as ev
-from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core import labels
+from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES
 from qtui.core.events import HistogramSnapshot
 from qtui.core.profile import RunProfile
 from qtui.core.results import RunResult, accuracy_text
@@ -106,7 +107,7 @@ def throughput_text(p: ev.Progress, offline: bool = False) -> str:
 def run_title(p: RunProfile) -> str:
     """"MobileNetV2 · ONNX Runtime · FP32 · SingleStream · performance · quick": what is running."""
     return (
-        f"{MODEL_TITLES.get(p.model, p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · "
+        f"{labels.title(p.model)} · {FRAMEWORK_TITLES.get(p.framework, p.framework)} · "
         f"{PRECISION_TITLES.get(p.precision, p.precision)} · {p.scenario} · {p.mode} · {p.loadgen.preset}"
     )
 
@@ -147,6 +148,9 @@ class RunScreen(Screen[RunOutcome]):
         #: the last finished run's status and where its result was saved ("" when it could not
         #: be written); set on the runner's thread, so known as soon as the worker has ended
         self.saved: tuple[str, str] | None = None
+        #: held by the worker's thread while it runs (until its result is saved): what a signal's
+        #: exit watchdog waits on without the app's loop, which a hung-up terminal can block
+        self.busy = threading.Lock()
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -176,7 +180,8 @@ class RunScreen(Screen[RunOutcome]):
         # the screen paints live figures at most 1/paint_interval_s a second: ask the runner for
         # no more snapshots than that (each one costs the timed run a little CPU and GIL time)
         hz = min(1.0 / self.paint_interval_s, default_progress_hz())
-        return run(self.profile, self._on_event, self.stop, RunOptions(results_root=self.results_root, progress_hz=hz))
+        with self.busy:
+            return run(self.profile, self._on_event, self.stop, RunOptions(results_root=self.results_root, progress_hz=hz))
 
     def _on_event(self, event: ev.Event) -> None:
         """Called on the runner's threads: post and return at once."""
@@ -189,6 +194,12 @@ class RunScreen(Screen[RunOutcome]):
     @property
     def running(self) -> bool:
         return self.worker is not None and self.worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    def wait_idle(self) -> None:
+        """Block (on any thread, without the app's loop) until no run of this screen is in
+        progress: one that was running has saved its result."""
+        with self.busy:
+            pass
 
     async def cancel_and_wait(self) -> None:
         """Cancel the run and wait until the worker has finished (the result is saved)."""

@@ -115,6 +115,8 @@ class SetupScreen(Screen[None]):
         self._machine: dict[tuple[str, str], Availability] = {
             (a.framework, a.precision): a for a in matrix()
         }
+        #: what this machine can run for a user model, asked of its own source (`_for_model`)
+        self._by_model: dict[str, dict[tuple[str, str], Availability]] = {}
         self.profile: RunProfile | None = self.base
         self.error: str = ""
 
@@ -167,8 +169,10 @@ class SetupScreen(Screen[None]):
     # -- options from the catalog ---------------------------------------------------------------
     @property
     def availability(self) -> dict[tuple[str, str], Availability]:
-        """What can run here for the chosen model: the machine's cells, less those its kind of
-        source cannot fill (an ONNX file: ONNX Runtime and OpenVINO only), with that reason."""
+        """What can run here for the chosen model: for a built-in the machine's cells; for the
+        user's model what its own source needs here (a .tflite file no converter; an entry
+        point's PyTorch FP32 is a TorchScript trace), less the cells its kind of source cannot
+        fill (an ONNX file: ONNX Runtime and OpenVINO only), with that reason."""
         try:
             model = self._select("model")
         except NoMatches:  # before the menus exist
@@ -176,10 +180,13 @@ class SetupScreen(Screen[None]):
         kind = source_kind(model)
         if kind in ("builtin", "unknown"):
             return self._machine
+        cells = self._by_model.get(model)
+        if cells is None:
+            cells = self._by_model[model] = {(a.framework, a.precision): a for a in matrix(model)}
         row = model_table.source_kind(kind)
         return {
             (f, p): a if row.allows(f, p) else Availability(f, p, False, row.reason(f, p) or "")
-            for (f, p), a in self._machine.items()
+            for (f, p), a in cells.items()
         }
 
     def _framework_options(self) -> list[tuple[str, str]]:
@@ -382,7 +389,7 @@ class SetupScreen(Screen[None]):
         is missing."""
         from qtui.core.catalog import unavailable_reason
         from qtui.core.study import StudyOptions, plan
-        from qtui.ui.screens.study import StudyScreen
+        from qtui.ui.screens.study import StudyRunScreen
 
         try:
             profile = self.build_profile()
@@ -400,7 +407,7 @@ class SetupScreen(Screen[None]):
         if skip:
             names = ", ".join(f"{FRAMEWORK_TITLES[f]} {PRECISION_TITLES[p]}" for f, p in skip)
             self.notify(f"not measured here: {names}", title="Study", severity="warning", markup=False)
-        self.app.push_screen(StudyScreen(profile, self.app.results_root, StudyOptions(skip=skip)), self._run_closed)  # type: ignore[attr-defined]
+        self.app.push_screen(StudyRunScreen(profile, self.app.results_root, StudyOptions(skip=skip)), self._run_closed)  # type: ignore[attr-defined]
 
     def start_run(self, profile: RunProfile) -> None:
         from qtui.ui.screens.run import RunScreen

@@ -46,7 +46,7 @@ def report_text(report: StudyReport) -> str:
     return text
 
 
-class StudyScreen(RunScreen):
+class StudyRunScreen(RunScreen):
     """Every combination of a profile's `[sweep]`, `[study] repeats` times, live."""
 
     quit_words = ("the study", "the run in progress")
@@ -71,7 +71,8 @@ class StudyScreen(RunScreen):
 
         # the TUI has no --force: a study here only ever measures what is missing
         options = replace(self.options, results_root=self.results_root, again_hint="")
-        return run_study(self.profile, options, self._on_event, self.stop)
+        with self.busy:
+            return run_study(self.profile, options, self._on_event, self.stop)
 
     @on(StudyStepped)
     def _stepped(self, message: StudyStepped) -> None:

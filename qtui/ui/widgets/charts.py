@@ -30,7 +30,8 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
-from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES
+from qtui.core import labels
+from qtui.core.catalog import FRAMEWORK_TITLES
 from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
 from qtui.core.results import STUDY_PRECISION_LABELS, StudyCell, StudyTable
 from qtui.ui.widgets.histogram import (
@@ -165,7 +166,7 @@ def _ticks_row(scale: float, step: float, unit: float, width: int) -> str:
 def speedup_chart(table: StudyTable, width: int) -> list[ChartLine]:
     """The speed-up chart of `table` in `width` columns (see the module docstring)."""
     metric = table.metric.label
-    title = f"{MODEL_TITLES.get(table.model, table.model)} · {table.scenario}: speed-up over FP32 (from {metric})"
+    title = f"{labels.title(table.model)} · {table.scenario}: speed-up over FP32 (from {metric})"
     out = [ChartLine(fit(title, width), "title")]
     bars = speedup_bars(table)
     if not bars:

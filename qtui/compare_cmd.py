@@ -1,0 +1,159 @@
+"""`qtui compare A B`: the command's work (the comparison itself is `qtui.core.compare`): resolve
+the two sides, print the table (Rich, fitted to the terminal) or markdown/CSV/JSON, and exit 1
+when `--fail-on-regression PCT` finds a cell slower by more than PCT % with confidence."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from qtui.core import labels
+from qtui.core.compare import (
+    COLUMNS,
+    CompareError,
+    Comparison,
+    cell_row,
+    compare,
+    footer_lines,
+    header_lines,
+    regressions,
+    resolve_side,
+    to_csv,
+    to_html,
+    to_json_data,
+    to_markdown,
+)
+from qtui.core.sinks import for_terminal
+
+EXIT_REGRESSION = 1
+EXIT_BAD_INPUT = 2
+
+
+def _names(length: str) -> Any:
+    return {"full": labels.title, "short": labels.short, "narrow": labels.narrow}[length]
+
+
+def print_table(cmp: Comparison) -> None:
+    """The comparison on a terminal: header lines, a table that fits (full names, else short,
+    else narrow without the A/B figures and the per-cell differences, which are then listed under
+    it), then the footer. Cells are `Text`, never markup."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(file=sys.stdout)
+    for line in header_lines(cmp):
+        console.print(Text(for_terminal(line)))
+    rows = [cell_row(c) for c in cmp.cells]
+    right = {"A", "B", "B/A time", "interval"}
+
+    def build(length: str, columns: tuple[str, ...]) -> Any:
+        names = _names(length)
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+        for col in columns:
+            header = {"framework": "fw", "precision": "prec", "scenario": "scen"}.get(col, col) if length == "narrow" else col
+            table.add_column(header, justify="right" if col in right else "left", no_wrap=True, overflow="ellipsis")
+        for row in rows:
+            cells = []
+            for col in columns:
+                value = row[col]
+                if col in ("model", "framework", "precision", "scenario"):
+                    value = names(value)
+                cells.append(Text(for_terminal(value) or "–"))
+            table.add_row(*cells)
+        return table
+
+    differs = any(row["differs"] for row in rows)
+    full = COLUMNS if differs else tuple(c for c in COLUMNS if c != "differs")
+    narrow = tuple(c for c in full if c not in ("A", "B", "differs"))
+    for length, columns in (("full", full), ("short", full), ("short", narrow), ("narrow", narrow)):
+        table = build(length, columns)
+        if console.measure(table, options=console.options.update_width(10**6)).maximum <= console.width:
+            break
+    console.print(table)
+    if "differs" not in columns:
+        for row in rows:
+            if row["differs"]:
+                what = " ".join(labels.narrow(row[k]) for k in ("model", "framework", "precision", "scenario"))
+                console.print(Text(for_terminal(f"differs: {what}: {row['differs']}")))
+    for line in footer_lines(cmp):
+        console.print(Text(for_terminal(line)))
+
+
+def run_compare(
+    a: str, b: str, results_dirs: tuple[str, ...], fmt: str, fail_pct: float | None, output: str | None = None
+) -> None:
+    """The command: exits 2 for an argument that names no results, 1 for a regression beyond
+    `fail_pct`, else returns (0)."""
+    from qtui.core.paths import results_dir
+    from qtui.core.results import load_results, load_results_dirs
+
+    def warn(message: str) -> None:
+        click.echo(for_terminal(message), err=True)
+
+    if results_dirs:
+        roots = [Path(d) for d in results_dirs]
+    else:
+        try:
+            roots = [results_dir(None)]
+        except OSError as exc:
+            _bad_input(f"results folder: {exc.strerror or exc}")
+    pool_cache: list[Any] = []
+
+    def pool() -> list[Any]:
+        if not pool_cache:
+            pool_cache.append(load_results_dirs([r for r in roots if r.is_dir()], warn))
+        return pool_cache[0]  # type: ignore[no-any-return]
+
+    try:
+        side_a = resolve_side(a, roots, lambda p: load_results(p, warn), pool)
+        side_b = resolve_side(b, roots, lambda p: load_results(p, warn), pool)
+    except CompareError as exc:
+        _bad_input(str(exc))
+    for label, side in (("A", side_a), ("B", side_b)):
+        if not side.results:
+            _bad_input(f"{label} ({side.name}): no results there")
+    if fmt == "table" and output is not None:
+        _bad_input("--output: the table is for a terminal; use --format markdown, csv, json or html")
+    cmp = compare(side_a, side_b)
+    if fmt == "table":
+        print_table(cmp)
+    else:
+        if fmt == "json":
+            from qtui.cli import _json_text
+
+            text = _json_text(to_json_data(cmp)) + "\n"
+        else:
+            text = {"markdown": to_markdown, "csv": to_csv, "html": to_html}[fmt](cmp)
+        if output is None:
+            click.echo(for_terminal(text, multiline=True), nl=False)
+        else:
+            try:
+                Path(output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                _bad_input(f"--output {output}: {exc.strerror or exc}")
+            click.echo(f"wrote the comparison to {for_terminal(output)}", err=True)
+    if fail_pct is None:
+        return
+    found = regressions(cmp, fail_pct)
+    for cell in found:
+        what = " ".join(cell.key)
+        click.echo(
+            for_terminal(
+                f"regression: {what}: B slower by {cell.change_pct:.1f} % "
+                f"[{((cell.low or 1) - 1) * 100:.1f}–{((cell.high or 1) - 1) * 100:.1f} %], more than {fail_pct:g} %"
+            ),
+            err=True,
+        )
+    if found:
+        sys.exit(EXIT_REGRESSION)
+    click.echo(f"no cell slower by more than {fail_pct:g} % with confidence", err=True)
+
+
+def _bad_input(message: str) -> NoReturn:
+    click.echo(f"qtui: {for_terminal(message)}", err=True)
+    sys.exit(EXIT_BAD_INPUT)

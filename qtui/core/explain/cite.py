@@ -1,0 +1,99 @@
+"""What `recommend` says about a quantized cell slower than FP32: the per-layer reason when a
+profile of its artifact was made (`explain-summary.json` beside the artifact in the cache), else
+the `qtui explain` command that shows it; and, for a result, its artifact's saved profile (what
+the TUI's `w` shows). Reads files only: no runtime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from qtui.core.files import read_regular
+from qtui.core.text import plural
+
+#: Largest summary file read.
+MAX_SUMMARY_BYTES = 1 << 20
+
+
+def artifact_summary(key: str | None) -> dict[str, Any] | None:
+    """The saved executed-precision summary of artifact `key` in this cache, or None."""
+    if not key or "/" in key or key.startswith("."):
+        return None
+    from qtui.core.paths import cache_dir
+
+    try:
+        data = json.loads(read_regular(cache_dir() / "artifacts" / key / "explain-summary.json", MAX_SUMMARY_BYTES))
+    except (OSError, ValueError):
+        return None
+    summary = data.get("summary") if isinstance(data, dict) else None
+    return summary if isinstance(summary, dict) else None
+
+
+def _pct(value: Any) -> str | None:
+    return f"{value * 100:.0f} %" if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def reason_text(summary: dict[str, Any]) -> str:
+    """'91 % of its time in int8 kernels, 53 layers quantize float activations at every
+    inference, 2 layers in float, (de)quantize 6 %'."""
+    parts = []
+    share = _pct(summary.get("int8_share"))
+    if share is not None:
+        parts.append(f"{share} of its time in int8 kernels")
+    found = summary.get("compute_layers")
+    counts: dict[str, Any] = found if isinstance(found, dict) else {}
+    floats = sum(int(n) for p, n in counts.items() if p == "f32" and isinstance(n, int))
+    if floats:
+        parts.append(f"{plural(floats, 'compute layer')} in f32")
+    activations = summary.get("float_activation_layers")
+    if isinstance(activations, int) and activations:
+        parts.append(f"{plural(activations, 'layer')} quantizing float activations at every inference")
+    quantize = _pct(summary.get("quantize_share"))
+    if quantize is not None:
+        parts.append(f"(de)quantize {quantize}")
+    return ", ".join(parts) or "no per-layer times recorded"
+
+
+def explain_command(run: Any) -> str | None:
+    """The `qtui explain` command (shell-quoted) that profiles `run`'s artifact, or None."""
+    from qtui.core.commands import run_argv
+    from qtui.core.sinks import shell_command
+
+    argv = run_argv(run.profile)
+    if argv is None:
+        return None
+    argv[1] = "explain"
+    try:
+        return shell_command(argv)
+    except ValueError:
+        return None
+
+
+def artifact_key(run: Any) -> str | None:
+    """The cache key of the artifact `run` ran (as its result recorded it), or None."""
+    key = run.artifact.get("key") if isinstance(run.artifact, dict) else None
+    return key if isinstance(key, str) and key else None
+
+
+def saved_profile(run: Any, results_root: Path) -> Path | None:
+    """The newest profile of `run`'s artifact saved under `results_root`'s explain/ (by `qtui
+    explain` or the TUI), or None."""
+    key = artifact_key(run)
+    folder = results_root / "explain"
+    if key is None or not folder.is_dir():
+        return None
+    found = []
+    for path in folder.glob("explain-*.json"):
+        if path.name.endswith(f"-{key}.json") and path.is_file():
+            found.append((path.stat().st_mtime, path.name, path))
+    return max(found)[2] if found else None
+
+
+def why_slower(run: Any) -> str:
+    """For a quantized run slower than FP32: its artifact's per-layer reason, or how to see it."""
+    summary = artifact_summary(artifact_key(run))
+    if summary is not None:
+        return f"per layer (qtui explain): {reason_text(summary)}"
+    command = explain_command(run)
+    return f"why, per layer: {command}" if command else "per layer: qtui explain with the profile it ran"
