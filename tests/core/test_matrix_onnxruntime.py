@@ -146,19 +146,19 @@ def _assert_only_model_file(artifact: Artifact) -> None:
     assert not list(artifact.directory.parent.glob(".*tmp*")), "staging folder left behind"
 
 
-def test_reused_reference_logits_are_the_ones_computed_alone(mobilenet: Any) -> None:
+def test_reused_reference_logits_are_the_ones_computed_alone(
+    mobilenet: Any, reference: tuple[np.ndarray, np.ndarray]
+) -> None:
     """`torch_reference` keeps FP32 logits for the session; a smaller count reuses the first
-    rows: they must be bit for bit what computing those images alone gives."""
-    import tests.conftest as shared
+    rows of the module's 256: they must be bit for bit what computing those images alone gives."""
+    import torch
 
-    seed = 4321  # no other test's seed: this test fills and empties its own entry
-    _, first64 = torch_reference(mobilenet, 64, seed)
-    images32, reused = torch_reference(mobilenet, 32, seed)
-    del shared._REFERENCE_LOGITS[(mobilenet.digest, seed)]
-    alone_images, alone = torch_reference(mobilenet, 32, seed)
-    del shared._REFERENCE_LOGITS[(mobilenet.digest, seed)]
-    assert np.array_equal(images32, alone_images)
-    assert np.array_equal(reused, alone) and np.array_equal(first64[:32], alone)
+    images, ref = reference
+    reused_images, reused = _reference(mobilenet, 32)  # the first 32 of the 256, reused
+    with torch.inference_mode():
+        alone = mobilenet.module(torch.from_numpy(images[:32])).numpy()
+    assert np.array_equal(reused_images, images[:32])
+    assert np.array_equal(reused, alone) and np.array_equal(ref[:32], alone)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8_dynamic", "int8_static"])
