@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -25,6 +26,33 @@ from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
     hypothesis_settings.load_profile("ci")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fresh_weights: builds a model's random weights from scratch; runs first (see below)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `fresh_weights` run first (the others keep their order): each builds a
+    large model's random weights from scratch in its own folder (BatchNorm recalibration,
+    ≈30 s on 2 cores) and then leaves the file in the session cache (`share_random_weights`),
+    where the first later test using that model would otherwise build the same bytes again."""
+    items.sort(key=lambda item: item.get_closest_marker("fresh_weights") is None)
+
+
+def share_random_weights(built: Path, session_cache: Path) -> None:
+    """Put random weights a test built from scratch (`built`, a file in its own cache's
+    `weights/` folder) into the session cache, unless it has them already. The bytes are the
+    ones any other build in this session gives (same seed, fixed recalibration threads)."""
+    target = session_cache / "weights" / built.name
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{built.name}.{os.getpid()}.tmp")
+    shutil.copyfile(built, staging)
+    os.replace(staging, target)
 
 
 @pytest.fixture(scope="session")
@@ -55,18 +83,37 @@ def small_profile(**changes: object) -> RunProfile:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
+#: FP32 torch logits per (weights digest, image seed), kept for the session: the ONNX Runtime and
+#: OpenVINO matrices compare against the same images of the same models, and the FP32 forward
+#: pass of a large model (VGG-19: ≈35 CPU-s for 64 images) cost more than quantizing it.
+_REFERENCE_LOGITS: dict[tuple[str, int], np.ndarray] = {}
+_REFERENCE_CHUNK = 32
+
+
 def torch_reference(loaded: Any, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """`count` structured synthetic images (seed `seed`) and FP32 torch logits on them: what
-    every framework's artifacts are compared against."""
+    every framework's artifacts are compared against. The logits are computed in chunks of 32
+    and reused within the session for the same weights (digest) and seed: a smaller count takes
+    the first rows of a larger one when it ends on a chunk boundary (image i depends only on the
+    seed and i, so those rows are bit for bit what computing them alone gives)."""
     import torch
 
     from qtui.core.data import SyntheticDataset
 
     images = SyntheticDataset(count, seed).get_batch(list(range(count)))
+    key = (loaded.digest, seed)
+    cached = _REFERENCE_LOGITS.get(key)
+    if cached is not None and (count == len(cached) or (count < len(cached) and count % _REFERENCE_CHUNK == 0)):
+        return images, cached[:count].copy()
     with torch.inference_mode():
         ref = np.concatenate(
-            [loaded.module(torch.from_numpy(images[i : i + 32])).numpy() for i in range(0, count, 32)]
+            [
+                loaded.module(torch.from_numpy(images[i : i + _REFERENCE_CHUNK])).numpy()
+                for i in range(0, count, _REFERENCE_CHUNK)
+            ]
         )
+    if cached is None or count > len(cached):
+        _REFERENCE_LOGITS[key] = ref.copy()
     return images, ref
 
 

@@ -99,7 +99,9 @@ def test_constraints_pin_what_decides_the_snapshots_and_the_figures() -> None:
     assert "constraints.txt" in setup and '-c "$CONSTRAINTS"' in setup
 
 
-def _fake_repo(tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_rc: int = 0, ruff_rc: int = 0) -> Path:
+def _fake_repo(
+    tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_rc: int = 0, ruff_rc: int = 0, mypy_rc: int = 0
+) -> Path:
     """A copy of .ci/run beside stub scripts: setup makes a .venv whose python 'runs the tests',
     pi-check answers --can-run with `pi_can` and otherwise prints `pi_output`; calls are logged."""
     repo = tmp_path / "repo"
@@ -112,7 +114,7 @@ def _fake_repo(tmp_path: Path, pi_can: str, pi_output: str, pi_rc: int, pytest_r
         "python": f'echo "1 passed in 0.01s (CI=${{CI:-}})"; exit {pytest_rc}',
         "ruff": f"echo 'F401 unused import'; exit {ruff_rc}" if ruff_rc else "exit 0",
         "lint-imports": "exit 0",
-        "mypy": "exit 0",
+        "mypy": f"echo 'qtui/x.py:1: error: stub finding'; exit {mypy_rc}" if mypy_rc else "exit 0",
     }
     setup_lines = ["mkdir -p .venv/bin"]
     for name, body in stubs.items():
@@ -233,6 +235,17 @@ def test_ci_fails_with_the_tests_and_with_a_lint_finding(tmp_path: Path) -> None
     rc, out, calls = _ci(_fake_repo(tmp_path / "3", "yes", PASSED, 0, ruff_rc=1), tmp_path, QTUI_CI_LINT="0")
     assert rc == 0, out  # skipped on purpose
     assert not any(c.startswith("ruff") for c in calls)
+
+
+def test_ci_runs_mypy_beside_the_tests_and_fails_on_its_finding(tmp_path: Path) -> None:
+    """mypy (~30 s from a fresh cache) runs while the tests do; its output follows theirs and a
+    finding fails CI whatever the tests and the Pi check say."""
+    rc, out, calls = _ci(_fake_repo(tmp_path, "yes", PASSED, 0, mypy_rc=1), tmp_path)
+    assert rc == 1, out
+    assert any(c.startswith("python") for c in calls)  # the tests ran all the same
+    assert out.index("1 passed in 0.01s") < out.index("qtui/x.py:1: error: stub finding")
+    assert "CI: mypy FAILED (exit 1, its findings above)" in out
+    assert out.rstrip().splitlines()[-1] == "== tests: exit 0; emulated Raspberry Pi check: passed"
 
 
 def _pi_can_run(tmp_path: Path, uid: str, kernel: str) -> tuple[int, str]:

@@ -25,6 +25,7 @@ from qtui.core.models import (
 )
 from qtui.core.models import weights as W
 from qtui.core.synthetic import synthetic_images
+from tests.conftest import share_random_weights
 
 Shape = tuple[int, ...]
 
@@ -801,9 +802,11 @@ def test_vgg19_random(cache_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_densenet121_random(cache_dir: Path) -> None:
+@pytest.mark.fresh_weights
+def test_densenet121_random(cache_dir: Path, session_cache: Path) -> None:
     fresh = load_model("densenet121", "random", seed=0)
     assert (cache_dir / "weights" / "densenet121-random-seed0-v1.pt").is_file()
+    share_random_weights(cache_dir / "weights" / "densenet121-random-seed0-v1.pt", session_cache)
     events: list[tuple[str, float]] = []
     cached = load_model("densenet121", "random", seed=0, on_progress=lambda s, f: events.append((s, f)))
     assert ("loading cached random weights", 1.0) in events
@@ -819,9 +822,11 @@ def test_densenet121_random(cache_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_resnet50_random(cache_dir: Path) -> None:
+@pytest.mark.fresh_weights
+def test_resnet50_random(cache_dir: Path, session_cache: Path) -> None:
     fresh = load_model("resnet50", "random", seed=0)
     assert (cache_dir / "weights" / "resnet50-random-seed0-v1.pt").is_file()
+    share_random_weights(cache_dir / "weights" / "resnet50-random-seed0-v1.pt", session_cache)
     assert "BatchNorm statistics recalibrated" in fresh.provenance and not fresh.trained
     cached = load_model("resnet50", "random", seed=0)
     assert cached.digest == fresh.digest
