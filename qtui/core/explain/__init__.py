@@ -270,7 +270,7 @@ def profile_and_save(run_profile: Any, folder: Path, runs: int = 5, on_event: An
             on_event(ev.Preparing(f"profiling {runs} batch-1 inferences (not a timed run)"))
         made = run_cancellable("profiling", lambda: collect(artifact, run_profile.model, threads, runs), stop)
     path = save(made, folder)
-    save_summary_with_artifact(made, artifact.directory)
+    save_summary_with_artifact(made, artifact.directory.name)
     return made, path
 
 
@@ -321,10 +321,12 @@ def save(profile: Profile, folder: Path) -> Path:
     return path
 
 
-def save_summary_with_artifact(profile: Profile, artifact_dir: Path) -> Path:
-    """Store the executed-precision summary beside the artifact (`explain-summary.json`), so a
-    study can show it for every cell without profiling again."""
-    path = artifact_dir / "explain-summary.json"
+def save_summary_with_artifact(profile: Profile, key: str) -> Path:
+    """Store the executed-precision summary of artifact `key` (`summary_path`), so recommend and
+    a study can show it for every cell without profiling again."""
+    from qtui.core.explain.cite import summary_path
+
+    path = summary_path(key)
     data = {"format": EXPLAIN_FORMAT, "framework": profile.framework, "precision": profile.precision,
             "cpu": profile.cpu, "runtime": profile.runtime, "summary": summarize(profile)}
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
@@ -346,7 +348,6 @@ def load_all(path: Path) -> list[Profile]:
     """The profiles of a file, or of every `explain-*.json` in a folder (and its subfolders)."""
     if path.is_dir():
         files = sorted(path.rglob("explain-*.json"))
-        files = [f for f in files if f.name != "explain-summary.json"]
         if not files:
             raise ExplainError(f"{path}: no saved profiles (explain-*.json) in this folder")
         return [load(f) for f in files]

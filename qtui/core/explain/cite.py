@@ -1,5 +1,5 @@
 """What `recommend` says about a quantized cell slower than FP32: the per-layer reason when a
-profile of its artifact was made (`explain-summary.json` beside the artifact in the cache), else
+profile of its artifact was made (its summary in the cache's `explain/` folder), else
 the `qtui explain` command that shows it; and, for a result, its artifact's saved profile (what
 the TUI's `w` shows). Reads files only: no runtime."""
 
@@ -16,14 +16,21 @@ from qtui.core.text import plural
 MAX_SUMMARY_BYTES = 1 << 20
 
 
+def summary_path(key: str) -> Path:
+    """Where the executed-precision summary of artifact `key` is kept: the cache's `explain/`
+    folder, never inside the artifact's own folder (content-addressed: it holds what was
+    prepared, and bundles and integrity checks carry exactly that)."""
+    from qtui.core.paths import cache_dir
+
+    return cache_dir() / "explain" / f"{key}.json"
+
+
 def artifact_summary(key: str | None) -> dict[str, Any] | None:
     """The saved executed-precision summary of artifact `key` in this cache, or None."""
     if not key or "/" in key or key.startswith("."):
         return None
-    from qtui.core.paths import cache_dir
-
     try:
-        data = json.loads(read_regular(cache_dir() / "artifacts" / key / "explain-summary.json", MAX_SUMMARY_BYTES))
+        data = json.loads(read_regular(summary_path(key), MAX_SUMMARY_BYTES))
     except (OSError, ValueError):
         return None
     summary = data.get("summary") if isinstance(data, dict) else None
