@@ -80,6 +80,7 @@ def slow_export(loaded, path):
         for _ in range(10_000):
             loaded.module(torch.zeros(8, 3, 224, 224))
 ort_prepare.export_fp32 = slow_export
+from qtui.cli import main
 main(sys.argv[1:], prog_name="qtui")
 """
 
