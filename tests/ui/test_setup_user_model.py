@@ -64,6 +64,9 @@ async def test_the_grid_asks_the_user_models_own_source(tmp_path: Path, monkeypa
     from qtui.core.prepare import tflite as tfl_prep
     from qtui.core.prepare import torch as torch_prep
 
+    # an empty cache: a built-in's TFLite artifact cached by an earlier test runs without the
+    # converter ("runs cached artifact"), which is true, but not the case this test asks about
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(tfl_prep, "unavailable_reason", lambda precision: "no converter here (test)")
     monkeypatch.setattr(tfl_prep, "_present", lambda name: True)
     app = QtuiApp(profile=small_profile(model=str(tmp_path / "deep" / "net.tflite"), framework="tflite"))
