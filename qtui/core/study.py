@@ -424,163 +424,225 @@ def _run_study(
     on_event: Callable[[ev.Event], None] | None,
     stop: threading.Event | None,
 ) -> StudyReport:
-    from qtui.core.environment import capture_environment
-    from qtui.core.prepare.for_profile import prepare_only
-    from qtui.core.runner import RunOptions, run
-    from qtui.core.thermal import wait_for_cooldown
+    return _Study(profile, options, on_event or (lambda e: None), stop or threading.Event()).execute()
 
-    emit = on_event or (lambda e: None)
-    stop = stop or threading.Event()
-    options = options.resolved(profile)
-    repeats = options.repeats or 1
-    cells = [CellStatus(p) for p in plan(profile, options)]
-    report = StudyReport(cells)
-    # this machine as a run would record it: architecture, the frameworks' versions, the cores
-    env = capture_environment(frameworks=sorted({c.profile.framework for c in cells}))
-    machine = machine_identity(env, options.device)
-    total_runs = len(cells) * repeats
 
-    # -- 1. prepare everything ------------------------------------------------------------------
-    t0 = time.perf_counter()
-    for k, cell in enumerate(cells, 1):
-        if stop.is_set():
-            report.cancelled = True
-            break
-        emit(ev.StudyStep("preparing", k, len(cells), cell.label, None, cell.profile))
-        try:
-            # the study's stop reaches the preparation: a cancel ends it as it ends a run's
-            artifact, _hit = prepare_only(cell.profile, emit, stop)
-            cell.artifact_key = artifact.meta.get("key")
-        except Cancelled:
-            report.cancelled = True
-            break
-        except Exception as exc:  # a user-facing preparation failure: shown now, cell skipped
-            cell.prepare_error = f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
-            emit(ev.Log(f"study: {cell.label}: cannot prepare: {cell.prepare_error}", "error"))
-    report.prepare_s = time.perf_counter() - t0
+class _Study:
+    """One study as its named phases, like the runner's stages: `prepare_all` → `check_quality`
+    → `measure_missing` (see `execute`). Holds what the phases share: the cells and the report,
+    this machine, the results found in the folder, and how long runs took. Both phases that
+    run go through one loop, `run_each`: announce the run, run it (after any cooldown), keep
+    its result, count it as done, failed or cancelled."""
 
-    from qtui.core.paths import results_dir
+    def __init__(
+        self, profile: RunProfile, options: StudyOptions, emit: Callable[[ev.Event], None], stop: threading.Event
+    ) -> None:
+        from qtui.core.environment import capture_environment
 
-    pool = load_results(results_dir(options.results_root), warn=lambda m: emit(ev.Log(m, "warning")))
-    cooldown = options.cooldown_below_c if options.cooldown_below_c is not None else _default_cooldown(env)
+        self.profile = profile
+        self.options = options.resolved(profile)
+        self.emit = emit
+        self.stop = stop
+        self.repeats = self.options.repeats or 1
+        self.cells = [CellStatus(p) for p in plan(profile, self.options)]
+        self.report = StudyReport(self.cells)
+        # this machine as a run would record it: architecture, the frameworks' versions, the cores
+        self.env = capture_environment(frameworks=sorted({c.profile.framework for c in self.cells}))
+        self.machine = machine_identity(self.env, self.options.device)
+        self.total_runs = len(self.cells) * self.repeats
+        #: the results already in the folder (read after preparing)
+        self.pool: list[RunResult] = []
+        #: quality checks, then measurements still to run: (cell, repeat)
+        self.checks: list[CellStatus] = []
+        self.todo: list[tuple[CellStatus, int]] = []
+        #: completed runs found from before (they count towards `total_runs`)
+        self.skipped = 0
+        #: a run's wall time beyond LoadGen's (loading, warm-up, cooldown), for the time left
+        self.overheads: list[float] = []
+        #: the measurements timed so far (profile, wall seconds), for the time left
+        self.timed: list[tuple[RunProfile, float]] = []
+        #: LoadGen's seconds of each cell's earlier runs here (their median)
+        self.earlier: dict[tuple[str, str, str, str], float] = {}
+        #: samples/s of each artifact in its quality run: (model, framework, precision, key)
+        self.rates: dict[tuple[Any, ...], float] = {}
+        self.by_key = {_cell_key(c.profile): c for c in self.cells}
 
-    def cool_down() -> None:
+    def execute(self) -> StudyReport:
+        """The phases, in order: each is one method below."""
+        self.prepare_all()
+        self.check_quality()
+        self.measure_missing()
+        self.emit(ev.StudyStep("done", self.skipped + self.report.runs_done, self.total_runs, "", 0.0))
+        return self.report
+
+    # -- phases -----------------------------------------------------------------------------------
+    def prepare_all(self) -> None:
+        """Every cell's artifact, before the first measurement: a failure shows now and skips its
+        cell; a cancel ends the study."""
+        from qtui.core.prepare.for_profile import prepare_only
+
+        report, t0 = self.report, time.perf_counter()
+        for k, cell in enumerate(self.cells, 1):
+            if self.stop.is_set():
+                report.cancelled = True
+                break
+            self.emit(ev.StudyStep("preparing", k, len(self.cells), cell.label, None, cell.profile))
+            try:
+                # the study's stop reaches the preparation: a cancel ends it as it ends a run's
+                artifact, _hit = prepare_only(cell.profile, self.emit, self.stop)
+                cell.artifact_key = artifact.meta.get("key")
+            except Cancelled:
+                report.cancelled = True
+                break
+            except Exception as exc:  # a user-facing preparation failure: shown now, cell skipped
+                cell.prepare_error = f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
+                self.emit(ev.Log(f"study: {cell.label}: cannot prepare: {cell.prepare_error}", "error"))
+        report.prepare_s = time.perf_counter() - t0
+
+    def check_quality(self) -> None:
+        """One accuracy-mode run per prepared artifact, unless an `ok` one of it exists here."""
+        from qtui.core.paths import results_dir
+
+        report, options = self.report, self.options
+        self.pool = load_results(results_dir(options.results_root), warn=lambda m: self.emit(ev.Log(m, "warning")))
+        t0 = time.perf_counter()
+        self.checks = quality_cells(self.cells) if options.quality and not report.cancelled else []
+        todo = []
+        for check in self.checks:
+            have = [] if options.force else quality_runs_done(check.profile, check.artifact_key, self.machine, self.pool)
+            if have:
+                report.quality_reused += 1
+                report.quality_results.append(have[0])
+            else:
+                todo.append((check, 0))
+        report.quality_done, report.quality_failed = self.run_each(todo, self._quality_step, ("ok",), self._keep_check)
+        report.quality_s = time.perf_counter() - t0
+
+    def measure_missing(self) -> None:
+        """Each cell's `repeats` completed runs: those found here count, the rest are measured."""
+        report, options, repeats = self.report, self.options, self.repeats
+        self.rates = {
+            (r.profile.model, r.profile.framework, r.profile.precision, r.artifact.get("key")): rate
+            for r in report.quality_results
+            if r.status == "ok" and (rate := _positive((r.throughput or {}).get("samples_per_s")))
+        }
+        for cell in self.cells:
+            if cell.prepare_error:
+                continue
+            have = [] if options.force else completed_runs(cell.profile, cell.artifact_key, self.machine, self.pool, here=self.env)
+            durations = sorted(d for r in have if (d := _loadgen_seconds(r)) is not None)
+            if durations:
+                self.earlier[_cell_key(cell.profile)] = durations[len(durations) // 2]
+            cell.reused = min(len(have), repeats)
+            cell.run_ids = [r.run_id for r in have[:repeats]]
+            report.results += have[:repeats]
+            self.todo += [(cell, i) for i in range(cell.reused, repeats)]
+        self.skipped = sum(c.reused for c in self.cells)
+        if self.skipped:
+            self._say_reused()
+        t0 = time.perf_counter()
+        report.runs_done, report.runs_failed = self.run_each(self.todo, self._measuring_step, COMPLETED, self._keep_measurement)
+        report.measure_s = time.perf_counter() - t0
+
+    # -- the one loop of runs -----------------------------------------------------------------
+    def run_each(
+        self,
+        todo: list[tuple[CellStatus, int]],
+        step: Callable[[int, CellStatus, int], ev.StudyStep],
+        counted: tuple[str, ...],
+        keep: Callable[[CellStatus, RunResult, float, bool], None],
+    ) -> tuple[int, int]:
+        """Run each `(cell, repeat)` of `todo` in turn, announced by its `step` (given its index
+        in `todo`), and `keep` each result with its wall time and whether it counts (a status in
+        `counted`, saved), until the study or a run is cancelled: (runs that count, failed)."""
+        done = failed = 0
+        for n, (cell, repeat) in enumerate(todo):
+            if self.stop.is_set() or self.report.cancelled:
+                self.report.cancelled = True
+                break
+            self.emit(step(n, cell, repeat))
+            result, seconds = self.measure(cell.profile)
+            counts = result.status in counted and not self.report.is_unsaved(result)
+            keep(cell, result, seconds, counts)
+            if counts:
+                done += 1
+            elif result.status == "cancelled":
+                self.report.cancelled = True
+                break
+            else:
+                failed += 1
+        return done, failed
+
+    def measure(self, p: RunProfile) -> tuple[RunResult, float]:
+        """The run (after any cooldown) and its wall time."""
+        from qtui.core.runner import RunOptions, run
+
+        started = time.perf_counter()
+        self.cool_down()
+        result = run(p, self.emit, self.stop, RunOptions(results_root=self.options.results_root, device=self.options.device))
+        seconds = time.perf_counter() - started
+        self.report.ran.append(result)
+        if result.status != "cancelled" and not is_saved(result, self.options.results_root):
+            self.report.unsaved.append(result)
+        loadgen_s = _loadgen_seconds(result)
+        if result.status in COMPLETED and loadgen_s is not None:
+            self.overheads.append(max(0.0, seconds - loadgen_s))
+        return result, seconds
+
+    def cool_down(self) -> None:
+        """Wait until the CPU is below the study's cooldown limit (if it has one)."""
+        from qtui.core.thermal import wait_for_cooldown
+
+        options = self.options
+        cooldown = options.cooldown_below_c if options.cooldown_below_c is not None else _default_cooldown(self.env)
         if cooldown:
             wait_for_cooldown(
                 cooldown,
                 options.cooldown_max_wait_s or 300.0,
-                on_wait=lambda c, w: emit(ev.Preparing(f"cooling down: {c:.0f} °C (waiting for < {cooldown:.0f} °C)", None)),
-                should_stop=stop.is_set,
+                on_wait=lambda c, w: self.emit(ev.Preparing(f"cooling down: {c:.0f} °C (waiting for < {cooldown:.0f} °C)", None)),
+                should_stop=self.stop.is_set,
             )
 
-    overheads: list[float] = []  # a run's wall time beyond LoadGen's (loading, warm-up, cooldown)
+    # -- what each running phase says and keeps ------------------------------------------------
+    def _quality_step(self, n: int, check: CellStatus, _repeat: int) -> ev.StudyStep:
+        p = check.profile
+        label = f"{_model_label(p.model)} {p.framework} {p.precision}"
+        return ev.StudyStep("checking quality", self.report.quality_reused + n + 1, len(self.checks), label, None, p)
 
-    def measure(p: RunProfile) -> tuple[RunResult, float]:
-        """The run (after any cooldown) and its wall time."""
-        started = time.perf_counter()
-        cool_down()
-        result = run(p, emit, stop, RunOptions(results_root=options.results_root, device=options.device))
-        seconds = time.perf_counter() - started
-        report.ran.append(result)
-        if result.status != "cancelled" and not is_saved(result, options.results_root):
-            report.unsaved.append(result)
-        loadgen_s = _loadgen_seconds(result)
-        if result.status in COMPLETED and loadgen_s is not None:
-            overheads.append(max(0.0, seconds - loadgen_s))
-        return result, seconds
+    def _keep_check(self, _check: CellStatus, result: RunResult, _seconds: float, _counts: bool) -> None:
+        self.report.quality_results.append(result)
 
-    # -- 2. quality: one accuracy-mode run per artifact ------------------------------------------
-    t_q = time.perf_counter()
-    checks = quality_cells(cells) if options.quality and not report.cancelled else []
-    quality_todo = []
-    for check in checks:
-        have = [] if options.force else quality_runs_done(check.profile, check.artifact_key, machine, pool)
-        if have:
-            report.quality_reused += 1
-            report.quality_results.append(have[0])
-        else:
-            quality_todo.append(check)
-    for k, check in enumerate(quality_todo, 1):
-        if stop.is_set():
-            report.cancelled = True
-            break
-        label = f"{_model_label(check.profile.model)} {check.profile.framework} {check.profile.precision}"
-        emit(ev.StudyStep("checking quality", report.quality_reused + k, len(checks), label, None, check.profile))
-        result, _ = measure(check.profile)
-        report.quality_results.append(result)
-        if result.status == "ok" and not report.is_unsaved(result):
-            report.quality_done += 1
-        elif result.status == "cancelled":
-            report.cancelled = True
-            break
-        else:
-            report.quality_failed += 1
-    report.quality_s = time.perf_counter() - t_q
+    def _measuring_step(self, n: int, cell: CellStatus, repeat: int) -> ev.StudyStep:
+        overhead = sum(self.overheads) / len(self.overheads) if self.overheads else None
+        eta = runs_time_left([c.profile for c, _ in self.todo[n:]], self.timed, self.predicted_seconds, overhead)
+        label = f"{cell.label} (repeat {repeat + 1}/{self.repeats})"
+        return ev.StudyStep("measuring", self.skipped + n + 1, self.total_runs, label, eta, cell.profile)
 
-    # -- 3. measure what is missing -------------------------------------------------------------
-    # what a run should take, before it is timed: LoadGen's seconds from the cell's earlier runs
-    # here, else from its artifact's speed in the quality run
-    rates = {
-        (r.profile.model, r.profile.framework, r.profile.precision, r.artifact.get("key")): rate
-        for r in report.quality_results
-        if r.status == "ok" and (rate := _positive((r.throughput or {}).get("samples_per_s")))
-    }
-    earlier: dict[tuple[str, str, str, str], float] = {}
-    by_key = {_cell_key(c.profile): c for c in cells}
+    def _keep_measurement(self, cell: CellStatus, result: RunResult, seconds: float, counts: bool) -> None:
+        self.timed.append((cell.profile, seconds))
+        self.report.results.append(result)
+        if counts:
+            cell.run_ids.append(result.run_id)
 
-    def predicted(p: RunProfile) -> float | None:
-        if (seconds := earlier.get(_cell_key(p))) is not None:
+    def predicted_seconds(self, p: RunProfile) -> float | None:
+        """What a run should take before it is timed: LoadGen's seconds from the cell's earlier
+        runs here, else from its artifact's speed in the quality run."""
+        if (seconds := self.earlier.get(_cell_key(p))) is not None:
             return seconds
-        cell = by_key.get(_cell_key(p))
-        rate = rates.get((p.model, p.framework, p.precision, cell.artifact_key if cell else None))
+        cell = self.by_key.get(_cell_key(p))
+        rate = self.rates.get((p.model, p.framework, p.precision, cell.artifact_key if cell else None))
         return expected_loadgen_s(p, rate) if rate else None
 
-    todo: list[tuple[CellStatus, int]] = []
-    for cell in cells:
-        if cell.prepare_error:
-            continue
-        have = [] if options.force else completed_runs(cell.profile, cell.artifact_key, machine, pool, here=env)
-        durations = sorted(d for r in have if (d := _loadgen_seconds(r)) is not None)
-        if durations:
-            earlier[_cell_key(cell.profile)] = durations[len(durations) // 2]
-        cell.reused = min(len(have), repeats)
-        cell.run_ids = [r.run_id for r in have[:repeats]]
-        report.results += have[:repeats]
-        todo += [(cell, i) for i in range(cell.reused, repeats)]
-    skipped = sum(c.reused for c in cells)
-    if skipped:
-        reused = [r for r in report.results if r.run_id in {i for c in cells for i in c.run_ids}]
-        others = sorted({one_line(r.profile.name.split("/", 1)[0]) for r in reused} - {profile.name})
+    def _say_reused(self) -> None:
+        """How many runs were found measured here already (and by which other profiles)."""
+        cells, options = self.cells, self.options
+        reused = [r for r in self.report.results if r.run_id in {i for c in cells for i in c.run_ids}]
+        others = sorted({one_line(r.profile.name.split("/", 1)[0]) for r in reused} - {self.profile.name})
         by = f", some by {plural(len(others), 'other profile', with_count=False)} ({', '.join(others)}) with identical settings" if others else ""
-        emit(ev.Log(
-            f"study: {skipped} of {plural(total_runs, 'run')} already measured here{by} "
+        self.emit(ev.Log(
+            f"study: {self.skipped} of {plural(self.total_runs, 'run')} already measured here{by} "
             f"(disturbed runs are measured again{'; ' + options.again_hint if options.again_hint else ''})"
         ))
-    t1 = time.perf_counter()
-    timed: list[tuple[RunProfile, float]] = []
-    for n, (cell, repeat) in enumerate(todo):
-        if stop.is_set() or report.cancelled:
-            report.cancelled = True
-            break
-        overhead = sum(overheads) / len(overheads) if overheads else None
-        eta = runs_time_left([c.profile for c, _ in todo[n:]], timed, predicted, overhead)
-        emit(ev.StudyStep(
-            "measuring", skipped + n + 1, total_runs, f"{cell.label} (repeat {repeat + 1}/{repeats})", eta, cell.profile
-        ))
-        result, seconds = measure(cell.profile)
-        timed.append((cell.profile, seconds))
-        report.results.append(result)
-        if result.status in COMPLETED and not report.is_unsaved(result):
-            cell.run_ids.append(result.run_id)
-            report.runs_done += 1
-        elif result.status == "cancelled":
-            report.cancelled = True
-            break
-        else:
-            report.runs_failed += 1
-    report.measure_s = time.perf_counter() - t1
-    emit(ev.StudyStep("done", skipped + report.runs_done, total_runs, "", 0.0))
-    return report
 
 
 def study_summary(report: StudyReport) -> str:
