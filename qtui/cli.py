@@ -716,7 +716,7 @@ def _print_table(results: list[Any], pool: list[Any] | None = None) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from qtui.core.results import fidelity_short, table_rows
+    from qtui.core.run_table import fidelity_short, table_rows
 
     rows = table_rows(results, pool)
     by_id = {r.run_id: r for r in results}
@@ -779,7 +779,7 @@ def _stdout_is_terminal() -> bool:
 
 
 def _print_study_tables(tables: list[Any]) -> None:
-    """The study tables (`results.study_tables`) for a terminal: a title and an aligned table
+    """The study tables (`study_tables.study_tables`) for a terminal: a title and an aligned table
     per model × scenario, a cell's lines one under the other, then the legend — the Markdown
     form (`study_markdown`, with `<br>` in cells) is for files and pipes."""
     from rich import box
@@ -787,7 +787,7 @@ def _print_study_tables(tables: list[Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from qtui.core.results import study_notes
+    from qtui.core.study_tables import study_notes
 
     console = Console(file=_out())
     for table in tables:
@@ -806,7 +806,8 @@ def _print_study_tables(tables: list[Any]) -> None:
 def _warning_lines(results: list[Any]) -> list[str]:
     """Each kind of warning once, with the runs it applies to: the warning itself when one run
     (or every run) recorded the same text, else the kind and where each run's figure is."""
-    from qtui.core.results import WARNING_KINDS, measurement_warnings, runs_text, warning_kind
+    from qtui.core.results import WARNING_KINDS, measurement_warnings, warning_kind
+    from qtui.core.run_table import runs_text
     from qtui.core.text import one_line
 
     rows = results
@@ -892,7 +893,8 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     folder or several (devices side by side). Damaged result files are skipped with a warning on
     stderr."""
     from qtui.core.model_source import model_matches
-    from qtui.core.results import study_markdown, table_rows, to_csv, to_markdown
+    from qtui.core.run_table import table_rows, to_csv, to_markdown
+    from qtui.core.study_tables import study_markdown
     from qtui.core.text import plural
 
     pool = _load_pool(results_dirs)
@@ -918,7 +920,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     rows = table_rows(chosen, pool)
     written = plural(len(rows), "row")
     if fmt == "study" and output is None and not markdown and _stdout_is_terminal():
-        from qtui.core.results import study_tables
+        from qtui.core.study_tables import study_tables
 
         _print_study_tables(study_tables(chosen, pool, executed=executed, delta=delta, efficiency=efficiency))
         return
@@ -953,8 +955,8 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
 def _latency_export(fmt: str, chosen: list[Any], results_dirs: tuple[str, ...]) -> str:
     """`report --format percentiles|latencies` (`qtui.core.raw_latencies`)."""
     from qtui.core import raw_latencies as raw
+    from qtui.core.identity import device_label
     from qtui.core.paths import results_dir
-    from qtui.core.results import device_label
 
     if fmt == "percentiles":
         return raw.to_csv_text(raw.PERCENTILE_COLUMNS, raw.percentile_rows(chosen, device_label))
@@ -1139,8 +1141,8 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     from dataclasses import replace
 
     from qtui.core.catalog import unavailable_reason
-    from qtui.core.results import study_markdown
     from qtui.core.study import StudyLockError, StudyOptions, plan, run_study, study_summary
+    from qtui.core.study_tables import study_markdown
     from qtui.core.text import plural
 
     prof = _load_profile(profile, assignments)
@@ -1195,7 +1197,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
             with contextlib.redirect_stdout(_out()):
                 measured = [r for r in report.results if r.status in ("ok", "invalid")]
                 if measured and not markdown and _stdout_is_terminal():
-                    from qtui.core.results import study_tables
+                    from qtui.core.study_tables import study_tables
 
                     _print_study_tables(study_tables(measured, measured + report.quality_results))
                 elif measured:

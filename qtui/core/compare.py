@@ -3,7 +3,7 @@ interval and a verdict, what differs between the two sides, and a geometric mean
 
 A side is a set of results (a results folder — a study's, for instance —, one device of a
 folder, one run). A **cell** is model × framework × precision × scenario, performance mode, `ok`
-runs only. A side's cell is its newest run and the runs that repeat it (`results.repeats_of`):
+runs only. A side's cell is its newest run and the runs that repeat it (`matching.repeats_of`):
 other setups of the same cell on that side are left out and said so. Two single runs of one
 scenario are compared whatever their model, framework or precision (listed as the difference).
 
@@ -37,17 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from qtui.core.identity import effective_threads
+from qtui.core.identity import device_label, effective_threads
+from qtui.core.matching import repeats_of
 from qtui.core.raw_latencies import RAW_LATENCIES_FILE, load_latencies, run_folder
-from qtui.core.results import (
-    RunResult,
-    device_label,
-    measurement_disturbed,
-    order_key,
-    repeats_of,
-    runs_text,
-    scenario_metric,
-)
+from qtui.core.results import RunResult, measurement_disturbed, order_key, scenario_metric
+from qtui.core.run_table import runs_text
 from qtui.core.stats import CONFIDENCE, MIN_FOR_INTERVAL, RESAMPLES
 from qtui.core.text import one_line
 

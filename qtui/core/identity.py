@@ -4,13 +4,13 @@ both read these rules and no other; this module imports only the profile.
 
 Which rule serves what:
 
-- **Resume and repeats** (`study.completed_runs`, `results.repeat_key`): two runs are one
+- **Resume and repeats** (`study.completed_runs`, `matching.repeats_of`): two runs are one
   measurement when their `measured_identity` (the profile minus its name, sweep, study, device
   label and `threads_over_cores`), artifact key, `machine_identity` (host, board or CPU model,
   the user's device label) and `runtime_identity` (architecture, framework version, threads
   used) are equal. A study resumes a cell when enough such runs exist; the tables pool such runs
   as repeats of one cell.
-- **The FP32 baseline** (`results.fp32_baseline`, `results.accuracy_run_for`):
+- **The FP32 baseline** (`matching.fp32_baseline`, `matching.accuracy_run_for`):
   `same_setup_but_precision` — everything a speed-up divides by equal but the precision: model,
   framework, scenario, mode, batch, warm-up, LoadGen settings, threads used, weights and data
   (their digests when both record them) and `baseline_machine_identity` (host, architecture,

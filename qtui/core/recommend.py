@@ -2,7 +2,7 @@
 quality stays within a budget, the evidence it rests on, the runner-up, and what was not measured.
 
 Speed is the scenario's metric (`results.scenario_metric`), the median of a cell's repeats, as in
-the study table (`results.study_tables`, whose cells this module reads). Quality evidence, in the
+the study table (`study_tables.study_tables`, whose cells this module reads). Quality evidence, in the
 order it is used:
 
 - **top-1 drop** versus FP32, when the cell's artifact and the FP32 one of the same framework were
@@ -26,23 +26,14 @@ from typing import Any
 
 from qtui.core import labels as names
 from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES
+from qtui.core.identity import device_label
+from qtui.core.matching import accuracy_run_for, fp32_baseline
 from qtui.core.model_source import is_user_model
 from qtui.core.profile import FRAMEWORKS, PRECISIONS
-from qtui.core.results import (
-    DISTURBING_KINDS,
-    WARNING_KINDS,
-    RunResult,
-    StudyCell,
-    accuracy_run_for,
-    device_label,
-    format_figure,
-    fp32_baseline,
-    order_key,
-    runs_text,
-    scenario_metric,
-    study_tables,
-)
+from qtui.core.results import DISTURBING_KINDS, WARNING_KINDS, RunResult, order_key, scenario_metric
+from qtui.core.run_table import format_figure, runs_text
 from qtui.core.stats import CONFIDENCE, MIN_FOR_INTERVAL, UNSTABLE_SPREAD, Estimate, ratio_estimate
+from qtui.core.study_tables import StudyCell, study_tables
 from qtui.core.text import one_line, plural
 
 #: Top-1 may drop at most this many points below FP32. MLPerf's closed division asks 99 % of

@@ -28,16 +28,11 @@ from typing import Any
 from markupsafe import Markup
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core.identity import device_label
 from qtui.core.model_source import model_label
 from qtui.core.recommend import Budgets, Recommendation, recommend
-from qtui.core.results import (
-    STUDY_PRECISION_LABELS,
-    RunResult,
-    StudyTable,
-    device_label,
-    study_notes,
-    study_tables,
-)
+from qtui.core.results import RunResult
+from qtui.core.study_tables import STUDY_PRECISION_LABELS, StudyTable, study_notes, study_tables
 from qtui.core.text import one_line
 
 CHARTS_HINT = "Charts need matplotlib: pip install 'qtui[report]' and write the report again."

@@ -243,7 +243,7 @@ class _Run:
         if self.result.status == "failed":
             self.emit(ev.Failed(self.result.message, path))
         else:
-            from qtui.core.results import summary_line
+            from qtui.core.run_table import summary_line
 
             self.emit(ev.Finished(self.result.status, path, summary_line(self.result)))
         return self.result

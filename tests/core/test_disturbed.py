@@ -14,15 +14,9 @@ from click.testing import CliRunner
 
 from qtui.cli import main
 from qtui.core.recommend import recommend, recommendations_text
-from qtui.core.results import (
-    STUDY_WARNING_MARK,
-    RunResult,
-    study_markdown,
-    study_notes,
-    study_tables,
-    warning_kind,
-)
+from qtui.core.results import RunResult, warning_kind
 from qtui.core.study import completed_runs, machine_identity
+from qtui.core.study_tables import STUDY_WARNING_MARK, study_markdown, study_notes, study_tables
 from tests.core.test_study_table import fidelity, make_run, repeats, save_all
 
 LOAD = (
@@ -192,7 +186,7 @@ def test_a_study_reuses_only_what_it_would_measure_itself() -> None:
 
 def test_a_cells_repeats_share_the_runtime_version_and_threads() -> None:
     """The study table aggregates as repeats only what a study would reuse as repeats."""
-    from qtui.core.results import repeats_of
+    from qtui.core.matching import repeats_of
 
     runs = repeats("f", "fp32", [20.0, 21.0, 19.0])
     upgraded = make_run("f-new", "fp32", 10.0)

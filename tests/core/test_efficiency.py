@@ -21,17 +21,10 @@ from qtui.cli import main
 from qtui.core import ops
 from qtui.core.environment import capture_environment
 from qtui.core.profile import LoadGenSpec
-from qtui.core.results import (
-    STUDY_EFFICIENCY_NOTE,
-    TABLE_COLUMNS,
-    RunResult,
-    load_result,
-    load_results,
-    study_markdown,
-    table_rows,
-    to_csv,
-)
+from qtui.core.results import RunResult, load_result, load_results
+from qtui.core.run_table import TABLE_COLUMNS, table_rows, to_csv
 from qtui.core.runner import run
+from qtui.core.study_tables import STUDY_EFFICIENCY_NOTE, study_markdown
 from tests.conftest import small_profile
 from tests.core.test_study_table import make_run, save_all
 

@@ -13,23 +13,19 @@ import pytest
 
 from qtui.core.fidelity import fidelity, sqnr_db, topk_accuracy
 from qtui.core.latency import LatencyRecorder, exact_percentiles, histogram
+from qtui.core.matching import fp32_baseline, speedup, speedup_vs_fp32
 from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile, WeightsSpec
 from qtui.core.results import (
     SCENARIO_METRICS,
     ResultError,
     RunResult,
     atomic_write_text,
-    fp32_baseline,
     load_results,
     save_result,
     scenario_metric,
-    speedup,
-    speedup_vs_fp32,
-    table_rows,
-    to_csv,
-    to_markdown,
     validate_result_dict,
 )
+from qtui.core.run_table import table_rows, to_csv, to_markdown
 from qtui.core.text import clean_text, one_line
 
 
@@ -140,7 +136,7 @@ def test_speedup_and_tables() -> None:
 
 
 def test_study_table_layout() -> None:
-    from qtui.core.results import study_markdown, study_tables
+    from qtui.core.study_tables import study_markdown, study_tables
 
     fp32 = _result("f", "fp32", 4.0)
     int8 = _result("i", "int8_static", 1.0)
@@ -161,7 +157,7 @@ def test_study_table_layout() -> None:
     [(0.5234, "0.523"), (38.54, "38.5"), (99.94, "99.9"), (99.96, "100"), (245.3, "245"), (999.7, "1000"), (1234.4, "1234"), (None, "")],
 )
 def test_figures_have_about_three_significant_digits(value: float | None, text: str) -> None:
-    from qtui.core.results import format_figure
+    from qtui.core.run_table import format_figure
 
     assert format_figure(value) == text  # 245.3 was "245.3", 999.7 would be "1e+03" with .3g
 

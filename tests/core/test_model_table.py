@@ -14,7 +14,7 @@ from qtui.core import catalog, frameworks, labels, model_table, models, ops, pro
 from qtui.core.models import weights
 from qtui.core.recommend import recommend, recommendations_text
 from qtui.core.report_html import render_html
-from qtui.core.results import study_markdown
+from qtui.core.study_tables import study_markdown
 from tests.core.test_study_table import make_run, save_all
 
 QTUI = Path(__file__).resolve().parents[2] / "qtui"

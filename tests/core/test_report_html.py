@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 from qtui.cli import main
 from qtui.core.report_html import CHARTS_HINT, inline_svg, render_html
-from qtui.core.results import ResultError, RunResult, study_tables
+from qtui.core.results import ResultError, RunResult
+from qtui.core.study_tables import study_tables
 from tests.core.test_study_table import fidelity, make_run, repeats, save_all
 
 

@@ -29,7 +29,7 @@ from click.testing import CliRunner
 
 from qtui.cli import main
 from qtui.core.report_html import PRECISION_COLOURS
-from qtui.core.results import study_tables
+from qtui.core.study_tables import study_tables
 from tests.core.test_report_html import _check_self_contained, _parse, _two_devices
 from tests.core.test_study_table import save_all
 

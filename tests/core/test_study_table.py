@@ -19,20 +19,18 @@ import pytest
 from click.testing import CliRunner
 
 from qtui.cli import main
+from qtui.core.identity import device_label
+from qtui.core.matching import repeats_of
 from qtui.core.profile import LoadGenSpec, RunProfile
-from qtui.core.results import (
+from qtui.core.results import RunResult, load_results_dirs, save_result
+from qtui.core.stats import UNSTABLE_SPREAD
+from qtui.core.study_tables import (
     STUDY_REPEATS_NOTE,
     STUDY_UNSTABLE_NOTE,
-    RunResult,
-    device_label,
-    load_results_dirs,
-    repeats_of,
-    save_result,
     study_markdown,
     study_notes,
     study_tables,
 )
-from qtui.core.stats import UNSTABLE_SPREAD
 
 _MINUTE = [0]
 

@@ -427,7 +427,8 @@ def test_file_names_reach_messages_without_control_characters(tmp_path: Path) ->
 def test_speedup_needs_the_same_data_and_result_fields_load(tmp_path: Path) -> None:
     """An FP32 run measured on other pictures (another digest) is no baseline; the data fields a
     run records are part of the result format."""
-    from qtui.core.results import fp32_baseline, load_result, save_result
+    from qtui.core.matching import fp32_baseline
+    from qtui.core.results import load_result, save_result
     from tests.ui.conftest import fake_result
 
     fp32 = fake_result("a", "2026-01-02T10:00:00+00:00", "fp32", p90=20.0)

@@ -19,13 +19,13 @@ from click.testing import CliRunner
 from qtui import cli
 from qtui.core.data import SyntheticDataset
 from qtui.core.profile import DatasetSpec, InputSpec, RunProfile
-from qtui.core.results import (
+from qtui.core.run_table import table_rows
+from qtui.core.runner import SYNTHETIC_CALIBRATION_WARNING, run
+from qtui.core.study_tables import (
     STUDY_SYNTHETIC_CALIBRATION_MARK,
     STUDY_SYNTHETIC_CALIBRATION_NOTE,
     study_markdown,
-    table_rows,
 )
-from qtui.core.runner import SYNTHETIC_CALIBRATION_WARNING, run
 from tests.conftest import small_profile
 from tests.core.test_user_data import _truncate, make_classes, make_pictures
 

@@ -14,7 +14,8 @@ from qtui.cli import main
 from qtui.core import model_table
 from qtui.core.fidelity import fidelity, is_class_vector
 from qtui.core.recommend import RANDOM_WEIGHTS_CAVEAT, USER_UNLABELLED_CAVEAT, recommend
-from qtui.core.results import RunResult, table_rows
+from qtui.core.results import RunResult
+from qtui.core.run_table import table_rows
 from qtui.core.study import CellStatus
 from tests.conftest import small_profile
 from tests.core.test_study_table import make_run, save_all

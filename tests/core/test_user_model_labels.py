@@ -1,5 +1,5 @@
 """A user model in the run tables (`qtui report`'s table, CSV and Markdown, the TUI results
-table, which all draw `results.table_rows`) and in every label (`labels.title`): by its file
+table, which all draw `run_table.table_rows`) and in every label (`labels.title`): by its file
 name, or an entry point without its folders; never the folder it was measured from. Fixed
 results, no runtime."""
 
@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from qtui import cli
 from qtui.core import labels
 from qtui.core.model_source import model_label
-from qtui.core.results import save_result, table_rows
+from qtui.core.results import save_result
+from qtui.core.run_table import table_rows
 from tests.ui.conftest import fake_result
 
 FOLDER = "/home/someone/private/models"

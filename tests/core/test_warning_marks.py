@@ -8,7 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from qtui import cli
-from qtui.core.results import load_results, save_result, table_rows, to_csv
+from qtui.core.results import load_results, save_result
+from qtui.core.run_table import table_rows, to_csv
 from tests.ui.conftest import fake_result
 
 LOADED = "other processes kept 1.65 of 2 cores busy during the measurement (83 % of the CPU)"

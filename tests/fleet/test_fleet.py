@@ -183,7 +183,8 @@ def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devic
         there = sorted(p.relative_to(d.home / "results") for p in (d.home / "results").rglob("*") if p.is_file() and p.parent != d.home / "results")
         assert pulled == there
     dirs = [a for d in (a, b, c) for a in ("--results-dir", str(dest / d.name))]
-    from qtui.core.results import device_label, load_results_dirs
+    from qtui.core.identity import device_label
+    from qtui.core.results import load_results_dirs
 
     assert sorted(device_label(x) for x in load_results_dirs([dest / d.name for d in (a, b, c)])) == ["pi-a", "pi-b", "pi-c"]
     r = qtui("report", *dirs, "--format", "study", "--markdown")

@@ -494,7 +494,8 @@ def test_possible_extremes_still_load(tmp_path: Path) -> None:
 def test_no_infinite_speedup_and_no_infinity_in_json(tmp_path: Path) -> None:
     import json
 
-    from qtui.core.results import load_results, speedup
+    from qtui.core.matching import speedup
+    from qtui.core.results import load_results
 
     base = _result_dict("fp32", "fp32", latency_ms__p90=1e8)
     fast = _result_dict("int8", "int8_static", latency_ms__p90=1e-6)

@@ -28,16 +28,9 @@ from rich.console import Console, Group
 
 import qtui.ui.app
 from qtui.cli import main
-from qtui.core.results import (
-    RunResult,
-    load_results,
-    save_result,
-    study_markdown,
-    summary_line,
-    table_rows,
-    to_csv,
-    to_markdown,
-)
+from qtui.core.results import RunResult, load_results, save_result
+from qtui.core.run_table import summary_line, table_rows, to_csv, to_markdown
+from qtui.core.study_tables import study_markdown
 from qtui.ui.app import QtuiApp
 from qtui.ui.screens.results import (
     CompareScreen,

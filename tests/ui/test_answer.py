@@ -16,7 +16,8 @@ from textual.widgets import Select, SelectionList
 
 from qtui.cli import main
 from qtui.core.recommend import recommend, recommendations_text
-from qtui.core.results import RunResult, load_results, save_result, study_tables
+from qtui.core.results import RunResult, load_results, save_result
+from qtui.core.study_tables import study_tables
 from qtui.ui.app import QtuiApp
 from qtui.ui.screens.answer import (
     CONTINUATION_INDENT,

@@ -16,14 +16,9 @@ from textual.app import App
 from textual.widgets import DataTable, Select, Static
 from textual.widgets._toast import Toast
 
-from qtui.core.results import (
-    StudyTable,
-    fp32_baseline,
-    load_results,
-    save_result,
-    study_notes,
-    study_tables,
-)
+from qtui.core.matching import fp32_baseline
+from qtui.core.results import load_results, save_result
+from qtui.core.study_tables import StudyTable, study_notes, study_tables
 from qtui.ui.app import QtuiApp
 from qtui.ui.screens.results import (
     LAYOUTS,

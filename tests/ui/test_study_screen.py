@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Static
 
 from qtui.core.profile import LoadGenSpec, StudySpec, SweepSpec
-from qtui.core.results import accuracy_text
+from qtui.core.run_table import accuracy_text
 from qtui.ui.app import QtuiApp
 from qtui.ui.screens.results import ResultsScreen
 from qtui.ui.screens.run import run_title

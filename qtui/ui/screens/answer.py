@@ -46,8 +46,9 @@ from qtui.core.recommend import (
     recommend,
     recommendations_text,
 )
-from qtui.core.results import STUDY_PRECISION_LABELS, RunResult, StudyTable, study_tables
+from qtui.core.results import RunResult
 from qtui.core.sinks import shell_command
+from qtui.core.study_tables import STUDY_PRECISION_LABELS, StudyTable, study_tables
 from qtui.core.text import one_line
 from qtui.ui.widgets.charts import (
     SHORT_FRAMEWORKS,

@@ -43,27 +43,20 @@ from textual.widgets import DataTable, Header, Select, Static
 from qtui.core import labels
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES, SCENARIO_TITLES
 from qtui.core.events import HistogramSnapshot
+from qtui.core.matching import accuracy_delta, fp32_baseline, speedup
 from qtui.core.model_source import is_user_model, model_label, model_slug
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS, RunProfile
-from qtui.core.results import (
-    RunResult,
-    StudyTable,
-    accuracy_delta,
+from qtui.core.results import RunResult, load_results, measurement_warnings
+from qtui.core.run_table import (
     accuracy_text,
     fidelity_short,
     format_figure,
-    fp32_baseline,
-    load_results,
-    measurement_warnings,
-    speedup,
-    study_markdown,
-    study_notes,
-    study_tables,
     table_rows,
     to_csv,
     to_markdown,
 )
 from qtui.core.sinks import for_terminal
+from qtui.core.study_tables import StudyTable, study_markdown, study_notes, study_tables
 from qtui.core.text import clean_text, one_line
 from qtui.ui.widgets.footer import KeysFooter
 from qtui.ui.widgets.histogram import LatencyHistogram
@@ -379,7 +372,7 @@ class ResultsScreen(Screen[None]):
         self.app.push_screen(AnswerScreen(self.shown, self.pool, self.results_root, self.filters()))
 
     def action_charts(self) -> None:
-        from qtui.core.results import device_label
+        from qtui.core.identity import device_label
         from qtui.ui.screens.answer import ChartsScreen
 
         result = self.selected()

@@ -31,7 +31,8 @@ from qtui.core import labels
 from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES
 from qtui.core.events import HistogramSnapshot
 from qtui.core.profile import RunProfile
-from qtui.core.results import RunResult, accuracy_text
+from qtui.core.results import RunResult
+from qtui.core.run_table import accuracy_text
 from qtui.core.text import format_duration
 from qtui.ui.messages import (
     RunFailed,

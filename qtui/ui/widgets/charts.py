@@ -2,7 +2,7 @@
 columns included): speed-up over FP32 per framework × precision as horizontal bars with the 95 %
 interval, and latency distributions compared on one log-scaled axis.
 
-- `speedup_chart(table, width)`: the bars of a study table (`qtui.core.results.StudyTable`):
+- `speedup_chart(table, width)`: the bars of a study table (`qtui.core.study_tables.StudyTable`):
   one per framework × precision other than FP32 (devices one under the other), the bar to the
   speed-up, the interval shaded (`▓` from its low end to the speed-up, `░` beyond it to its high
   end), `│` at ×1 (FP32), and the study table's own text beside it (`StudyCell.speedup_text`).
@@ -33,7 +33,7 @@ from textual.widget import Widget
 from qtui.core import labels
 from qtui.core.catalog import FRAMEWORK_TITLES
 from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
-from qtui.core.results import STUDY_PRECISION_LABELS, StudyCell, StudyTable
+from qtui.core.study_tables import STUDY_PRECISION_LABELS, StudyCell, StudyTable
 from qtui.ui.widgets.histogram import (
     MARKED_PERCENTILES,
     _axis_row,
