@@ -976,15 +976,15 @@ class _Percent(click.FloatRange):
 @main.command("compare")
 @click.argument("a")
 @click.argument("b")
-@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help="Where to look up run ids and devices (A/B that are not folders); several allowed. Default: the results folder.")
+@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help="Where to look up run ids, devices and studies (A/B that are not folders); several allowed. Default: the results folder.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "html"]), default="table", help="html: one self-contained page (use -o).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout (not with the table).")
 @click.option("--fail-on-regression", "fail_pct", type=_Percent(0, 1000), default=None, metavar="PCT", help="Exit 1 when any cell of B is slower than A by more than PCT % with 95 % confidence (a CI guard).")
 def compare_cmd(a: str, b: str, results_dirs: tuple[str, ...], fmt: str, output: str | None, fail_pct: float | None) -> None:
     """Did it get faster? Compare B against A per model × framework × precision × scenario: the
     time ratio B/A with a 95 % interval and a verdict (faster, slower, no difference), what
-    differs between them, and the geometric mean. A and B are each a results folder, a run id or
-    a device label (looked up in --results-dir)."""
+    differs between them, and the geometric mean. A and B are each a results folder, a run id,
+    a device label or a study's name (looked up in --results-dir)."""
     from qtui.compare_cmd import run_compare
 
     run_compare(a, b, results_dirs, fmt, fail_pct, output)

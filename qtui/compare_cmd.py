@@ -10,15 +10,10 @@ from typing import Any, NoReturn
 
 import click
 
-from qtui.core import labels
 from qtui.core.compare import (
-    COLUMNS,
     CompareError,
     Comparison,
-    cell_row,
     compare,
-    footer_lines,
-    header_lines,
     regressions,
     resolve_side,
     to_csv,
@@ -32,56 +27,14 @@ EXIT_REGRESSION = 1
 EXIT_BAD_INPUT = 2
 
 
-def _names(length: str) -> Any:
-    return {"full": labels.title, "short": labels.short, "narrow": labels.narrow}[length]
-
-
 def print_table(cmp: Comparison) -> None:
-    """The comparison on a terminal: header lines, a table that fits (full names, else short,
-    else narrow without the A/B figures and the per-cell differences, which are then listed under
-    it), then the footer. Cells are `Text`, never markup."""
-    from rich import box
+    """The comparison on a terminal (`qtui.ui.widgets.comparison.ComparisonView`: header lines, a
+    table that fits the terminal, the per-cell differences it had no room for, the footer)."""
     from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
 
-    console = Console(file=sys.stdout)
-    for line in header_lines(cmp):
-        console.print(Text(for_terminal(line)))
-    rows = [cell_row(c) for c in cmp.cells]
-    right = {"A", "B", "B/A time", "interval"}
+    from qtui.ui.widgets.comparison import ComparisonView
 
-    def build(length: str, columns: tuple[str, ...]) -> Any:
-        names = _names(length)
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
-        for col in columns:
-            header = {"framework": "fw", "precision": "prec", "scenario": "scen"}.get(col, col) if length == "narrow" else col
-            table.add_column(header, justify="right" if col in right else "left", no_wrap=True, overflow="ellipsis")
-        for row in rows:
-            cells = []
-            for col in columns:
-                value = row[col]
-                if col in ("model", "framework", "precision", "scenario"):
-                    value = names(value)
-                cells.append(Text(for_terminal(value) or "–"))
-            table.add_row(*cells)
-        return table
-
-    differs = any(row["differs"] for row in rows)
-    full = COLUMNS if differs else tuple(c for c in COLUMNS if c != "differs")
-    narrow = tuple(c for c in full if c not in ("A", "B", "differs"))
-    for length, columns in (("full", full), ("short", full), ("short", narrow), ("narrow", narrow)):
-        table = build(length, columns)
-        if console.measure(table, options=console.options.update_width(10**6)).maximum <= console.width:
-            break
-    console.print(table)
-    if "differs" not in columns:
-        for row in rows:
-            if row["differs"]:
-                what = " ".join(labels.narrow(row[k]) for k in ("model", "framework", "precision", "scenario"))
-                console.print(Text(for_terminal(f"differs: {what}: {row['differs']}")))
-    for line in footer_lines(cmp):
-        console.print(Text(for_terminal(line)))
+    Console(file=sys.stdout).print(ComparisonView(cmp))
 
 
 def run_compare(

@@ -211,6 +211,8 @@ class ResultsScreen(Screen[None]):
         Binding("r", "replay", "Replay", id="results.replay"),
         Binding("f5", "reload", "Reload", show=False, id="results.reload"),
         Binding("w", "why", "Why (per layer)", show=False, id="results.why"),
+        Binding("b", "mark", "Mark as A", show=False, id="results.mark"),
+        Binding("v", "versus", "Compare A/B", show=False, id="results.versus"),
     ]
     AUTO_FOCUS = "#results-table"
 
@@ -226,6 +228,8 @@ class ResultsScreen(Screen[None]):
         self.rows: dict[str, RowCells] = {}
         #: the columns drawn now: the richest that fit the screen (`choose_layout`)
         self.table_layout: TableLayout | None = None
+        #: the run marked as A of a comparison (`b`; `v` compares it with the selected run)
+        self.marked: RunResult | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -320,6 +324,8 @@ class ResultsScreen(Screen[None]):
             parts = [f"no results yet in {self.results_root}: run one from the setup screen (ctrl+r)"]
         if extra or self.last_export:
             parts.append(extra or self.last_export)
+        if self.marked is not None:
+            parts.append(f"A: {self.marked.run_id[:8]} (v compares)")
         self.query_one("#results-status", Static).update(Text(one_line(" · ".join(parts))))
 
     def selected_run_id(self) -> str | None:
@@ -367,6 +373,21 @@ class ResultsScreen(Screen[None]):
         result = self.selected()
         if result is not None:
             self.app.push_screen(CompareScreen(result, fp32_baseline(result, self.pool)))
+
+    def action_mark(self) -> None:
+        result = self.selected()
+        same = result is not None and self.marked is not None and result.run_id == self.marked.run_id
+        self.marked = None if result is None or same else result
+        self._status()
+
+    def action_versus(self) -> None:
+        from qtui.ui.screens.compare_sides import CompareSidesScreen
+
+        result, marked = self.selected(), self.marked
+        runs = [r for r in (marked, result) if r is not None]
+        a = ("run", marked.run_id) if marked is not None else None
+        b = ("run", result.run_id) if marked is not None and result is not None and result.run_id != marked.run_id else None
+        self.app.push_screen(CompareSidesScreen(self.pool, self.results_root, runs, a, b))
 
     def action_study(self) -> None:
         result = self.selected()
