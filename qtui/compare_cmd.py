@@ -5,6 +5,7 @@ when `--fail-on-regression PCT` finds a cell slower by more than PCT % with conf
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -13,14 +14,17 @@ import click
 from qtui.core.compare import (
     CompareError,
     Comparison,
+    Side,
     compare,
     regressions,
     resolve_side,
+    side_from_results,
     to_csv,
     to_html,
     to_json_data,
     to_markdown,
 )
+from qtui.core.results import RunResult
 from qtui.core.sinks import for_terminal
 
 EXIT_REGRESSION = 1
@@ -37,11 +41,9 @@ def print_table(cmp: Comparison) -> None:
     Console(file=sys.stdout).print(ComparisonView(cmp))
 
 
-def run_compare(
-    a: str, b: str, results_dirs: tuple[str, ...], fmt: str, fail_pct: float | None, output: str | None = None
-) -> None:
-    """The command: exits 2 for an argument that names no results, 1 for a regression beyond
-    `fail_pct`, else returns (0)."""
+def _resolver(results_dirs: tuple[str, ...]) -> tuple[list[Path], Callable[[str], Side]]:
+    """The folders where run ids, devices and studies are looked up, and what resolves an
+    argument among them (exits 2 for one that names no results)."""
     from qtui.core.paths import results_dir
     from qtui.core.results import load_results, load_results_dirs
 
@@ -62,11 +64,22 @@ def run_compare(
             pool_cache.append(load_results_dirs([r for r in roots if r.is_dir()], warn))
         return pool_cache[0]  # type: ignore[no-any-return]
 
-    try:
-        side_a = resolve_side(a, roots, lambda p: load_results(p, warn), pool)
-        side_b = resolve_side(b, roots, lambda p: load_results(p, warn), pool)
-    except CompareError as exc:
-        _bad_input(str(exc))
+    def resolve(arg: str) -> Side:
+        try:
+            return resolve_side(arg, roots, lambda p: load_results(p, warn), pool)
+        except CompareError as exc:
+            _bad_input(str(exc))
+
+    return roots, resolve
+
+
+def run_compare(
+    a: str, b: str, results_dirs: tuple[str, ...], fmt: str, fail_pct: float | None, output: str | None = None
+) -> None:
+    """The command: exits 2 for an argument that names no results, 1 for a regression beyond
+    `fail_pct`, else returns (0)."""
+    _, resolve = _resolver(results_dirs)
+    side_a, side_b = resolve(a), resolve(b)
     for label, side in (("A", side_a), ("B", side_b)):
         if not side.results:
             _bad_input(f"{label} ({side.name}): no results there")
@@ -105,6 +118,21 @@ def run_compare(
     if found:
         sys.exit(EXIT_REGRESSION)
     click.echo(f"no cell slower by more than {fail_pct:g} % with confidence", err=True)
+
+
+def report_comparison(baseline: str, chosen: list[RunResult], results_dirs: tuple[str, ...]) -> Comparison:
+    """`qtui report --compare-to A`: the report's results (less A's own runs) as B against A (a
+    results folder, device, run id or study, as `qtui compare` takes it); exits 2 when A names
+    no results or nothing of the report is left for B."""
+    roots, resolve = _resolver(results_dirs)
+    side_a = resolve(baseline)
+    if not side_a.results:
+        _bad_input(f"--compare-to {baseline}: no results there")
+    in_a = {r.run_id for r in side_a.results}
+    rest = [r for r in chosen if r.run_id not in in_a]
+    if not rest:
+        _bad_input(f"--compare-to {baseline}: the report's {len(chosen)} results are all in A; nothing is left to compare with it")
+    return compare(side_a, side_from_results("results", "this report's", rest, roots))
 
 
 def _bad_input(message: str) -> NoReturn:

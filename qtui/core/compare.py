@@ -69,7 +69,7 @@ class Side:
     """One side of a comparison: what the user named, and its results (with their folders)."""
 
     name: str
-    what: str  # "results folder", "device", "study", "run"
+    what: str  # "results folder", "device", "study", "run", "report"
     results: list[RunResult]
     folders: dict[str, Path] = field(default_factory=dict)  # run id → folder
 
@@ -126,6 +126,12 @@ def sides_in(results: list[RunResult]) -> list[tuple[str, str]]:
     (`device_label`) and each study (`study_name`), as `side_from` takes them."""
     devices = sorted({device_label(r) for r in results}, key=str.casefold)
     return [("device", d) for d in devices] + [("study", s) for s in study_names(results)]
+
+
+def side_from_results(name: str, what: str, results: list[RunResult], roots: list[Path]) -> Side:
+    """A side made of `results` (their folders looked up under `roots`, where their latencies
+    are), described as `what` `name`."""
+    return Side(name, what, results, _folders(results, roots))
 
 
 def side_from(kind: str, name: str, results: list[RunResult], roots: list[Path]) -> Side:
@@ -601,9 +607,26 @@ _HTML_CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+"""
+
+
+#: The comparison's CSS, for its own page and for the HTML report's section.
+COMPARE_CSS = """
 tr.slower td { background: #fde8e8; } tr.faster td { background: #e6f6e6; }
 ul.notes, ul.sides { padding-left: 1.2em; }
 """
+
+
+def html_context(cmp: Comparison, heading: str) -> dict[str, Any]:
+    """What `templates/compare_section.html.j2` draws (as `compare`): the header lines, the
+    table's columns and rows (each with its verdict's CSS class), the footer lines. Plain text:
+    the template escapes it."""
+    rows = []
+    for cell in cmp.cells:
+        row = cell_row(cell)
+        verdict_css = cell.verdict if cell.verdict in ("slower", "faster") else "other"
+        rows.append({"verdict_css": verdict_css, "cells": [row[c] or "–" for c in COLUMNS]})
+    return {"heading": heading, "header": header_lines(cmp), "columns": COLUMNS, "rows": rows, "footer": footer_lines(cmp)}
 
 
 def to_html(cmp: Comparison) -> str:
@@ -616,12 +639,7 @@ def to_html(cmp: Comparison) -> str:
         loader=PackageLoader("qtui.core", "templates"), autoescape=True, undefined=StrictUndefined,
         finalize=lambda value: value if isinstance(value, Markup) else one_line(value),
     )
-    rows = []
-    for cell in cmp.cells:
-        row = cell_row(cell)
-        verdict_css = cell.verdict if cell.verdict in ("slower", "faster") else "other"
-        rows.append({"verdict_css": verdict_css, "cells": [row[c] or "–" for c in COLUMNS]})
     return str(env.get_template("compare.html.j2").render(
-        title=f"qtui compare: {cmp.a.name} → {cmp.b.name}", css=Markup(_HTML_CSS),
-        header=header_lines(cmp), columns=COLUMNS, rows=rows, footer=footer_lines(cmp),
+        title=f"qtui compare: {cmp.a.name} → {cmp.b.name}", css=Markup(_HTML_CSS + COMPARE_CSS),
+        compare=html_context(cmp, "B against A"),
     ))
