@@ -88,10 +88,12 @@ def model_options(pool: list[RunResult], also: str | None = None) -> list[tuple[
 @dataclass(frozen=True)
 class TableLayout:
     """The results table's columns: full names (MobileNetV2, ONNX Runtime, INT8 static,
-    SingleStream) or short ones (MNetV2, ORT, INT8s, SS), with or without p50 and p99."""
+    SingleStream) or short ones (MNetV2, ORT, INT8s, SS), with or without p50 and p99, and on
+    the widest screens the tail: p99.9 and max."""
 
     full_names: bool
     percentiles: bool
+    tails: bool = False
 
     @property
     def columns(self) -> tuple[tuple[str, str], ...]:
@@ -99,13 +101,14 @@ class TableLayout:
         names = (("model", "model"), ("framework", "fw"), ("precision", "prec"), ("scenario", "scen"))
         if not self.full_names:
             names = (("model", "model"), ("fw", "fw"), ("prec", "prec"), ("scen", "scen"))
-        figures = (("p50 ms", "p50"), ("p99 ms", "p99")) if self.percentiles else ()
+        figures: tuple[tuple[str, str], ...] = (("p50 ms", "p50"), ("p99 ms", "p99")) if self.percentiles else ()
+        figures += (("p99.9 ms", "p99.9"), ("max ms", "max")) if self.tails else ()
         return (*names, ("status", "status"), ("metric", "metric"), *figures,
                 ("×FP32", "speedup"), ("Δacc", "delta"), ("when", "when"))
 
 
 #: Richest first: the table draws the first layout whose cells fit the screen's width.
-LAYOUTS = (TableLayout(True, True), TableLayout(True, False), TableLayout(False, True), TableLayout(False, False))
+LAYOUTS = (TableLayout(True, True, True), TableLayout(True, True), TableLayout(True, False), TableLayout(False, True), TableLayout(False, False))
 #: A DataTable cell has one blank column either side of its text.
 CELL_PADDING = 1
 #: The rows of the results screen that are not the table's rows: header, filters, status line
@@ -175,6 +178,7 @@ def row_cells(result: RunResult, baseline: RunResult | None) -> RowCells:
     )
     figures = {
         "metric": metric_text(result), "p50": _percentile_text(result, "p50"), "p99": _percentile_text(result, "p99"),
+        "p99.9": _percentile_text(result, "p99.9"), "max": _percentile_text(result, "max"),
         "speedup": speedup_text(speedup(result, baseline)), "delta": accuracy_delta(result, baseline),
         "when": _when(result),
     }
