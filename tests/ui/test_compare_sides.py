@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from textual.widgets import Select
 
 from qtui.ui.app import QtuiApp
@@ -102,3 +103,45 @@ async def test_compare_view_shows_differences_cells_verdicts_and_geomean_at_80x2
         assert cmp is not None and (cmp.a.what, cmp.a.name, cmp.b.name) == ("run", "a-int8", "b-fp32")
         (cell,) = cmp.cells  # two runs of one scenario: compared, the precision named as the difference
         assert cell.verdict == "slower" and ("precision", "int8_static", "fp32") in cell.differs
+
+
+async def test_the_view_stays_usable_while_comparing_and_the_newest_choice_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A comparison that takes long (held by the test) leaves the screen usable: `x` swaps the
+    sides and that comparison is shown; the held one, released later, does not replace it."""
+    import threading
+
+    import qtui.ui.screens.compare_sides as view
+
+    _write(Path(os.environ["QTUI_RESULTS_DIR"]))
+    gate, released = threading.Event(), threading.Event()
+    real = view.compare
+
+    def held(a: object, b: object) -> object:
+        if getattr(a, "name", None) != "pi-4":
+            return real(a, b)  # type: ignore[arg-type]
+        gate.wait(60)
+        try:
+            return real(a, b)  # type: ignore[arg-type]
+        finally:
+            released.set()
+
+    monkeypatch.setattr(view, "compare", held)
+    app = QtuiApp()
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_results(pilot)
+            await pilot.press("v")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, CompareSidesScreen)
+            await wait_for(pilot, lambda: "comparing device pi-4 → device pi-5…" in screen_text(app))
+            await pilot.press("x")  # handled while pi-4's comparison is held
+            await wait_for(pilot, lambda: screen.comparison is not None)
+            assert screen.comparison.a.name == "pi-5"
+            gate.set()
+            await wait_for(pilot, released.is_set)
+            await pilot.pause(0.2)
+            assert screen.comparison.a.name == "pi-5"  # the older choice never replaces it
+            await wait_for(pilot, lambda: "A: device pi-5 (" in screen_text(app))
+    finally:
+        gate.set()
