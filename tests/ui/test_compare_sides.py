@@ -145,3 +145,33 @@ async def test_the_view_stays_usable_while_comparing_and_the_newest_choice_wins(
             await wait_for(pilot, lambda: "A: device pi-5 (" in screen_text(app))
     finally:
         gate.set()
+
+
+async def test_another_results_folder_is_a_side(tmp_path: Path) -> None:
+    """`f` asks for a folder (refusing one that is not there) and the side it takes; its results
+    are compared with the side left, its damaged file named under the table."""
+    _write(Path(os.environ["QTUI_RESULTS_DIR"]))
+    other = tmp_path / "last-month"
+    _stream("old-fp32", 9.0, 7, other, device="pi-5")
+    (other / "broken").mkdir()
+    (other / "broken" / "result.json").write_text("{", encoding="utf-8")
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        await pilot.press("v")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CompareSidesScreen)
+        await _comparison(pilot, screen)
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press(*"/nowhere/at-all", "enter")
+        await wait_for(pilot, lambda: "not a folder" in screen_text(app))
+        app.screen.query_one("#folder-path").value = str(other)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.comparison is not None and screen.comparison.b.what == "results folder")
+        await _comparison(pilot, screen)
+        cmp = screen.comparison
+        assert (cmp.a.name, cmp.b.name) == ("pi-4", str(other))
+        assert {c.key[2]: c.verdict for c in cmp.cells} == {"fp32": "faster", "int8_static": "only in A"}
+        assert any("broken" in note for note in cmp.notes)

@@ -1,5 +1,6 @@
 """Did it get faster? `qtui compare A B` in the TUI (`v` on the results table): pick A and B —
-a device, a study (the runs one study or sweep made) or a run of the results folder — and see
+a device, a study (the runs one study or sweep made) or a run of the results folder, or another
+results folder (`f`) — and see
 what `qtui compare` prints: what differs between A and B at the top, the per-cell table (time
 ratio B/A, its 95 % interval and the verdict; cells on one side only listed), the geometric mean.
 
@@ -18,19 +19,19 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Header, Select, Static
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Header, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from qtui.core import labels
-from qtui.core.compare import Comparison, compare, side_from, sides_in
-from qtui.core.results import RunResult
+from qtui.core.compare import Comparison, Side, compare, side_from, side_from_results, sides_in
+from qtui.core.results import RunResult, load_results
 from qtui.core.sinks import for_terminal
 from qtui.ui.widgets.comparison import ComparisonView
 from qtui.ui.widgets.footer import KeysFooter
 
-#: A side as the menus hold it: (kind, name), kind "device", "study" or "run".
+#: A side as the menus hold it: (kind, name), kind "device", "study", "run" or "folder" (a path).
 SideChoice = tuple[str, str]
 
 
@@ -74,6 +75,7 @@ class CompareSidesScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Back", id="sides.back"),
         Binding("x", "swap", "Swap A/B", id="sides.swap"),
+        Binding("f", "folder", "Folder…", id="sides.folder"),
     ]
     AUTO_FOCUS = "#sides-body"
 
@@ -150,8 +152,43 @@ class CompareSidesScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="compare")
     def _compare(self, a: SideChoice, b: SideChoice) -> Comparison:
-        roots = [self.results_root]
-        return compare(side_from(*a, self.pool, roots), side_from(*b, self.pool, roots))
+        skipped: list[str] = []
+        cmp = compare(self._side(a, skipped), self._side(b, skipped))
+        cmp.notes += skipped
+        return cmp
+
+    def _side(self, choice: SideChoice, skipped: list[str]) -> Side:
+        """A menu's side; a folder's results are read here, in the worker (its damaged files
+        skipped, each said in `skipped`)."""
+        kind, name = choice
+        if kind == "folder":
+            folder = Path(name)
+            results = load_results(folder, warn=skipped.append)
+            return side_from_results(name, "results folder", results, [folder])
+        return side_from(kind, name, self.pool, [self.results_root])
+
+    # -- another results folder (`f`) -----------------------------------------------------------
+    def action_folder(self) -> None:
+        self.app.push_screen(FolderSideScreen(), self._add_folder)
+
+    def _add_folder(self, answer: tuple[str, Path] | None) -> None:
+        if answer is None:
+            return
+        which, folder = answer
+        choice: SideChoice = ("folder", str(folder))
+        if choice not in [v for _, v in self.options]:
+            self.options.append((Text(for_terminal(f"folder {folder}")), choice))
+        if which == "A":
+            self.side_a = choice
+        else:
+            self.side_b = choice
+        with self.prevent(Select.Changed):
+            for menu_id, value in (("#sides-a", self.side_a), ("#sides-b", self.side_b)):
+                menu = self.query_one(menu_id, Select)
+                menu.set_options(self.options)
+                if value is not None:
+                    menu.value = value
+        self._start()
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -174,3 +211,36 @@ class CompareSidesScreen(Screen[None]):
 
     def _show(self, cmp: Comparison | None) -> None:
         self.query_one("#sides-text", Static).update(ComparisonView(cmp) if cmp is not None else "")
+
+
+class FolderSideScreen(ModalScreen[tuple[str, Path] | None]):
+    """Ask for another results folder (a study's, last month's) and the side it takes."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="folder-dialog"):
+            yield Label("Compare with another results folder", classes="dialog-title")
+            with Horizontal(classes="field"):
+                yield Label("Side")
+                yield Select([("B", "B"), ("A", "A")], value="B", allow_blank=False, id="folder-side", compact=True)
+            with Horizontal(classes="field"):
+                yield Label("Folder")
+                yield Input(id="folder-path", placeholder="a folder of run folders (…/RUN_ID/result.json)", compact=True)
+            yield Static(id="folder-error", classes="error")
+            yield Static("enter: compare · esc: cancel", classes="hint")
+        yield KeysFooter(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#folder-path", Input).focus()
+
+    @on(Input.Submitted, "#folder-path")
+    def _submit(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        folder = Path(text).expanduser()
+        if not folder.is_dir():
+            self.query_one("#folder-error", Static).update(Text(for_terminal(f"{text}: not a folder")))
+            return
+        self.dismiss((str(self.query_one("#folder-side", Select).value), folder))
