@@ -103,6 +103,11 @@ async def test_compare_view_shows_differences_cells_verdicts_and_geomean_at_80x2
         assert cmp is not None and (cmp.a.what, cmp.a.name, cmp.b.name) == ("run", "a-int8", "b-fp32")
         (cell,) = cmp.cells  # two runs of one scenario: compared, the precision named as the difference
         assert cell.verdict == "slower" and ("precision", "int8_static", "fp32") in cell.differs
+        # the keys panel of the results screen lists both keys (the 80-column footer has no room)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: "Compare A/B" in screen_text(app) and "Mark as A" in screen_text(app))
 
 
 async def test_the_view_stays_usable_while_comparing_and_the_newest_choice_wins(monkeypatch: pytest.MonkeyPatch) -> None:
