@@ -36,6 +36,7 @@ from qtui.core.data import (
     preprocess_from_spec,
 )
 from qtui.core.model_source import ModelSourceError, OnnxModel
+from qtui.core.model_source_tflite import TfliteModel
 from qtui.core.text import one_line
 
 #: Generated integer inputs draw from 0..INT_HIGH-1 (uint8: the whole 0..255), booleans from
@@ -88,7 +89,7 @@ def _image_layout(dims: Sequence[int | str], spec: Any) -> str | None:
     return "NCHW" if first else "NHWC" if last else None
 
 
-def _given_shapes(model: OnnxModel, spec: Any) -> dict[str, tuple[int, ...]]:
+def _given_shapes(model: OnnxModel | TfliteModel, spec: Any) -> dict[str, tuple[int, ...]]:
     """`input.shapes` ("name=16x8" for each input of several whose file leaves dimensions open)."""
     out: dict[str, tuple[int, ...]] = {}
     names = [n for n, _, _ in model.inputs]
@@ -112,8 +113,8 @@ def _given_shapes(model: OnnxModel, spec: Any) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def resolve(model: OnnxModel, spec: Any) -> ModelInput:
-    """The input of `model` under the profile's `[input]` table `spec` (None: absent)."""
+def resolve(model: OnnxModel | TfliteModel, spec: Any) -> ModelInput:
+    """The input of `model` (an ONNX or a TFLite file) under the profile's `[input]` table `spec` (None: absent)."""
     if len(model.inputs) > 1:
         if spec is not None and spec.shape is not None:
             raise ModelSourceError(
@@ -171,7 +172,7 @@ def _tensor(
     return ModelInput(name, dtype, tuple(int(d) for d in dims), "tensor")
 
 
-def _image(model: OnnxModel, spec: Any, where: str, layout: str, h: int | str, w: int | str) -> ModelInput:
+def _image(model: OnnxModel | TfliteModel, spec: Any, where: str, layout: str, h: int | str, w: int | str) -> ModelInput:
     size = h if isinstance(h, int) else w if isinstance(w, int) else None
     if spec is None:
         if size is None:
@@ -339,14 +340,19 @@ def input_feed(batch: np.ndarray, name: str) -> dict[str, np.ndarray]:
 
 
 def for_profile(profile: Any) -> ModelInput | None:
-    """The resolved input of the profile's user ONNX model; None for a built-in, a .tflite file or
-    an entry point (their images are 3 channels square, set by the `[input]` table as for the
+    """The resolved input of the profile's user model: an ONNX file's, or a .tflite file's whose
+    input is not one picture (`TfliteModel.is_image`); None for a built-in, an image .tflite or an
+    entry point (their images are 3 channels square, set by the `[input]` table as for the
     built-ins, and checked by `model_source_tflite.profile_problem` / `load_entry`)."""
     from qtui.core.model_source import inspect_cached, source_kind
 
-    if source_kind(profile.model) != "onnx":
+    kind = source_kind(profile.model)
+    if kind not in ("onnx", "tflite"):
         return None
-    return resolve(inspect_cached(profile.model), profile.input)
+    model = inspect_cached(profile.model)
+    if kind == "tflite" and model.is_image:
+        return None
+    return resolve(model, profile.input)
 
 
 def not_an_image(model_input: ModelInput, kind: str) -> str:
