@@ -238,6 +238,8 @@ class TFLiteBackend(Backend):
         its own type and quantization; an input whose fed shape differs from the interpreter's
         (a dimension the file leaves open, set by the profile) is resized first."""
         arrays = input_feed(batch, self._inputs[0][0])
+        if not set(arrays) & {name for name, _, _, _ in self._inputs}:  # a converted entry point: in order
+            arrays = {name: a for (name, _, _, _), a in zip(self._inputs, arrays.values(), strict=False)}
         missing = [name for name, _, _, _ in self._inputs if name not in arrays]
         if missing:
             raise BackendError(f"TFLite model input {missing[0]!r} is not in the samples ({', '.join(arrays)})")

@@ -167,19 +167,27 @@ def prepare(
             progress("handing the model to the TFLite converter", None)
             torch.save(loaded.module, work / "module.pt")
         samples = 0
+        # an entry point given other inputs than one image: its samples as they are (`_SampleFeed`)
+        own = getattr(loaded, "inputs", None) not in (None, (("input", "float32", (3, 224, 224)),))
         if precision == "int8_static":
             assert calibration_batches is not None
-            samples = _write_calibration(calibration_batches, work / "calibration.f32", progress)
+            if own:
+                samples = _write_samples(calibration_batches, work / "calibration.npy", progress)
+            else:
+                samples = _write_calibration(calibration_batches, work / "calibration.f32", progress)
             if samples == 0:
                 raise PrepareError("TensorFlow Lite INT8 static: the calibration set is empty")
         job = {
             "module": None if reused else str(work / "module.pt"),
             # the user's entry point: the child imports it so that the module can be unpickled
             "entry": loaded.location.text if hasattr(loaded, "location") else None,
+            # the sample inputs to convert with: an entry point's own, else one image
+            "inputs": [[n, t, list(d)] for n, t, d in getattr(loaded, "inputs", ())] or None,
             "precision": precision,
             "fp32_path": str(fp32),
             "out_path": str(out_path),
-            "calibration": str(work / "calibration.f32") if samples else None,
+            "calibration": str(work / "calibration.f32") if samples and not own else None,
+            "calibration_npy": str(work / "calibration.npy") if samples and own else None,
             "calibration_samples": samples,
             "threads": os.cpu_count() or 1,
         }
@@ -485,8 +493,12 @@ def child_main(job_path: str) -> int:
         module.eval()
         _say(step="loading the TFLite converter (litert-torch)")
         import litert_torch
+        import numpy as np
 
-        edge = litert_torch.convert(module, (torch.zeros(1, 3, 224, 224),))
+        samples = tuple(
+            torch.from_numpy(np.zeros((1, *shape), np.dtype(dtype))) for _, dtype, shape in job.get("inputs") or ()
+        ) or (torch.zeros(1, 3, 224, 224),)
+        edge = litert_torch.convert(module, samples)
         edge.export(job["fp32_path"])
         del edge, module
         details["convert_seconds"] = round(time.perf_counter() - started, 1)
@@ -573,7 +585,9 @@ def _signature_inputs(model_bytes: bytes) -> tuple[str, dict[str, str]]:
     interpreter = Interpreter(model_content=model_bytes)
     key = next(iter(interpreter.get_signature_list()))
     details = interpreter.get_signature_runner(key).get_input_details()
-    return key, {str(d["name"]): str(sig) for sig, d in details.items()}
+    by_tensor = {str(d["name"]): str(sig) for sig, d in details.items()}
+    order = [str(d["name"]) for d in interpreter.get_input_details()]  # forward()'s order
+    return key, {name: by_tensor[name] for name in order if name in by_tensor}
 
 
 def _global_min_max(qsv: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -656,6 +670,8 @@ class _SampleFeed:
         count = int(self._data.shape[0])
         fields = self._data.dtype.names
         (only,) = self._names.values() if not fields else ("",)
+        if fields and not set(fields) <= set(self._names):  # a converted entry point: in order
+            self._names = dict(zip(fields, self._names.values(), strict=False))
         for i in range(count):
             if not counting and time.monotonic() - said >= 0.25:  # ≤ 4 progress lines a second
                 said = time.monotonic()
