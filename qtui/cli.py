@@ -407,13 +407,14 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
             continue
         if source_kind(one.model) == "entry":  # imports it and builds the model: the user's own code
             from qtui.core.data import preprocess_from_spec
+            from qtui.core.model_input import for_profile as entry_input
             from qtui.core.model_source_entry import load_entry
 
             shape = preprocess_from_spec(one.input).sample_shape
-            if (one.model, one.weights, shape) not in checked:
-                checked.add((one.model, one.weights, shape))
-                try:
-                    load_entry(one.model, one.weights.source, one.weights.seed, shape)
+            if (one.model, one.weights, shape, one.input) not in checked:
+                checked.add((one.model, one.weights, shape, one.input))
+                try:  # the inputs the profile gives it (input.shape/input.shapes/input.dtype), if any
+                    load_entry(one.model, one.weights.source, one.weights.seed, shape, entry_input(one))
                 except ModelSourceError as exc:
                     _fail_input(str(exc))
             continue
