@@ -314,6 +314,30 @@ def status(inventory: str, limit: str | None, forks: int) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def status_source(inventory: str) -> tuple[list[list[str]], list[str]]:
+    """`fleet status`'s rows and notes for `inventory`: what the TUI's fleet view shows."""
+    try:
+        outcomes = run_playbook("status.yml", inventory)
+    except ImportError:
+        raise FleetError("qtui fleet needs Ansible on this machine: pip install 'qtui[fleet]'") from None
+    rows, notes, _ = status_rows(outcomes)
+    return rows, notes
+
+
+@fleet.command("view")
+@click.option("-i", "--inventory", default=None, type=click.Path(dir_okay=False), help="An Ansible inventory (default: the one the view used last; else it asks).")
+@click.option("--every", type=click.FloatRange(5, 3600), default=30, show_default=True, metavar="SECONDS", help="Seconds between two refreshes.")
+@click.option("--ansi", is_flag=True, help="Use the terminal's own 16 colours.")
+def view(inventory: str | None, every: float, ansi: bool) -> None:
+    """The TUI's fleet view: `fleet status` per device, refreshed in the background (r refreshes
+    now, i chooses another inventory)."""
+    from qtui.ui.screens.fleet import FleetApp
+
+    if inventory is not None and not Path(inventory).is_file():
+        _fail_input(f"-i {inventory}: no such inventory file")
+    FleetApp(status_source, inventory, every, ansi).run()
+
+
 # ------------------------------------------------------------------------------------------ pull
 
 
