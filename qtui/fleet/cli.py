@@ -295,8 +295,18 @@ def status_rows(outcomes: dict[str, HostOutcome]) -> tuple[list[list[str]], list
             rows.append([out.name, "interrupted", progress, "–", "`fleet study` again resumes it"])
         if out.name in flagged:
             rows[-1][0] = f"{out.name} {FLAG_MARK}"
+        earlier = [_earlier(line) for line in head.splitlines() if line.startswith("earlier ")]
+        if earlier:
+            notes.append(f"{out.name}: earlier studies: " + ", ".join(earlier))
     notes += [f"{FLAG_MARK} {name}: qtui {flagged[name]}" for name in sorted(flagged, key=str.casefold)]
     return rows, notes, bad
+
+
+def _earlier(line: str) -> str:
+    """An earlier study's line of the status playbook ("earlier HASH STATE") as a note says it."""
+    _, digest, state = (line.split(" ", 2) + ["", ""])[:3]
+    words = {"rc 0": "finished", "running": "still running", "stopped": "interrupted"}
+    return f"{digest} " + words.get(state, f"failed (exit {state[3:]})" if state.startswith("rc ") else state)
 
 
 @fleet.command("status")

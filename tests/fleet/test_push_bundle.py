@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from qtui.core.profile import StudySpec, dumps
+from qtui.fleet.cli import profile_hash
 from tests.conftest import small_profile
 from tests.fleet.conftest import REPO, Fleet
 from tests.fleet.test_fleet import qtui, rows, wait_for
@@ -35,9 +36,11 @@ def controller(session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     shutil.rmtree(root, ignore_errors=True)
 
 
-def test_push_bundle_runs_what_the_device_cannot_prepare(fleet_devices: Fleet, controller: Path, tmp_path: Path) -> None:
+def test_push_bundle_runs_what_the_device_cannot_prepare(fleet_devices: Fleet, session_cache: Path, controller: Path, tmp_path: Path) -> None:
     a = fleet_devices.devices[0]
-    shutil.rmtree(a.home, ignore_errors=True)  # an empty cache there: nothing prepared
+    shutil.rmtree(a.home, ignore_errors=True)
+    # no artifact there (its data caches are the session's: the test is about the artifact)
+    shutil.copytree(session_cache, a.home / "cache", ignore=shutil.ignore_patterns("artifacts", "fleet"), copy_function=os.link)
     no_torch = tmp_path / "no-torch"
     (no_torch / "torch").mkdir(parents=True)
     (no_torch / "torch" / "__init__.py").write_text('raise ImportError("no torch on this device")\n')
@@ -62,13 +65,20 @@ def test_push_bundle_runs_what_the_device_cannot_prepare(fleet_devices: Fleet, c
     assert "bundle import: qtui: " in " ".join(r.output.split()), r.output
     assert not list((a.home / "fleet").glob("*/pid")) and not (a.home / "cache" / "artifacts").exists()
 
-    # the bundle as exported: copied again (its bytes differ), imported, and the study runs it
+    # the bundle as exported: copied again (its bytes differ), imported, and the study runs it;
+    # an earlier study the device was interrupted in stays in sight of `fleet status`
+    earlier = a.home / "fleet" / ("0" * 16)
+    earlier.mkdir(parents=True)
+    (earlier / "profile.toml").write_text("")
     bundle.write_bytes(good)
     r = qtui("fleet", "study", str(profile), "-i", str(inv), "--limit", a.name, "--push-bundle")
     assert r.exit_code == 0 and rows(r.output)[a.name][0] == "started", r.output
     assert f"bundle {bundle.name}: 1 artifact" in r.output
-    state = next((a.home / "fleet").glob("*/profile.toml")).parent
+    state = a.home / "fleet" / profile_hash(profile.read_bytes())
     assert wait_for(state / "rc") == "0", (state / "log").read_text()
+    r = qtui("fleet", "status", "-i", str(inv), "--limit", a.name)
+    assert r.exit_code == 0 and rows(r.output)[a.name][:2] == ["finished", "1/1"], r.output
+    assert f"{a.name}: earlier studies: {'0' * 16} interrupted" in r.output, r.output
     [result] = [json.loads(p.read_text()) for p in (a.home / "results").glob("*/result.json")]
     assert result["status"] == "ok" and result["artifact"]["key"] == artifacts[0].meta["key"]
     assert result["artifact"]["cache_hit"] is True  # imported, never prepared there
