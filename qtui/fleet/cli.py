@@ -357,16 +357,30 @@ def view(inventory: str | None, every: float, ansi: bool) -> None:
 @_LIMIT
 @_FORKS
 def pull(inventory: str, dest: str, limit: str | None, forks: int) -> None:
-    """Bring every device's finished runs into DEST/<device>/ (Ansible's fetch; files already
-    there unchanged are not sent again), ready for `qtui report --results-dir DEST/<device> ...`."""
+    """Bring every device's finished runs into DEST/<device>/ (the runs not there yet, packed on
+    the device into one archive, brought back with Ansible's fetch), ready for
+    `qtui report --results-dir DEST/<device> ...`."""
+    from qtui.core.device_flags import FLAG_MARK, flag_devices, flag_notes
+    from qtui.core.results import load_results_dirs
+    from qtui.fleet.pull import PullError, have_runs, unpack
+
     root = Path(dest).resolve()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         _fail_input(f"--dest {dest}: {exc.strerror or exc}")
-    outcomes = _run("pull.yml", inventory, limit, forks, {"dest": str(root)})
-    from qtui.core.device_flags import FLAG_MARK, flag_devices, flag_notes
-    from qtui.core.results import load_results_dirs
+    have = {p.name: have_runs(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    outcomes = _run("pull.yml", inventory, limit, forks, {"dest": str(root), "have": have})
+    added: dict[str, int] = {}
+    for out in _device_order(outcomes):
+        archive = root / f".incoming-{out.name}.tar.gz"
+        if archive.is_file():
+            try:
+                added[out.name] = unpack(archive, root / out.name)
+            except PullError as exc:
+                out.failed = out.failed or f"unpack: {exc}"
+            finally:
+                archive.unlink(missing_ok=True)
 
     rows, bad, dirs = [], False, []
     folders = [root / out.name for out in _device_order(outcomes) if (root / out.name).is_dir()]
@@ -379,7 +393,7 @@ def pull(inventory: str, dest: str, limit: str | None, forks: int) -> None:
             rows.append([out.name, "unreachable" if out.unreachable else "failed", str(runs), out.unreachable or out.failed or ""])
             bad = True
         else:
-            rows.append([out.name, "pulled", str(runs), str(folder)])
+            rows.append([out.name, f"pulled {added.get(out.name, 0)} new", str(runs), str(folder)])
         if out.name in flags:
             rows[-1][0] = f"{out.name} {FLAG_MARK}"
         if runs:

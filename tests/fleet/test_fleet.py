@@ -186,12 +186,17 @@ def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devic
     dest = tmp_path / "pulled"
     r = qtui("fleet", "pull", "-i", str(inv), "--dest", str(dest))
     assert r.exit_code == 0, r.output
-    assert {k: v[:2] for k, v in rows(r.output).items()} == {"pi-a": ["pulled", "1"], "pi-b": ["⚑", "pulled"], "pi-c": ["pulled", "1"]}, r.output
+    assert {k: v[:4] for k, v in rows(r.output).items()} == {"pi-a": ["pulled", "1", "new", "1"], "pi-b": ["⚑", "pulled", "1", "new"], "pi-c": ["pulled", "1", "new", "1"]}, r.output
     assert "⚑ pi-b: mobilenet_v2 weights ffffffffffff (the others: " in r.output
     for d in (a, b, c):
         pulled = sorted(p.relative_to(dest / d.name) for p in (dest / d.name).rglob("*") if p.is_file())
         there = sorted(p.relative_to(d.home / "results") for p in (d.home / "results").rglob("*") if p.is_file() and p.parent != d.home / "results")
         assert pulled == there
+    # each device packed its runs into one archive, fetched and removed there
+    assert not list(dest.glob(".*")) and not list(a.home.glob("fleet/*.tar.gz"))
+    # pulled again: nothing new is sent
+    r = qtui("fleet", "pull", "-i", str(inv), "--dest", str(dest), "--limit", "pi-a")
+    assert r.exit_code == 0 and rows(r.output)["pi-a"][:4] == ["pulled", "0", "new", "1"], r.output
     dirs = [a for d in (a, b, c) for a in ("--results-dir", str(dest / d.name))]
     from qtui.core.results import device_label, load_results_dirs
 
