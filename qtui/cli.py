@@ -908,6 +908,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         and (scenario is None or r.profile.scenario == scenario)
     ], device)
     filters = [f"--{k} {v}" for k, v in (("model", model), ("framework", framework), ("precision", precision), ("scenario", scenario), ("device", device)) if v]
+    chosen, pool, flag_lines = _flag_devices(chosen, pool, relabel=fmt in ("table", "study", "markdown"))
     if not chosen:
         from qtui.core.paths import results_dir
 
@@ -918,6 +919,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
             return
     if fmt == "table" and output is None:
         _print_table(chosen, pool)
+        _echo_lines(flag_lines)
         return
     rows = table_rows(chosen, pool)
     written = plural(len(rows), "row")
@@ -925,6 +927,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         from qtui.core.results import study_tables
 
         _print_study_tables(study_tables(chosen, pool, executed=executed, delta=delta, efficiency=efficiency))
+        _echo_lines(flag_lines)
         return
     if fmt == "study":
         text = study_markdown(chosen, pool, executed=executed, delta=delta, efficiency=efficiency)
@@ -946,6 +949,10 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         text = _json_text([r.to_dict() for r in chosen])
     else:  # markdown, and table written to a file
         text = to_markdown(rows)
+    if flag_lines and fmt in ("table", "study", "markdown"):
+        text += "\n" + "\n\n".join(flag_lines) + "\n"
+    elif flag_lines:  # a format read by programs: the flags on stderr
+        _echo_lines(flag_lines, err=True)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
@@ -954,6 +961,23 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         click.echo(f"wrote {written} to {for_terminal(output)}", err=True)
     else:
         click.echo(for_terminal(text, multiline=True), nl=False)
+
+
+def _flag_devices(chosen: list[Any], pool: list[Any], relabel: bool) -> tuple[list[Any], list[Any], list[str]]:
+    """The devices among `chosen` whose runs disagree with the others' (`qtui.core.device_flags`):
+    (chosen, pool) with their label marked when `relabel` (the tables), and the notes saying why."""
+    from qtui.core.device_flags import flag_devices, flag_notes, mark
+
+    flags = flag_devices(chosen)
+    if flags and relabel:
+        copies = mark(pool + chosen, flags)
+        chosen, pool = [copies.get(id(r), r) for r in chosen], [copies.get(id(r), r) for r in pool]
+    return chosen, pool, flag_notes(flags)
+
+
+def _echo_lines(lines: list[str], err: bool = False) -> None:
+    for line in lines:
+        click.echo(for_terminal(line), err=err)
 
 
 def _latency_export(fmt: str, chosen: list[Any], results_dirs: tuple[str, ...]) -> str:
@@ -1041,10 +1065,13 @@ def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: st
         where = ", ".join(results_dirs) or "the results folder"
         click.echo(for_terminal(f"qtui: no ok or INVALID performance runs to recommend from in {where}: run a study first"), err=True)
         sys.exit(EXIT_FAILED)
+    flag_lines = _flag_devices(chosen, pool, relabel=False)[2]
     if as_json:
         click.echo(_json_text([r.to_dict() for r in recs]))
+        _echo_lines(flag_lines, err=True)
     else:
         click.echo(for_terminal(recommendations_text(recs), multiline=True), nl=False)
+        _echo_lines(flag_lines)
 
 
 def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> Any:
