@@ -116,10 +116,17 @@ def precision_of(type_name: str) -> str:
 def layer_owners(model: str) -> dict[str, str]:
     """`{module name: compute layer it belongs to}` for a built-in model: every Conv2d/Linear owns
     itself and the modules after it in the same parent (its BatchNorm, activation), until the
-    next compute layer. Empty when the model is not built-in or torch is not installed."""
+    next compute layer. For the user's ONNX file, read from its graph (`onnx_graph.owners`:
+    ONNX node and tensor names too). Empty for other models, or when torch (onnx) is not
+    installed."""
     from qtui.core.model_source import source_kind
 
-    if source_kind(model) != "builtin":
+    kind = source_kind(model)
+    if kind == "onnx":
+        from qtui.core.explain import onnx_graph
+
+        return onnx_graph.owners(model)
+    if kind != "builtin":
         return {}
     try:
         import torch

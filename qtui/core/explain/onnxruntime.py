@@ -18,6 +18,7 @@ import onnxruntime as ort
 from qtui.core.backends.onnxruntime_backend import session_options
 from qtui.core.explain import LayerRow, Profile, onnx_scope, precision_of, resolve
 from qtui.core.explain._common import cpu_name, median_ms, overhead, sample_input
+from qtui.core.explain.onnx_graph import resolve_names
 
 #: Ops doing a layer's arithmetic (their first input is the activation).
 COMPUTE_OPS = {
@@ -64,7 +65,7 @@ def rows_from_events(events: list[dict[str, Any]], owners: dict[str, str], quant
         elif role == "compute" and precision == "f32" and quantized:
             note = "float op in the graph ORT ran: no Q/DQ pair fused around it"
         rows.append(LayerRow(
-            layer=resolve([onnx_scope(node)], owners), node=node, op=op,
+            layer=resolve_names([node], owners) or resolve([onnx_scope(node)], owners), node=node, op=op,
             kernel=str(args.get("provider", "")).replace("ExecutionProvider", " EP"), precision=precision,
             time_us=round(statistics.median(entry["durs"]), 2), role=role, note=note,
         ))

@@ -13,6 +13,7 @@ from typing import Any
 from qtui.core.backends.openvino_backend import core, precision_hint
 from qtui.core.explain import LayerRow, Profile, openvino_scopes, precision_of, resolve
 from qtui.core.explain._common import cpu_name, median_ms, overhead, sample_input
+from qtui.core.explain.onnx_graph import resolve_names
 
 COMPUTE_TYPES = {"Convolution", "GroupConvolution", "Deconvolution", "FullyConnected", "MatMul"}
 #: Prefixes of compute types the plugin renames (e.g. FullyConnectedQuantizedLegacy).
@@ -85,8 +86,12 @@ def collect(artifact: Any, owners: dict[str, str], threads: int, runs: int) -> P
             note = "int8 weights decompressed, computed in f32 (weight-only quantization)"
         elif role == "compute" and not fused and precision == "f32" and quantized:
             note = "runs in f32: no quantized input reached it (low-precision transformations did not apply)"
+        # torch's module paths where the IR kept them (built-in models), else the ONNX node and
+        # tensor names it absorbed (the user's ONNX file)
+        scopes = [*openvino_scopes(names), *openvino_scopes(name)]
+        layer = resolve(scopes, owners) if scopes else resolve_names([*names.split(","), name], owners) or ""
         rows.append(LayerRow(
-            layer=resolve([*openvino_scopes(names), *openvino_scopes(name)], owners), node=name,
+            layer=layer, node=name,
             op=node_type, kernel=str(p.exec_type), precision=precision,
             time_us=round(statistics.median(totals.get(name) or [0.0]), 2), role=role, fused=fused, note=note,
         ))
