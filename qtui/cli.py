@@ -778,28 +778,46 @@ def _stdout_is_terminal() -> bool:
         return False
 
 
-def _print_study_tables(tables: list[Any]) -> None:
+def _saved_profiles(results_dirs: tuple[str, ...]) -> list[Any]:
+    """The per-layer profiles saved in the results folders' explain/ (`explain.offline`): read
+    without any runtime; damaged ones skipped with a warning on stderr."""
+    from qtui.core.explain import offline
+    from qtui.core.paths import results_dir
+
+    try:
+        roots = [Path(d) for d in results_dirs] or [results_dir()]
+    except OSError:
+        return []
+    return offline.saved_profiles(roots, warn=lambda msg: click.echo(for_terminal(msg), err=True))
+
+
+def _print_study_tables(tables: list[Any], pool: list[Any] | None = None, saved: list[Any] | None = None) -> None:
     """The study tables (`results.study_tables`) for a terminal: a title and an aligned table
-    per model × scenario, a cell's lines one under the other, then the legend — the Markdown
-    form (`study_markdown`, with `<br>` in cells) is for files and pipes."""
+    per model × scenario, a cell's lines one under the other (with what a quantized cell's
+    artifact executed, where `qtui explain` saved its summary: `explain.cite`), then the legend
+    — the Markdown form (`study_markdown`, with `<br>` in cells) is for files and pipes."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    from qtui.core.explain import cite, offline
     from qtui.core.results import study_notes
 
+    by_id = {r.run_id: r for r in pool or []}
+    summaries = offline.summaries(saved or [])
     console = Console(file=_out())
     for table in tables:
         console.print(Text(for_terminal(table.title), style="bold"))
         grid = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False)
         for i, header in enumerate(table.header):
             grid.add_column(for_terminal(header), justify="left" if i < table.label_columns else "right", overflow="fold")
-        for row in table.text_rows():
+        for row in cite.cited_text_rows(table, by_id, summaries):
             grid.add_row(*(Text("\n".join(for_terminal(line) for line in cell)) for cell in row))
         console.print(grid)
         console.print()
-    for note in study_notes(tables):
+    cited = [cite.CELL_NOTE] if cite.any_cited(tables, by_id, summaries) else []
+    for note in [*study_notes(tables), *cited]:
         console.print(Text(for_terminal(note)))
 
 
@@ -920,14 +938,14 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     if fmt == "study" and output is None and not markdown and _stdout_is_terminal():
         from qtui.core.results import study_tables
 
-        _print_study_tables(study_tables(chosen, pool, executed=executed, delta=delta, efficiency=efficiency))
+        _print_study_tables(study_tables(chosen, pool, executed=executed, delta=delta, efficiency=efficiency), pool, _saved_profiles(results_dirs))
         return
     if fmt == "study":
         text = study_markdown(chosen, pool, executed=executed, delta=delta, efficiency=efficiency)
     elif fmt == "html":
         from qtui.core.report_html import CHARTS_HINT, charts_available, render_html
 
-        text = render_html(chosen, pool)
+        text = render_html(chosen, pool, explained=_saved_profiles(results_dirs))
         written = f"the HTML report of {plural(len(rows), 'result')}"
         if not charts_available():
             click.echo(f"qtui: no charts in the HTML report. {CHARTS_HINT}", err=True)
@@ -1197,7 +1215,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
                 if measured and not markdown and _stdout_is_terminal():
                     from qtui.core.results import study_tables
 
-                    _print_study_tables(study_tables(measured, measured + report.quality_results))
+                    _print_study_tables(study_tables(measured, measured + report.quality_results), measured + report.quality_results)
                 elif measured:
                     click.echo(for_terminal(study_markdown(measured, measured + report.quality_results), multiline=True), nl=False)
             for cell in report.prepare_failures:
@@ -1458,7 +1476,7 @@ def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: s
     from dataclasses import replace
 
     from qtui.core import explain as ex
-    from qtui.core.explain import render
+    from qtui.core.explain import profiling, render
     from qtui.core.paths import results_dir
 
     if from_path is not None:
@@ -1479,7 +1497,7 @@ def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: s
         profiles = []
         for prof in combos:
             try:
-                made, saved = ex.profile_and_save(prof, results_dir() / "explain", runs, _ProgressPrinter(sys.stderr))
+                made, saved = profiling.profile_and_save(prof, results_dir() / "explain", runs, _ProgressPrinter(sys.stderr))
             except KeyboardInterrupt:
                 _echo_err("\nqtui: interrupted")
                 sys.exit(EXIT_INTERRUPTED)

@@ -255,32 +255,6 @@ def collect(artifact: Any, model: str, threads: int, runs: int = 5) -> Profile:
     return profile
 
 
-def profile_and_save(run_profile: Any, folder: Path, runs: int = 5, on_event: Any = None,
-                     stop: Any = None) -> tuple[Profile, Path]:
-    """The profiling pass of a run profile's artifact (prepared, or found in the cache): its
-    profile, saved into `folder`, and its summary stored beside the artifact; the saved path.
-
-    With `stop` (a threading.Event; the TUI's worker) setting it cancels the preparation and the
-    profiled runs the way a run is cancelled (`threads.Cancelled` is raised, nothing is saved);
-    without it everything runs in this thread (the CLI interrupts it with KeyboardInterrupt)."""
-    from qtui.core.runner import prepare_only, resolve_threads
-    from qtui.core.threads import run_cancellable
-
-    artifact, _ = prepare_only(run_profile, on_event, stop)
-    threads = resolve_threads(run_profile.threads)
-    if stop is None:
-        made = collect(artifact, run_profile.model, threads, runs)
-    else:
-        if on_event is not None:
-            from qtui.core import events as ev
-
-            on_event(ev.Preparing(f"profiling {runs} batch-1 inferences (not a timed run)"))
-        made = run_cancellable("profiling", lambda: collect(artifact, run_profile.model, threads, runs), stop)
-    path = save(made, folder)
-    save_summary_with_artifact(made, artifact.directory.name)
-    return made, path
-
-
 # -- saving and reading ------------------------------------------------------------------------
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
