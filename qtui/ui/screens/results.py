@@ -709,6 +709,7 @@ class StudyTablesScreen(Screen[None]):
         Binding("v", "show('delta')", "ΔFP32", id="study.delta"),
         Binding("p", "show('efficiency')", "GOP/s", id="study.efficiency"),
         Binding("e", "export", "Export", id="study.export"),
+        Binding("w", "why", "Why", id="study.why"),
     ]
 
     def __init__(self, pool: list[RunResult], model: str, results_root: Path) -> None:
@@ -762,6 +763,12 @@ class StudyTablesScreen(Screen[None]):
         from qtui.ui.screens.answer import ChartsScreen
 
         self.app.push_screen(ChartsScreen([r for r in self.pool if r.profile.model == self.model], self.pool))
+
+    def action_why(self) -> None:
+        """Per layer: one cell's profile, or the cells' saved profiles side by side."""
+        from qtui.ui.screens.explain_side import ExplainCellsScreen
+
+        self.app.push_screen(ExplainCellsScreen(self.tables(), self.pool, self.results_root))
 
     def action_export(self) -> None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
