@@ -62,3 +62,13 @@ def test_user_onnx_rows_align_per_source_layer(user_profiles: list[ex.Profile]) 
         assert prof.model == "small.onnx"
         # every compute node found its layer (ORT FP32's fused Conv+ReLU named after the ReLU too)
         assert {r.layer for r in prof.rows if r.role == "compute" and not r.fused} == set(SMALL_LAYERS), prof.label
+
+
+def test_the_profiled_run_count_leaves_out_the_warm_up_passes(user_profiles: list[ex.Profile]) -> None:
+    """Each profile was asked for 1 profiled run: its summary says 1 (ONNX Runtime said 3 and
+    OpenVINO 2, counting the warm-up passes the profiler also recorded)."""
+    from qtui.core.explain import render
+
+    for prof in user_profiles:
+        assert prof.runs == 1, prof.label
+        assert "median of 1 profiled run)" in " ".join(render.summary_lines(prof))
