@@ -63,3 +63,16 @@ async def test_study_cells_side_by_side_scroll_at_80x24() -> None:
         await pilot.press("escape", "escape")
         await wait_for(pilot, lambda: isinstance(app.screen, StudyTablesScreen))
         assert all(len(line) <= 80 for line in screen_text(app).splitlines())
+
+
+async def test_the_study_view_cites_saved_profiles() -> None:
+    """The TUI's study table, as the terminal's and the HTML report's: the INT8 static cell says
+    what its artifact executed (its profile saved with the results), FP32 and the unprofiled
+    INT8 dynamic cell say nothing."""
+    root = Path(os.environ["QTUI_RESULTS_DIR"])
+    _saved(root)
+    app = QtuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_study(pilot)
+        text = await wait_for_text(pilot, app, "int8 100\u00a0%")
+        assert text.count("int8 100\u00a0%") == 1, text
