@@ -407,13 +407,14 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
             continue
         if source_kind(one.model) == "entry":  # imports it and builds the model: the user's own code
             from qtui.core.data import preprocess_from_spec
+            from qtui.core.model_input import for_profile as entry_input
             from qtui.core.model_source_entry import load_entry
 
             shape = preprocess_from_spec(one.input).sample_shape
-            if (one.model, one.weights, shape) not in checked:
-                checked.add((one.model, one.weights, shape))
-                try:
-                    load_entry(one.model, one.weights.source, one.weights.seed, shape)
+            if (one.model, one.weights, shape, one.input) not in checked:
+                checked.add((one.model, one.weights, shape, one.input))
+                try:  # the inputs the profile gives it (input.shape/input.shapes/input.dtype), if any
+                    load_entry(one.model, one.weights.source, one.weights.seed, shape, entry_input(one))
                 except ModelSourceError as exc:
                     _fail_input(str(exc))
             continue
@@ -905,7 +906,8 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 @click.option("--efficiency", is_flag=True, help="study: add each cell's GOP/s achieved and its share of the CPU's nominal peak for the precision that executed.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout.")
 @click.option("--markdown", is_flag=True, help="study: Markdown even on a terminal (it is the form for files and pipes; a terminal gets aligned text).")
-def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, device: str | None, executed: bool, delta: bool, efficiency: bool, output: str | None, markdown: bool) -> None:
+@click.option("--compare-to", "compare_to", default=None, metavar="A", help="html: add the comparison of the report's results (less A's runs) as B against A, a results folder, device, run id or study (as `qtui compare` takes it).")
+def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, device: str | None, executed: bool, delta: bool, efficiency: bool, output: str | None, markdown: bool, compare_to: str | None) -> None:
     """Tabulate saved results (with speed-up over the matching FP32 run), from one results
     folder or several (devices side by side). Damaged result files are skipped with a warning on
     stderr."""
@@ -913,6 +915,8 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     from qtui.core.results import study_markdown, table_rows, to_csv, to_markdown
     from qtui.core.text import plural
 
+    if compare_to is not None and fmt != "html":
+        _fail_input(f"--compare-to: only with --format html (not {fmt}); `qtui compare` prints the comparison alone")
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
         r for r in pool
@@ -922,6 +926,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         and (scenario is None or r.profile.scenario == scenario)
     ], device)
     filters = [f"--{k} {v}" for k, v in (("model", model), ("framework", framework), ("precision", precision), ("scenario", scenario), ("device", device)) if v]
+    chosen, pool, flag_lines = _flag_devices(chosen, pool, relabel=fmt in ("table", "study", "markdown"))
     if not chosen:
         from qtui.core.paths import results_dir
 
@@ -932,6 +937,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
             return
     if fmt == "table" and output is None:
         _print_table(chosen, pool)
+        _echo_lines(flag_lines)
         return
     rows = table_rows(chosen, pool)
     written = plural(len(rows), "row")
@@ -939,13 +945,16 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         from qtui.core.results import study_tables
 
         _print_study_tables(study_tables(chosen, pool, executed=executed, delta=delta, efficiency=efficiency), pool, _saved_profiles(results_dirs))
+        _echo_lines(flag_lines)
         return
     if fmt == "study":
         text = study_markdown(chosen, pool, executed=executed, delta=delta, efficiency=efficiency)
     elif fmt == "html":
+        from qtui.compare_cmd import report_comparison
         from qtui.core.report_html import CHARTS_HINT, charts_available, render_html
 
-        text = render_html(chosen, pool, explained=_saved_profiles(results_dirs))
+        comparison = None if compare_to is None else report_comparison(compare_to, chosen, results_dirs)
+        text = render_html(chosen, pool, comparison=comparison, explained=_saved_profiles(results_dirs))
         written = f"the HTML report of {plural(len(rows), 'result')}"
         if not charts_available():
             click.echo(f"qtui: no charts in the HTML report. {CHARTS_HINT}", err=True)
@@ -958,6 +967,10 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         text = _json_text([r.to_dict() for r in chosen])
     else:  # markdown, and table written to a file
         text = to_markdown(rows)
+    if flag_lines and fmt in ("table", "study", "markdown"):
+        text += "\n" + "\n\n".join(flag_lines) + "\n"
+    elif flag_lines:  # a format read by programs: the flags on stderr
+        _echo_lines(flag_lines, err=True)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
@@ -966,6 +979,23 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         click.echo(f"wrote {written} to {for_terminal(output)}", err=True)
     else:
         click.echo(for_terminal(text, multiline=True), nl=False)
+
+
+def _flag_devices(chosen: list[Any], pool: list[Any], relabel: bool) -> tuple[list[Any], list[Any], list[str]]:
+    """The devices among `chosen` whose runs disagree with the others' (`qtui.core.device_flags`):
+    (chosen, pool) with their label marked when `relabel` (the tables), and the notes saying why."""
+    from qtui.core.device_flags import flag_devices, flag_notes, mark
+
+    flags = flag_devices(chosen)
+    if flags and relabel:
+        copies = mark(pool + chosen, flags)
+        chosen, pool = [copies.get(id(r), r) for r in chosen], [copies.get(id(r), r) for r in pool]
+    return chosen, pool, flag_notes(flags)
+
+
+def _echo_lines(lines: list[str], err: bool = False) -> None:
+    for line in lines:
+        click.echo(for_terminal(line), err=err)
 
 
 def _latency_export(fmt: str, chosen: list[Any], results_dirs: tuple[str, ...]) -> str:
@@ -994,15 +1024,15 @@ class _Percent(click.FloatRange):
 @main.command("compare")
 @click.argument("a")
 @click.argument("b")
-@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help="Where to look up run ids and devices (A/B that are not folders); several allowed. Default: the results folder.")
+@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help="Where to look up run ids, devices and studies (A/B that are not folders); several allowed. Default: the results folder.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "html"]), default="table", help="html: one self-contained page (use -o).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout (not with the table).")
 @click.option("--fail-on-regression", "fail_pct", type=_Percent(0, 1000), default=None, metavar="PCT", help="Exit 1 when any cell of B is slower than A by more than PCT % with 95 % confidence (a CI guard).")
 def compare_cmd(a: str, b: str, results_dirs: tuple[str, ...], fmt: str, output: str | None, fail_pct: float | None) -> None:
     """Did it get faster? Compare B against A per model × framework × precision × scenario: the
     time ratio B/A with a 95 % interval and a verdict (faster, slower, no difference), what
-    differs between them, and the geometric mean. A and B are each a results folder, a run id or
-    a device label (looked up in --results-dir)."""
+    differs between them, and the geometric mean. A and B are each a results folder, a run id,
+    a device label or a study's name (looked up in --results-dir)."""
     from qtui.compare_cmd import run_compare
 
     run_compare(a, b, results_dirs, fmt, fail_pct, output)
@@ -1053,10 +1083,13 @@ def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: st
         where = ", ".join(results_dirs) or "the results folder"
         click.echo(for_terminal(f"qtui: no ok or INVALID performance runs to recommend from in {where}: run a study first"), err=True)
         sys.exit(EXIT_FAILED)
+    flag_lines = _flag_devices(chosen, pool, relabel=False)[2]
     if as_json:
         click.echo(_json_text([r.to_dict() for r in recs]))
+        _echo_lines(flag_lines, err=True)
     else:
         click.echo(for_terminal(recommendations_text(recs), multiline=True), nl=False)
+        _echo_lines(flag_lines)
 
 
 def _profile_from_args(profile: str | None, assignments: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> Any:

@@ -192,7 +192,8 @@ def profile_hash(text: bytes) -> str:
 @_INVENTORY
 @_LIMIT
 @_FORKS
-def study(profile: str, inventory: str, limit: str | None, forks: int) -> None:
+@click.option("--push-bundle", is_flag=True, help="Prepare the study's artifacts here (as `qtui bundle export` does) and import them on each device first (`qtui bundle import` there checks every digest): a device without the converters runs them.")
+def study(profile: str, inventory: str, limit: str | None, forks: int, push_bundle: bool) -> None:
     """Start `qtui study PROFILE` on every device, detached (an Ansible asynchronous task), with
     its inventory name as the device label, and return. Run it again to continue: devices that
     finished are left alone, running ones are not disturbed, interrupted ones resume."""
@@ -206,7 +207,10 @@ def study(profile: str, inventory: str, limit: str | None, forks: int) -> None:
         _fail_input(str(exc))
     text = Path(path).read_bytes()
     digest = profile_hash(text)
-    outcomes = _run("study.yml", inventory, limit, forks, {"profile_src": str(Path(path).resolve()), "profile_hash": digest})
+    extravars = {"profile_src": str(Path(path).resolve()), "profile_hash": digest}
+    if push_bundle:
+        extravars["bundle_src"] = str(_study_bundle(Path(path)))
+    outcomes = _run("study.yml", inventory, limit, forks, extravars)
     rows, failed = [], False
     for out in _device_order(outcomes):
         state = ((out.results.get("state") or {}).get("stdout") or "").strip()
@@ -228,14 +232,40 @@ def study(profile: str, inventory: str, limit: str | None, forks: int) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def _study_bundle(path: Path) -> Path:
+    """`--push-bundle`: the study's artifacts as one bundle on this machine (qtui.fleet.push);
+    a preparation or export that fails exits 1 naming it."""
+    from qtui.core.text import plural
+    from qtui.fleet.push import study_bundle
+
+    try:
+        bundle, artifacts = study_bundle(path)
+    except Exception as exc:  # preparation and export raise many kinds; each says what failed
+        click.echo(f"qtui: --push-bundle: {for_terminal(exc)}", err=True)
+        sys.exit(EXIT_FAILED)
+    _say(f"bundle {bundle.name}: {plural(len(artifacts), 'artifact')}, {bundle.stat().st_size / 1e6:.1f} MB")
+    return bundle
+
+
 # ---------------------------------------------------------------------------------------- status
 
 _STEP = re.compile(r"^\[(\d+)/(\d+)\]\s+(\S+)\s+(.*?)(?:, ~(.+) left)?$")
 
 
 def status_rows(outcomes: dict[str, HostOutcome]) -> tuple[list[list[str]], list[str], bool]:
-    """The `fleet status` table: (rows, notes with failed devices' log tails, any bad)."""
+    """The `fleet status` table: (rows, notes with failed devices' log tails and devices whose
+    qtui version differs from the others', any bad)."""
+    from qtui.core.device_flags import FLAG_MARK, disagreeing
+
     rows, notes, bad = [], [], False
+    versions: dict[str, set[str]] = {}
+    for out in outcomes.values():
+        text = (out.results.get("status") or {}).get("stdout") or ""
+        line = next((ln for ln in text.partition("--- log")[0].splitlines() if ln.startswith("version ")), "")
+        version = line.removeprefix("version ").rsplit(" ", 1)[-1].strip()
+        if version and not (out.unreachable or out.failed):
+            versions[out.name] = {version}
+    flagged = disagreeing(versions)
     for out in _device_order(outcomes):
         if out.unreachable or out.failed:
             rows.append([out.name, "unreachable" if out.unreachable else "failed", "–", "–", "–"])
@@ -263,7 +293,20 @@ def status_rows(outcomes: dict[str, HostOutcome]) -> tuple[list[list[str]], list
             bad = True
         else:
             rows.append([out.name, "interrupted", progress, "–", "`fleet study` again resumes it"])
+        if out.name in flagged:
+            rows[-1][0] = f"{out.name} {FLAG_MARK}"
+        earlier = [_earlier(line) for line in head.splitlines() if line.startswith("earlier ")]
+        if earlier:
+            notes.append(f"{out.name}: earlier studies: " + ", ".join(earlier))
+    notes += [f"{FLAG_MARK} {name}: qtui {flagged[name]}" for name in sorted(flagged, key=str.casefold)]
     return rows, notes, bad
+
+
+def _earlier(line: str) -> str:
+    """An earlier study's line of the status playbook ("earlier HASH STATE") as a note says it."""
+    _, digest, state = (line.split(" ", 2) + ["", ""])[:3]
+    words = {"rc 0": "finished", "running": "still running", "stopped": "interrupted"}
+    return f"{digest} " + words.get(state, f"failed (exit {state[3:]})" if state.startswith("rc ") else state)
 
 
 @fleet.command("status")
@@ -281,6 +324,30 @@ def status(inventory: str, limit: str | None, forks: int) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def status_source(inventory: str) -> tuple[list[list[str]], list[str]]:
+    """`fleet status`'s rows and notes for `inventory`: what the TUI's fleet view shows."""
+    try:
+        outcomes = run_playbook("status.yml", inventory)
+    except ImportError:
+        raise FleetError("qtui fleet needs Ansible on this machine: pip install 'qtui[fleet]'") from None
+    rows, notes, _ = status_rows(outcomes)
+    return rows, notes
+
+
+@fleet.command("view")
+@click.option("-i", "--inventory", default=None, type=click.Path(dir_okay=False), help="An Ansible inventory (default: the one the view used last; else it asks).")
+@click.option("--every", type=click.FloatRange(5, 3600), default=30, show_default=True, metavar="SECONDS", help="Seconds between two refreshes.")
+@click.option("--ansi", is_flag=True, help="Use the terminal's own 16 colours.")
+def view(inventory: str | None, every: float, ansi: bool) -> None:
+    """The TUI's fleet view: `fleet status` per device, refreshed in the background (r refreshes
+    now, i chooses another inventory)."""
+    from qtui.ui.screens.fleet import FleetApp
+
+    if inventory is not None and not Path(inventory).is_file():
+        _fail_input(f"-i {inventory}: no such inventory file")
+    FleetApp(status_source, inventory, every, ansi).run()
+
+
 # ------------------------------------------------------------------------------------------ pull
 
 
@@ -290,15 +357,35 @@ def status(inventory: str, limit: str | None, forks: int) -> None:
 @_LIMIT
 @_FORKS
 def pull(inventory: str, dest: str, limit: str | None, forks: int) -> None:
-    """Bring every device's finished runs into DEST/<device>/ (Ansible's fetch; files already
-    there unchanged are not sent again), ready for `qtui report --results-dir DEST/<device> ...`."""
+    """Bring every device's finished runs into DEST/<device>/ (the runs not there yet, packed on
+    the device into one archive, brought back with Ansible's fetch), ready for
+    `qtui report --results-dir DEST/<device> ...`."""
+    from qtui.core.device_flags import FLAG_MARK, flag_devices, flag_notes
+    from qtui.core.results import load_results_dirs
+    from qtui.fleet.pull import PullError, have_runs, unpack
+
     root = Path(dest).resolve()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         _fail_input(f"--dest {dest}: {exc.strerror or exc}")
-    outcomes = _run("pull.yml", inventory, limit, forks, {"dest": str(root)})
+    have = {p.name: have_runs(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    outcomes = _run("pull.yml", inventory, limit, forks, {"dest": str(root), "have": have})
+    added: dict[str, int] = {}
+    for out in _device_order(outcomes):
+        archive = root / f".incoming-{out.name}.tar.gz"
+        if archive.is_file():
+            try:
+                added[out.name] = unpack(archive, root / out.name)
+            except PullError as exc:
+                out.failed = out.failed or f"unpack: {exc}"
+            finally:
+                archive.unlink(missing_ok=True)
+
     rows, bad, dirs = [], False, []
+    folders = [root / out.name for out in _device_order(outcomes) if (root / out.name).is_dir()]
+    # what disagrees between the pulled devices: flagged here as in `report` over these folders
+    flags = flag_devices(load_results_dirs(folders, warn=lambda msg: _say(f"qtui: {msg}")))
     for out in _device_order(outcomes):
         folder = root / out.name
         runs = len(list(folder.glob("*/result.json"))) if folder.is_dir() else 0
@@ -306,10 +393,14 @@ def pull(inventory: str, dest: str, limit: str | None, forks: int) -> None:
             rows.append([out.name, "unreachable" if out.unreachable else "failed", str(runs), out.unreachable or out.failed or ""])
             bad = True
         else:
-            rows.append([out.name, "pulled", str(runs), str(folder)])
+            rows.append([out.name, f"pulled {added.get(out.name, 0)} new", str(runs), str(folder)])
+        if out.name in flags:
+            rows[-1][0] = f"{out.name} {FLAG_MARK}"
         if runs:
             dirs.append(str(folder))
     _table(["device", "pull", "runs", "folder / reason"], rows, right=(2,), flex=3)
+    for note in flag_notes(flags):
+        _say(note)
     if dirs:
         _say("side by side: " + shell_command(["qtui", "report", "--format", "study", *[a for d in dirs for a in ("--results-dir", d)]]))
     if bad:

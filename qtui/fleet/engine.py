@@ -48,6 +48,8 @@ def _reason(res: dict[str, Any]) -> str:
     """Ansible's reason for a failure or an unreachable host, on one line: ssh's last line (its
     verdict, after any banner) when it said several."""
     msg = res.get("msg") or res.get("stderr") or res.get("module_stderr") or ""
+    if msg == "non-zero return code" and res.get("stderr"):  # a command's own words say more
+        msg = res["stderr"]
     if not msg and res.get("rc") is not None:
         msg = f"exit {res['rc']}"
     lines = [line.strip() for line in str(msg).splitlines() if line.strip()]

@@ -169,19 +169,34 @@ def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devic
     r = qtui("fleet", "study", str(seeded_homes), "-i", str(inv))
     assert r.exit_code == 0 and {k: v[0] for k, v in rows(r.output).items()} == {"pi-a": "finished", "pi-b": "finished", "pi-c": "started"}, r.output
     assert wait_for(state[2] / "rc") == "0", (state[2] / "log").read_text()
+    # pi-c's study ran another qtui (its own record of the version it started): flagged
+    assert (state[2] / "version").read_text().split()[-1] == __version__
+    (state[2] / "version").write_text("qtui, version 0.0.9\n")
     r = qtui("fleet", "status", "-i", str(inv))
-    assert r.exit_code == 0 and {k: v[:2] for k, v in rows(r.output).items()} == dict.fromkeys(("pi-a", "pi-b", "pi-c"), ["finished", "1/1"]), r.output
+    assert r.exit_code == 0 and {k: v[:2] for k, v in rows(r.output).items()} == {"pi-a": ["finished", "1/1"], "pi-b": ["finished", "1/1"], "pi-c": ["⚑", "finished"]}, r.output
+    assert f"⚑ pi-c: qtui 0.0.9 (the others: {__version__})" in r.output
     assert [sorted((d.home / "results").glob("*/result.json")) for d in (a, b)] == runs
 
-    # pull: one folder per device, and the report puts the three side by side by their names
+    # pull: one folder per device, and the report puts the three side by side by their names;
+    # pi-b's run records other weights than the others': flagged
+    record = next((b.home / "results").glob("*/result.json"))
+    data = json.loads(record.read_text())
+    data["provenance"]["weights_digest"] = "f" * 64
+    record.write_text(json.dumps(data))
     dest = tmp_path / "pulled"
     r = qtui("fleet", "pull", "-i", str(inv), "--dest", str(dest))
     assert r.exit_code == 0, r.output
-    assert {k: v[:2] for k, v in rows(r.output).items()} == dict.fromkeys(("pi-a", "pi-b", "pi-c"), ["pulled", "1"])
+    assert {k: v[:4] for k, v in rows(r.output).items()} == {"pi-a": ["pulled", "1", "new", "1"], "pi-b": ["⚑", "pulled", "1", "new"], "pi-c": ["pulled", "1", "new", "1"]}, r.output
+    assert "⚑ pi-b: mobilenet_v2 weights ffffffffffff (the others: " in r.output
     for d in (a, b, c):
         pulled = sorted(p.relative_to(dest / d.name) for p in (dest / d.name).rglob("*") if p.is_file())
         there = sorted(p.relative_to(d.home / "results") for p in (d.home / "results").rglob("*") if p.is_file() and p.parent != d.home / "results")
         assert pulled == there
+    # each device packed its runs into one archive, fetched and removed there
+    assert not list(dest.glob(".*")) and not list(a.home.glob("fleet/*.tar.gz"))
+    # pulled again: nothing new is sent
+    r = qtui("fleet", "pull", "-i", str(inv), "--dest", str(dest), "--limit", "pi-a")
+    assert r.exit_code == 0 and rows(r.output)["pi-a"][:4] == ["pulled", "0", "new", "1"], r.output
     dirs = [a for d in (a, b, c) for a in ("--results-dir", str(dest / d.name))]
     from qtui.core.results import device_label, load_results_dirs
 
@@ -191,9 +206,10 @@ def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devic
     # side by side: one row per device, labelled with its inventory name
     cells = [[c.strip() for c in line.split("|")[1:-1]] for line in r.output.splitlines() if line.startswith("| ")]
     column = cells[0].index("device")
-    assert sorted(row[column] for row in cells[1:]) == ["pi-a", "pi-b", "pi-c"], r.output
-    r = qtui("recommend", *dirs, "--json")
+    assert sorted(row[column] for row in cells[1:]) == ["pi-a", "pi-b ⚑", "pi-c"], r.output
+    r = CliRunner().invoke(main, ["recommend", *dirs, "--json"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    assert sorted(rec["device"] for rec in json.loads(r.output)) == ["pi-a", "pi-b", "pi-c"], r.output
+    assert sorted(rec["device"] for rec in json.loads(r.stdout)) == ["pi-a", "pi-b", "pi-c"], r.output
+    assert "⚑ pi-b: mobilenet_v2 weights" in r.stderr
     # long after the second `fleet study`: the finished devices' studies were not started again
     assert [((s / "pid").read_text(), (s / "rc").stat().st_mtime_ns) for s in state[:2]] == started

@@ -76,3 +76,16 @@ def test_what_a_device_says_reaches_the_terminal_cleaned(capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out, repr(out)
     assert "qtui: error: disk full" in out and "ssh: No route to host" in out, out
+
+
+def test_status_keeps_earlier_studies_in_sight() -> None:
+    """A new `fleet study` makes its profile the current one; the earlier ones a device still
+    has (running, interrupted, failed, finished) are named under the table, not hidden."""
+    text = (
+        "hash 0123\nversion qtui, version 0.1.0\nstate running\nstep " + step_line(1, 4, 30.0) + "\n"
+        "earlier 4567 running\nearlier 89ab stopped\nearlier cdef rc 1\nearlier f00d rc 0\n--- log\n"
+    )
+    rows, notes, bad = status_rows({"pi-a": HostOutcome("pi-a", results={"status": {"stdout": text}}), "pi-b": device("pi-b", "rc 0", step_line(4, 4, None))})
+    assert [r[:3] for r in rows] == [["pi-a", "running", "1/4"], ["pi-b", "finished", "4/4"]]
+    assert notes == ["pi-a: earlier studies: 4567 still running, 89ab interrupted, cdef failed (exit 1), f00d finished"]
+    assert not bad

@@ -1,0 +1,68 @@
+"""The fleet view (`qtui fleet view`) against a stubbed status source (no ssh): it asks in a
+worker thread without blocking the screen, shows what `fleet status` shows, takes its inventory
+from a dialog (remembered in the config folder) and cleans device text."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from qtui.fleet.cli import status_rows
+from qtui.fleet.engine import HostOutcome
+from qtui.ui.screens.fleet import FleetApp, InventoryScreen, remembered_inventory
+from tests.ui.conftest import wait_for, wait_for_text
+
+
+class Source:
+    """`fleet status`'s rows for a made-up fleet, each answer held until `go` is set."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.asked: list[str] = []
+
+    def __call__(self, inventory: str) -> tuple[list[list[str]], list[str]]:
+        self.asked.append(inventory)
+        assert self.go.wait(60)
+        log = "hash 01\nversion qtui, version 0.1.0\nstate running\nstep [3/8] measuring ORT FP32 SingleStream, ~2m 5s left\n--- log\n"
+        bad = "hash 01\nversion qtui, version 0.1.0\nstate rc 1\nstep [1/2] measuring x\n--- log\n\x1b]0;owned\x07qtui: error: \x1b[31mdisk full\x1b[0m\n"
+        rows, notes, _ = status_rows({
+            "pi-a": HostOutcome("pi-a", results={"status": {"stdout": log}}),
+            "pi-b": HostOutcome("pi-b", results={"status": {"stdout": bad}}),
+            "pi-c": HostOutcome("pi-c", unreachable="ssh: connect to host pi-c port 22: No route to host"),
+        })
+        return rows, notes
+
+
+async def test_the_fleet_view_refreshes_without_blocking_and_asks_for_its_inventory(tmp_path: Path) -> None:
+    inventory = tmp_path / "pis.ini"
+    inventory.write_text("[pis]\npi-a\n")
+    source = Source()
+    app = FleetApp(source, None, interval=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        # no inventory given, none remembered: a dialog asks; a path that is no file is refused
+        await wait_for(pilot, lambda: isinstance(app.screen, InventoryScreen))
+        await pilot.press(*"nope.ini", "enter")
+        await wait_for_text(pilot, app, "nope.ini: no such file")
+        app.screen.query_one("#inventory-path").value = str(inventory)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        # the devices are being asked (the source waits): the screen still answers keys
+        await wait_for(pilot, lambda: source.asked == [str(inventory)])
+        await wait_for_text(pilot, app, "pis.ini · asking the devices…")
+        await pilot.press("r")  # a refresh while one runs starts no second one
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InventoryScreen))
+        await pilot.press("escape")
+        source.go.set()
+        text = await wait_for_text(pilot, app, "pi-c")
+        assert source.asked == [str(inventory)]
+        rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.split() and line.split()[0] in ("pi-a", "pi-b", "pi-c")}
+        assert rows["pi-a"][:3] == ["running", "3/8", "2m"], text
+        assert rows["pi-b"][:4] == ["failed", "(exit", "1)", "1/2"] and rows["pi-c"][0] == "unreachable", text
+        # the notes: the failed device's log tail and the unreachable one's reason, cleaned
+        assert "qtui: error: disk full" in text and "No route to host" in text
+        assert "owned" not in text and "\x1b" not in text
+        assert "· as of " in text
+        # r asks again
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(source.asked) == 2)
+    assert remembered_inventory() == str(inventory.resolve())
