@@ -408,7 +408,10 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
         if source_kind(one.model) == "entry":  # imports it and builds the model: the user's own code
             from qtui.core.data import preprocess_from_spec
             from qtui.core.model_source_entry import load_entry
+            from qtui.core.prepare import torch_missing_reason
 
+            if torch_missing_reason(one.model):  # its code imports torch: say what to install
+                _fail_input(torch_missing_reason(one.model) or "")
             shape = preprocess_from_spec(one.input).sample_shape
             if (one.model, one.weights, shape) not in checked:
                 checked.add((one.model, one.weights, shape))
