@@ -58,14 +58,18 @@ def test_a_user_onnx_model_runs_everywhere_it_can_without_torch(tmp_path: Path) 
     model = _export(tmp_path / "small.onnx")
     accuracy = _profile(tmp_path / "acc.toml", model, "accuracy", "Offline", ["onnxruntime", "openvino"], ["fp32", "int8_static"])
     performance = _profile(tmp_path / "perf.toml", model, "performance", "SingleStream", ["onnxruntime"], ["int8_dynamic"])
+    study = _profile(tmp_path / "study.toml", model, "performance", "SingleStream", ["onnxruntime"], ["fp32"])
+    with open(study, "a") as fh:  # the file and a built-in: the built-in is named and skipped
+        fh.write(f'models = ["{model.as_posix()}", "mobilenet_v2"]\n[study]\nrepeats = 1\n')
     report = run_without_torch([
         ["prepare", "--model", str(model), "--framework", "openvino", "--precision", "fp16"],
         ["run", accuracy, "--quiet"],
         ["run", performance, "--quiet"],
         ["doctor", "--model", str(model)],
         ["doctor"],
+        ["study", study, "--results-dir", str(tmp_path / "study")],
     ], tmp_path / "cache", tmp_path / "results")
-    prepared, accurate, measured, doctor, doctor_builtins = report["commands"]
+    prepared, accurate, measured, doctor, doctor_builtins, studied = report["commands"]
     assert report["attempts"] == [] and not report["torch_loaded"], report["attempts"][:1]
     for command in report["commands"]:
         assert command["exit_code"] == 0, (command["argv"], command["output"][-2000:], command["error"])
@@ -93,6 +97,10 @@ def test_a_user_onnx_model_runs_everywhere_it_can_without_torch(tmp_path: Path) 
     # nothing here is made from torch or waits for it
     assert not any("torch →" in line or "needs torch" in line for line in offered), doctor["output"]
     assert "the ONNX file as it is" in offered[0] and "ONNX frontend" in offered[4], doctor["output"]
+    assert "not measured here: mobilenet_v2 onnxruntime fp32: preparing MobileNetV2 needs torch" in studied["output"]
+    study_runs = results_by_cell(tmp_path / "study")  # its measurement and its quality check
+    assert ("onnxruntime", "fp32", "performance") in study_runs, studied["output"]
+    assert {Path(r["profile"]["model"]).name for r in study_runs.values()} == {"small.onnx"}
     # the cache holds this file's artifacts only: a built-in still cannot be prepared or run here
     ort = [line for line in doctor_builtins["output"].splitlines() if line.startswith(("  yes", "  no")) and "ONNX Runtime     FP32" in line]
     assert ort and ort[0].startswith("  no") and "needs torch" in ort[0], doctor_builtins["output"]
