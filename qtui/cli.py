@@ -407,16 +407,17 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
             continue
         if source_kind(one.model) == "entry":  # imports it and builds the model: the user's own code
             from qtui.core.data import preprocess_from_spec
+            from qtui.core.model_input import for_profile as entry_input
             from qtui.core.model_source_entry import load_entry
             from qtui.core.prepare import torch_missing_reason
 
             if torch_missing_reason(one.model):  # its code imports torch: say what to install
                 _fail_input(torch_missing_reason(one.model) or "")
             shape = preprocess_from_spec(one.input).sample_shape
-            if (one.model, one.weights, shape) not in checked:
-                checked.add((one.model, one.weights, shape))
-                try:
-                    load_entry(one.model, one.weights.source, one.weights.seed, shape)
+            if (one.model, one.weights, shape, one.input) not in checked:
+                checked.add((one.model, one.weights, shape, one.input))
+                try:  # the inputs the profile gives it (input.shape/input.shapes/input.dtype), if any
+                    load_entry(one.model, one.weights.source, one.weights.seed, shape, entry_input(one))
                 except ModelSourceError as exc:
                     _fail_input(str(exc))
             continue
@@ -890,7 +891,8 @@ def _device_filter(results: list[Any], device: str | None) -> list[Any]:
 @click.option("--efficiency", is_flag=True, help="study: add each cell's GOP/s achieved and its share of the CPU's nominal peak for the precision that executed.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout.")
 @click.option("--markdown", is_flag=True, help="study: Markdown even on a terminal (it is the form for files and pipes; a terminal gets aligned text).")
-def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, device: str | None, executed: bool, delta: bool, efficiency: bool, output: str | None, markdown: bool) -> None:
+@click.option("--compare-to", "compare_to", default=None, metavar="A", help="html: add the comparison of the report's results (less A's runs) as B against A, a results folder, device, run id or study (as `qtui compare` takes it).")
+def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework: str | None, precision: str | None, scenario: str | None, device: str | None, executed: bool, delta: bool, efficiency: bool, output: str | None, markdown: bool, compare_to: str | None) -> None:
     """Tabulate saved results (with speed-up over the matching FP32 run), from one results
     folder or several (devices side by side). Damaged result files are skipped with a warning on
     stderr."""
@@ -898,6 +900,8 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     from qtui.core.results import study_markdown, table_rows, to_csv, to_markdown
     from qtui.core.text import plural
 
+    if compare_to is not None and fmt != "html":
+        _fail_input(f"--compare-to: only with --format html (not {fmt}); `qtui compare` prints the comparison alone")
     pool = _load_pool(results_dirs)
     chosen = _device_filter([
         r for r in pool
@@ -928,9 +932,11 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     if fmt == "study":
         text = study_markdown(chosen, pool, executed=executed, delta=delta, efficiency=efficiency)
     elif fmt == "html":
+        from qtui.compare_cmd import report_comparison
         from qtui.core.report_html import CHARTS_HINT, charts_available, render_html
 
-        text = render_html(chosen, pool)
+        comparison = None if compare_to is None else report_comparison(compare_to, chosen, results_dirs)
+        text = render_html(chosen, pool, comparison=comparison)
         written = f"the HTML report of {plural(len(rows), 'result')}"
         if not charts_available():
             click.echo(f"qtui: no charts in the HTML report. {CHARTS_HINT}", err=True)
@@ -979,15 +985,15 @@ class _Percent(click.FloatRange):
 @main.command("compare")
 @click.argument("a")
 @click.argument("b")
-@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help="Where to look up run ids and devices (A/B that are not folders); several allowed. Default: the results folder.")
+@click.option("--results-dir", "results_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help="Where to look up run ids, devices and studies (A/B that are not folders); several allowed. Default: the results folder.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "html"]), default="table", help="html: one self-contained page (use -o).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout (not with the table).")
 @click.option("--fail-on-regression", "fail_pct", type=_Percent(0, 1000), default=None, metavar="PCT", help="Exit 1 when any cell of B is slower than A by more than PCT % with 95 % confidence (a CI guard).")
 def compare_cmd(a: str, b: str, results_dirs: tuple[str, ...], fmt: str, output: str | None, fail_pct: float | None) -> None:
     """Did it get faster? Compare B against A per model × framework × precision × scenario: the
     time ratio B/A with a 95 % interval and a verdict (faster, slower, no difference), what
-    differs between them, and the geometric mean. A and B are each a results folder, a run id or
-    a device label (looked up in --results-dir)."""
+    differs between them, and the geometric mean. A and B are each a results folder, a run id,
+    a device label or a study's name (looked up in --results-dir)."""
     from qtui.compare_cmd import run_compare
 
     run_compare(a, b, results_dirs, fmt, fail_pct, output)

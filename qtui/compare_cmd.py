@@ -5,90 +5,45 @@ when `--fail-on-regression PCT` finds a cell slower by more than PCT % with conf
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
-from qtui.core import labels
 from qtui.core.compare import (
-    COLUMNS,
     CompareError,
     Comparison,
-    cell_row,
+    Side,
     compare,
-    footer_lines,
-    header_lines,
     regressions,
     resolve_side,
+    side_from_results,
     to_csv,
     to_html,
     to_json_data,
     to_markdown,
 )
+from qtui.core.results import RunResult
 from qtui.core.sinks import for_terminal
 
 EXIT_REGRESSION = 1
 EXIT_BAD_INPUT = 2
 
 
-def _names(length: str) -> Any:
-    return {"full": labels.title, "short": labels.short, "narrow": labels.narrow}[length]
-
-
 def print_table(cmp: Comparison) -> None:
-    """The comparison on a terminal: header lines, a table that fits (full names, else short,
-    else narrow without the A/B figures and the per-cell differences, which are then listed under
-    it), then the footer. Cells are `Text`, never markup."""
-    from rich import box
+    """The comparison on a terminal (`qtui.ui.widgets.comparison.ComparisonView`: header lines, a
+    table that fits the terminal, the per-cell differences it had no room for, the footer)."""
     from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
 
-    console = Console(file=sys.stdout)
-    for line in header_lines(cmp):
-        console.print(Text(for_terminal(line)))
-    rows = [cell_row(c) for c in cmp.cells]
-    right = {"A", "B", "B/A time", "interval"}
+    from qtui.ui.widgets.comparison import ComparisonView
 
-    def build(length: str, columns: tuple[str, ...]) -> Any:
-        names = _names(length)
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
-        for col in columns:
-            header = {"framework": "fw", "precision": "prec", "scenario": "scen"}.get(col, col) if length == "narrow" else col
-            table.add_column(header, justify="right" if col in right else "left", no_wrap=True, overflow="ellipsis")
-        for row in rows:
-            cells = []
-            for col in columns:
-                value = row[col]
-                if col in ("model", "framework", "precision", "scenario"):
-                    value = names(value)
-                cells.append(Text(for_terminal(value) or "–"))
-            table.add_row(*cells)
-        return table
-
-    differs = any(row["differs"] for row in rows)
-    full = COLUMNS if differs else tuple(c for c in COLUMNS if c != "differs")
-    narrow = tuple(c for c in full if c not in ("A", "B", "differs"))
-    for length, columns in (("full", full), ("short", full), ("short", narrow), ("narrow", narrow)):
-        table = build(length, columns)
-        if console.measure(table, options=console.options.update_width(10**6)).maximum <= console.width:
-            break
-    console.print(table)
-    if "differs" not in columns:
-        for row in rows:
-            if row["differs"]:
-                what = " ".join(labels.narrow(row[k]) for k in ("model", "framework", "precision", "scenario"))
-                console.print(Text(for_terminal(f"differs: {what}: {row['differs']}")))
-    for line in footer_lines(cmp):
-        console.print(Text(for_terminal(line)))
+    Console(file=sys.stdout).print(ComparisonView(cmp))
 
 
-def run_compare(
-    a: str, b: str, results_dirs: tuple[str, ...], fmt: str, fail_pct: float | None, output: str | None = None
-) -> None:
-    """The command: exits 2 for an argument that names no results, 1 for a regression beyond
-    `fail_pct`, else returns (0)."""
+def _resolver(results_dirs: tuple[str, ...]) -> tuple[list[Path], Callable[[str], Side]]:
+    """The folders where run ids, devices and studies are looked up, and what resolves an
+    argument among them (exits 2 for one that names no results)."""
     from qtui.core.paths import results_dir
     from qtui.core.results import load_results, load_results_dirs
 
@@ -109,11 +64,22 @@ def run_compare(
             pool_cache.append(load_results_dirs([r for r in roots if r.is_dir()], warn))
         return pool_cache[0]  # type: ignore[no-any-return]
 
-    try:
-        side_a = resolve_side(a, roots, lambda p: load_results(p, warn), pool)
-        side_b = resolve_side(b, roots, lambda p: load_results(p, warn), pool)
-    except CompareError as exc:
-        _bad_input(str(exc))
+    def resolve(arg: str) -> Side:
+        try:
+            return resolve_side(arg, roots, lambda p: load_results(p, warn), pool)
+        except CompareError as exc:
+            _bad_input(str(exc))
+
+    return roots, resolve
+
+
+def run_compare(
+    a: str, b: str, results_dirs: tuple[str, ...], fmt: str, fail_pct: float | None, output: str | None = None
+) -> None:
+    """The command: exits 2 for an argument that names no results, 1 for a regression beyond
+    `fail_pct`, else returns (0)."""
+    _, resolve = _resolver(results_dirs)
+    side_a, side_b = resolve(a), resolve(b)
     for label, side in (("A", side_a), ("B", side_b)):
         if not side.results:
             _bad_input(f"{label} ({side.name}): no results there")
@@ -152,6 +118,21 @@ def run_compare(
     if found:
         sys.exit(EXIT_REGRESSION)
     click.echo(f"no cell slower by more than {fail_pct:g} % with confidence", err=True)
+
+
+def report_comparison(baseline: str, chosen: list[RunResult], results_dirs: tuple[str, ...]) -> Comparison:
+    """`qtui report --compare-to A`: the report's results (less A's own runs) as B against A (a
+    results folder, device, run id or study, as `qtui compare` takes it); exits 2 when A names
+    no results or nothing of the report is left for B."""
+    roots, resolve = _resolver(results_dirs)
+    side_a = resolve(baseline)
+    if not side_a.results:
+        _bad_input(f"--compare-to {baseline}: no results there")
+    in_a = {r.run_id for r in side_a.results}
+    rest = [r for r in chosen if r.run_id not in in_a]
+    if not rest:
+        _bad_input(f"--compare-to {baseline}: the report's {len(chosen)} results are all in A; nothing is left to compare with it")
+    return compare(side_a, side_from_results("results", "this report's", rest, roots))
 
 
 def _bad_input(message: str) -> NoReturn:

@@ -55,6 +55,27 @@ def share_random_weights(built: Path, session_cache: Path) -> None:
     os.replace(staging, target)
 
 
+def primed_cache(cache: Path, model: str = "mobilenet_v2") -> Path:
+    """`cache`, a fresh qtui cache folder for a test that must prepare for real, holding only the
+    model's seeded random weights (seed 0) copied from the session cache (built there first if
+    missing). Building MobileNetV2's weights recalibrates BatchNorm (≈10 s on 2 cores): a test
+    about preparation, signals or saving gains nothing from paying that again, and the weights a
+    fresh build gives are these bytes (same seed, fixed recalibration threads). Use a bare
+    `tmp_path / "cache"` only where building the weights is what the test is about."""
+    from qtui.core import paths
+    from qtui.core.models.weights import load_model, random_cache_path
+
+    # call it before pointing QTUI_CACHE_DIR at `cache`: the weights come from the session cache
+    assert paths.cache_dir() not in (cache, *cache.parents), "prime the cache before switching to it"
+    shared = random_cache_path(model, 0)
+    if not shared.exists():
+        load_model(model, "random", 0)
+    target = cache / "weights" / shared.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shared, target)
+    return cache
+
+
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("qtui-cache")

@@ -2,7 +2,7 @@
 interval and a verdict, what differs between the two sides, and a geometric mean over cells.
 
 A side is a set of results (a results folder — a study's, for instance —, one device of a
-folder, one run). A **cell** is model × framework × precision × scenario, performance mode, `ok`
+folder, the runs one study or sweep made, one run). A **cell** is model × framework × precision × scenario, performance mode, `ok`
 runs only. A side's cell is its newest run and the runs that repeat it (`results.repeats_of`):
 other setups of the same cell on that side are left out and said so. Two single runs of one
 scenario are compared whatever their model, framework or precision (listed as the difference).
@@ -69,7 +69,7 @@ class Side:
     """One side of a comparison: what the user named, and its results (with their folders)."""
 
     name: str
-    what: str  # "results folder", "device", "run"
+    what: str  # "results folder", "device", "study", "run", "report"
     results: list[RunResult]
     folders: dict[str, Path] = field(default_factory=dict)  # run id → folder
 
@@ -97,11 +97,55 @@ def resolve_side(
     device = [r for r in everything if device_matches(r, arg)]
     if device:
         return Side(arg, "device", device, _folders(device, roots))
+    study = [r for r in everything if study_name(r) == arg]
+    if study:
+        return Side(arg, "study", study, _folders(study, roots))
     devices = sorted({device_label(r) for r in everything}, key=str.casefold)
+    studies = study_names(everything)
     raise CompareError(
-        f"{one_line(arg)}: not a results folder, a run id or a device of the results; devices: "
-        f"{', '.join(devices) or 'none'}"
+        f"{one_line(arg)}: not a results folder, a run id, a device or a study of the results; devices: "
+        f"{', '.join(devices) or 'none'}; studies: {', '.join(studies) or 'none'}"
     )
+
+
+def study_name(result: RunResult) -> str | None:
+    """The study (or sweep) that made a run: its profile's name before the "/" that
+    `profile.expand_sweep` adds ("paper-matrix/mobilenet_v2-onnxruntime-fp32-Offline" →
+    "paper-matrix"); None for a single run."""
+    name = result.profile.name
+    return one_line(name.split("/", 1)[0]) if "/" in name else None
+
+
+def study_names(results: Iterable[RunResult]) -> list[str]:
+    """The studies the results were made by (`study_name`), sorted."""
+    return sorted({n for r in results if (n := study_name(r)) is not None}, key=str.casefold)
+
+
+def sides_in(results: list[RunResult]) -> list[tuple[str, str]]:
+    """(kind, name) of every side a pool of results offers beyond single runs: each device
+    (`device_label`) and each study (`study_name`), as `side_from` takes them."""
+    devices = sorted({device_label(r) for r in results}, key=str.casefold)
+    return [("device", d) for d in devices] + [("study", s) for s in study_names(results)]
+
+
+def side_from_results(name: str, what: str, results: list[RunResult], roots: list[Path]) -> Side:
+    """A side made of `results` (their folders looked up under `roots`, where their latencies
+    are), described as `what` `name`."""
+    return Side(name, what, results, _folders(results, roots))
+
+
+def side_from(kind: str, name: str, results: list[RunResult], roots: list[Path]) -> Side:
+    """The side named by `sides_in` (or kind "run" and a run id) out of `results`; its runs'
+    folders looked up under `roots` (where their latencies are)."""
+    if kind == "device":
+        chosen = [r for r in results if device_label(r) == name]
+    elif kind == "study":
+        chosen = [r for r in results if study_name(r) == name]
+    elif kind == "run":
+        chosen = [r for r in results if r.run_id == name]
+    else:
+        raise CompareError(f"{one_line(kind)}: not a kind of side; allowed: device, study, run")
+    return Side(name, kind, chosen, _folders(chosen, roots))
 
 
 def _folders(results: list[RunResult], roots: list[Path]) -> dict[str, Path]:
@@ -563,9 +607,26 @@ _HTML_CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+"""
+
+
+#: The comparison's CSS, for its own page and for the HTML report's section.
+COMPARE_CSS = """
 tr.slower td { background: #fde8e8; } tr.faster td { background: #e6f6e6; }
 ul.notes, ul.sides { padding-left: 1.2em; }
 """
+
+
+def html_context(cmp: Comparison, heading: str) -> dict[str, Any]:
+    """What `templates/compare_section.html.j2` draws (as `compare`): the header lines, the
+    table's columns and rows (each with its verdict's CSS class), the footer lines. Plain text:
+    the template escapes it."""
+    rows = []
+    for cell in cmp.cells:
+        row = cell_row(cell)
+        verdict_css = cell.verdict if cell.verdict in ("slower", "faster") else "other"
+        rows.append({"verdict_css": verdict_css, "cells": [row[c] or "–" for c in COLUMNS]})
+    return {"heading": heading, "header": header_lines(cmp), "columns": COLUMNS, "rows": rows, "footer": footer_lines(cmp)}
 
 
 def to_html(cmp: Comparison) -> str:
@@ -578,12 +639,7 @@ def to_html(cmp: Comparison) -> str:
         loader=PackageLoader("qtui.core", "templates"), autoescape=True, undefined=StrictUndefined,
         finalize=lambda value: value if isinstance(value, Markup) else one_line(value),
     )
-    rows = []
-    for cell in cmp.cells:
-        row = cell_row(cell)
-        verdict_css = cell.verdict if cell.verdict in ("slower", "faster") else "other"
-        rows.append({"verdict_css": verdict_css, "cells": [row[c] or "–" for c in COLUMNS]})
     return str(env.get_template("compare.html.j2").render(
-        title=f"qtui compare: {cmp.a.name} → {cmp.b.name}", css=Markup(_HTML_CSS),
-        header=header_lines(cmp), columns=COLUMNS, rows=rows, footer=footer_lines(cmp),
+        title=f"qtui compare: {cmp.a.name} → {cmp.b.name}", css=Markup(_HTML_CSS + COMPARE_CSS),
+        compare=html_context(cmp, "B against A"),
     ))

@@ -36,6 +36,7 @@ from qtui.core.data import (
     preprocess_from_spec,
 )
 from qtui.core.model_source import ModelSourceError, OnnxModel
+from qtui.core.model_source_tflite import TfliteModel
 from qtui.core.text import one_line
 
 #: Generated integer inputs draw from 0..INT_HIGH-1 (uint8: the whole 0..255), booleans from
@@ -88,7 +89,7 @@ def _image_layout(dims: Sequence[int | str], spec: Any) -> str | None:
     return "NCHW" if first else "NHWC" if last else None
 
 
-def _given_shapes(model: OnnxModel, spec: Any) -> dict[str, tuple[int, ...]]:
+def _given_shapes(model: OnnxModel | TfliteModel | EntryInputs, spec: Any) -> dict[str, tuple[int, ...]]:
     """`input.shapes` ("name=16x8" for each input of several whose file leaves dimensions open)."""
     out: dict[str, tuple[int, ...]] = {}
     names = [n for n, _, _ in model.inputs]
@@ -112,8 +113,8 @@ def _given_shapes(model: OnnxModel, spec: Any) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def resolve(model: OnnxModel, spec: Any) -> ModelInput:
-    """The input of `model` under the profile's `[input]` table `spec` (None: absent)."""
+def resolve(model: OnnxModel | TfliteModel | EntryInputs, spec: Any) -> ModelInput:
+    """The input of `model` (an ONNX or a TFLite file) under the profile's `[input]` table `spec` (None: absent)."""
     if len(model.inputs) > 1:
         if spec is not None and spec.shape is not None:
             raise ModelSourceError(
@@ -171,7 +172,7 @@ def _tensor(
     return ModelInput(name, dtype, tuple(int(d) for d in dims), "tensor")
 
 
-def _image(model: OnnxModel, spec: Any, where: str, layout: str, h: int | str, w: int | str) -> ModelInput:
+def _image(model: OnnxModel | TfliteModel | EntryInputs, spec: Any, where: str, layout: str, h: int | str, w: int | str) -> ModelInput:
     size = h if isinstance(h, int) else w if isinstance(w, int) else None
     if spec is None:
         if size is None:
@@ -338,15 +339,78 @@ def input_feed(batch: np.ndarray, name: str) -> dict[str, np.ndarray]:
     return {name: batch}
 
 
+@dataclass(frozen=True)
+class EntryInputs:
+    """A PyTorch entry point's inputs as the profile says them (its code says nothing): one
+    input `input` of `input.shape`, or one per `input.shapes` entry in that order (the order
+    `forward()` takes them), each of `input.dtype` (float32 when absent). Every dimension is
+    open, so `resolve` takes them from the profile exactly as for a file's open ones."""
+
+    name: str  #: the entry point without its folders
+    inputs: tuple[tuple[str, str, tuple[int | str, ...]], ...]
+
+    @property
+    def input_name(self) -> str:
+        return self.inputs[0][0]
+
+    @property
+    def input_dtype(self) -> str:
+        return self.inputs[0][1]
+
+    @property
+    def input_shape(self) -> tuple[int | str, ...]:
+        return self.inputs[0][2]
+
+
+def entry_inputs(profile: Any) -> EntryInputs | None:
+    """The entry point's inputs from the profile's `[input]` table; None when it gives neither
+    `input.shape` nor `input.shapes` (one 3×224×224 float32 image, as for the built-ins)."""
+    from qtui.core.model_source import model_label
+
+    spec = profile.input
+    if spec is None or (spec.shape is None and not spec.shapes):
+        return None
+    label = model_label(profile.model)
+    dtype = spec.dtype or "float32"
+    if spec.shape is not None and spec.shapes:
+        raise ModelSourceError(
+            f"entry point {label}: give input.shape (one input) or input.shapes (several, 'NAME=D1xD2…' "
+            "each in the order forward() takes them), not both"
+        )
+    if spec.shape is not None:
+        given = [("input", len(spec.shape))]
+    else:
+        given = []
+        for text in spec.shapes:
+            name, sep, dims = text.rpartition("=")
+            if not sep or not name or name in (n for n, _ in given):
+                raise ModelSourceError(
+                    f"entry point {label}: input.shapes entry {text!r} is not 'NAME=D1xD2…' with a name "
+                    "of its own (one entry per input, in the order forward() takes them)"
+                )
+            given.append((name, len(dims.split("x"))))
+    described = [(n, dtype, ("batch", *(f"d{i + 1}" for i in range(k)))) for n, k in given]
+    return EntryInputs(label, tuple(described))
+
+
 def for_profile(profile: Any) -> ModelInput | None:
-    """The resolved input of the profile's user ONNX model; None for a built-in, a .tflite file or
-    an entry point (their images are 3 channels square, set by the `[input]` table as for the
-    built-ins, and checked by `model_source_tflite.profile_problem` / `load_entry`)."""
+    """The resolved input of the profile's user model: an ONNX file's, a .tflite file's whose
+    input is not one picture (`TfliteModel.is_image`), or an entry point's the profile gives
+    (`entry_inputs`); None for a built-in, an image .tflite or an entry point without
+    input.shape/input.shapes (their images are 3 channels square, set by the `[input]` table as
+    for the built-ins, and checked by `model_source_tflite.profile_problem` / `load_entry`)."""
     from qtui.core.model_source import inspect_cached, source_kind
 
-    if source_kind(profile.model) != "onnx":
+    kind = source_kind(profile.model)
+    if kind == "entry":
+        described = entry_inputs(profile)
+        return None if described is None else resolve(described, profile.input)
+    if kind not in ("onnx", "tflite"):
         return None
-    return resolve(inspect_cached(profile.model), profile.input)
+    model = inspect_cached(profile.model)
+    if kind == "tflite" and model.is_image:
+        return None
+    return resolve(model, profile.input)
 
 
 def not_an_image(model_input: ModelInput, kind: str) -> str:

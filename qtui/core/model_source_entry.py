@@ -11,7 +11,8 @@ never pickled code.
 and the `.py` files beside it, or every `.py` file of the module's top-level package (a
 single-file module: that file). Their sha256 (`source_digest`) is part of the artifact key with
 the weights' identity, so an edited model is prepared again. `load_entry` imports, calls,
-checks the module (an `nn.Module` whose output for one image is a float tensor `[1, K]`), and
+checks the module (an `nn.Module` whose output for one image, or one sample of the inputs the
+profile gives, is a float tensor `[1, K]`), and
 returns an `EntryModel` for the prepare modules; every failure is a `ModelSourceError` naming
 the entry point.
 
@@ -166,6 +167,17 @@ class EntryModel:
     trained: bool
     location: EntryLocation
     output_shape: tuple[int, ...]
+    #: what `forward()` takes, in order: (name, numpy type, dimensions after the batch); one
+    #: 3×224×224 float32 image unless the profile says otherwise (`model_input.entry_inputs`)
+    inputs: tuple[tuple[str, str, tuple[int, ...]], ...] = (("input", "float32", PREPARED_SHAPE),)
+
+    def examples(self, batch: int = 1) -> tuple[Any, ...]:
+        """Zero tensors of every input (`batch` samples each): what the exports and traces are
+        made with."""
+        import numpy as np
+        import torch
+
+        return tuple(torch.from_numpy(np.zeros((batch, *shape), np.dtype(dtype))) for _, dtype, shape in self.inputs)
 
     def record(self) -> dict[str, Any]:
         """What a result records about the model: the entry point without its folders."""
@@ -176,6 +188,8 @@ class EntryModel:
             "sha256": self.digest,
             "weights": self.source,
             "output_shape": list(self.output_shape),
+            **({"inputs": [{"name": n, "dtype": t, "shape": ["batch", *d]} for n, t, d in self.inputs]}
+               if self.inputs != (("input", "float32", PREPARED_SHAPE),) else {}),
         }
 
 
@@ -197,13 +211,33 @@ def weights_identity(text: str, weights_source: str, seed: int) -> str:
     return f"entry:{source_digest(location)}:{weights}"
 
 
-def load_entry(text: str, weights_source: str, seed: int, sample_shape: tuple[int, ...] = (3, 224, 224)) -> EntryModel:
+def input_specs(model_input: Any) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
+    """(name, numpy type, dimensions after the batch) of each input of a resolved
+    `model_input.ModelInput` (several: its parts, in order)."""
+    parts = model_input.parts or (model_input,)
+    return tuple((str(p.name), str(p.dtype), tuple(int(d) for d in p.shape)) for p in parts)
+
+
+def inputs_identity(inputs: tuple[tuple[str, str, tuple[int, ...]], ...]) -> str:
+    """The inputs the profile gives an entry point, in its artifact key (another shape: another
+    export); "" for the default image (keys made before inputs could be given stay valid)."""
+    return ":inputs=" + ";".join(f"{n}:{t}:{'x'.join(map(str, d))}" for n, t, d in inputs)
+
+
+def load_entry(
+    text: str, weights_source: str, seed: int, sample_shape: tuple[int, ...] = (3, 224, 224), model_input: Any = None
+) -> EntryModel:
     """Import the entry point, call its factory, load the weights, check the module on one
-    zero image of `sample_shape`."""
+    zero image of `sample_shape`, or on zero samples of the inputs the profile gives
+    (`model_input`, resolved by `model_input.for_profile`)."""
     identity = weights_identity(text, weights_source, seed)
     location = locate(text)
     label = location.label
-    if tuple(sample_shape) != PREPARED_SHAPE:
+    inputs: tuple[tuple[str, str, tuple[int, ...]], ...] = (("input", "float32", PREPARED_SHAPE),)
+    if model_input is not None:
+        inputs = input_specs(model_input)
+        identity += inputs_identity(inputs)
+    elif tuple(sample_shape) != PREPARED_SHAPE:
         raise ModelSourceError(
             f"entry point {label}: the profile gives {list(sample_shape)} images, and qtui exports and "
             f"quantizes PyTorch models with {list(PREPARED_SHAPE)} inputs (NCHW, 224×224) in this version; "
@@ -249,18 +283,29 @@ def load_entry(text: str, weights_source: str, seed: int, sample_shape: tuple[in
                 f"weights file {path} does not fit entry point {label}: {_first(exc)}"
             ) from None
     built = built.float().eval()
+    wanted = _positional_inputs(built)
+    if wanted is not None and wanted[0] > len(inputs):
+        names = ", ".join(wanted[1])
+        raise ModelSourceError(
+            f"entry point {label}: forward() takes {wanted[0]} inputs ({names}) and the profile gives "
+            f"{len(inputs)}: set input.shapes (one 'NAME=D1xD2…' per input, in forward()'s order) in "
+            "the profile's [input] table"
+        )
+    sample = EntryModel("", built, "", "", "", False, location, (), inputs).examples()
+    given = (
+        f"one {list(sample_shape)} float32 image" if model_input is None
+        else "one sample of " + "; ".join(f"{n}: {t} {list(d)}" for n, t, d in inputs)
+    )
     try:
         with torch.no_grad():
-            out = built(torch.zeros(1, *sample_shape))
+            out = built(*sample)
     except Exception as exc:
-        raise ModelSourceError(
-            f"entry point {label}: the model fails on one {list(sample_shape)} float32 image: {_first(exc)}"
-        ) from None
+        raise ModelSourceError(f"entry point {label}: the model fails on {given}: {_first(exc)}") from None
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1 or not out.is_floating_point():
         what = f"a tensor of shape {list(out.shape)} ({out.dtype})" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
         raise ModelSourceError(
-            f"entry point {label}: the model returns {what} for one image; qtui needs one float tensor "
-            "[batch, classes] (scores or logits)"
+            f"entry point {label}: the model returns {what} for {'one image' if model_input is None else 'one sample'}; "
+            "qtui needs one float tensor [batch, classes] (scores or logits)"
         )
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{Path(location.file).stem}-{location.factory}")[:60]
     digest = hashlib.sha256(identity.encode()).hexdigest()
@@ -274,7 +319,26 @@ def load_entry(text: str, weights_source: str, seed: int, sample_shape: tuple[in
         trained=source == "file",
         location=location,
         output_shape=tuple(out.shape),
+        inputs=inputs,
     )
+
+
+def _positional_inputs(module: Any) -> tuple[int, list[str]] | None:
+    """How many positional arguments `module.forward` needs (and their names); None when its
+    signature cannot say (a `*args` forward, a builtin)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(module.forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    required = [
+        p.name for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    return len(required), required
 
 
 def _first(exc: BaseException) -> str:

@@ -2,8 +2,13 @@
 
 `inspect_tflite(path)` checks what qtui needs before any work: a TFLite flatbuffer (its file
 identifier, and the runtime's own verifier, so a truncated file is refused, never crashes),
-not already quantized, one float32 image input of rank 4 whose only open dimension is the
-first (the batch), three colour channels first (NCHW) or last (NHWC). Every failure is a
+not already quantized, inputs of a type qtui can feed. Each input's name, type and shape come
+from the interpreter's input details (its shape signature: -1 is an open dimension; the first
+is the batch, set by qtui). One float32 input of rank 4 with three colour channels first (NCHW)
+or last (NHWC) and a square picture is an **image** (as before: the `[input]` table's
+preprocessing, checked by `profile_problem`); any other input, or several, is resolved with the
+profile by `qtui.core.model_input` like an ONNX file's (tensors, `input.shape`/`input.shapes`,
+generated or `.npy`/`.npz` data). Every failure is a
 `ModelSourceError` naming the file and what to do. `TfliteModel` is what the TFLite prepare
 module receives in place of a torch model: its `digest` (sha256 of the file) is the model's
 identity in the artifact key, its provenance names the file, never its folder.
@@ -38,9 +43,18 @@ class TfliteModel:
     size_bytes: int
     input_name: str
     input_shape: tuple[int | str, ...]  #: "batch" for an open first dimension
-    layout: str  #: "NCHW" or "NHWC": where the three colour channels are
+    layout: str  #: "NCHW" or "NHWC": where an image's three colour channels are ("" for a tensor)
     output_shape: tuple[int, ...]
     signature: str | None  #: the model's first signature key (calibration feeds it), if any
+    input_dtype: str = "float32"  #: numpy name of the (first) input's element type
+    #: every input (the first is `input_name`): (name, numpy type, shape, "batch"/"dN" when open)
+    inputs: tuple[tuple[str, str, tuple[int | str, ...]], ...] = ()
+
+    @property
+    def is_image(self) -> bool:
+        """One float32 picture input (3 channels first or last, square, fixed size): the
+        `[input]` table's preprocessing feeds it; anything else goes through `model_input`."""
+        return len(self.inputs) <= 1 and self.input_dtype == "float32" and self.layout != ""
 
     @property
     def name(self) -> str:
@@ -52,7 +66,7 @@ class TfliteModel:
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
-        """One sample of the input, without the batch dimension."""
+        """One sample of an image input, without the batch dimension."""
         return tuple(int(d) for d in self.input_shape[1:])
 
     @property
@@ -72,7 +86,11 @@ class TfliteModel:
             "file": self.name,
             "sha256": self.digest,
             "size_bytes": self.size_bytes,
-            "input": {"name": self.input_name, "shape": list(self.input_shape), "layout": self.layout},
+            "input": {"name": self.input_name, "shape": list(self.input_shape), "layout": self.layout}
+            if self.is_image
+            else {"name": self.input_name, "dtype": self.input_dtype, "shape": list(self.input_shape)},
+            **({"inputs": [{"name": n, "dtype": t, "shape": list(d)} for n, t, d in self.inputs]}
+               if len(self.inputs) > 1 else {}),
         }
 
 
@@ -135,38 +153,35 @@ def inspect_tflite(path_text: str) -> TfliteModel:
             f"model {path.name} is already quantized ({', '.join(quantized)} tensors); give qtui the FP32 "
             "model: it makes FP16 and INT8 itself"
         )
-    if len(inputs) != 1:
-        names = ", ".join(str(i["name"]) for i in inputs) or "none"
-        raise ModelSourceError(
-            f"model {path.name} has {len(inputs)} inputs ({names}); qtui runs TFLite models with one image input"
-        )
-    (inp,) = inputs
-    if np.dtype(inp["dtype"]) != np.float32:
-        raise ModelSourceError(
-            f"model {path.name}: input {inp['name']!r} is {np.dtype(inp['dtype']).name}; qtui feeds float32 images"
-        )
-    signature = [int(d) for d in inp.get("shape_signature", inp["shape"])]
-    shape: list[int | str] = ["batch" if (i == 0 and d == -1) else d for i, d in enumerate(signature)]
-    if len(shape) != 4:
-        raise ModelSourceError(
-            f"model {path.name}: input {inp['name']!r} has shape {_shape(shape)}; qtui feeds float32 "
-            "images of rank 4 ([batch, 3, H, W] or [batch, H, W, 3])"
-        )
-    open_dims = [str(i) for i, d in enumerate(signature) if i > 0 and d < 0]
-    if open_dims:
-        raise ModelSourceError(
-            f"model {path.name}: input {inp['name']!r} {_shape(shape)} leaves dimension(s) "
-            f"{', '.join(open_dims)} open besides the batch; convert the model with a fixed image size"
-        )
-    if signature[1] == 3:
-        layout = "NCHW"
-    elif signature[3] == 3:
-        layout = "NHWC"
-    else:
-        raise ModelSourceError(
-            f"model {path.name}: input {inp['name']!r} has shape {_shape(shape)}, not an RGB image "
-            "(3 channels first or last)"
-        )
+    from qtui.core.model_source import ONNX_DTYPES
+
+    described: list[tuple[str, str, tuple[int | str, ...]]] = []
+    for inp in inputs:
+        dtype = np.dtype(inp["dtype"]).name
+        if dtype not in ONNX_DTYPES.values():
+            raise ModelSourceError(
+                f"model {path.name}: input {inp['name']!r} is {dtype}; qtui feeds "
+                f"{', '.join(sorted(set(ONNX_DTYPES.values())))} inputs"
+            )
+        dims = [int(d) for d in inp.get("shape_signature", inp["shape"])]
+        if not dims:
+            raise ModelSourceError(
+                f"model {path.name}: input {inp['name']!r} is a scalar; qtui feeds inputs whose first "
+                "dimension is the batch"
+            )
+        described.append((
+            str(inp["name"]), dtype,
+            tuple(("batch" if i == 0 else f"d{i}") if d < 0 else d for i, d in enumerate(dims)),
+        ))
+    if not described:
+        raise ModelSourceError(f"model {path.name} has no input")
+    name, dtype, shape = described[0]
+    layout = ""
+    if len(described) == 1 and dtype == "float32" and len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]):
+        if shape[1] == 3 and shape[2] == shape[3]:
+            layout = "NCHW"
+        elif shape[3] == 3 and shape[1] == shape[2]:
+            layout = "NHWC"
     if not outputs:
         raise ModelSourceError(f"model {path.name} has no output")
     try:
@@ -177,19 +192,24 @@ def inspect_tflite(path_text: str) -> TfliteModel:
         path=path,
         digest=digest,
         size_bytes=total,
-        input_name=str(inp["name"]),
-        input_shape=tuple(shape),
+        input_name=name,
+        input_shape=shape,
         layout=layout,
         output_shape=tuple(int(d) for d in outputs[0]["shape"]),
         signature=next(iter(signatures), None),
+        input_dtype=dtype,
+        inputs=tuple(described),
     )
 
 
 def profile_problem(model: TfliteModel, profile: Any) -> str | None:
     """Why the profile's images do not fit the model's input (layout, size), or None: images
-    are cropped to `input.crop` and laid out as `input.layout` (NCHW when there is no [input])."""
+    are cropped to `input.crop` and laid out as `input.layout` (NCHW when there is no [input]).
+    A model whose input is no image is checked by `model_input.for_profile` instead."""
     from qtui.core.data import preprocess_from_spec
 
+    if not model.is_image:
+        return None
     want = preprocess_from_spec(profile.input).sample_shape
     if tuple(want) == model.sample_shape:
         return None

@@ -61,6 +61,8 @@ CALIBRATION_SOURCES = ("data", "synthetic")
 #: `input.normalize` and `input.layout`
 NORMALIZATIONS = ("imagenet", "none", "custom")
 LAYOUTS = ("NCHW", "NHWC")
+#: `input.dtype`: an entry point's input element type (numpy names; a model file says its own)
+INPUT_DTYPES = ("float32", "float16", "float64", "uint8", "int8", "int32", "int64", "bool")
 #: the built-in models take a 3×224×224 NCHW float32 image
 BUILTIN_INPUT = ("NCHW", 224)
 
@@ -127,6 +129,8 @@ class InputSpec:
     shape: tuple[int, ...] | None = None
     #: the same for a model with several inputs: "NAME=D1xD2…" for each with open dimensions
     shapes: tuple[str, ...] | None = None
+    #: an entry point's input element type (every input's); None: float32
+    dtype: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "dataset.calibration": CALIBRATION_SOURCES,
     "input.normalize": NORMALIZATIONS,
     "input.layout": LAYOUTS,
+    "input.dtype": INPUT_DTYPES,
 }
 _SWEEP_CHOICES = {
     "models": MODELS,
@@ -714,6 +719,14 @@ def _check_data(profile: RunProfile, source: str | None) -> None:
             f"{where}key 'input.shape': {_show(list(spec.shape))} must list the input's dimensions after "
             "the batch, each 1 to 1000000", "input.shape",
         )
+    if spec.dtype is not None:
+        from qtui.core.model_source import source_kind
+
+        if source_kind(profile.model) != "entry":
+            raise ProfileError(
+                f"{where}key 'input.dtype' is for a PyTorch entry point's inputs; model {_show(profile.model)} "
+                "says its own input types", "input.dtype",
+            )
     if spec.crop > spec.resize:
         raise ProfileError(
             f"{where}key 'input.crop': {spec.crop} is larger than 'input.resize' ({spec.resize}); "

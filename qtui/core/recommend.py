@@ -421,17 +421,22 @@ def assess(run: RunResult, pool: list[RunResult], budgets: Budgets) -> Quality:
         )
     samples = fid.get("samples") or figures.get("samples")
     on = f" and {samples} samples" if isinstance(samples, int) and not isinstance(samples, bool) else " and samples"
-    against = _reference_of(p.model)
+    against = _reference_of(acc)
     summary = f"fidelity against {against}{on}: " + ", ".join(checks)
     caveat = note or _fidelity_caveat(acc)
     return Quality("fidelity", within, summary, caveat=caveat, run_id=acc.run_id)
 
 
-def _reference_of(model: str) -> str:
-    """What a cell's fidelity was measured against (the runner's reference for that kind of model)."""
+def _reference_of(acc: RunResult) -> str:
+    """What a cell's fidelity was measured against: the reference the accuracy run recorded
+    (`accuracy.reference`, "… and samples"), else, for a result from before that field, the
+    runner's reference for that kind of model."""
     from qtui.core.model_source import source_kind
 
-    kind = source_kind(model)
+    recorded = (acc.accuracy or {}).get("reference")
+    if isinstance(recorded, str) and recorded.strip():
+        return one_line(recorded).strip().removesuffix(" and samples")
+    kind = source_kind(acc.profile.model)
     if kind == "onnx":
         return "FP32 ONNX Runtime on the same model file"
     if kind == "tflite":

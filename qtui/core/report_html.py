@@ -28,6 +28,7 @@ from typing import Any
 from markupsafe import Markup
 
 from qtui.core.catalog import FRAMEWORK_TITLES, MODEL_TITLES, PRECISION_TITLES
+from qtui.core.compare import COMPARE_CSS, Comparison, html_context
 from qtui.core.model_source import model_label
 from qtui.core.recommend import Budgets, Recommendation, recommend
 from qtui.core.results import (
@@ -327,10 +328,12 @@ def render_html(
     title: str = "qtui report",
     charts: bool | None = None,
     generated: _dt.datetime | None = None,
+    comparison: Comparison | None = None,
 ) -> str:
     """The report as one HTML document (see the module docstring). `charts=None` draws them
     when matplotlib is installed; `recommendations` default to `recommend(results, pool,
-    budgets)`."""
+    budgets)`; `comparison` (`report --compare-to A`) adds its section, the one `qtui compare
+    --format html` writes (`templates/compare_section.html.j2`)."""
     results = list(results)
     pool_list = list(pool) if pool is not None else results
     tables = study_tables(results, pool_list, executed=True, delta=True)
@@ -352,7 +355,7 @@ def render_html(
         table_data.append(data)
     page: str = _template().render(
         title=title,
-        css=Markup(_CSS),
+        css=Markup(_CSS + COMPARE_CSS),
         count=len(results),
         written=when,
         device_header=("device", "board / CPU", "host", "cores", "OS", "frameworks", "runs"),
@@ -365,5 +368,8 @@ def render_html(
         notes=study_notes(tables),
         precisions=", ".join(f"{STUDY_PRECISION_LABELS[p]} = {PRECISION_TITLES[p]}" for p in STUDY_PRECISION_LABELS),
         models=", ".join(MODEL_TITLES.values()),
+        compare=None if comparison is None else html_context(
+            comparison, f"Compared with {comparison.a.what} {comparison.a.name} (A): B is this report's results"
+        ),
     )
     return page

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from qtui import cli
 from qtui.core.results import load_results
-from tests.conftest import child_output, mid_measurement
+from tests.conftest import child_output, mid_measurement, primed_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -174,7 +174,7 @@ def test_run_measures_every_sweep_combination(tmp_path: Path) -> None:
 # -- prepare, then a run that prepares nothing; bundles from the CLI ----------------------------------
 def test_prepare_then_run_prepares_nothing_and_bundles_move_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache_a, cache_b = tmp_path / "cache-a", tmp_path / "cache-b"
-    monkeypatch.setenv("QTUI_CACHE_DIR", str(cache_a))
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(primed_cache(cache_a)))
     profile = str(_profile(tmp_path))
     prepared = _invoke("prepare", profile)
     assert prepared.exit_code == 0, prepared.output
@@ -213,9 +213,9 @@ def test_prepare_then_run_prepares_nothing_and_bundles_move_it(tmp_path: Path, m
 
 # -- two qtui processes, one cache ---------------------------------------------------------------------
 def test_two_processes_sharing_one_cache(tmp_path: Path) -> None:
-    """Two `qtui run` at once on an empty cache, same artifact: both succeed, the cache holds that
+    """Two `qtui run` at once on a cache without the artifact, same artifact: both succeed, the cache holds that
     artifact once, nothing unfinished is left."""
-    cache = tmp_path / "cache"
+    cache = primed_cache(tmp_path / "cache")  # no artifact yet; the weights are not under test
     profile = str(_profile(tmp_path))
     env = {**os.environ, "QTUI_CACHE_DIR": str(cache)}
     procs = [

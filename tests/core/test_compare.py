@@ -194,7 +194,7 @@ def test_compare_output_formats_and_bad_input(tmp_path: Path) -> None:
                  ["compare", str(a), str(b), "--fail-on-regression", "-1"]):
         bad = runner.invoke(main, args)
         assert bad.exit_code == 2, (args, bad.output)
-    assert "not a results folder, a run id or a device" in runner.invoke(main, ["compare", str(a), "nowhere"]).output
+    assert "not a results folder, a run id, a device or a study" in runner.invoke(main, ["compare", str(a), "nowhere"]).output
 
 
 def test_two_devices_of_one_folder_and_two_run_ids(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from qtui.core.catalog import framework_installed
 from qtui.core.profile import DatasetSpec
 from qtui.core.runner import prepare_only
-from tests.conftest import small_profile
+from tests.conftest import primed_cache, small_profile
 
 
 @pytest.mark.skipif(not framework_installed("openvino"), reason="openvino not installed")
@@ -22,7 +22,7 @@ def test_openvino_calibration_reports_a_percentage(monkeypatch: pytest.MonkeyPat
 
     if ovprep.unavailable_reason("int8_static") or ovprep.runtime_unavailable_reason("int8_static"):
         pytest.skip("OpenVINO INT8 static cannot be prepared on this CPU")
-    monkeypatch.setenv("QTUI_CACHE_DIR", str(tmp_path / "cache"))  # prepare for real, not a cache hit
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(primed_cache(tmp_path / "cache")))  # prepare for real, not a cache hit
     profile = replace(
         small_profile(framework="openvino", precision="int8_static"),
         dataset=DatasetSpec(count=32, performance_sample_count=32, calibration_count=24),

@@ -3,7 +3,9 @@
 framework's FP32 and INT8 static (and PyTorch FP16, prepared differently for an entry point)
 run through the real runtimes and LoadGen; an entry point that does not import, raises, returns
 no module or the wrong output, and pickled weights get a message naming it, exit 2 and nothing
-in the cache; the source files and the weights are part of the artifact key."""
+in the cache; the source files and the weights are part of the artifact key. An entry point
+whose inputs are no image takes them from the profile (`input.shape`, `input.shapes`,
+`input.dtype`): exported, quantized and fed with those, refused with exit 2 when they do not fit."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from qtui import cli
 from qtui.core import catalog
 from qtui.core.model_source import model_slug, source_kind
 from qtui.core.model_source_entry import locate, source_digest
+from qtui.core.profile import InputSpec
 from qtui.core.runner import prepare_only, run
 from tests.conftest import small_profile
 
@@ -63,6 +66,41 @@ NET = textwrap.dedent('''
 ''')
 
 
+TENSOR_NETS = textwrap.dedent('''
+    """Networks whose inputs are no images: one 1-D input, and a 1-D plus a 2-D input."""
+    import torch
+
+
+    class Seq(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Linear(16, 8)
+            self.head = torch.nn.Linear(8, 5)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.a(x)))
+
+
+    class Two(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Linear(16, 8)
+            self.b = torch.nn.Linear(6, 8)
+            self.head = torch.nn.Linear(8, 5)
+
+        def forward(self, x, y):
+            return self.head(torch.relu(self.a(x) + self.b(y.flatten(1))))
+
+
+    def seq():
+        return Seq()
+
+
+    def two():
+        return Two()
+''')
+
+
 @pytest.fixture(scope="module")
 def nets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("user-entry")
@@ -73,6 +111,8 @@ def nets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "solo").mkdir()
     (root / "solo" / "net.py").write_text(NET)
     (root / "solo" / "bad_import.py").write_text("import qtui_no_such_module_anywhere\n")
+    (root / "tensors").mkdir()
+    (root / "tensors" / "tnet.py").write_text(TENSOR_NETS)
     torch.manual_seed(0)
     model = _small_cnn(root)
     with torch.no_grad():
@@ -213,3 +253,70 @@ def test_the_source_and_weights_are_in_the_artifact_key(
 
     graph = onnx.load(str(edited.path)).graph
     assert [d.dim_value for d in graph.output[0].type.tensor_type.shape.dim][1:] == [7]  # the edited code ran
+
+
+# -- inputs the profile gives: tensors, several ----------------------------------------------------
+
+TWO = InputSpec(shapes=("x=16", "y=2x3"))
+TENSOR_CELLS = [
+    ("seq", InputSpec(shape=(16,)), "torch", "fp32"),
+    ("two", TWO, "torch", "fp32"),
+    ("two", TWO, "onnxruntime", "int8_dynamic"),
+    ("two", TWO, "openvino", "int8_static"),
+    ("two", TWO, "tflite", "int8_static"),
+]
+
+
+@pytest.mark.parametrize(("factory", "spec", "framework", "precision"), TENSOR_CELLS)
+def test_tensor_inputs_the_profile_gives_run_with_loadgen_and_fidelity(
+    nets: Path, factory: str, spec: InputSpec, framework: str, precision: str
+) -> None:
+    """Generated tensors of the shapes the profile gives, in forward()'s order: traced, exported
+    (ONNX, OpenVINO, TFLite) and calibrated with them, measured against FP32 PyTorch."""
+    reason = catalog.unavailable_reason(framework, precision)
+    if reason:
+        pytest.skip(reason)
+    profile = small_profile(model=f"{nets / 'tensors' / 'tnet.py'}:{factory}", framework=framework,
+                            precision=precision, input=spec, mode="accuracy", scenario="Offline")
+    result = run(profile, lambda e: None)
+    assert result.status == "ok", result.message
+    assert result.accuracy["reference"] == "FP32 PyTorch on the same weights and samples"
+    fid = result.accuracy["fidelity"]
+    assert fid["cosine"] > (0.999999 if precision == "fp32" else 0.95) and fid["samples"] == 32, fid
+    inputs = result.provenance["model"]["inputs"]
+    assert [(i["name"], i["shape"]) for i in inputs] == (
+        [("x", ["batch", 16]), ("y", ["batch", 2, 3])] if factory == "two" else [("input", ["batch", 16])]
+    )
+
+
+def test_the_inputs_the_profile_gives_are_in_the_artifact_key(nets: Path) -> None:
+    entry = f"{nets / 'tensors' / 'tnet.py'}:two"
+    first, _ = prepare_only(small_profile(model=entry, framework="torch", precision="fp32", input=TWO))
+    other, hit = prepare_only(small_profile(model=entry, framework="torch", precision="fp32",
+                                            input=InputSpec(shapes=("x=16", "y=3x2"))))
+    assert other.directory != first.directory and not hit
+    assert first.meta["weights"].endswith(":inputs=x:float32:16;y:float32:2x3")
+
+
+def test_bad_inputs_for_an_entry_point_exit_2_and_nothing_written(
+    nets: Path, tmp_path: Path, session_cache: Path
+) -> None:
+    import numpy as np
+
+    entry = f"{nets / 'tensors' / 'tnet.py'}:two"
+    keys = tmp_path / "keys.npz"
+    np.savez(keys, a=np.zeros((4, 16), np.float32), y=np.zeros((4, 2, 3), np.float32))
+    shapes = ["--set", 'input.shapes=["x=16", "y=2x3"]']
+    cases = [
+        ([], "entry point tnet.py:two: forward() takes 2 inputs (x, y) and the profile gives 1: set input.shapes"),
+        (["--set", 'input.shapes=["x=8", "y=2x3"]'], "entry point tnet.py:two: the model fails on one sample of x: float32 [8]"),
+        ([*shapes, "--set", f"dataset.source={keys}"], "keys.npz: no array named 'x'; the model's inputs are x, y"),
+        ([*shapes, "--set", "input.shape=[16]"], "give input.shape (one input) or input.shapes (several"),
+        (["--set", "model=mobilenet_v2", "--set", "input.dtype=int64"], "key 'input.dtype' is for a PyTorch entry point's inputs"),
+    ]
+    before = _artifacts(session_cache)
+    for extra, words in cases:
+        out = CliRunner().invoke(cli.main, ["run", "quick", "--set", f"model={entry}", "--set", "framework=torch", *extra])
+        assert out.exit_code == 2, out.output
+        assert words in out.output and "Traceback" not in out.output, out.output
+    assert _artifacts(session_cache) == before

@@ -48,6 +48,22 @@ def _user_runs(agreement: bool) -> list[RunResult]:
     ]
 
 
+def test_recommendation_names_the_reference_the_accuracy_run_recorded() -> None:
+    """recommend names what the run recorded as its reference (one line), not a guess from the
+    model's kind; a result from before that field gets the runner's reference for its kind."""
+    runs = _user_runs(agreement=False)
+    runs[2].accuracy["reference"] = "FP32 TensorFlow Lite on the same model file\nand samples"
+    (answer,) = recommend(runs, unavailable=lambda f, p: None, this_host="elsewhere")
+    assert answer.best is not None
+    assert answer.best.quality.summary.startswith(
+        "fidelity against FP32 TensorFlow Lite on the same model file and 256 samples: SQNR 28.0 dB"
+    ), answer.best.quality.summary
+    del runs[2].accuracy["reference"]
+    (old,) = recommend(runs, unavailable=lambda f, p: None, this_host="elsewhere")
+    assert old.best is not None
+    assert old.best.quality.summary.startswith("fidelity against FP32 ONNX Runtime on the same model file and 256")
+
+
 def test_recommendation_for_a_user_model_names_its_own_reference_and_what_it_cannot_run() -> None:
     (answer,) = recommend(_user_runs(agreement=False), unavailable=lambda f, p: None, this_host="elsewhere")
     best = answer.best

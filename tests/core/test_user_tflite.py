@@ -1,5 +1,5 @@
 """The user's own TFLite model as `model`: a small CNN converted here (torch → litert-torch →
-.tflite, NCHW and NHWC input) runs through TensorFlow Lite FP32 (the file as it is), FP16,
+.tflite, NCHW and NHWC input, and a two-input network of tensors) runs through TensorFlow Lite FP32 (the file as it is), FP16,
 INT8 dynamic and INT8 static (ai-edge-quantizer on the file) with the real runtime and
 LoadGen; the other frameworks are refused with their reason; bad files get a message naming
 the file, exit 2 and nothing in the cache."""
@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -58,6 +59,19 @@ CONVERT = textwrap.dedent('''
                 bn.running_var.uniform_(0.5, 2.0)
         shape = (1, 224, 224, 3) if nhwc else (1, 3, 224, 224)
         litert_torch.convert(net, (torch.zeros(*shape),)).export(sys.argv[1] + "/" + name)
+
+    class TwoInputs(torch.nn.Module):  # a 1-D and a 2-D tensor input, no image
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Linear(16, 8)
+            self.b = torch.nn.Linear(6, 8)
+            self.head = torch.nn.Linear(8, 5)
+
+        def forward(self, x, y):
+            return self.head(torch.relu(self.a(x) + self.b(y.flatten(1))))
+
+    torch.manual_seed(0)
+    litert_torch.convert(TwoInputs().eval(), (torch.zeros(1, 16), torch.zeros(1, 2, 3))).export(sys.argv[1] + "/two.tflite")
 ''')
 
 
@@ -351,3 +365,70 @@ def test_the_file_runs_on_a_machine_without_torch(models_dir: Path, tmp_path: Pa
         assert EXECUTED[precision] in record["artifact"]["executed_precision"], record["artifact"]
     fid = cells[("tflite", "int8_static", "accuracy")]["accuracy"]["fidelity"]
     assert 15.0 < fid["sqnr_db"] < float("inf") and fid["cosine"] > 0.95, fid
+
+
+# -- inputs the file says: several, not images --------------------------------------------------
+
+TWO_X, TWO_Y = "serving_default_args_0", "serving_default_args_1"  # litert-torch's tensor names
+
+
+def test_several_tensor_inputs_are_read_from_the_file(models_dir: Path) -> None:
+    from qtui.core.model_input import for_profile
+
+    found = inspect_tflite(str(models_dir / "two.tflite"))
+    assert not found.is_image and [(n, t) for n, t, _ in found.inputs] == [(TWO_X, "float32"), (TWO_Y, "float32")]
+    resolved = for_profile(_profile(models_dir / "two.tflite", "fp32"))
+    assert resolved is not None and resolved.kind == "inputs"
+    assert [(p.name, p.shape, p.kind) for p in resolved.parts] == [(TWO_X, (16,), "tensor"), (TWO_Y, (2, 3), "tensor")]
+    assert [i["shape"] for i in found.record()["inputs"]] == [[1, 16], [1, 2, 3]]
+    assert for_profile(_profile(models_dir / "small.tflite", "fp32")) is None  # an image: [input] as before
+
+
+@pytest.mark.parametrize(("precision", "mode"), [("fp32", "performance"), ("int8_static", "accuracy")])
+def test_a_two_input_file_runs_with_loadgen(models_dir: Path, precision: str, mode: str) -> None:
+    """Generated tensors of each input's shape; INT8 static is calibrated on them (both inputs
+    fed by name to the quantizer) and measured against TensorFlow Lite FP32 on the same file."""
+    reason = tfl_prep.source_unavailable_reason("tflite", precision)
+    if reason:
+        pytest.skip(reason)
+    result = run(_profile(models_dir / "two.tflite", precision, mode=mode, scenario="Offline"), lambda e: None)
+    assert result.status in ("ok", "invalid"), result.message
+    assert result.throughput["samples"] > 0
+    assert result.provenance["model"]["inputs"][1]["name"] == TWO_Y
+    executed = result.artifact["executed_precision"]
+    assert ("FULLY_CONNECTED int8/int8" if precision == "int8_static" else "FULLY_CONNECTED float32/float32") in executed
+    if mode == "accuracy":
+        assert result.accuracy["reference"] == "FP32 TensorFlow Lite on the same model file and samples"
+        fid = result.accuracy["fidelity"]
+        assert 10.0 < fid["sqnr_db"] < float("inf") and fid["cosine"] > 0.95, fid
+
+
+def test_a_two_input_file_runs_on_an_npz_of_its_inputs(models_dir: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    rng = np.random.default_rng(1)
+    npz = tmp_path / "two.npz"
+    np.savez(npz, **{TWO_X: rng.standard_normal((8, 16), np.float32), TWO_Y: rng.standard_normal((8, 2, 3), np.float32)})
+    base = _profile(models_dir / "two.tflite", "int8_dynamic", mode="accuracy", scenario="Offline")
+    result = run(replace(base, dataset=replace(base.dataset, source=str(npz), count=0)), lambda e: None)
+    assert result.status == "ok", result.message
+    assert result.accuracy["samples"] == 8 and result.accuracy["fidelity"]["cosine"] > 0.95
+
+
+def test_bad_inputs_for_a_two_input_file_exit_2_naming_the_key(
+    models_dir: Path, tmp_path: Path, session_cache: Path
+) -> None:
+    model = str(models_dir / "two.tflite")
+    wrong_keys = tmp_path / "keys.npz"
+    np.savez(wrong_keys, x=np.zeros((4, 16), np.float32), y=np.zeros((4, 2, 3), np.float32))
+    cases = [
+        (["--set", "input.shape=[16]"], "has 2 inputs: give their open dimensions in input.shapes"),
+        (["--set", f'input.shapes=["{TWO_Y}=3x2"]'], f"input {TWO_Y!r} [1, 2, 3]: input.shapes gives [3, 2], which does not fit it"),
+        (["--set", f"dataset.source={wrong_keys}", "--set", "precision=int8_static"], f"keys.npz: no array named '{TWO_X}'"),
+    ]
+    before = _artifacts(session_cache)
+    for extra, message in cases:
+        out = CliRunner().invoke(cli.main, ["run", "quick", "--set", f"model={model}", "--set", "framework=tflite", *extra])
+        assert out.exit_code == 2, out.output
+        assert message in out.output and "Traceback" not in out.output, out.output
+    assert _artifacts(session_cache) == before

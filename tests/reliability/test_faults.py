@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from qtui.core import paths
-from tests.conftest import child_output
+from tests.conftest import child_output, primed_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--set", "dataset.count=32", "--set", "dataset.performance_sample_count=32", "--set", "warmup_queries=2"]
@@ -98,7 +98,7 @@ def test_signal_during_an_uninterruptible_preparation_step_saves_cancelled_and_e
     left to finish in the background. Before: SIGINT saved "cancelled", then the interpreter
     finalized with that thread inside C++ (`terminate called without an active exception`,
     exit 134); SIGTERM/SIGHUP killed the process at once with nothing saved."""
-    cache, results = tmp_path / "cache", tmp_path / "results"
+    cache, results = primed_cache(tmp_path / "cache"), tmp_path / "results"
     proc = _slow_export_run(cache, results, "--json")
     seen = _wait_for_line(proc, "inside a long C++ step")
     proc.send_signal(sig)
@@ -116,7 +116,7 @@ def test_second_signal_ends_at_once(tmp_path: Path) -> None:
     """The first signal cancels; another one while the cancel is under way ends the process
     without waiting for it (exit 130). Both are sent back to back; the cancel takes at least
     the runner's grace period (the step cannot be interrupted), so the second always meets it."""
-    cache, results = tmp_path / "cache", tmp_path / "results"
+    cache, results = primed_cache(tmp_path / "cache"), tmp_path / "results"
     proc = _slow_export_run(cache, results)
     seen = _wait_for_line(proc, "inside a long C++ step")
     proc.send_signal(signal.SIGTERM)
@@ -130,7 +130,7 @@ def test_second_signal_ends_at_once(tmp_path: Path) -> None:
 def test_repeated_sighup_counts_once(tmp_path: Path) -> None:
     """A hang-up can deliver SIGHUP twice (the kernel, then the shell): that still cancels and
     saves instead of ending at once."""
-    cache, results = tmp_path / "cache", tmp_path / "results"
+    cache, results = primed_cache(tmp_path / "cache"), tmp_path / "results"
     proc = _slow_export_run(cache, results)
     seen = _wait_for_line(proc, "inside a long C++ step")
     proc.send_signal(signal.SIGHUP)
@@ -267,7 +267,7 @@ def test_tui_cancels_and_saves_on_sigterm_and_on_hangup(tmp_path: Path, hangup: 
     process never ended (seen on a loaded machine, where the cancel's drain took longer)."""
     results = tmp_path / "results"
     mark = tmp_path / "output-queue-was-full"
-    env = _env(tmp_path / "cache", results) | {"TERM": "xterm-256color", "QTUI_TEST_MARK": str(mark)}
+    env = _env(primed_cache(tmp_path / "cache"), results) | {"TERM": "xterm-256color", "QTUI_TEST_MARK": str(mark)}
     start = ["-c", TERMINAL_FILLS_BEFORE_THE_RUN_ENDS] if hangup else ["-m", "qtui"]
     term = _Terminal([sys.executable, *start, "tui", str(_long_profile(tmp_path))], env)
     try:
@@ -291,7 +291,7 @@ def test_tui_quit_after_cancelling_a_preparation_does_not_abort(tmp_path: Path) 
     normally, then the interpreter finalized with the left-behind step inside torch and the
     process aborted (SIGABRT, `terminate called without an active exception`), leaving its
     staging folder. Now: exit 0, nothing left in the cache."""
-    cache, results = tmp_path / "cache", tmp_path / "results"
+    cache, results = primed_cache(tmp_path / "cache"), tmp_path / "results"
     profile = tmp_path / "int8.toml"
     text = (ROOT / "qtui" / "profiles" / "quick.toml").read_text().replace('precision = "fp32"', 'precision = "int8_static"')
     text = text.replace("count = 256", "count = 32").replace("performance_sample_count = 256", "performance_sample_count = 32")
@@ -466,7 +466,7 @@ def test_preparation_killed_with_sigkill_is_cleaned_at_the_next_start(tmp_path: 
     from qtui.core import prepare
     from qtui.core.profile import RunProfile
 
-    cache = tmp_path / "cache"
+    cache = primed_cache(tmp_path / "cache")
     proc = subprocess.Popen(
         [sys.executable, "-m", "qtui", "prepare", "--model", "mobilenet_v2", "--framework", "onnxruntime", "--precision", "fp32"],
         cwd=ROOT, env=_env(cache, tmp_path / "results"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -495,7 +495,7 @@ def test_preparation_killed_with_sigkill_is_cleaned_at_the_next_start(tmp_path: 
 def test_sigterm_during_qtui_prepare_removes_its_staging_folder(tmp_path: Path) -> None:
     """`qtui prepare` runs the preparation in its main thread: SIGTERM interrupts it like Ctrl-C,
     exit 130, and nothing unfinished stays in the cache. Before: killed at once, folder left."""
-    cache = tmp_path / "cache"
+    cache = primed_cache(tmp_path / "cache")
     proc = subprocess.Popen(
         [sys.executable, "-m", "qtui", "prepare", "--model", "mobilenet_v2", "--framework", "onnxruntime", "--precision", "fp32"],
         cwd=ROOT, env=_env(cache, tmp_path / "results"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -534,6 +534,7 @@ def test_a_signal_during_a_study_preparation_cancels_it_like_a_run(tmp_path: Pat
     import subprocess
     import sys
 
+    from tests.conftest import primed_cache
     from tests.reliability.test_faults import (
         INT8_STATIC,
         ROOT,
@@ -545,7 +546,7 @@ def test_a_signal_during_a_study_preparation_cancels_it_like_a_run(tmp_path: Pat
         _wait_for_line,
     )
 
-    cache, results = tmp_path / "cache", tmp_path / "results"
+    cache, results = primed_cache(tmp_path / "cache"), tmp_path / "results"
     proc = subprocess.Popen(
         [sys.executable, "-c", SLOW_EXPORT, "study", "quick", *SMALL, *INT8_STATIC, "--results-dir", str(results)],
         cwd=ROOT, env=_env(cache, results), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

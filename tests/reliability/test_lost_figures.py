@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import small_profile
+from tests.conftest import primed_cache, small_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--set", "dataset.count=32", "--set", "dataset.performance_sample_count=32", "--set", "warmup_queries=2"]
@@ -265,7 +265,7 @@ def test_cancel_after_the_accuracy_pass_keeps_what_it_measured(monkeypatch: pyte
     from qtui.core import events as ev
     from qtui.core import runner
 
-    monkeypatch.setenv("QTUI_CACHE_DIR", str(tmp_path / "cache"))  # no cached reference
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(primed_cache(tmp_path / "cache")))  # no cached reference
     stop = threading.Event()
 
     def on_event(event: Any) -> None:

@@ -213,6 +213,39 @@ async def test_failed_run_at_80x24_fits_and_says_why(monkeypatch: pytest.MonkeyP
         assert_snapshot(app, "run-failed", tmp_path)
 
 
+@pytest.mark.parametrize("warning", [
+    "other processes kept 1.30 of 2 cores busy during the measurement: figures are likely low",
+    "the CPU was throttled during the measurement (under-voltage)",
+    "",  # quiet: nothing marked
+    "governor is 'powersave', not 'performance'",  # a lasting condition, in the results' notes
+])
+async def test_a_disturbed_run_is_marked_where_its_figures_are_shown(monkeypatch: pytest.MonkeyPatch, warning: str) -> None:
+    """The finished run's figures carry the warning that disturbed them, as the results table
+    does ("ok ⚠"): before, a run measured on a busy machine ended "✓ OK (LoadGen: VALID) · p90
+    …" with the warning only in the scrolled log. At 80×24 the outcome still fits."""
+    result = fake_result("run-ok", "2026-01-02T10:00:00+00:00")
+    if warning:
+        result.environment["warnings"] = [warning]
+    monkeypatch.setattr("qtui.core.runner.run", _story(result, loadgen=True))
+    app = QtuiApp(profile=small_profile())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _run_screen(pilot, app)
+        outcome = screen.query_one("#outcome")
+        shown = screen_text(app).splitlines()[outcome.region.y:outcome.region.bottom]
+        said = " ".join(" ".join(shown).split())
+        disturbing = warning.startswith(("other processes", "the CPU was throttled"))
+        assert ("✓ OK (LoadGen: VALID) ⚠ · p90 10 ms" in said) == disturbing, said
+        assert ("✓ OK (LoadGen: VALID) · p90 10 ms" in said) == (not disturbing), said
+        if warning.startswith("other processes"):
+            assert "⚠ other processes kept the CPU busy: figures are likely low" in said, said
+        elif disturbing:
+            assert "⚠ the CPU was throttled: figures are likely low" in said, said
+        assert outcome.has_class("disturbed") == disturbing
+        regions = [screen.query_one(s).region for s in ("#histogram", "#outcome", "#log", "Footer")]
+        for i, a in enumerate(regions):
+            assert a.bottom <= 24 and all(not a.overlaps(b) for b in regions[i + 1:]), regions
+
+
 async def test_log_text_keeps_clear_of_the_scrollbar(monkeypatch: pytest.MonkeyPatch) -> None:
     """The saved path, wrapped at the log's width, ran up to the scrollbar ("…SingleStrea▄" at
     80×24): a blank column now separates the text from the scrollbar, on every row."""

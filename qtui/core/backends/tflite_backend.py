@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from qtui.core.backends import Artifact, Backend, BackendError
+from qtui.core.model_input import input_feed
 
 #: How many interpreters (one per batch size) are kept for a model of ordinary size.
 MAX_INTERPRETERS = 3
@@ -118,6 +119,8 @@ class TFLiteBackend(Backend):
         self._in_dtype: Any = np.float32
         self._out_dtype: Any = np.float32
         self._in_quant: tuple[float, int] | None = None
+        #: a user model's inputs: (name, index, dtype, quantization) each, fed by name
+        self._inputs: list[tuple[str, int, Any, tuple[float, int] | None]] = []
         self._out_quant: tuple[float, int] | None = None
         self._executed = ""
         self.native_log: list[str] = []
@@ -133,8 +136,9 @@ class TFLiteBackend(Backend):
         out = first.get_output_details()[0]
         self._in_index, self._out_index = inp["index"], out["index"]
         self._in_dtype, self._out_dtype = inp["dtype"], out["dtype"]
-        self._in_quant = _quant(inp)
+        self._in_quant = _quant(inp, plain=True)
         self._out_quant = _quant(out)
+        self._inputs = [(str(d["name"]), int(d["index"]), d["dtype"], _quant(d, plain=True)) for d in first.get_input_details()]
         signature = list(inp.get("shape_signature", inp["shape"]))
         self._native_batch = int(inp["shape"][0])
         self._capacity = 1 if artifact.path.stat().st_size > LARGE_MODEL_BYTES else MAX_INTERPRETERS
@@ -153,9 +157,10 @@ class TFLiteBackend(Backend):
             with _native_stderr(said):
                 interpreter = self._cls(model_path=self._path, num_threads=self._threads)
                 if batch is not None:
-                    shape = list(interpreter.get_input_details()[0]["shape"])
-                    shape[0] = batch
-                    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape)
+                    for detail in interpreter.get_input_details():  # every input: the batch
+                        shape = list(detail["shape"])
+                        shape[0] = batch
+                        interpreter.resize_tensor_input(detail["index"], shape)
                 interpreter.allocate_tensors()
         except Exception as exc:
             self.native_log.extend(said)
@@ -177,9 +182,10 @@ class TFLiteBackend(Backend):
                 if resolver is not None:
                     kwargs["experimental_op_resolver_type"] = resolver
                 light = self._cls(**kwargs)
-                shape = list(light.get_input_details()[0]["shape"])
-                shape[0] = batch
-                light.resize_tensor_input(light.get_input_details()[0]["index"], shape)
+                for detail in light.get_input_details():
+                    shape = list(detail["shape"])
+                    shape[0] = batch
+                    light.resize_tensor_input(detail["index"], shape)
                 light.allocate_tensors()
                 return int(light.get_output_details()[0]["shape"][0]) == batch
         except Exception:  # a shape error in some op's Prepare: a fixed batch
@@ -216,7 +222,10 @@ class TFLiteBackend(Backend):
             self.max_batch = self._native_batch
             self._executed += f"; fixed batch {self._native_batch} (XNNPACK cannot resize), larger batches looped"
             return self.predict(batch)
-        interpreter.set_tensor(self._in_index, self._to_input(batch))
+        if batch.dtype.names or len(self._inputs) > 1:
+            self._feed(interpreter, batch)
+        else:
+            interpreter.set_tensor(self._in_index, self._to_input(batch))
         interpreter.invoke()
         out = interpreter.get_tensor(self._out_index)
         if self._out_quant is not None:
@@ -224,16 +233,42 @@ class TFLiteBackend(Backend):
             return (out.astype(np.float32) - np.float32(zero)) * np.float32(scale)
         return out.astype(np.float32, copy=False)
 
-    def _to_input(self, batch: np.ndarray) -> np.ndarray:
-        if self._in_quant is None:
-            return np.ascontiguousarray(batch, dtype=self._in_dtype)
-        scale, zero = self._in_quant
-        info = np.iinfo(self._in_dtype)
+    def _feed(self, interpreter: Any, batch: np.ndarray) -> None:
+        """A user model's several inputs (a record batch, `model_input`): each by its name, in
+        its own type and quantization; an input whose fed shape differs from the interpreter's
+        (a dimension the file leaves open, set by the profile) is resized first."""
+        arrays = input_feed(batch, self._inputs[0][0])
+        if not set(arrays) & {name for name, _, _, _ in self._inputs}:  # a converted entry point: in order
+            arrays = {name: a for (name, _, _, _), a in zip(self._inputs, arrays.values(), strict=False)}
+        missing = [name for name, _, _, _ in self._inputs if name not in arrays]
+        if missing:
+            raise BackendError(f"TFLite model input {missing[0]!r} is not in the samples ({', '.join(arrays)})")
+        resized = False
+        for detail in interpreter.get_input_details():
+            want = arrays[str(detail["name"])].shape
+            if tuple(detail["shape"]) != tuple(want):
+                interpreter.resize_tensor_input(detail["index"], list(want))
+                resized = True
+        if resized:
+            interpreter.allocate_tensors()
+        for name, index, dtype, quant in self._inputs:
+            interpreter.set_tensor(index, self._to_input(arrays[name], dtype, quant))
+
+    def _to_input(
+        self, batch: np.ndarray, dtype: Any = None, quant: tuple[float, int] | None | bool = False
+    ) -> np.ndarray:
+        if dtype is None:
+            dtype, quant = self._in_dtype, self._in_quant
+        if quant is None or quant is False:
+            return np.ascontiguousarray(batch, dtype=dtype)
+        assert not isinstance(quant, bool)
+        scale, zero = quant
+        info = np.iinfo(dtype)
         q = np.multiply(batch, np.float32(1.0 / scale), dtype=np.float32)
         np.rint(q, out=q)
         q += np.float32(zero)
         np.clip(q, info.min, info.max, out=q)
-        return q.astype(self._in_dtype)
+        return q.astype(dtype)
 
     # -- reporting --------------------------------------------------------------------------------
     def version(self) -> str:
@@ -359,8 +394,9 @@ def _delegated(ops: list[dict[str, Any]], producer: dict[int, dict[str, Any]]) -
     return done
 
 
-def _quant(detail: dict[str, Any]) -> tuple[float, int] | None:
-    """(scale, zero point) of an integer I/O tensor; None for float tensors."""
+def _quant(detail: dict[str, Any], plain: bool = False) -> tuple[float, int] | None:
+    """(scale, zero point) of an integer I/O tensor; None for float tensors (and, `plain`, for
+    an integer input without quantization parameters)."""
     if not np.issubdtype(np.dtype(detail["dtype"]), np.integer):
         return None
     scale, zero = detail.get("quantization", (0.0, 0))
@@ -368,6 +404,8 @@ def _quant(detail: dict[str, Any]) -> tuple[float, int] | None:
         params = detail.get("quantization_parameters", {})
         scales = params.get("scales", [])
         zeros = params.get("zero_points", [])
+        if len(scales) == 0 and plain:
+            return None  # a user model's integer input (ids, indices): fed as it is
         if len(scales) != 1:
             raise BackendError("TFLite model with integer input/output but no per-tensor scale")
         scale, zero = float(scales[0]), int(zeros[0]) if len(zeros) else 0

@@ -124,13 +124,19 @@ class TorchBackend(Backend):
     def _predict(self, batch: np.ndarray) -> np.ndarray:
         assert self._module is not None, "load() first"
         with torch.inference_mode():
-            x = torch.from_numpy(batch)
-            if self._dtype != torch.float32:
-                x = x.to(self._dtype)
-            if self._channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            out = self._module(x)
+            if batch.dtype.names:  # an entry point's several inputs (`model_input`): in order
+                out = self._module(*(self._tensor(np.ascontiguousarray(batch[n])) for n in batch.dtype.names))
+                return out.float().numpy()
+            out = self._module(self._tensor(batch))
             return out.float().numpy()
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(array)
+        if self._dtype != torch.float32 and x.is_floating_point():
+            x = x.to(self._dtype)
+        if self._channels_last and x.dim() == 4:  # a picture; any other input as it is
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
 
     def version(self) -> str:
         return torch.__version__

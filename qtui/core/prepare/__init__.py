@@ -82,12 +82,16 @@ def weights_identity(profile: RunProfile) -> str:
 
     kind = source_kind(profile.model)
     if kind == "entry":
+        from qtui.core.model_input import for_profile
+        from qtui.core.model_source_entry import input_specs, inputs_identity
         from qtui.core.model_source_entry import weights_identity as entry_identity
 
         try:
-            return entry_identity(profile.model, profile.weights.source, profile.weights.seed)
+            given = for_profile(profile)  # the inputs the profile gives it, if any
+            identity = entry_identity(profile.model, profile.weights.source, profile.weights.seed)
         except ModelSourceError as exc:
             raise PrepareError(str(exc)) from None
+        return identity if given is None else identity + inputs_identity(input_specs(given))
     if kind in ("onnx", "tflite"):
         try:
             return f"{kind}-file:{inspect_cached(profile.model).digest}"

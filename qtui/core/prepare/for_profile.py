@@ -85,13 +85,14 @@ def load_fp32_model(profile: RunProfile, step: Step) -> Any:
 
     if source_kind(profile.model) == "entry":
         from qtui.core.data import preprocess_from_spec
+        from qtui.core.model_input import for_profile
         from qtui.core.model_source_entry import load_entry
 
         step("building the model (the entry point's own code)", None)
         try:
             return load_entry(
                 profile.model, profile.weights.source, profile.weights.seed,
-                preprocess_from_spec(profile.input).sample_shape,
+                preprocess_from_spec(profile.input).sample_shape, for_profile(profile),
             )
         except ModelSourceError as exc:
             raise PrepareError(str(exc)) from None

@@ -232,17 +232,20 @@ def export_fp32(loaded: Any, path: Path) -> None:
         return
     import torch
 
-    dummy = torch.zeros(1, 3, 224, 224)
+    # an entry point's own inputs (the profile's), named as qtui's samples are; else one image
+    inputs = getattr(loaded, "inputs", None) or (("input", "float32", (3, 224, 224)),)
+    dummies = loaded.examples() if hasattr(loaded, "examples") else (torch.zeros(1, 3, 224, 224),)
+    names = [name for name, _, _ in inputs]
     sink = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         warnings.simplefilter("ignore")
         torch.onnx.export(
             loaded.module,
-            (dummy,),
+            tuple(dummies),
             str(path),
-            input_names=["input"],
+            input_names=names,
             output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            dynamic_axes={**{name: {0: "batch"} for name in names}, "logits": {0: "batch"}},
             opset_version=OPSET,
             do_constant_folding=True,
             dynamo=False,

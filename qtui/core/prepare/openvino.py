@@ -212,6 +212,13 @@ def convert(loaded: Any) -> Any:
         return model
     import torch
 
+    if hasattr(loaded, "examples") and len(loaded.inputs) > 0:  # an entry point: its own inputs
+        with _quiet(), _no_telemetry():
+            model = ov.convert_model(loaded.module, example_input=tuple(loaded.examples()))
+        for port, (name, _, _) in zip(model.inputs, loaded.inputs, strict=True):
+            port.get_tensor().set_names({name})  # fed by name, as qtui's samples are
+        model.reshape({model.input(name): ov.PartialShape([-1, *shape]) for name, _, shape in loaded.inputs})
+        return model
     with _quiet(), _no_telemetry():
         model = ov.convert_model(loaded.module, example_input=torch.zeros(1, 3, 224, 224))
     model.reshape({model.inputs[0]: ov.PartialShape(list(INPUT_SHAPE))})

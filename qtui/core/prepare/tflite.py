@@ -167,19 +167,27 @@ def prepare(
             progress("handing the model to the TFLite converter", None)
             torch.save(loaded.module, work / "module.pt")
         samples = 0
+        # an entry point given other inputs than one image: its samples as they are (`_SampleFeed`)
+        own = getattr(loaded, "inputs", None) not in (None, (("input", "float32", (3, 224, 224)),))
         if precision == "int8_static":
             assert calibration_batches is not None
-            samples = _write_calibration(calibration_batches, work / "calibration.f32", progress)
+            if own:
+                samples = _write_samples(calibration_batches, work / "calibration.npy", progress)
+            else:
+                samples = _write_calibration(calibration_batches, work / "calibration.f32", progress)
             if samples == 0:
                 raise PrepareError("TensorFlow Lite INT8 static: the calibration set is empty")
         job = {
             "module": None if reused else str(work / "module.pt"),
             # the user's entry point: the child imports it so that the module can be unpickled
             "entry": loaded.location.text if hasattr(loaded, "location") else None,
+            # the sample inputs to convert with: an entry point's own, else one image
+            "inputs": [[n, t, list(d)] for n, t, d in getattr(loaded, "inputs", ())] or None,
             "precision": precision,
             "fp32_path": str(fp32),
             "out_path": str(out_path),
-            "calibration": str(work / "calibration.f32") if samples else None,
+            "calibration": str(work / "calibration.f32") if samples and not own else None,
+            "calibration_npy": str(work / "calibration.npy") if samples and own else None,
             "calibration_samples": samples,
             "threads": os.cpu_count() or 1,
         }
@@ -215,10 +223,11 @@ def _prepare_user_file(
             "convert it again with a signature (any converter of the last years writes one)"
         )
     out_path = out_dir / "model.tflite"
-    layout = loaded.layout
+    layout = loaded.layout or f"{len(loaded.inputs)} input(s), as the file says"
     details: dict[str, Any] = {
         "converter": f"none: the user's file {loaded.name} as it is",
-        "input": (f"int8 {layout} (quantized by qtui)" if precision == "int8_static" else f"float32 {layout}"),
+        "input": (f"int8 {layout} (quantized by qtui)" if precision == "int8_static" else f"float32 {layout}")
+        if loaded.is_image else layout,
         "batch": "the file's (resized at load where the model allows)",
     }
     if precision == "fp32":
@@ -232,9 +241,7 @@ def _prepare_user_file(
         samples = 0
         if precision == "int8_static":
             assert calibration_batches is not None
-            samples = _write_calibration(
-                calibration_batches, work / "calibration.f32", progress, loaded.sample_shape
-            )
+            samples = _write_samples(calibration_batches, work / "calibration.npy", progress)
             if samples == 0:
                 raise PrepareError("TensorFlow Lite INT8 static: the calibration set is empty")
         job = {
@@ -242,9 +249,8 @@ def _prepare_user_file(
             "precision": precision,
             "fp32_path": str(loaded.path),
             "out_path": str(out_path),
-            "calibration": str(work / "calibration.f32") if samples else None,
+            "calibration_npy": str(work / "calibration.npy") if samples else None,
             "calibration_samples": samples,
-            "sample_shape": list(loaded.sample_shape),
             "threads": os.cpu_count() or 1,
         }
         (work / "job.json").write_text(json.dumps(job))
@@ -303,6 +309,24 @@ def _write_calibration(
             count += arr.shape[0]
             progress("reading calibration samples", None)
     return count
+
+
+def _write_samples(
+    calibration_batches: Callable[[], Any], path: Path, progress: Callable[[str, float | None], None]
+) -> int:
+    """The calibration samples of a user's .tflite file as one `.npy` the child maps: of the
+    model's own input type and shape, or records of its several inputs (`model_input`)."""
+    import numpy as np
+
+    batches = []
+    for batch in calibration_batches():
+        batches.append(np.asarray(batch))
+        progress("reading calibration samples", None)
+    if not batches:
+        return 0
+    data = np.concatenate(batches)
+    np.save(path, data, allow_pickle=False)
+    return int(data.shape[0])
 
 
 def _child_env() -> dict[str, str]:
@@ -469,8 +493,12 @@ def child_main(job_path: str) -> int:
         module.eval()
         _say(step="loading the TFLite converter (litert-torch)")
         import litert_torch
+        import numpy as np
 
-        edge = litert_torch.convert(module, (torch.zeros(1, 3, 224, 224),))
+        samples = tuple(
+            torch.from_numpy(np.zeros((1, *shape), np.dtype(dtype))) for _, dtype, shape in job.get("inputs") or ()
+        ) or (torch.zeros(1, 3, 224, 224),)
+        edge = litert_torch.convert(module, samples)
         edge.export(job["fp32_path"])
         del edge, module
         details["convert_seconds"] = round(time.perf_counter() - started, 1)
@@ -524,11 +552,15 @@ def _quantize(job: dict[str, Any]) -> None:
                 mode=calibrator.CalibrationMode.CALIBRATION_PROFILER_BASED,
                 qsv_update_func=_global_min_max,
             )
-            key, input_name = _signature(model_bytes)
-            feed = _CalibrationFeed(
-                job["calibration"], int(job["calibration_samples"]), input_name,
-                tuple(job.get("sample_shape") or (3, 224, 224)),
-            )
+            if job.get("calibration_npy"):  # the user's .tflite: its own inputs, by tensor name
+                key, names = _signature_inputs(model_bytes)
+                feed: Any = _SampleFeed(job["calibration_npy"], names)
+            else:
+                key, input_name = _signature(model_bytes)
+                feed = _CalibrationFeed(
+                    job["calibration"], int(job["calibration_samples"]), input_name,
+                    tuple(job.get("sample_shape") or (3, 224, 224)),
+                )
             calib.calibrate({key: feed}, manager)
             calibration = _finite_ranges(calib.get_model_qsvs())
         _say(step=f"quantizing ({precision})")
@@ -543,6 +575,19 @@ def _signature(model_bytes: bytes) -> tuple[str, str]:
     signatures = Interpreter(model_content=model_bytes).get_signature_list()
     key = next(iter(signatures))
     return key, signatures[key]["inputs"][0]
+
+
+def _signature_inputs(model_bytes: bytes) -> tuple[str, dict[str, str]]:
+    """The model's signature key and its inputs: tensor name (the interpreter's input details,
+    what qtui's samples are named after) → the signature's input name."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model_bytes)
+    key = next(iter(interpreter.get_signature_list()))
+    details = interpreter.get_signature_runner(key).get_input_details()
+    by_tensor = {str(d["name"]): str(sig) for sig, d in details.items()}
+    order = [str(d["name"]) for d in interpreter.get_input_details()]  # forward()'s order
+    return key, {name: by_tensor[name] for name in order if name in by_tensor}
 
 
 def _global_min_max(qsv: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -603,3 +648,36 @@ class _CalibrationFeed:
                 said = time.monotonic()
                 _say(step=f"calibrating INT8 static ({self._count} samples)", fraction=i / self._count)
             yield {self._input: np.array(self._data[i : i + 1])}
+
+
+class _SampleFeed:
+    """The user's .tflite calibration samples (`_write_samples`) one by one, each fed by the
+    signature's input names: a record's fields are the model's input tensor names."""
+
+    def __init__(self, path: str, names: dict[str, str]) -> None:
+        import numpy as np
+
+        self._data = np.load(path, mmap_mode="r", allow_pickle=False)
+        self._names = names
+        self._passes = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        import numpy as np
+
+        self._passes += 1
+        counting = self._passes == 1
+        said = 0.0
+        count = int(self._data.shape[0])
+        fields = self._data.dtype.names
+        (only,) = self._names.values() if not fields else ("",)
+        if fields and not set(fields) <= set(self._names):  # a converted entry point: in order
+            self._names = dict(zip(fields, self._names.values(), strict=False))
+        for i in range(count):
+            if not counting and time.monotonic() - said >= 0.25:  # ≤ 4 progress lines a second
+                said = time.monotonic()
+                _say(step=f"calibrating INT8 static ({count} samples)", fraction=i / count)
+            row = self._data[i : i + 1]
+            if fields:
+                yield {self._names.get(f, f): np.ascontiguousarray(row[f]) for f in fields}
+            else:
+                yield {only: np.array(row)}

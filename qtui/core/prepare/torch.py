@@ -181,7 +181,7 @@ def _prepare_entry_float(
                 if tensor.is_floating_point():
                     tensor.copy_(tensor.half().float())
         details.update(dtype="float16 weights, float32 compute (rounded, TorchScript)")
-    _save_torchscript(model, torch.zeros(EXAMPLE_SHAPE), out_dir / "model.ts", freeze=False, progress=progress)
+    _save_torchscript(model, examples(loaded), out_dir / "model.ts", freeze=False, progress=progress)
     details.update(entry_point=loaded.location.label, input_memory_format="contiguous", frozen=False)
     return {"file": "model.ts", "format": "torchscript", "details": details}
 
@@ -197,7 +197,9 @@ def _prepare_dynamic(
         set_engine(engine)
         model = copy.deepcopy(loaded.module).eval().to(memory_format=torch.channels_last)
         quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    example = torch.zeros(EXAMPLE_SHAPE).contiguous(memory_format=torch.channels_last)
+    example = tuple(  # a picture channels_last, any other input as it is
+        t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in examples(loaded)
+    )
     # Not frozen: freezing would also fold BatchNorm into the FP32 convolutions (≈20 % faster
     # here), a gain that has nothing to do with quantizing the classifier.
     _save_torchscript(quantized, example, out_dir / "model.ts", freeze=False, progress=progress)
@@ -211,6 +213,28 @@ def _prepare_dynamic(
         }
     )
     return {"file": "model.ts", "format": "torchscript", "details": details}
+
+
+def examples(loaded: Any) -> tuple[Any, ...]:
+    """Zero inputs to trace and export with: an entry point's own (`EntryModel.examples`: the
+    inputs the profile gives it), else one 1×3×224×224 image."""
+    import torch
+
+    if hasattr(loaded, "examples"):
+        return tuple(loaded.examples())
+    return (torch.zeros(EXAMPLE_SHAPE),)
+
+
+def as_tensors(batch: Any) -> tuple[Any, ...]:
+    """A batch as `forward()`'s arguments: a record batch of several inputs (`model_input`) one
+    tensor each, in order; floats as float32, other types as they are."""
+    import numpy as np
+    import torch
+
+    arrays = [batch[n] for n in batch.dtype.names] if batch.dtype.names else [batch]
+    return tuple(
+        torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32 if a.dtype.kind == "f" else a.dtype)) for a in arrays
+    )
 
 
 def _save_torchscript(
@@ -280,10 +304,10 @@ def _prepare_static(
         qconfig = mapping.global_qconfig
         if qconfig is None:  # the default mappings always set one
             raise PrepareError(f"torch's default {qconfig_backend} qconfig mapping has no global qconfig")
-        example = torch.zeros(EXAMPLE_SHAPE)
-        prepared = prepare_fx(model, mapping, (example,))
+        example = examples(loaded)
+        prepared = prepare_fx(model, mapping, example)
     progress("calibrating", 0.0)
-    batches = [np.ascontiguousarray(b, dtype=np.float32) for b in calibration_batches()]
+    batches = [np.asarray(b) for b in calibration_batches()]
     total = sum(int(b.shape[0]) for b in batches)
     if total == 0:
         raise PrepareError("PyTorch INT8 static: the calibration set is empty")
@@ -291,7 +315,7 @@ def _prepare_static(
     with torch.no_grad():
         for batch in batches:
             with quiet():
-                prepared(torch.from_numpy(batch))
+                prepared(*as_tensors(batch))
             images += int(batch.shape[0])
             progress("calibrating", images / total)
     del batches

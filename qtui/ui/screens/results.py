@@ -88,10 +88,12 @@ def model_options(pool: list[RunResult], also: str | None = None) -> list[tuple[
 @dataclass(frozen=True)
 class TableLayout:
     """The results table's columns: full names (MobileNetV2, ONNX Runtime, INT8 static,
-    SingleStream) or short ones (MNetV2, ORT, INT8s, SS), with or without p50 and p99."""
+    SingleStream) or short ones (MNetV2, ORT, INT8s, SS), with or without p50 and p99, and on
+    the widest screens the tail: p99.9 and max."""
 
     full_names: bool
     percentiles: bool
+    tails: bool = False
 
     @property
     def columns(self) -> tuple[tuple[str, str], ...]:
@@ -99,13 +101,14 @@ class TableLayout:
         names = (("model", "model"), ("framework", "fw"), ("precision", "prec"), ("scenario", "scen"))
         if not self.full_names:
             names = (("model", "model"), ("fw", "fw"), ("prec", "prec"), ("scen", "scen"))
-        figures = (("p50 ms", "p50"), ("p99 ms", "p99")) if self.percentiles else ()
+        figures: tuple[tuple[str, str], ...] = (("p50 ms", "p50"), ("p99 ms", "p99")) if self.percentiles else ()
+        figures += (("p99.9 ms", "p99.9"), ("max ms", "max")) if self.tails else ()
         return (*names, ("status", "status"), ("metric", "metric"), *figures,
                 ("×FP32", "speedup"), ("Δacc", "delta"), ("when", "when"))
 
 
 #: Richest first: the table draws the first layout whose cells fit the screen's width.
-LAYOUTS = (TableLayout(True, True), TableLayout(True, False), TableLayout(False, True), TableLayout(False, False))
+LAYOUTS = (TableLayout(True, True, True), TableLayout(True, True), TableLayout(True, False), TableLayout(False, True), TableLayout(False, False))
 #: A DataTable cell has one blank column either side of its text.
 CELL_PADDING = 1
 #: The rows of the results screen that are not the table's rows: header, filters, status line
@@ -175,6 +178,7 @@ def row_cells(result: RunResult, baseline: RunResult | None) -> RowCells:
     )
     figures = {
         "metric": metric_text(result), "p50": _percentile_text(result, "p50"), "p99": _percentile_text(result, "p99"),
+        "p99.9": _percentile_text(result, "p99.9"), "max": _percentile_text(result, "max"),
         "speedup": speedup_text(speedup(result, baseline)), "delta": accuracy_delta(result, baseline),
         "when": _when(result),
     }
@@ -211,6 +215,8 @@ class ResultsScreen(Screen[None]):
         Binding("r", "replay", "Replay", id="results.replay"),
         Binding("f5", "reload", "Reload", show=False, id="results.reload"),
         Binding("w", "why", "Why (per layer)", show=False, id="results.why"),
+        Binding("b", "mark", "Mark as A", show=False, id="results.mark"),
+        Binding("v", "versus", "Compare A/B", show=False, id="results.versus"),
     ]
     AUTO_FOCUS = "#results-table"
 
@@ -226,6 +232,8 @@ class ResultsScreen(Screen[None]):
         self.rows: dict[str, RowCells] = {}
         #: the columns drawn now: the richest that fit the screen (`choose_layout`)
         self.table_layout: TableLayout | None = None
+        #: the run marked as A of a comparison (`b`; `v` compares it with the selected run)
+        self.marked: RunResult | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -320,6 +328,8 @@ class ResultsScreen(Screen[None]):
             parts = [f"no results yet in {self.results_root}: run one from the setup screen (ctrl+r)"]
         if extra or self.last_export:
             parts.append(extra or self.last_export)
+        if self.marked is not None:
+            parts.append(f"A: {self.marked.run_id[:8]} (v compares)")
         self.query_one("#results-status", Static).update(Text(one_line(" · ".join(parts))))
 
     def selected_run_id(self) -> str | None:
@@ -367,6 +377,21 @@ class ResultsScreen(Screen[None]):
         result = self.selected()
         if result is not None:
             self.app.push_screen(CompareScreen(result, fp32_baseline(result, self.pool)))
+
+    def action_mark(self) -> None:
+        result = self.selected()
+        same = result is not None and self.marked is not None and result.run_id == self.marked.run_id
+        self.marked = None if result is None or same else result
+        self._status()
+
+    def action_versus(self) -> None:
+        from qtui.ui.screens.compare_sides import CompareSidesScreen
+
+        result, marked = self.selected(), self.marked
+        runs = [r for r in (marked, result) if r is not None]
+        a = ("run", marked.run_id) if marked is not None else None
+        b = ("run", result.run_id) if marked is not None and result is not None and result.run_id != marked.run_id else None
+        self.app.push_screen(CompareSidesScreen(self.pool, self.results_root, runs, a, b))
 
     def action_study(self) -> None:
         result = self.selected()

@@ -31,7 +31,15 @@ from qtui.core import labels
 from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES
 from qtui.core.events import HistogramSnapshot
 from qtui.core.profile import RunProfile
-from qtui.core.results import RunResult, accuracy_text
+from qtui.core.results import (
+    DISTURBING_KINDS,
+    STUDY_WARNING_MARK,
+    WARNING_KINDS,
+    RunResult,
+    accuracy_text,
+    measurement_warnings,
+    warning_kind,
+)
 from qtui.core.text import format_duration
 from qtui.ui.messages import (
     RunFailed,
@@ -329,8 +337,14 @@ class RunScreen(Screen[RunOutcome]):
             self.query_one(StageProgress).show(Text("✗ error", style="red"))
             return
         mark, colour = STATUS_MARKS.get(r.status, ("?", "yellow"))
-        self.query_one(StageProgress).show(Text(f"{mark} {r.status}", style=colour))
+        # what disturbed the measurement (other processes' load, throttling, heat) travels with
+        # its figures here too, as in the results table ("ok ⚠")
+        kinds = [warning_kind(w) for w in measurement_warnings(r)]
+        disturbed = [WARNING_KINDS[k] for k in DISTURBING_KINDS if k in kinds] if r.status != "failed" else []
+        flag = f" {STUDY_WARNING_MARK}" if disturbed else ""
+        self.query_one(StageProgress).show(Text(f"{mark} {r.status}{flag}", style=colour))
         box.set_class(True, r.status)
+        box.set_class(bool(disturbed), "disturbed")
         lines = Text()
         if r.status == "failed":
             lines.append("✗ The run failed: ", style="bold red")
@@ -339,6 +353,8 @@ class RunScreen(Screen[RunOutcome]):
             verdict = r.loadgen.get("validity") or "no verdict"
             lines.append(f"{mark} {r.status.upper()} ", style=f"bold {colour}")
             lines.append(f"(LoadGen: {verdict})")
+            if flag:
+                lines.append(flag, style="bold yellow")
             label, value = r.metric
             quality = accuracy_text(r) if r.profile.mode == "accuracy" else ""
             if quality:  # what an accuracy-mode run measures (its latency is not the point)
@@ -348,6 +364,8 @@ class RunScreen(Screen[RunOutcome]):
                 lines.append(f" · {name} {value:.4g} {unit.strip('()')}" if unit else f" · {value:.4g} {label}")
             if r.message:
                 lines.append(f"\n{r.message}")
+            if disturbed:
+                lines.append(f"\n{STUDY_WARNING_MARK} {'; '.join(disturbed)}: figures are likely low", style="yellow")
             reasons = r.loadgen.get("invalid_reasons") or []
             if reasons and r.status == "invalid":
                 lines.append("\n" + "; ".join(reasons))
