@@ -409,7 +409,10 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
             from qtui.core.data import preprocess_from_spec
             from qtui.core.model_input import for_profile as entry_input
             from qtui.core.model_source_entry import load_entry
+            from qtui.core.prepare import torch_missing_reason
 
+            if torch_missing_reason(one.model):  # its code imports torch: say what to install
+                _fail_input(torch_missing_reason(one.model) or "")
             shape = preprocess_from_spec(one.input).sample_shape
             if (one.model, one.weights, shape, one.input) not in checked:
                 checked.add((one.model, one.weights, shape, one.input))
@@ -1210,12 +1213,21 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     cells = plan(prof, options)
     if not cells:
         _fail_input("no combination of the profile matches the filters")
-    unavailable = {(c.framework, c.precision): unavailable_reason(c.framework, c.precision, c.model) for c in cells}
+    # per model: a built-in's cell may need torch where a user's ONNX file's does not
+    unavailable = {(c.model, c.framework, c.precision): unavailable_reason(c.framework, c.precision, c.model) for c in cells}
     skipped = {k: v for k, v in unavailable.items() if v}
+    from qtui.core.model_source import model_label
+
+    several = len({c.model for c in cells}) > 1
+
+    def cell_name(model: str, fw: str, pr: str) -> str:
+        return f"{for_terminal(model_label(model))} {fw} {pr}" if several else f"{fw} {pr}"
+
     if len(skipped) == len(unavailable):
-        _fail_input("nothing in this study can run here:\n  " + "\n  ".join(f"{f} {p}: {r}" for (f, p), r in skipped.items()))
-    for (fw, pr), reason in skipped.items():
-        _echo_err(f"qtui: not measured here: {fw} {pr}: {reason}")
+        _fail_input("nothing in this study can run here:\n  " + "\n  ".join(
+            f"{f} {p}: {r}" for (f, p), r in {(f, p): r for (_, f, p), r in skipped.items()}.items()))
+    for (model, fw, pr), reason in skipped.items():
+        _echo_err(f"qtui: not measured here: {cell_name(model, fw, pr)}: {reason}")
     options = replace(options, skip=tuple(skipped))
     runnable = plan(prof, options)
     _refuse_threads_over_cores(runnable)
