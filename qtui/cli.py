@@ -409,7 +409,10 @@ def _refuse_bad_model_files(profiles: list[Any]) -> None:
             from qtui.core.data import preprocess_from_spec
             from qtui.core.model_input import for_profile as entry_input
             from qtui.core.model_source_entry import load_entry
+            from qtui.core.prepare import torch_missing_reason
 
+            if torch_missing_reason(one.model):  # its code imports torch: say what to install
+                _fail_input(torch_missing_reason(one.model) or "")
             shape = preprocess_from_spec(one.input).sample_shape
             if (one.model, one.weights, shape, one.input) not in checked:
                 checked.add((one.model, one.weights, shape, one.input))
@@ -779,28 +782,46 @@ def _stdout_is_terminal() -> bool:
         return False
 
 
-def _print_study_tables(tables: list[Any]) -> None:
+def _saved_profiles(results_dirs: tuple[str, ...]) -> list[Any]:
+    """The per-layer profiles saved in the results folders' explain/ (`explain.offline`): read
+    without any runtime; damaged ones skipped with a warning on stderr."""
+    from qtui.core.explain import offline
+    from qtui.core.paths import results_dir
+
+    try:
+        roots = [Path(d) for d in results_dirs] or [results_dir()]
+    except OSError:
+        return []
+    return offline.saved_profiles(roots, warn=lambda msg: click.echo(for_terminal(msg), err=True))
+
+
+def _print_study_tables(tables: list[Any], pool: list[Any] | None = None, saved: list[Any] | None = None) -> None:
     """The study tables (`study_tables.study_tables`) for a terminal: a title and an aligned table
-    per model × scenario, a cell's lines one under the other, then the legend — the Markdown
-    form (`study_markdown`, with `<br>` in cells) is for files and pipes."""
+    per model × scenario, a cell's lines one under the other (with what a quantized cell's
+    artifact executed, where `qtui explain` saved its summary: `explain.cite`), then the legend
+    — the Markdown form (`study_markdown`, with `<br>` in cells) is for files and pipes."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    from qtui.core.explain import cite, offline
     from qtui.core.study_tables import study_notes
 
+    by_id = {r.run_id: r for r in pool or []}
+    summaries = offline.summaries(saved or [])
     console = Console(file=_out())
     for table in tables:
         console.print(Text(for_terminal(table.title), style="bold"))
         grid = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False)
         for i, header in enumerate(table.header):
             grid.add_column(for_terminal(header), justify="left" if i < table.label_columns else "right", overflow="fold")
-        for row in table.text_rows():
+        for row in cite.cited_text_rows(table, by_id, summaries):
             grid.add_row(*(Text("\n".join(for_terminal(line) for line in cell)) for cell in row))
         console.print(grid)
         console.print()
-    for note in study_notes(tables):
+    cited = [cite.CELL_NOTE] if cite.any_cited(tables, by_id, summaries) else []
+    for note in [*study_notes(tables), *cited]:
         console.print(Text(for_terminal(note)))
 
 
@@ -928,7 +949,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
     if fmt == "study" and output is None and not markdown and _stdout_is_terminal():
         from qtui.core.study_tables import study_tables
 
-        _print_study_tables(study_tables(chosen, pool, executed=executed, delta=delta, efficiency=efficiency))
+        _print_study_tables(study_tables(chosen, pool, executed=executed, delta=delta, efficiency=efficiency), pool, _saved_profiles(results_dirs))
         _echo_lines(flag_lines)
         return
     if fmt == "study":
@@ -938,7 +959,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         from qtui.core.report_html import CHARTS_HINT, charts_available, render_html
 
         comparison = None if compare_to is None else report_comparison(compare_to, chosen, results_dirs)
-        text = render_html(chosen, pool, comparison=comparison)
+        text = render_html(chosen, pool, comparison=comparison, explained=_saved_profiles(results_dirs))
         written = f"the HTML report of {plural(len(rows), 'result')}"
         if not charts_available():
             click.echo(f"qtui: no charts in the HTML report. {CHARTS_HINT}", err=True)
@@ -1194,12 +1215,21 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     cells = plan(prof, options)
     if not cells:
         _fail_input("no combination of the profile matches the filters")
-    unavailable = {(c.framework, c.precision): unavailable_reason(c.framework, c.precision, c.model) for c in cells}
+    # per model: a built-in's cell may need torch where a user's ONNX file's does not
+    unavailable = {(c.model, c.framework, c.precision): unavailable_reason(c.framework, c.precision, c.model) for c in cells}
     skipped = {k: v for k, v in unavailable.items() if v}
+    from qtui.core.model_source import model_label
+
+    several = len({c.model for c in cells}) > 1
+
+    def cell_name(model: str, fw: str, pr: str) -> str:
+        return f"{for_terminal(model_label(model))} {fw} {pr}" if several else f"{fw} {pr}"
+
     if len(skipped) == len(unavailable):
-        _fail_input("nothing in this study can run here:\n  " + "\n  ".join(f"{f} {p}: {r}" for (f, p), r in skipped.items()))
-    for (fw, pr), reason in skipped.items():
-        _echo_err(f"qtui: not measured here: {fw} {pr}: {reason}")
+        _fail_input("nothing in this study can run here:\n  " + "\n  ".join(
+            f"{f} {p}: {r}" for (f, p), r in {(f, p): r for (_, f, p), r in skipped.items()}.items()))
+    for (model, fw, pr), reason in skipped.items():
+        _echo_err(f"qtui: not measured here: {cell_name(model, fw, pr)}: {reason}")
     options = replace(options, skip=tuple(skipped))
     runnable = plan(prof, options)
     _refuse_threads_over_cores(runnable)
@@ -1232,7 +1262,7 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
                 if measured and not markdown and _stdout_is_terminal():
                     from qtui.core.study_tables import study_tables
 
-                    _print_study_tables(study_tables(measured, measured + report.quality_results))
+                    _print_study_tables(study_tables(measured, measured + report.quality_results), measured + report.quality_results)
                 elif measured:
                     click.echo(for_terminal(study_markdown(measured, measured + report.quality_results), multiline=True), nl=False)
             for cell in report.prepare_failures:
@@ -1493,7 +1523,7 @@ def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: s
     from dataclasses import replace
 
     from qtui.core import explain as ex
-    from qtui.core.explain import render
+    from qtui.core.explain import profiling, render
     from qtui.core.paths import results_dir
 
     if from_path is not None:
@@ -1514,7 +1544,7 @@ def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: s
         profiles = []
         for prof in combos:
             try:
-                made, saved = ex.profile_and_save(prof, results_dir() / "explain", runs, _ProgressPrinter(sys.stderr))
+                made, saved = profiling.profile_and_save(prof, results_dir() / "explain", runs, _ProgressPrinter(sys.stderr))
             except KeyboardInterrupt:
                 _echo_err("\nqtui: interrupted")
                 sys.exit(EXIT_INTERRUPTED)

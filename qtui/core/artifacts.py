@@ -56,10 +56,13 @@ def artifact_files(meta: dict[str, Any]) -> tuple[str, ...]:
     return (file, *(stem + c for c in companions)) if file else ()
 
 
-def has_artifacts(framework: str, precision: str) -> bool:
-    """True when the cache holds an artifact (prepared here or imported) for the pair."""
+def has_artifacts(framework: str, precision: str, model: str | None = None) -> bool:
+    """True when the cache holds an artifact (prepared here or imported) for the pair: of
+    `model` when given (the user's file by its name), else of any built-in model."""
+    wanted = model_key(model) if model else None
     return any(
         a.meta.get("framework") == framework and a.meta.get("precision") == precision
+        and (a.meta.get("model") == wanted if wanted else ":" not in str(a.meta.get("model")))
         for a in list_artifacts()
     )
 

@@ -101,6 +101,12 @@ def availability(framework: str, precision: str, model: str | None = None) -> Av
             refused = model_table.source_kind(kind).reason(framework, precision)
             if refused:
                 return Availability(framework, precision, False, refused)
+        if kind == "entry":  # torch builds it to check it before any run, even of a prepared artifact
+            from qtui.core.prepare import torch_missing_reason
+
+            needs = torch_missing_reason(model)
+            if needs:
+                return Availability(framework, precision, False, needs)
     if not framework_installed(framework):
         return Availability(
             framework, precision, False, f"{framework} not installed — {install_hint(framework)}"
@@ -114,19 +120,20 @@ def availability(framework: str, precision: str, model: str | None = None) -> Av
     runtime_reason = module.runtime_unavailable_reason(precision)
     if runtime_reason:
         return Availability(framework, precision, False, runtime_reason)
-    from qtui.core.prepare import source_unavailable_reason
+    from qtui.core.prepare import source_unavailable_reason, torch_missing_reason
 
-    reason = source_unavailable_reason(module, model, precision) if model else module.unavailable_reason(precision)
+    reason = (
+        source_unavailable_reason(module, model, precision) if model
+        else module.unavailable_reason(precision) or torch_missing_reason(None)
+    )
     if reason:
         # e.g. TFLite on a Raspberry Pi: the converter has no aarch64 wheel, but artifacts
         # prepared elsewhere and imported with `qtui bundle import` run here.
-        if has_artifacts(framework, precision):
+        if has_artifacts(framework, precision, model):
             return Availability(framework, precision, True, f"runs cached or imported artifacts only: {reason}")
         return Availability(framework, precision, False, reason)
     kind_notes = getattr(module, "SOURCE_PRECISION_NOTES", {}).get(_source(model) if model else "builtin", {})
     note = kind_notes.get(precision) or module.PRECISION_NOTES.get(precision, "")
-    if not module_present("torch") and not (model and _source(model) == "tflite"):  # no torch needed
-        note = "runs prepared/imported artifacts only: preparing needs torch (pip install 'qtui[torch]')"
     return Availability(framework, precision, True, note)
 
 

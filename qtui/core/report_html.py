@@ -13,7 +13,9 @@ The page is the Jinja2 template `templates/report.html.j2` (package data), autoe
 value the template writes is escaped (and made one line), so text read from result files can only
 ever be text; the one exception is the charts' SVG, marked `Markup`, whose text matplotlib escapes.
 A study cell is a list of lines, each with a CSS class (`figure-line` never breaks, `ran` wraps):
-a per-cell note goes in the template's `study_cell` macro.
+a per-cell note goes in the template's `study_cell` macro. Per-layer profiles saved with the
+results (`qtui explain`) add a line to each quantized cell they cover ("int8 94 %") and a section
+with the profiles side by side per model (`explain.offline`), read without any runtime.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ figure { margin: 0.5rem 0 1.5rem; } figure svg { max-width: 100%; height: auto; 
 figcaption, .note, .meta { color: #555; font-size: 0.85rem; }
 ul.recommendation { list-style: none; padding-left: 0; } ul.recommendation li.sub { padding-left: 1.5rem; }
 li.best { font-weight: bold; } .missing { color: #8a6d00; }
+table.layers td { font-family: ui-monospace, monospace; font-size: 0.8rem; white-space: nowrap; }
+ul.explain-summary { font-size: 0.85rem; }
 """
 
 
@@ -253,7 +257,11 @@ def _line_css(line: str) -> str:
     return "ran" if line.startswith("ran:") else "figure-line"
 
 
-def _table_data(table: StudyTable) -> dict[str, Any]:
+def _table_data(table: StudyTable, by_id: dict[str, RunResult], saved: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A study table for the template, each quantized cell with what its artifact executed
+    where `qtui explain` saved its summary (`explain.cite`)."""
+    from qtui.core.explain import cite
+
     rows = [
         [
             {
@@ -262,7 +270,7 @@ def _table_data(table: StudyTable) -> dict[str, Any]:
             }
             for index, lines in enumerate(row)
         ]
-        for row in table.text_rows()
+        for row in cite.cited_text_rows(table, by_id, saved)
     ]
     return {"model": model_label(table.model), "scenario": table.scenario, "title": table.title, "header": table.header,
             "rows": rows, "figures": []}
@@ -323,22 +331,28 @@ def render_html(
     title: str = "qtui report",
     charts: bool | None = None,
     generated: _dt.datetime | None = None,
+    explained: list[Any] | None = None,
     comparison: Comparison | None = None,
 ) -> str:
     """The report as one HTML document (see the module docstring). `charts=None` draws them
     when matplotlib is installed; `recommendations` default to `recommend(results, pool,
     budgets)`; `comparison` (`report --compare-to A`) adds its section, the one `qtui compare
-    --format html` writes (`templates/compare_section.html.j2`)."""
+    --format html` writes (`templates/compare_section.html.j2`). `explained`: per-layer
+    profiles saved with the results (`explain.offline`): the quantized cells cite what their
+    artifacts executed, and a section shows them side by side per model."""
+    from qtui.core.explain import cite, offline
+
     results = list(results)
     pool_list = list(pool) if pool is not None else results
     tables = study_tables(results, pool_list, executed=True, delta=True)
     recs = recommendations if recommendations is not None else recommend(results, pool_list, budgets)
     draw = charts_available() if charts is None else charts
     by_id = {r.run_id: r for r in pool_list}
+    saved = offline.summaries(explained or [])
     when = (generated or _dt.datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     table_data = []
     for index, table in enumerate(tables):
-        data = _table_data(table)
+        data = _table_data(table, by_id, saved)
         if draw:
             svg = speedup_svg(table)
             if svg is not None:
@@ -360,7 +374,9 @@ def render_html(
         charts=draw,
         charts_hint=CHARTS_HINT,
         tables=table_data,
-        notes=study_notes(tables),
+        notes=[*study_notes(tables), *([cite.CELL_NOTE] if cite.any_cited(tables, by_id, saved) else [])],
+        explained=offline.html_sections(explained or [], {r.profile.model for r in results}),
+        explain_legend=offline.HTML_LEGEND,
         precisions=", ".join(f"{STUDY_PRECISION_LABELS[p]} = {PRECISION_TITLES[p]}" for p in STUDY_PRECISION_LABELS),
         models=", ".join(MODEL_TITLES.values()),
         compare=None if comparison is None else html_context(

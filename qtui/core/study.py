@@ -63,8 +63,9 @@ class StudyOptions:
     frameworks: tuple[str, ...] = ()
     precisions: tuple[str, ...] = ()
     scenarios: tuple[str, ...] = ()
-    #: (framework, precision) pairs left out (e.g. those that cannot run here)
-    skip: tuple[tuple[str, str], ...] = ()
+    #: (framework, precision) pairs, or (model, framework, precision) triples, left out (e.g.
+    #: those that cannot run here: a built-in's cell without torch, which a user's ONNX file fills)
+    skip: tuple[tuple[str, ...], ...] = ()
     results_root: Path | None = None
     #: None: the profile's `device` label
     device: str | None = None
@@ -170,6 +171,7 @@ def plan(profile: RunProfile, options: StudyOptions) -> list[RunProfile]:
         and (not options.precisions or p.precision in options.precisions)
         and (not options.scenarios or p.scenario in options.scenarios)
         and (p.framework, p.precision) not in options.skip
+        and (p.model, p.framework, p.precision) not in options.skip
     ]
     return sorted(
         cells, key=lambda p: (p.model, p.scenario, p.framework, PRECISIONS.index(p.precision))

@@ -343,6 +343,30 @@ def test_a_bundle_carries_its_int8_artifact_to_a_machine_without_the_quantizer(
     assert result.artifact["cache_hit"] is True and result.artifact["key"] == artifact.directory.name
 
 
+def test_the_file_runs_on_a_machine_without_torch(models_dir: Path, tmp_path: Path) -> None:
+    """A Pi with only the runtimes: the .tflite file is run as it is (FP32) and quantized and
+    calibrated (INT8 static) with LoadGen and its fidelity measured, torch never imported."""
+    from tests.core.no_torch import results_by_cell, run_without_torch
+
+    profile = tmp_path / "pi.toml"
+    profile.write_text(
+        f'name = "pi"\nmodel = "{(models_dir / "small.tflite").as_posix()}"\nframework = "tflite"\n'
+        'threads = 2\nbatch_size = 4\nwarmup_queries = 2\nmode = "accuracy"\nscenario = "Offline"\n'
+        '[dataset]\ncount = 32\nperformance_sample_count = 32\ncalibration_count = 16\n'
+        '[loadgen]\npreset = "quick"\nmin_duration_ms = 0\n[sweep]\nprecisions = ["fp32", "int8_static"]\n'
+    )
+    report = run_without_torch([["run", str(profile), "--quiet"]], tmp_path / "cache", tmp_path / "results")
+    assert report["commands"][0]["exit_code"] == 0, report["commands"][0]
+    assert report["attempts"] == [] and not report["torch_loaded"], report["attempts"][:1]
+    cells = results_by_cell(tmp_path / "results")
+    assert set(cells) == {("tflite", "fp32", "accuracy"), ("tflite", "int8_static", "accuracy")}
+    for (_, precision, _), record in cells.items():
+        assert record["status"] == "ok", record["message"]
+        assert EXECUTED[precision] in record["artifact"]["executed_precision"], record["artifact"]
+    fid = cells[("tflite", "int8_static", "accuracy")]["accuracy"]["fidelity"]
+    assert 15.0 < fid["sqnr_db"] < float("inf") and fid["cosine"] > 0.95, fid
+
+
 # -- inputs the file says: several, not images --------------------------------------------------
 
 TWO_X, TWO_Y = "serving_default_args_0", "serving_default_args_1"  # litert-torch's tensor names

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from qtui.core import explain as ex
+from qtui.core.explain import profiling
 from qtui.core.results import RunResult, save_result
 from qtui.core.runner import prepare_only
 from qtui.core.threads import Cancelled
@@ -79,7 +80,7 @@ async def test_escape_cancels_the_profiling_pass_and_saves_nothing(monkeypatch: 
         raise ex.ExplainError("held by the test, then released")
 
     outcome: dict[str, BaseException | None] = {}
-    real_profile_and_save = ex.profile_and_save
+    real_profile_and_save = profiling.profile_and_save
 
     def watched(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -91,7 +92,7 @@ async def test_escape_cancels_the_profiling_pass_and_saves_nothing(monkeypatch: 
         return made
 
     monkeypatch.setattr(ex, "collect", held_collect)
-    monkeypatch.setattr(ex, "profile_and_save", watched)
+    monkeypatch.setattr(profiling, "profile_and_save", watched)
     app = QtuiApp()
     try:
         async with app.run_test(size=(80, 24)) as pilot:

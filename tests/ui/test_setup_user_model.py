@@ -84,3 +84,48 @@ async def test_the_grid_asks_the_user_models_own_source(tmp_path: Path, monkeypa
         await pilot.pause()
         shown = " ".join(str(screen.query_one("#reason").content).split())
         assert torch_prep.SOURCE_PRECISION_NOTES["entry"]["fp32"] in shown, shown
+
+
+#: The setup screen in a child without torch (tests/core/no_torch.py's way): a built-in's
+#: ONNX Runtime cell refused with the reason, then the user's ONNX file's offered.
+SETUP_WITHOUT_TORCH = '''
+import asyncio, sys
+sys.modules["torch"] = None
+from qtui.ui.app import QtuiApp
+from tests.conftest import small_profile
+
+async def main():
+    app = QtuiApp(profile=small_profile(model="mobilenet_v2"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        print("BUILTIN", screen.availability[("onnxruntime", "fp32")].available,
+              " ".join(str(screen.query_one("#reason").content).split()))
+        screen.load_profile(small_profile(model=sys.argv[1]))
+        await pilot.pause()
+        print("ONNX", screen.availability[("onnxruntime", "fp32")].available,
+              " ".join(str(screen.query_one("#reason").content).split()))
+    print("TORCH", sys.modules.get("torch") is not None)
+
+asyncio.run(main())
+'''
+
+
+def test_the_grid_without_torch_refuses_the_built_ins_and_offers_an_onnx_file(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnxruntime")
+    model = tmp_path / "net.onnx"
+    model.write_bytes(b"")  # the menu names the file; the grid asks its kind of source only
+    env = {**os.environ, "QTUI_CACHE_DIR": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", SETUP_WITHOUT_TORCH, str(model)], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = {line.split(" ", 1)[0]: line for line in done.stdout.splitlines()}
+    assert lines["BUILTIN"].startswith("BUILTIN False ") and "cannot run here" in lines["BUILTIN"]
+    assert "needs torch" in lines["BUILTIN"] and "pip install 'qtui[torch]'" in lines["BUILTIN"], lines
+    assert lines["ONNX"].startswith("ONNX True ") and "the ONNX file as it is" in lines["ONNX"], lines
+    assert lines["TORCH"] == "TORCH False"

@@ -116,10 +116,17 @@ def precision_of(type_name: str) -> str:
 def layer_owners(model: str) -> dict[str, str]:
     """`{module name: compute layer it belongs to}` for a built-in model: every Conv2d/Linear owns
     itself and the modules after it in the same parent (its BatchNorm, activation), until the
-    next compute layer. Empty when the model is not built-in or torch is not installed."""
+    next compute layer. For the user's ONNX file, read from its graph (`onnx_graph.owners`:
+    ONNX node and tensor names too). Empty for other models, or when torch (onnx) is not
+    installed."""
     from qtui.core.model_source import source_kind
 
-    if source_kind(model) != "builtin":
+    kind = source_kind(model)
+    if kind == "onnx":
+        from qtui.core.explain import onnx_graph
+
+        return onnx_graph.owners(model)
+    if kind != "builtin":
         return {}
     try:
         import torch
@@ -246,32 +253,6 @@ def collect(artifact: Any, model: str, threads: int, runs: int = 5) -> Profile:
     profile.model = model_label(model)  # the user's model file by its name, never its folder
     with_shares(profile.rows)
     return profile
-
-
-def profile_and_save(run_profile: Any, folder: Path, runs: int = 5, on_event: Any = None,
-                     stop: Any = None) -> tuple[Profile, Path]:
-    """The profiling pass of a run profile's artifact (prepared, or found in the cache): its
-    profile, saved into `folder`, and its summary stored beside the artifact; the saved path.
-
-    With `stop` (a threading.Event; the TUI's worker) setting it cancels the preparation and the
-    profiled runs the way a run is cancelled (`threads.Cancelled` is raised, nothing is saved);
-    without it everything runs in this thread (the CLI interrupts it with KeyboardInterrupt)."""
-    from qtui.core.runner import prepare_only, resolve_threads
-    from qtui.core.threads import run_cancellable
-
-    artifact, _ = prepare_only(run_profile, on_event, stop)
-    threads = resolve_threads(run_profile.threads)
-    if stop is None:
-        made = collect(artifact, run_profile.model, threads, runs)
-    else:
-        if on_event is not None:
-            from qtui.core import events as ev
-
-            on_event(ev.Preparing(f"profiling {runs} batch-1 inferences (not a timed run)"))
-        made = run_cancellable("profiling", lambda: collect(artifact, run_profile.model, threads, runs), stop)
-    path = save(made, folder)
-    save_summary_with_artifact(made, artifact.directory.name)
-    return made, path
 
 
 # -- saving and reading ------------------------------------------------------------------------

@@ -104,3 +104,70 @@ def why_slower(run: Any) -> str:
         return f"per layer (qtui explain): {reason_text(summary)}"
     command = explain_command(run)
     return f"why, per layer: {command}" if command else "per layer: qtui explain with the profile it ran"
+
+
+# -- the study tables ----------------------------------------------------------------------------
+#: Joins a figure and its unit so that no wrapping (textwrap, a table cell) splits them.
+NBSP = "\u00a0"
+#: The legend of the study tables' executed-precision lines.
+CELL_NOTE = ("int8 94\u00a0%: share of the profiled time in int8 (f16, bf16) kernels of that cell's artifact, "
+             "from its qtui explain summary (kept per artifact; nothing is profiled for a report); "
+             "without per-op times (TFLite) the compute layers that ran in it")
+_LOW = {"int8_dynamic": "int8", "int8_static": "int8"}
+
+
+def pct(value: float) -> str:
+    """'94 %' with a non-breaking space: a line wrapped at any width keeps the figure and its %."""
+    return f"{value * 100:.0f}{NBSP}%"
+
+
+def summary_cell_text(summary: dict[str, Any], precision: str) -> str:
+    """What a quantized cell executed, from its artifact's summary: 'int8 94 %' (share of the
+    profiled time in int8 kernels; 'f16 88 %' for FP16), or 'int8 52/53 layers' when the runtime
+    gave no times; "" when the summary says nothing about it."""
+    found = summary.get("compute_layers")
+    counts = {str(k): int(v) for k, v in found.items() if isinstance(v, int)} if isinstance(found, dict) else {}
+    shares = summary.get("compute_share") if isinstance(summary.get("compute_share"), dict) else {}
+    label = _LOW.get(precision)
+    if label is None:  # FP16 and friends: the half precision that ran most (f16 or bf16)
+        low = [p for p in ("f16", "bf16") if counts.get(p) or (shares or {}).get(p)]
+        label = max(low, key=lambda p: (shares or {}).get(p, 0.0) or counts.get(p, 0)) if low else "f16"
+        share = summary.get("low_precision_share")
+    else:
+        share = summary.get("int8_share")
+    if isinstance(share, (int, float)) and not isinstance(share, bool):
+        return f"{label} {pct(float(share))}"
+    if counts:
+        return f"{label} {counts.get(label, 0)}/{sum(counts.values())}{NBSP}layers"
+    return ""
+
+
+def cell_text(cell: Any, by_id: dict[str, Any], saved: dict[str, dict[str, Any]] | None = None) -> str:
+    """The executed-precision line of a study cell (`study_tables.StudyCell`) whose artifact has a
+    summary: this cache's, else one of `saved` (`offline.summaries` of the profiles saved in the
+    results folders). "" for FP32 cells, cells without one, and runs not in `by_id`."""
+    if cell is None or cell.precision == "fp32":
+        return ""
+    run = by_id.get(cell.run_id)
+    key = artifact_key(run) if run is not None else None
+    summary = artifact_summary(key)
+    if summary is None and key is not None and saved:
+        summary = saved.get(key)
+    return summary_cell_text(summary, cell.precision) if summary is not None else ""
+
+
+def cited_text_rows(table: Any, by_id: dict[str, Any], saved: dict[str, dict[str, Any]] | None = None) -> list[list[tuple[str, ...]]]:
+    """`table.text_rows()` (a `study_tables.StudyTable`) with each quantized cell's executed-precision
+    line (`cell_text`) under its figures, where its artifact's summary is kept."""
+    rows = table.text_rows()
+    for out, row in zip(rows, table.rows, strict=True):
+        for i, cell in enumerate(row.cells):
+            text = cell_text(cell, by_id, saved)
+            if text:
+                out[table.label_columns + i] = (*out[table.label_columns + i], text)
+    return rows
+
+
+def any_cited(tables: list[Any], by_id: dict[str, Any], saved: dict[str, dict[str, Any]] | None = None) -> bool:
+    """True when a cell of `tables` has an executed-precision line (the legend then explains it)."""
+    return any(cell_text(c, by_id, saved) for t in tables for c in t.cells())

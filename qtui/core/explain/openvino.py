@@ -13,6 +13,7 @@ from typing import Any
 from qtui.core.backends.openvino_backend import core, precision_hint
 from qtui.core.explain import LayerRow, Profile, openvino_scopes, precision_of, resolve
 from qtui.core.explain._common import cpu_name, median_ms, overhead, sample_input
+from qtui.core.explain.onnx_graph import resolve_names
 
 COMPUTE_TYPES = {"Convolution", "GroupConvolution", "Deconvolution", "FullyConnected", "MatMul"}
 #: Prefixes of compute types the plugin renames (e.g. FullyConnectedQuantizedLegacy).
@@ -55,14 +56,18 @@ def collect(artifact: Any, owners: dict[str, str], threads: int, runs: int) -> P
     totals: dict[str, list[float]] = {}
     infos: dict[str, Any] = {}
 
+    calls = [0]
+
     def profiled_call() -> None:
         request.infer(feed)
+        calls[0] += 1
+        if calls[0] == 1:  # median_ms's first call is a warm-up: its counters are not a profiled run
+            return
         for p in request.get_profiling_info():
             totals.setdefault(p.node_name, []).append(p.real_time.total_seconds() * 1e6)
             infos.setdefault(p.node_name, p)
 
     profiled = median_ms(profiled_call, runs)
-    counted = runs + 1  # median_ms's first call is profiled too
     plain_compiled = core().compile_model(model, "CPU", _config(artifact.precision, threads, False))
     plain_request = plain_compiled.create_infer_request()
     plain = median_ms(lambda: plain_request.infer(feed), runs)
@@ -85,15 +90,19 @@ def collect(artifact: Any, owners: dict[str, str], threads: int, runs: int) -> P
             note = "int8 weights decompressed, computed in f32 (weight-only quantization)"
         elif role == "compute" and not fused and precision == "f32" and quantized:
             note = "runs in f32: no quantized input reached it (low-precision transformations did not apply)"
+        # torch's module paths where the IR kept them (built-in models), else the ONNX node and
+        # tensor names it absorbed (the user's ONNX file)
+        scopes = [*openvino_scopes(names), *openvino_scopes(name)]
+        layer = resolve(scopes, owners) if scopes else resolve_names([*names.split(","), name], owners) or ""
         rows.append(LayerRow(
-            layer=resolve([*openvino_scopes(names), *openvino_scopes(name)], owners), node=name,
+            layer=layer, node=name,
             op=node_type, kernel=str(p.exec_type), precision=precision,
             time_us=round(statistics.median(totals.get(name) or [0.0]), 2), role=role, fused=fused, note=note,
         ))
     hint = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
     return Profile(
         framework="openvino", precision=artifact.precision, model="", artifact=artifact.directory.name,
-        runtime=f"openvino {ov.get_version()}", cpu=cpu_name(), threads=threads, runs=counted,
+        runtime=f"openvino {ov.get_version()}", cpu=cpu_name(), threads=threads, runs=runs,
         rows=rows, overhead=overhead(plain, profiled, runs),
         notes=[f"OpenVINO CPU plugin, PERF_COUNT, LATENCY hint, INFERENCE_PRECISION_HINT={hint}"],
     )

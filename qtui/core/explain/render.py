@@ -12,12 +12,14 @@ _PRECISION_SHORT = {"int8": "i8", "f16": "f16", "bf16": "bf16", "f32": "f32", "?
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f} %"
+    """'94 %' joined by a non-breaking space: wrapping never leaves the '%' alone on a line."""
+    return "n/a" if value is None else f"{value * 100:.0f}\u00a0%"
 
 
 def summary_lines(profile: Profile) -> list[str]:
     """The summary a person reads first, one fact a line."""
     from qtui.core.model_source import model_label
+    from qtui.core.text import plural
 
     s = summarize(profile)
     head = f"{model_label(profile.model)} · {profile.framework} {profile.precision} · {profile.runtime} · {profile.cpu}, {profile.threads} threads"
@@ -33,7 +35,7 @@ def summary_lines(profile: Profile) -> list[str]:
         # gaps between nodes, thread hand-offs and the call itself): say both, so neither reads as the other
         of_wall = f" of {wall:.2f} ms wall a call" if isinstance(wall, (int, float)) and wall > 0 else ""
         lines.append(
-            f"time in nodes (batch 1, median of {profile.runs} profiled runs): {s['total_us'] / 1e3:.2f} ms{of_wall}; "
+            f"time in nodes (batch 1, median of {plural(profile.runs, 'profiled run')}): {s['total_us'] / 1e3:.2f} ms{of_wall}; "
             f"compute {shares or 'none'}"
         )
         lines.append(f"int8 kernels {_pct(s['int8_share'])} of the time; (de)quantize {_pct(s['quantize_share'])}; reorders {_pct(s['reorder_share'])}; other ops {_pct(s['other_share'])}")

@@ -57,9 +57,11 @@ def collect(artifact: Any, owners: dict[str, str], threads: int, runs: int) -> P
     compute_idx = [i for i, e in enumerate(first) if _role(e.name) == "compute"]
     match = len(compute_idx) == len(layers) and bool(layers)
     names = {i: layers[k] for k, i in enumerate(compute_idx)} if match else {}
+    # median_ms's first call ran under the profiler too: a warm-up, not one of the profiled runs
+    counted = range(1, calls) if calls > 1 else range(calls)
     rows = []
     for i, e in enumerate(first):
-        times = [events[c * per_call + i].cpu_time_total for c in range(calls)]
+        times = [events[c * per_call + i].cpu_time_total for c in counted]
         role = _role(e.name)
         quantized_op = e.name.startswith("quantized::")
         precision = "int8" if quantized_op else precision_of(dtype) if role == "compute" else "?"
@@ -74,7 +76,7 @@ def collect(artifact: Any, owners: dict[str, str], threads: int, runs: int) -> P
         ))
     return Profile(
         framework="torch", precision=artifact.precision, model="", artifact=artifact.directory.name,
-        runtime=f"torch {torch.__version__}", cpu=cpu_name(), threads=threads, runs=calls, rows=rows,
+        runtime=f"torch {torch.__version__}", cpu=cpu_name(), threads=threads, runs=len(counted), rows=rows,
         layer_match="by execution order" if match else "none (op count differs from the model's layers)",
         overhead=overhead(plain, profiled, runs), notes=notes,
     )

@@ -131,8 +131,40 @@ def source_unavailable_reason(module: Any, model: str, precision: str) -> str | 
     special = getattr(module, "source_unavailable_reason", None)
     if kind not in ("builtin", "unknown") and special is not None:
         reason: str | None = special(kind, precision)
-        return reason
-    return module.unavailable_reason(precision)  # type: ignore[no-any-return]
+    else:
+        reason = module.unavailable_reason(precision)
+    return reason or torch_missing_reason(model)
+
+
+#: How to get torch, in every message that says a model needs it.
+TORCH_HINT = "pip install 'qtui[torch]'"
+
+
+def torch_missing_reason(model: str | None) -> str | None:
+    """Why `model` (None: the built-ins) cannot be prepared here for want of torch: a built-in
+    and a PyTorch entry point are torch models; the user's ONNX or TFLite file needs no torch.
+    None when torch is installed or not needed."""
+    from qtui.core.model_source import source_kind
+
+    kind = source_kind(model) if model else "builtin"
+    if kind not in ("builtin", "entry"):
+        return None
+    try:
+        if importlib.util.find_spec("torch") is not None:
+            return None
+    except (ImportError, ValueError):
+        pass
+    if kind == "entry":
+        from qtui.core.model_source import model_label
+
+        return f"entry point {model_label(model or '')} is a PyTorch model and needs torch, not installed here — {TORCH_HINT}"
+    from qtui.core import model_table
+
+    what = model_table.title(model) if model else "the built-in models"
+    return (
+        f"preparing {what} needs torch, not installed here — {TORCH_HINT}, or prepare elsewhere "
+        "and move the artifacts with `qtui bundle export/import`"
+    )
 
 
 def prepare_module(framework: str) -> Preparer:

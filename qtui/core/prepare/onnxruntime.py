@@ -126,6 +126,11 @@ PRECISION_NOTES: dict[str, str] = {
     ),
 }
 
+#: What differs for the user's ONNX file (`catalog` shows it): it is not exported from torch.
+SOURCE_PRECISION_NOTES: dict[str, dict[str, str]] = {
+    "onnx": {"fp32": "the ONNX file as it is (no torch needed), CPU execution provider"},
+}
+
 
 def _quantization_tools_present() -> bool:
     """onnxruntime's Python quantization tools, found without importing onnxruntime."""
@@ -155,7 +160,15 @@ def unavailable_reason(precision: str) -> str | None:
     return None
 
 
-def check_supported(precision: str) -> None:
+def check_supported(precision: str, user_file: bool = False) -> None:
+    """Raise PrepareError when `precision` cannot be prepared here: a torch model is exported to
+    ONNX with torch; the user's ONNX file (`user_file`) needs only onnx, no torch."""
+    if user_file:
+        require_available(
+            sys.modules[__name__], precision, ("onnx",),
+            "preparing an ONNX model needs {dist}: pip install 'qtui[onnxruntime]'",
+        )
+        return
     require_available(
         sys.modules[__name__], precision, ("torch", "onnx"),
         "exporting to ONNX needs {dist}: pip install 'qtui[torch,onnxruntime]' (or import a prepared bundle)",
@@ -356,7 +369,7 @@ def prepare(
     calibration_batches: Callable[[], Any] | None,
     progress: Callable[[str, float | None], None],
 ) -> dict[str, Any]:
-    check_supported(precision)
+    check_supported(precision, user_file=isinstance(loaded, OnnxModel))
     if precision == "int8_static" and calibration_batches is None:
         raise PrepareError("INT8 static quantization needs calibration images (none were given)")
     final = out_dir / "model.onnx"

@@ -64,6 +64,11 @@ PRECISION_NOTES: dict[str, str] = {
     "int8_static": _INT8_STATIC_NOTE,
 }
 
+#: What differs for the user's ONNX file (`catalog` shows it): it is not converted from torch.
+SOURCE_PRECISION_NOTES: dict[str, dict[str, str]] = {
+    "onnx": {"fp32": "ONNX file → OpenVINO IR (ONNX frontend, no torch needed), f32 weights, executed with INFERENCE_PRECISION_HINT=f32"},
+}
+
 
 @lru_cache(maxsize=1)
 def _cpu_flags() -> frozenset[str] | None:

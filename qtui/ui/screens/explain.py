@@ -3,7 +3,7 @@ the artifact it ran, summary first, then the per-layer table, scrollable at 80×
 
 The profile saved for that artifact under the results folder's `explain/` (by `qtui explain` or
 an earlier `w`) opens at once, with no runtime. Without one the screen makes it: the profiling
-pass (`qtui.core.explain.profile_and_save`: the artifact from the cache, or prepared, then a few
+pass (`qtui.core.explain.profiling.profile_and_save`: the artifact from the cache, or prepared, then a few
 batch-1 inferences with the runtime's profiler on; never a timed run) runs in a worker thread,
 the screen shows its steps, and `esc` cancels it (nothing is saved). `p` profiles again."""
 
@@ -113,9 +113,9 @@ class ExplainScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="explain")
     def _profile(self, stop: threading.Event) -> tuple[Any, Path]:
-        from qtui.core import explain as ex
+        from qtui.core.explain import profiling
 
-        return ex.profile_and_save(self.result.profile, self.results_root / "explain", self.runs, self._on_event, stop)
+        return profiling.profile_and_save(self.result.profile, self.results_root / "explain", self.runs, self._on_event, stop)
 
     def _on_event(self, event: ev.Event) -> None:
         """Called on the worker's threads: post and return at once."""

@@ -649,7 +649,8 @@ class DetailsScreen(Screen[RunProfile | None]):
 
 # -- study ------------------------------------------------------------------------------------------
 def render_study_table(
-    study: StudyTable, full_names: bool = False, rules: bool = True, wrap: bool = False
+    study: StudyTable, full_names: bool = False, rules: bool = True, wrap: bool = False,
+    rows: list[list[tuple[str, ...]]] | None = None,
 ) -> Table:
     """The core's study table as a Rich table: the same cells `qtui report --format study` and
     the Markdown export print, a cell's lines one under the other. `full_names`: precisions as
@@ -665,7 +666,7 @@ def render_study_table(
             Text(header, no_wrap=True), justify="left" if label else "right",
             no_wrap=not wrap or index == 0, min_width=cell_len(header), overflow="fold",
         )
-    for row in study.text_rows():
+    for row in study.text_rows() if rows is None else rows:  # `rows`: its cells with more lines
         table.add_row(*(Text("\n".join(lines)) for lines in row))
     return table
 
@@ -679,17 +680,18 @@ class StudyTableView:
     fits the width: precisions in full (INT8 static), else short (INT8s), else short without
     lines, else that with the cells folded (nothing is cut off)."""
 
-    def __init__(self, study: StudyTable) -> None:
+    def __init__(self, study: StudyTable, rows: list[list[tuple[str, ...]]] | None = None) -> None:
         self.study = study
+        self.rows = rows  # the cells' lines when not the table's own (`explain.cite`)
 
     def table_for(self, console: Console, width: int) -> Table:
         """The table drawn at `width` columns."""
         unbounded = console.options.update_width(UNBOUNDED_WIDTH)  # its natural width, not clamped
         for full, rules in ((True, True), (False, True), (False, False)):
-            table = render_study_table(self.study, full_names=full, rules=rules)
+            table = render_study_table(self.study, full_names=full, rules=rules, rows=self.rows)
             if Measurement.get(console, unbounded, table).maximum <= width:
                 return table
-        return render_study_table(self.study, rules=False, wrap=True)
+        return render_study_table(self.study, rules=False, wrap=True, rows=self.rows)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield Text(self.study.title, style="italic", no_wrap=True, overflow="ellipsis")
@@ -727,6 +729,7 @@ class StudyTablesScreen(Screen[None]):
         Binding("v", "show('delta')", "ΔFP32", id="study.delta"),
         Binding("p", "show('efficiency')", "GOP/s", id="study.efficiency"),
         Binding("e", "export", "Export", id="study.export"),
+        Binding("w", "why", "Why (per layer)", show=False, id="study.why"),
     ]
 
     def __init__(self, pool: list[RunResult], model: str, results_root: Path) -> None:
@@ -766,20 +769,32 @@ class StudyTablesScreen(Screen[None]):
         self._draw()
 
     def _draw(self) -> None:
+        from qtui.core.explain import cite, offline
+
         studies = self.tables()
+        by_id = {r.run_id: r for r in self.pool}
+        # what each quantized cell executed, where qtui explain kept its summary or saved its profile
+        saved = offline.summaries(offline.saved_profiles([self.results_root]))
         parts: list[RenderableType] = []
         for study in studies:
-            parts += [StudyTableView(study), Text("")]
+            parts += [StudyTableView(study, cite.cited_text_rows(study, by_id, saved)), Text("")]
         if not parts:
             parts = [Text(f"no ok or INVALID performance runs of {labels.title(self.model)} yet")]
         else:
-            parts += [Styled(render_study_note(note), "dim") for note in study_notes(studies)]
+            cited = [cite.CELL_NOTE] if cite.any_cited(studies, by_id, saved) else []
+            parts += [Styled(render_study_note(note), "dim") for note in [*study_notes(studies), *cited]]
         self.query_one("#study-tables", Static).update(Group(*parts))
 
     def action_charts(self) -> None:
         from qtui.ui.screens.answer import ChartsScreen
 
         self.app.push_screen(ChartsScreen([r for r in self.pool if r.profile.model == self.model], self.pool))
+
+    def action_why(self) -> None:
+        """Per layer: one cell's profile, or the cells' saved profiles side by side."""
+        from qtui.ui.screens.explain_side import ExplainCellsScreen
+
+        self.app.push_screen(ExplainCellsScreen(self.tables(), self.pool, self.results_root))
 
     def action_export(self) -> None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")

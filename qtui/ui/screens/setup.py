@@ -397,15 +397,21 @@ class SetupScreen(Screen[None]):
             self._show_error(str(exc), exc.keys)
             self.notify(self.error, title="Cannot run", severity="error", markup=False)
             return
-        skip = tuple(sorted({
-            (c.framework, c.precision) for c in plan(profile, StudyOptions())
+        skip = tuple(sorted({  # per model: a built-in may need torch where an ONNX file does not
+            (c.model, c.framework, c.precision) for c in plan(profile, StudyOptions())
             if unavailable_reason(c.framework, c.precision, c.model)
         }))
         if not plan(profile, StudyOptions(skip=skip)):
             self.notify("nothing in this study can run here", title="Cannot run", severity="error", markup=False)
             return
         if skip:
-            names = ", ".join(f"{FRAMEWORK_TITLES[f]} {PRECISION_TITLES[p]}" for f, p in skip)
+            from qtui.core.model_source import model_label
+
+            several = len({c.model for c in plan(profile, StudyOptions())}) > 1
+            names = ", ".join(
+                (f"{model_label(m)} " if several else "") + f"{FRAMEWORK_TITLES[f]} {PRECISION_TITLES[p]}"
+                for m, f, p in skip
+            )
             self.notify(f"not measured here: {names}", title="Study", severity="warning", markup=False)
         self.app.push_screen(StudyRunScreen(profile, self.app.results_root, StudyOptions(skip=skip)), self._run_closed)  # type: ignore[attr-defined]
 
