@@ -23,26 +23,11 @@ from qtui import __version__
 from qtui.core import labels
 from qtui.core.profile import FRAMEWORKS, MODELS, PRECISIONS, SCENARIOS
 from qtui.core.sinks import for_terminal
+from qtui.core.text import json_text
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-
-
-def _json_text(data: Any) -> str:
-    """`--json` output: strict JSON, never the bare `Infinity`/`NaN` that json.dumps writes and
-    other JSON readers refuse; a figure that is not finite (the SQNR of identical outputs) is null."""
-
-    def finite(value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: finite(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [finite(v) for v in value]
-        return value
-
-    return json.dumps(finite(json.loads(json.dumps(data, default=str))), indent=2, allow_nan=False)
 
 
 def _fail_input(message: str) -> None:
@@ -357,8 +342,9 @@ def _refuse_bad_data(profiles: list[Any]) -> None:
     """Exit 2 before any work when a profile's data cannot be used: a folder with no pictures,
     pictures that do not decode, tensors of the wrong shape, an ambiguous layout (the message
     names the file and what to do). Each distinct data set is opened (and checked) once."""
-    from qtui.core.data import DatasetError, open_profile_dataset
+    from qtui.core.data import DatasetError
     from qtui.core.model_source import is_user_model
+    from qtui.core.profile_data import open_profile_dataset
 
     seen = set()
     for one in profiles:
@@ -632,7 +618,7 @@ def run_cmd(profile: str, assignments: tuple[str, ...], results_dir: str | None,
         try:
             if as_json:
                 payload = [r.to_dict() for r in results]
-                click.echo(_json_text(payload[0] if len(payload) == 1 else payload), file=_out())
+                click.echo(json_text(payload[0] if len(payload) == 1 else payload), file=_out())
             else:
                 with contextlib.redirect_stdout(_out()):
                     _print_table(results)
@@ -969,7 +955,7 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         text = _latency_export(fmt, chosen, results_dirs)
         written = "the latencies" if fmt == "latencies" else written
     elif fmt == "json":
-        text = _json_text([r.to_dict() for r in chosen])
+        text = json_text([r.to_dict() for r in chosen])
     else:  # markdown, and table written to a file
         text = to_markdown(rows)
     if flag_lines and fmt in ("table", "study", "markdown"):
@@ -1090,7 +1076,7 @@ def recommend_cmd(results_dirs: tuple[str, ...], model: str | None, scenario: st
         sys.exit(EXIT_FAILED)
     flag_lines = _flag_devices(chosen, pool, relabel=False)[2]
     if as_json:
-        click.echo(_json_text([r.to_dict() for r in recs]))
+        click.echo(json_text([r.to_dict() for r in recs]))
         _echo_lines(flag_lines, err=True)
     else:
         click.echo(for_terminal(recommendations_text(recs), multiline=True), nl=False)
@@ -1554,7 +1540,7 @@ def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: s
             _echo_err(f"saved: {saved}")
             profiles.append(made)
     if fmt == "json":
-        click.echo(_json_text(render.as_json(profiles)), file=_out())
+        click.echo(json_text(render.as_json(profiles)), file=_out())
         return
     if fmt == "csv":
         import csv

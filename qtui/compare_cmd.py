@@ -90,9 +90,9 @@ def run_compare(
         print_table(cmp)
     else:
         if fmt == "json":
-            from qtui.cli import _json_text
+            from qtui.core.text import json_text
 
-            text = _json_text(to_json_data(cmp)) + "\n"
+            text = json_text(to_json_data(cmp)) + "\n"
         else:
             text = {"markdown": to_markdown, "csv": to_csv, "html": to_html}[fmt](cmp)
         if output is None:

@@ -16,25 +16,19 @@ Imports `onnx` only inside `inspect_onnx`; nothing here imports a runtime.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qtui.core import model_table
+from qtui.core.model_file import ONNX_DTYPES as ONNX_DTYPES
+from qtui.core.model_file import ModelSourceError as ModelSourceError
+from qtui.core.model_file import file_digest as file_digest
 
-#: The input element types qtui can feed (ONNX TensorProto id → numpy name); what the input's
-#: shape means (an image, or a tensor) is decided with the profile by `qtui.core.model_input`.
-ONNX_DTYPES = {1: "float32", 10: "float16", 11: "float64", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool"}
 #: A protobuf message cannot be larger than 2 GiB: an ONNX file above it cannot be parsed, its
 #: weights must live in external data files.
 PROTOBUF_LIMIT = 2**31 - 1
-_CHUNK = 1 << 22
-
-
-class ModelSourceError(Exception):
-    """A model the user named cannot be used; the message names the file and what to do."""
 
 
 def source_kind(model: str) -> str:
@@ -139,21 +133,6 @@ class OnnxModel:
             ]} if len(self.inputs) > 1 else {}),
             "opset": self.opset,
         }
-
-
-def file_digest(files: list[Path]) -> tuple[str, int]:
-    """(sha256, total bytes) over `files` in order: each file's name, NUL, its length, NUL and
-    its bytes, so moving a byte between files changes the digest."""
-    h = hashlib.sha256(b"qtui-model-files-v1\0")
-    total = 0
-    for path in files:
-        size = path.stat().st_size
-        h.update(f"{path.name}\0{size}\0".encode())
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                h.update(chunk)
-        total += size
-    return h.hexdigest(), total
 
 
 def _hint() -> str:

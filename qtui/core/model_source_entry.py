@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qtui.core.model_source import ModelSourceError, file_digest
+from qtui.core.model_file import ModelSourceError, file_digest
 
 #: `package.module:factory` or `path/to/file.py:factory`.
 ENTRY = re.compile(r"^(?P<target>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*|[^:]+\.py):(?P<factory>[A-Za-z_]\w*)$")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qtui.core.model_source import ModelSourceError, file_digest
+from qtui.core.model_file import ModelSourceError, file_digest
 
 #: A flatbuffer cannot be larger than 2 GiB (its offsets are 32-bit).
 FLATBUFFER_LIMIT = 2**31 - 1
@@ -153,7 +153,7 @@ def inspect_tflite(path_text: str) -> TfliteModel:
             f"model {path.name} is already quantized ({', '.join(quantized)} tensors); give qtui the FP32 "
             "model: it makes FP16 and INT8 itself"
         )
-    from qtui.core.model_source import ONNX_DTYPES
+    from qtui.core.model_file import ONNX_DTYPES
 
     described: list[tuple[str, str, tuple[int | str, ...]]] = []
     for inp in inputs:

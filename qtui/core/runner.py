@@ -287,7 +287,8 @@ class _Run:
     def open_data(self) -> Any:
         """The data set, its pictures checked (what it is goes into the result, without the
         user's full path)."""
-        from qtui.core.data import DatasetError, open_profile_dataset
+        from qtui.core.data import DatasetError
+        from qtui.core.profile_data import open_profile_dataset
 
         p = self.profile
         self.step("opening data set")
@@ -857,7 +858,7 @@ def synthetic_calibration(profile: RunProfile, dataset: Any) -> bool:
 def data_provenance(profile: RunProfile, dataset: Any) -> dict[str, Any]:
     """What the result says about its data: kind, count, digest, the folder or file name (never
     the full path), labels, preprocessing, and what INT8 static calibrated on."""
-    from qtui.core.data import calibration_dataset
+    from qtui.core.profile_data import calibration_dataset
 
     out: dict[str, Any] = {
         "data": dataset.provenance,

@@ -10,8 +10,11 @@ characters: Rich markup (`[bold]`) is left as it is, so the CLI and UI must rend
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import unicodedata
+from typing import Any
 
 # ESC sequences first (7-bit and 8-bit forms), then any control character left over.
 _SEQUENCES = re.compile(
@@ -70,3 +73,19 @@ def plural(count: int, noun: str, plural_form: str | None = None, *, with_count:
     noun alone with `with_count=False`."""
     word = noun if count == 1 else (plural_form or noun + "s")
     return f"{count} {word}" if with_count else word
+
+
+def json_text(data: Any) -> str:
+    """`--json` output: strict JSON, never the bare `Infinity`/`NaN` that json.dumps writes and
+    other JSON readers refuse; a figure that is not finite (the SQNR of identical outputs) is null."""
+
+    def finite(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(v) for v in value]
+        return value
+
+    return json.dumps(finite(json.loads(json.dumps(data, default=str))), indent=2, allow_nan=False)

@@ -38,6 +38,64 @@ def test_core_never_imports_textual_or_rich() -> None:
     assert "textual" not in mods and "rich" not in mods
 
 
+def import_cycles(package: str) -> list[list[str]]:
+    """The import circles among `package`'s modules, function-level imports included (grimp,
+    import-linter's graph): each strongly connected set of two or more modules, sorted."""
+    import grimp
+
+    graph = grimp.build_graph(package)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's algorithm
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for other in sorted(graph.find_modules_directly_imported_by(module)):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in on_stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == module:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_the_house_has_no_import_circle() -> None:
+    """Drawn from its imports (a function-level import counts: it closes a circle all the same,
+    as results.py once did for study → runner → loadgen_log → results → study), no module of
+    qtui reaches back to itself. import-linter's layers keep the floors; this keeps the rest."""
+    assert import_cycles("qtui") == []
+
+
+def test_import_cycles_finds_a_circle_closed_by_a_function_level_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "circ"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from circ import b\n")
+    (package / "b.py").write_text("def late():\n    from circ import c\n")
+    (package / "c.py").write_text("import circ.a\n")
+    (package / "d.py").write_text("import circ.a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_cycles("circ") == [["circ.a", "circ.b", "circ.c"]]
+
+
 def test_light_core_modules_import_no_framework() -> None:
     mods = _modules_after(
         "import qtui.core.profile, qtui.core.catalog, qtui.core.environment, qtui.core.results, "

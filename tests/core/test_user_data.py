@@ -18,14 +18,13 @@ from qtui.core.data import (
     Preprocess,
     SyntheticDataset,
     TensorFile,
-    calibration_dataset,
     detect_kind,
     open_dataset,
-    open_profile_dataset,
     preprocess_from_spec,
     preprocess_image,
 )
 from qtui.core.profile import DatasetSpec, InputSpec, ProfileError, RunProfile, apply_overrides
+from qtui.core.profile_data import calibration_dataset, open_profile_dataset
 from qtui.core.synthetic import normalise_u8, synthetic_image_u8
 
 

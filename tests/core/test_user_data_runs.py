@@ -115,7 +115,7 @@ def test_preprocessing_is_applied_and_recorded(tmp_path: Path) -> None:
     assert result.provenance["data_digest"] == default.provenance["data_digest"]
     assert result.accuracy["fidelity"]["samples"] == 4
     # what reached the model: the pictures' 0-255 values, not ImageNet-normalised ones
-    from qtui.core.data import open_profile_dataset
+    from qtui.core.profile_data import open_profile_dataset
 
     sample = open_profile_dataset(prof).get(0)
     assert sample.min() >= 0 and sample.max() > 200

@@ -15,10 +15,11 @@ from click.testing import CliRunner
 
 from qtui import cli
 from qtui.core import catalog
-from qtui.core.data import DatasetError, open_profile_dataset
+from qtui.core.data import DatasetError
 from qtui.core.model_input import GeneratedTensors, InputArrays, input_feed, resolve
 from qtui.core.model_source import ModelSourceError, inspect_onnx
 from qtui.core.profile import InputSpec, ProfileError, apply_overrides, loads
+from qtui.core.profile_data import open_profile_dataset
 from qtui.core.runner import run
 from tests.conftest import small_profile
 

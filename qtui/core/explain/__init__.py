@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qtui.core.explain import onnx_graph
+from qtui.core.explain.onnx_graph import onnx_scope as onnx_scope
 from qtui.core.files import atomic_write_text, read_regular
 
 #: Version of the saved profile format.
@@ -123,8 +125,6 @@ def layer_owners(model: str) -> dict[str, str]:
 
     kind = source_kind(model)
     if kind == "onnx":
-        from qtui.core.explain import onnx_graph
-
         return onnx_graph.owners(model)
     if kind != "builtin":
         return {}
@@ -165,18 +165,6 @@ def resolve(candidates: Iterable[str], owners: dict[str, str]) -> str:
         if c in owners:
             return owners[c]
     return cands[0] if cands else ""
-
-
-def onnx_scope(name: str) -> str:
-    """The module path of an ONNX node name from torch's exporter: '/features/features.3/conv/
-    conv.0/conv.0.0/Conv_token_19' → 'features.3.conv.0.0'."""
-    parts: list[str] = []
-    for comp in name.strip("/").split("/")[:-1]:
-        if parts and comp.startswith(parts[-1] + "."):
-            parts[-1] = comp
-        elif comp:
-            parts.append(comp)
-    return ".".join(parts)
 
 
 _OV_MODULE = re.compile(r"__module\.([A-Za-z0-9_.]+)")

@@ -36,9 +36,19 @@ def owners(path: str) -> dict[str, str]:
     return graph_owners(list(model.graph.node)[:MAX_NODES], {i.name for i in model.graph.initializer})
 
 
-def _scope(name: str) -> str:
-    from qtui.core.explain import onnx_scope
+def onnx_scope(name: str) -> str:
+    """The module path of an ONNX node name from torch's exporter: '/features/features.3/conv/
+    conv.0/conv.0.0/Conv_token_19' → 'features.3.conv.0.0'."""
+    parts: list[str] = []
+    for comp in name.strip("/").split("/")[:-1]:
+        if parts and comp.startswith(parts[-1] + "."):
+            parts[-1] = comp
+        elif comp:
+            parts.append(comp)
+    return ".".join(parts)
 
+
+def _scope(name: str) -> str:
     return onnx_scope(name)
 
 

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 from qtui.core import model_table as _model_table
 from qtui.core.files import NotRegularFile, open_regular
 
+from .architectures import MODEL_NAMES, MODEL_TITLES, architecture
+
 if TYPE_CHECKING:
     import torch
 
@@ -91,8 +93,6 @@ def load_model(
     explicitly (then `weights` may be left at its default or be "file"). `on_progress(stage,
     fraction)` is called as work proceeds. Raises `WeightsError` for anything the user can fix.
     """
-    from . import MODEL_NAMES
-
     if name not in MODEL_NAMES:
         raise WeightsError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     report: ProgressFn = on_progress or (lambda stage, fraction: None)
@@ -151,16 +151,12 @@ def _file_sha256(path: Path) -> str:
 
 
 def _title(name: str) -> str:
-    from . import MODEL_TITLES
-
     return MODEL_TITLES.get(name, name)
 
 
 def _empty_module(name: str) -> torch.nn.Module:
     """The architecture on the meta device: no memory, no (slow, RNG-consuming) initialisation."""
     import torch
-
-    from . import architecture
 
     with torch.device("meta"):
         return architecture(name)()
@@ -368,8 +364,6 @@ def _random_provenance(name: str, seed: int, recalibrated: bool) -> str:
 
 def _load_random(name: str, seed: int, report: ProgressFn) -> LoadedModel:
     import torch
-
-    from . import architecture
 
     has_bn = any(
         isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in _empty_module(name).modules()

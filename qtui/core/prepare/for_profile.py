@@ -41,7 +41,8 @@ def prepare_artifact(
     cache hit). The one path for runs, `qtui prepare`, bundles, studies and benches. INT8 static
     calibrates on `dataset`'s calibration images (opened here when None), pulled in batches of 8;
     each batch is a checkpoint where `stop` cancels."""
-    from qtui.core.data import calibration_dataset, calibration_indices, open_profile_dataset
+    from qtui.core.data import calibration_indices
+    from qtui.core.profile_data import calibration_dataset, open_profile_dataset
 
     if profile.precision != "int8_static":
         return find_or_prepare(profile, load_model, None, None, step)
