@@ -114,6 +114,7 @@ class TFLiteBackend(Backend):
         self._capacity = MAX_INTERPRETERS
         self._native_batch = 1
         self._fixed = True
+        self._open_dims = False
         self._in_index = 0
         self._out_index = 0
         self._in_dtype: Any = np.float32
@@ -144,6 +145,9 @@ class TFLiteBackend(Backend):
         self._capacity = 1 if artifact.path.stat().st_size > LARGE_MODEL_BYTES else MAX_INTERPRETERS
         self._interpreters[self._native_batch] = first
         self._fixed = bool(signature) and signature[0] != -1
+        # a dimension besides the batch the file leaves open (the profile's input.shape sets
+        # it): the input is fed at the samples' shape, resized first (`_feed`)
+        self._open_dims = any(int(d) == -1 for d in signature[1:])
         resizable = not self._fixed or self._batch_propagates(PROBE_BATCH if self._native_batch != PROBE_BATCH else 1)
         self.max_batch = None if resizable else self._native_batch
         self._executed = self._describe(first)
@@ -222,7 +226,7 @@ class TFLiteBackend(Backend):
             self.max_batch = self._native_batch
             self._executed += f"; fixed batch {self._native_batch} (XNNPACK cannot resize), larger batches looped"
             return self.predict(batch)
-        if batch.dtype.names or len(self._inputs) > 1:
+        if batch.dtype.names or len(self._inputs) > 1 or self._open_dims:
             self._feed(interpreter, batch)
         else:
             interpreter.set_tensor(self._in_index, self._to_input(batch))
