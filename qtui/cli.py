@@ -504,6 +504,22 @@ def main(ctx: click.Context, results_dir: str | None, ansi: bool) -> None:
         ctx.invoke(tui, profile=None, results_dir=results_dir, ansi=ansi)
 
 
+def _fleet_source() -> Any:
+    """What the TUI's fleet view (ctrl+f) asks for `fleet status`: qtui.fleet's, imported only
+    when the view refreshes; None where the fleet extra (ansible-runner) is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("ansible_runner") is None:
+        return None
+
+    def source(inventory: str) -> tuple[list[list[str]], list[str]]:
+        from qtui.fleet.cli import status_source
+
+        return status_source(inventory)
+
+    return source
+
+
 @main.command()
 @click.argument("profile", required=False, type=click.Path(dir_okay=False))
 @click.option("--results-dir", type=click.Path(file_okay=False), default=None, help="Where results are saved and read.")
@@ -519,7 +535,7 @@ def tui(profile: str | None, results_dir: str | None, ansi: bool) -> None:
     _refuse_unusable_dirs(results_dir)
     from qtui.ui.screens.run import RunScreen
 
-    app = QtuiApp(profile=loaded, results_dir=results_dir, ansi=ansi)
+    app = QtuiApp(profile=loaded, results_dir=results_dir, ansi=ansi, fleet_source=_fleet_source())
     with _CancelSignals(threading.Event(), on_first=lambda signum: _tui_quit(app, RunScreen)) as signals:
         app.run()
     # app.run() returns after every run has ended (asyncio.run waits for the worker threads),

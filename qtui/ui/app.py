@@ -12,6 +12,7 @@ unhandled exception (Textual has printed it).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,13 @@ class QtuiApp(App[None]):
         profile: RunProfile | None = None,
         results_dir: str | None = None,
         ansi: bool = False,
+        fleet_source: Callable[[str], tuple[list[list[str]], list[str]]] | None = None,
     ) -> None:
         super().__init__(ansi_color=ansi)
         self.initial_profile = profile
+        #: where the fleet view (ctrl+f) gets `fleet status` from: given by the CLI, which may
+        #: import qtui.fleet (the UI never does); None: the view says how to get it
+        self.fleet_source = fleet_source
         self.results_override = results_dir
         self.ansi = ansi
         self.ssh = over_ssh()

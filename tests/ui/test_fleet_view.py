@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from qtui.fleet.cli import status_rows
 from qtui.fleet.engine import HostOutcome
@@ -66,3 +67,44 @@ async def test_the_fleet_view_refreshes_without_blocking_and_asks_for_its_invent
         await pilot.press("r")
         await wait_for(pilot, lambda: len(source.asked) == 2)
     assert remembered_inventory() == str(inventory.resolve())
+
+
+async def test_ctrl_f_opens_the_fleet_view_from_the_main_tui_and_back(tmp_path: Path, monkeypatch: Any) -> None:
+    """The main TUI opens the same view (ctrl+f, listed by f1), with the status source the CLI
+    gives it; esc returns to the setup screen. Without the fleet extra it says how to get it."""
+    from qtui import cli
+    from qtui.ui.app import QtuiApp
+    from qtui.ui.screens.fleet import FleetScreen, remember_inventory
+    from qtui.ui.screens.setup import SetupScreen
+    from tests.conftest import small_profile
+    from tests.ui.conftest import screen_text
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    inventory = tmp_path / "pis.ini"
+    inventory.write_text("[pis]\npi-a\n")
+    remember_inventory(str(inventory))
+    source = Source()
+    source.go.set()
+    app = QtuiApp(profile=small_profile(), fleet_source=source)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen))
+        await pilot.press("f1")
+        await wait_for_text(pilot, app, "Fleet")
+        await pilot.press("f1")
+        await pilot.press("ctrl+f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FleetScreen), timeout=60)
+        text = await wait_for_text(pilot, app, "pi-c")
+        assert source.asked == [str(inventory)] and "unreachable" in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen))
+    bare = QtuiApp(profile=small_profile(), fleet_source=None)
+    async with bare.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(bare.screen, SetupScreen))
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        assert isinstance(bare.screen, SetupScreen)
+        assert any("pip install 'qtui[fleet]'" in str(n.message) for n in bare._notifications), screen_text(bare)
+    # the CLI gives the TUI qtui.fleet's source where the fleet extra is installed
+    assert callable(cli._fleet_source())
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "ansible_runner" else object())
+    assert cli._fleet_source() is None

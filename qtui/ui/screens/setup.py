@@ -105,6 +105,8 @@ class SetupScreen(Screen[None]):
         Binding("ctrl+o", "open_profiles", "Profiles", id="setup.profiles"),
         Binding("ctrl+t", "results", "Results", id="setup.results"),
         Binding("ctrl+y", "study", "Study", id="setup.study"),
+        # out of the footer (no room at 80 columns); the keys panel (f1) lists it
+        Binding("ctrl+f", "fleet", "Fleet", show=False, id="setup.fleet"),
     ]
     AUTO_FOCUS = "#model"
 
@@ -424,6 +426,18 @@ class SetupScreen(Screen[None]):
         """A run or study screen closed: `v` there opens the results, its last run selected."""
         if outcome is not None and outcome.view_results:
             self.action_results(select=outcome.run_id)
+
+    def action_fleet(self) -> None:
+        """The fleet view: `qtui fleet status` per device, refreshed in the background, from the
+        source the CLI gave the app (qtui.fleet is never imported by the UI)."""
+        from qtui.ui.screens.fleet import FleetScreen
+
+        source = getattr(self.app, "fleet_source", None)
+        if source is None:
+            self.notify("the fleet view needs qtui's fleet extra: pip install 'qtui[fleet]'",
+                        title="Fleet", severity="warning", markup=False)
+            return
+        self.app.push_screen(FleetScreen(source))
 
     def action_results(self, select: str | None = None) -> None:
         from qtui.ui.screens.results import ResultsScreen
