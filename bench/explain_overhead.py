@@ -6,7 +6,7 @@ The profiler runs in its own session/interpreter and never in a timed run; what 
 state it leaves behind (a runtime-wide profiling switch, files in the artifact's folder, the
 artifact cache). Each timed run is a real `qtui run` (LoadGen, a fresh backend on the cached
 artifact). Profiled and control passes alternate, so a drift of the machine hits both alike.
-Goal: the profiled ratio ×1 within the interval (0.95–1.05 band, as the other benches).
+Goal: the profiled ratio ×1 ("same speed") within the interval (0.95–1.05 band, as the other benches).
 
     .venv/bin/python bench/explain_overhead.py [--model mobilenet_v2] [--framework onnxruntime]
         [--precision fp32] [--scenario Offline] [--passes 8] [--seconds 2]
@@ -20,27 +20,11 @@ import tempfile
 from pathlib import Path
 
 from stats import bootstrap_ci, machine_line
+from user_model import band_verdict, samples_per_s
 
 from qtui.core.explain.profiling import profile_and_save
 from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
-from qtui.core.runner import RunOptions, prepare_only, resolve_threads, run
-
-BAND = (0.95, 1.05)
-
-
-def band_verdict(low: float, high: float) -> str:
-    if low >= BAND[0] and high <= BAND[1]:
-        return "unchanged (interval within 0.95–1.05)"
-    if high < BAND[0] or low > BAND[1]:
-        return "CHANGED (interval outside 0.95–1.05)"
-    return "undecided: more passes or a quieter machine"
-
-
-def samples_per_s(profile: RunProfile, results: Path) -> float:
-    result = run(profile, None, None, RunOptions(results_root=results))
-    if result.status not in ("ok", "invalid"):
-        raise SystemExit(f"run {result.run_id} ended {result.status}: {result.message}")
-    return float(result.throughput["samples_per_s"])
+from qtui.core.runner import prepare_only, resolve_threads
 
 
 def main() -> None:
