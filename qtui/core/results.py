@@ -526,11 +526,18 @@ def warning_kind(text: str) -> str:
     return "other"
 
 
+def disturbing_kinds(result: RunResult) -> tuple[str, ...]:
+    """The kinds of the run's recorded warnings that disturbed its measurement (other
+    processes' load, throttling, heat: `DISTURBING_KINDS`, in that order), which measuring
+    again on a quiet machine removes; lasting conditions (governor, threads, capped counts)
+    are not among them."""
+    kinds = {warning_kind(w) for w in measurement_warnings(result)}
+    return tuple(k for k in DISTURBING_KINDS if k in kinds)
+
+
 def measurement_disturbed(result: RunResult) -> bool:
-    """True when the run recorded a warning that disturbed its measurement (other processes'
-    load, throttling, heat: `DISTURBING_KINDS`), which measuring again on a quiet machine
-    removes; lasting conditions (governor, threads, capped counts) do not count here."""
-    return any(warning_kind(w) in DISTURBING_KINDS for w in measurement_warnings(result))
+    """True when the run recorded a warning that disturbed its measurement (`disturbing_kinds`)."""
+    return bool(disturbing_kinds(result))
 
 
 # -- several results folders ----------------------------------------------------------------------

@@ -31,13 +31,7 @@ from qtui.core import labels
 from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES
 from qtui.core.events import HistogramSnapshot
 from qtui.core.profile import RunProfile
-from qtui.core.results import (
-    DISTURBING_KINDS,
-    WARNING_KINDS,
-    RunResult,
-    measurement_warnings,
-    warning_kind,
-)
+from qtui.core.results import WARNING_KINDS, RunResult, disturbing_kinds
 from qtui.core.run_table import accuracy_text
 from qtui.core.study_tables import STUDY_WARNING_MARK
 from qtui.core.text import format_duration
@@ -339,8 +333,7 @@ class RunScreen(Screen[RunOutcome]):
         mark, colour = STATUS_MARKS.get(r.status, ("?", "yellow"))
         # what disturbed the measurement (other processes' load, throttling, heat) travels with
         # its figures here too, as in the results table ("ok ⚠")
-        kinds = [warning_kind(w) for w in measurement_warnings(r)]
-        disturbed = [WARNING_KINDS[k] for k in DISTURBING_KINDS if k in kinds] if r.status != "failed" else []
+        disturbed = [WARNING_KINDS[k] for k in disturbing_kinds(r)] if r.status != "failed" else []
         flag = f" {STUDY_WARNING_MARK}" if disturbed else ""
         self.query_one(StageProgress).show(Text(f"{mark} {r.status}{flag}", style=colour))
         box.set_class(True, r.status)
