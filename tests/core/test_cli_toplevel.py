@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,14 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
     class FakeApp:
-        def __init__(self, profile: Any = None, results_dir: str | None = None, ansi: bool = False) -> None:
-            calls.append({"profile": profile, "results_dir": results_dir, "ansi": ansi})
+        def __init__(
+            self,
+            profile: Any = None,
+            results_dir: str | None = None,
+            ansi: bool = False,
+            fleet_source: Any = None,
+        ) -> None:
+            calls.append({"profile": profile, "results_dir": results_dir, "ansi": ansi, "fleet": fleet_source})
 
         def run(self) -> None:
             pass
@@ -49,6 +56,9 @@ def test_tui_options_work_at_the_top_level(
     (call,) = opened
     assert call["ansi"] is ansi and call["results_dir"] == results
     assert (call["profile"].name if call["profile"] else None) == profile_name
+    # the TUI is handed the fleet view's status source (ctrl+f), or None without the fleet extra
+    has_fleet = importlib.util.find_spec("ansible_runner") is not None
+    assert callable(call["fleet"]) if has_fleet else call["fleet"] is None
 
 
 def test_help_lists_the_top_level_options() -> None:
