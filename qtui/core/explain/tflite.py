@@ -13,21 +13,12 @@ import numpy as np
 
 from qtui.core.explain import LayerRow, Profile, precision_of, resolve, tflite_graph
 from qtui.core.explain._common import cpu_name
+from qtui.core.explain.tflite_graph import tensor_scopes as tensor_scopes
 
 COMPUTE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL"}
 QUANTIZE_OPS = {"QUANTIZE", "DEQUANTIZE"}
 REORDER_OPS = {"TRANSPOSE"}
 NO_TIMING = "not available: TFLite's Python API has no per-op timing"
-
-
-def tensor_scopes(name: str) -> list[str]:
-    """Module paths in a litert-torch tensor name: each '/'-separated part is 'Type_name'."""
-    out = []
-    for piece in name.split(";"):
-        parts = [p.rsplit("_", 1)[-1] for p in piece.split("/")[1:] if "_" in p]
-        if parts:
-            out.append(".".join(parts))
-    return out
 
 
 def _type_name(t: Any) -> str:

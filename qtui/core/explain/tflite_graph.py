@@ -49,8 +49,6 @@ def _names(op: dict[str, Any], key: str, tensors: dict[int, str]) -> list[str]:
 def op_owners(ops: list[dict[str, Any]], tensors: dict[int, str]) -> dict[str, str]:
     """The owner map of `ops` (the interpreter's op details, in the file's order; `tensors`
     its tensor names by index)."""
-    from qtui.core.explain.tflite import tensor_scopes
-
     compute = [op for op in ops if str(op.get("op_name", "")) in COMPUTE_OPS]
     outputs = [(_names(op, "outputs", tensors) or [""])[0] for op in compute]
     scopes = []
@@ -72,6 +70,16 @@ def op_owners(ops: list[dict[str, Any]], tensors: dict[int, str]) -> dict[str, s
         if out:
             result.setdefault(out, layer)
     return result
+
+
+def tensor_scopes(name: str) -> list[str]:
+    """Module paths in a litert-torch tensor name: each '/'-separated part is 'Type_name'."""
+    out = []
+    for piece in name.split(";"):
+        parts = [p.rsplit("_", 1)[-1] for p in piece.split("/")[1:] if "_" in p]
+        if parts:
+            out.append(".".join(parts))
+    return out
 
 
 def resolve_tensor(name: str, owners: dict[str, str]) -> str | None:
