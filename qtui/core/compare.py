@@ -8,17 +8,17 @@ other setups of the same cell on that side are left out and said so. Two single 
 scenario are compared whatever their model, framework or precision (listed as the difference).
 
 The ratio is always **time B/A** (< 1: B is faster): per-query latency for the stream scenarios,
-A's samples/s over B's for Offline. Its interval is a percentile bootstrap (seeded, 2000
-resamples) that fits the data:
+A's samples/s over B's for Offline. Its interval fits the data:
 
 - **SingleStream / MultiStream, per-query latencies** (`latencies.npz` beside each result): the
-  ratio of the median per-query latencies; each resample draws the runs with replacement (when
-  a side has several), then queries from them (at most `QUERIES_PER_SIDE` a side, an evenly
+  ratio of the median per-query latencies, a percentile bootstrap (seeded, 2000 resamples):
+  each resample draws the runs with replacement (when a side has several), then queries from them (at most `QUERIES_PER_SIDE` a side, an evenly
   spread sample), so run-to-run variation widens the interval. The Mann-Whitney U test's p-value
   is shown beside it when scipy is installed. With one run a side the interval covers
   query-to-query variation only: the output says "1 run a side".
 - **Offline, and stream cells without saved latencies**: the repeats' scenario metric
-  (samples/s; p90/p99), the ratio of the medians, resampling each side's repeats; fewer than
+  (samples/s; p90/p99), the ratio of the medians with Welch's t interval on the log values
+  (`stats.ratio_estimate`: a bootstrap of 3 repeats covers far less than it claims); fewer than
   `MIN_FOR_INTERVAL` repeats on either side give no verdict ("cannot say"), never a guess.
 
 Verdict: `slower` when the whole interval lies above 1, `faster` when below, `no difference`
@@ -42,7 +42,7 @@ from qtui.core.matching import repeats_of
 from qtui.core.raw_latencies import RAW_LATENCIES_FILE, load_latencies, run_folder
 from qtui.core.results import RunResult, measurement_disturbed, order_key, scenario_metric
 from qtui.core.run_table import runs_text
-from qtui.core.stats import CONFIDENCE, MIN_FOR_INTERVAL, RESAMPLES
+from qtui.core.stats import CONFIDENCE, MIN_FOR_INTERVAL, RESAMPLES, ratio_estimate
 from qtui.core.text import one_line
 
 #: At most this many per-query latencies a side enter the bootstrap (evenly spread over each
@@ -316,6 +316,18 @@ def _bootstrap_medians(groups: list[np.ndarray], rng: np.random.Generator, resam
     return out
 
 
+def _welch_draws(num: list[float], den: list[float], rng: np.random.Generator, resamples: int) -> np.ndarray:
+    """Draws of the ratio of two sides' medians from Welch's t on their log values (what
+    `stats.ratio_estimate`'s interval is made of), for the geometric mean's interval."""
+    la, lb = np.log(np.asarray(num, dtype=np.float64)), np.log(np.asarray(den, dtype=np.float64))
+    va, vb = float(np.var(la, ddof=1)) / la.size, float(np.var(lb, ddof=1)) / lb.size
+    centre = float(np.mean(la) - np.mean(lb))
+    if va + vb == 0.0:
+        return np.full(resamples, math.exp(centre))
+    df = (va + vb) ** 2 / ((va * va / (la.size - 1) if va else 0.0) + (vb * vb / (lb.size - 1) if vb else 0.0))
+    return np.exp(centre + math.sqrt(va + vb) * rng.standard_t(df, size=resamples))
+
+
 def _mann_whitney(a: np.ndarray, b: np.ndarray) -> float | None:
     try:
         from scipy.stats import mannwhitneyu
@@ -410,13 +422,13 @@ def compare_cell(
         )
         cell.basis_text += f"; {cell.reason}"
         return cell
-    arr_a, arr_b = np.asarray(values_a), np.asarray(values_b)
-    ma = np.median(arr_a[rng.integers(0, arr_a.size, size=(resamples, arr_a.size))], axis=1)
-    mb = np.median(arr_b[rng.integers(0, arr_b.size, size=(resamples, arr_b.size))], axis=1)
-    resampled = ma / mb if metric.higher_is_better else mb / ma
-    cell.low, cell.high = _interval(resampled, confidence)
-    cell.resampled = resampled
-    cell.basis_text += ": bootstrap of the median ratio"
+    # time B/A: latencies B over A, throughputs A over B
+    num, den = (values_a, values_b) if metric.higher_is_better else (values_b, values_a)
+    est = ratio_estimate(num, den, confidence)
+    assert est.low is not None and est.high is not None  # 3 repeats a side or more
+    cell.low, cell.high = est.low, est.high
+    cell.resampled = _welch_draws(num, den, rng, resamples)
+    cell.basis_text += ": Welch's t on the log values"
     cell.verdict = _verdict(cell.low, cell.high)
     return cell
 
@@ -527,7 +539,7 @@ def footer_lines(cmp: Comparison) -> list[str]:
     if any(c.basis == "queries" and len(c.runs_a) == len(c.runs_b) == 1 for c in cmp.cells):
         lines.append("  (1 run a side: the interval covers query-to-query variation only)")
     if "repeats" in bases:
-        lines.append("repeats: each run's scenario metric, bootstrap of the median ratio")
+        lines.append("repeats: each run's scenario metric, Welch's t on the log values (ratio of the medians)")
     for c in cmp.cells:
         if c.disturbed:
             lines.append(

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 
 from qtui.core.identity import repeat_key, same_setup_but_precision, same_weights_data_and_machine
 from qtui.core.results import RunResult, _as_number, order_key, scenario_metric
-from qtui.core.stats import Estimate, ratio_estimate
+from qtui.core.stats import Estimate, Pooled, ratio_estimate
 
 
 # -- the matching FP32 run and speed-up ------------------------------------------------------------
@@ -103,14 +103,16 @@ def _metric_values(runs: Iterable[RunResult]) -> list[float]:
     return [v for r in runs if (v := r.metric[1]) is not None and v > 0]
 
 
-def speedup_estimate(values: list[float], baseline_values: list[float], higher_is_better: bool) -> Estimate | None:
-    """Speed-up over FP32 from both cells' repeats, with its bootstrap interval
-    (`stats.ratio_estimate`): this ÷ FP32 for throughput, FP32 ÷ this for latency."""
+def speedup_estimate(
+    values: list[float], baseline_values: list[float], higher_is_better: bool, pooled: Pooled | None = None
+) -> Estimate | None:
+    """Speed-up over FP32 from both cells' repeats, with its interval
+    (`stats.ratio_estimate`: Welch's t on the log values): this ÷ FP32 for throughput, FP32 ÷ this for latency."""
     if not values or not baseline_values:
         return None
     if higher_is_better:
-        return ratio_estimate(values, baseline_values)
-    return ratio_estimate(baseline_values, values)
+        return ratio_estimate(values, baseline_values, pooled=pooled)
+    return ratio_estimate(baseline_values, values, pooled=pooled)
 
 
 # -- quality evidence: accuracy-mode runs ----------------------------------------------------------------

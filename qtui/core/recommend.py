@@ -34,7 +34,7 @@ from qtui.core.profile import FRAMEWORKS, PRECISIONS
 from qtui.core.results import DISTURBING_KINDS, WARNING_KINDS, RunResult, order_key, scenario_metric
 from qtui.core.run_table import format_figure, runs_text
 from qtui.core.stats import CONFIDENCE, MIN_FOR_INTERVAL, UNSTABLE_SPREAD, Estimate, ratio_estimate
-from qtui.core.study_tables import StudyCell, study_tables
+from qtui.core.study_tables import STUDY_POOLED_MARK, StudyCell, study_tables
 from qtui.core.text import one_line, plural
 
 #: Top-1 may drop at most this many points below FP32. MLPerf's closed division asks 99 % of
@@ -214,13 +214,16 @@ def _speed(cell: StudyCell, unit: str) -> str:
     text = f"{format_figure(cell.value)}"
     est = cell.estimate
     if est is not None and est.has_interval:
-        text += f" [{format_figure(est.low)}–{format_figure(est.high)}]"
+        text += f" [{format_figure(est.low)}–{format_figure(est.high)}]{STUDY_POOLED_MARK if est.pooled else ''}"
     text += f" {unit}"
     if cell.speedup is not None:
         text += f", {cell.speedup_text()} over {FRAMEWORK_TITLES.get(cell.framework, cell.framework)} FP32"
     elif cell.precision != "fp32":
         text += f", no speed-up (no matching {FRAMEWORK_TITLES.get(cell.framework, cell.framework)} FP32 run)"
-    return text + f" ({cell.repeats} run{'s' if cell.repeats != 1 else ''})"
+    runs = f"{cell.repeats} run{'s' if cell.repeats != 1 else ''}"
+    if est is not None and est.pooled and cell.pooled is not None:
+        runs += f"; ~ interval from the spread pooled over the table's cells, {cell.pooled.df} degrees of freedom"
+    return text + f" ({runs})"
 
 
 def _kinds_text(kinds: Iterable[str]) -> str:
@@ -283,7 +286,7 @@ def _margin(margin: Estimate) -> str:
     if not margin.has_interval:
         return text + " as fast as the runner-up (no interval: fewer than 3 runs in a cell)"
     assert margin.low is not None and margin.high is not None
-    text += f" [{margin.low:.2f}–{margin.high:.2f}] as fast as the runner-up"
+    text += f" [{margin.low:.2f}–{margin.high:.2f}]{'~' if margin.pooled else ''} as fast as the runner-up"
     if margin.low > 1.0:
         return text + f": faster at {CONFIDENCE * 100:.0f} % confidence"
     return text + f": not distinguishable at {CONFIDENCE * 100:.0f} % (the interval includes ×1)"
@@ -492,7 +495,9 @@ def recommend(
             margin = None
             if best is not None and runner_up is not None and best.cell.values and runner_up.cell.values:
                 a, b = list(best.cell.values), list(runner_up.cell.values)
-                margin = ratio_estimate(a, b) if higher else ratio_estimate(b, a)
+                # cells with fewer than 3 runs: the spread their table pooled (as their intervals)
+                pooled = best.cell.pooled or runner_up.cell.pooled
+                margin = ratio_estimate(a, b, pooled=pooled) if higher else ratio_estimate(b, a, pooled=pooled)
             unmeasured = tuple(o for o in options if o.quality.within is None)
             faster = tuple(o for o in unmeasured if best is None or options.index(o) < options.index(best))
             over = tuple(o for o in options if o.quality.within is False)

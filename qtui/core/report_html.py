@@ -357,7 +357,7 @@ def render_html(
             svg = speedup_svg(table)
             if svg is not None:
                 data["figures"].append(_figure(svg, "speedup", index,
-                                               "Speed-up over FP32 (×, median of the repeats); whiskers: 95 % CI, bootstrap over repeats; dashed line: FP32."))
+                                               "Speed-up over FP32 (×, median of the repeats); whiskers: 95 % CI over the repeats (t on the log values); dashed line: FP32."))
             svg = latency_svg(table, by_id)
             if svg is not None:
                 data["figures"].append(_figure(svg, "latency", index, latency_caption(table.scenario)))

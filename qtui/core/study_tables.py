@@ -1,5 +1,5 @@
 """The study tables: `study_tables` + `study_markdown` + `study_notes`: the study's framework ×
-precision cells per model and scenario (median of the repeats with a 95 % bootstrap interval,
+precision cells per model and scenario (median of the repeats with a 95 % interval,
 speed-up, unstable flag, fidelity, Δ, executed precision and efficiency (GOP/s, share of the
 nominal peak) on demand, devices side by side; `StudyCell.warnings`: what the runs behind a
 cell recorded, marked `⚠` and listed per kind by `study_notes`). The CLI, the UI, `recommend`
@@ -44,10 +44,11 @@ from qtui.core.run_table import _md_cell, fidelity_short, format_figure, runs_te
 from qtui.core.stats import (
     CONFIDENCE,
     MIN_FOR_INTERVAL,
-    RESAMPLES,
     UNSTABLE_SPREAD,
     Estimate,
-    bootstrap_median,
+    Pooled,
+    median_estimate,
+    pooled_for,
 )
 from qtui.core.text import one_line
 
@@ -63,9 +64,17 @@ STUDY_SPEEDUP_NOTE = (
 )
 STUDY_REPEATS_NOTE = (
     "Repeats: a cell is the median of its ok runs with the same profile, artifact and machine; "
-    f"[low–high]: {CONFIDENCE * 100:.0f} % CI, bootstrap over repeats (percentile bootstrap of the "
-    f"median, {RESAMPLES} resamples, given from {MIN_FOR_INTERVAL} repeats on), for the metric and the "
-    "speed-up (FP32 and this cell resampled independently)"
+    f"[low–high]: {CONFIDENCE * 100:.0f} % CI over the repeats (Student's t on the logarithms of the "
+    f"repeats, given from {MIN_FOR_INTERVAL} repeats on; for the speed-up, Welch's t on the "
+    "difference of the two cells' log means: each cell's run-to-run spread counted)"
+)
+STUDY_POOLED_MARK = "~"
+STUDY_POOLED_NOTE = (
+    f"{STUDY_POOLED_MARK} fewer than {MIN_FOR_INTERVAL} repeats of its own: the interval takes the "
+    "run-to-run spread pooled over the cells of its table and device that have repeats (the "
+    "logarithms' spread around each cell's mean, t with the pooled degrees of freedom): it assumes "
+    "that spread is alike across frameworks and precisions on one machine and scenario "
+    "(`[study] min_repeats = 3` measures every cell's own)"
 )
 STUDY_UNSTABLE_NOTE = (
     f"{STUDY_UNSTABLE_MARK} unstable: the repeats spread more than {UNSTABLE_SPREAD * 100:.0f} % "
@@ -166,6 +175,8 @@ class StudyCell:
     left_out: tuple[str, ...] = ()
     #: INT8 static calibrated on synthetic images while measuring other data (marked †)
     synthetic_calibration: bool = False
+    #: the run-to-run spread its intervals borrow (fewer than 3 repeats, `stats.pooled_for`)
+    pooled: Pooled | None = None
 
     @property
     def repeats(self) -> int:
@@ -202,6 +213,8 @@ class StudyCell:
         est = self.estimate
         if est is not None and est.has_interval:
             text += f" [{format_figure(est.low)}–{format_figure(est.high)}]"
+            if est.pooled:
+                text += STUDY_POOLED_MARK
         if self.unstable:
             text += STUDY_UNSTABLE_MARK
         if self.synthetic_calibration:
@@ -220,6 +233,8 @@ class StudyCell:
         est = self.speedup_estimate
         if est is not None and est.has_interval:
             text += f" [{est.low:.2f}–{est.high:.2f}]"
+            if est.pooled:
+                text += STUDY_POOLED_MARK
         if self.warnings:  # it rests on the cell's own runs and on the FP32 runs it divides by
             text += f" {STUDY_WARNING_MARK}"
         return text
@@ -322,6 +337,10 @@ class StudyTable:
         return any(c.unstable for c in self.cells())
 
     @property
+    def has_pooled(self) -> bool:
+        return any(e is not None and e.pooled for c in self.cells() for e in (c.estimate, c.speedup_estimate))
+
+    @property
     def has_warnings(self) -> bool:
         return any(c.warnings or c.left_out for c in self.cells())
 
@@ -361,10 +380,12 @@ def _efficiency(runs: Iterable[RunResult]) -> str:
 
 
 def _study_cell(
-    runs: list[RunResult], pool: list[RunResult], key: Callable[[RunResult], str], device: str
+    runs: list[RunResult], pool: list[RunResult], key: Callable[[RunResult], str], device: str,
+    pooled: Pooled | None = None,
 ) -> StudyCell | None:
     """The cell of `runs` (one framework, precision, model, scenario and device; ok or INVALID
-    performance runs): see `StudyCell`."""
+    performance runs): see `StudyCell`. With fewer than 3 repeats its intervals take the
+    `pooled` spread of its table and device."""
     newest_ok = _newest(r for r in runs if r.status == "ok")
     if newest_ok is None:
         shown = _newest(runs)
@@ -383,14 +404,14 @@ def _study_cell(
     group, left_out = _prefer_clean(repeats_of(newest_ok, runs, key))
     newest_ok = group[-1]
     values = _metric_values(group)
-    estimate = bootstrap_median(values) if values else None
+    estimate = median_estimate(values, pooled=pooled) if values else None
     sp: Estimate | None = None
     warnings = _cell_warnings(group)
     if p.precision != "fp32":
         base = fp32_baseline(newest_ok, pool)
         if base is not None and speedup(newest_ok, base) is not None:
             base_group, _ = _prefer_clean(repeats_of(base, pool, key))
-            sp = speedup_estimate(values, _metric_values(base_group), scenario_metric(p.scenario).higher_is_better)
+            sp = speedup_estimate(values, _metric_values(base_group), scenario_metric(p.scenario).higher_is_better, pooled)
             warnings += _cell_warnings(base_group, baseline=True)
     return StudyCell(
         newest_ok.run_id, "ok", estimate.median if estimate else None, sp.median if sp else None,
@@ -399,8 +420,15 @@ def _study_cell(
         delta=quality_delta(newest_ok, pool), executed=_executed(group),
         device=device, framework=p.framework, precision=p.precision, efficiency=_efficiency(group),
         warnings=warnings, left_out=left_out,
-        synthetic_calibration=any(calibrated_on_synthetic(r) for r in group),
+        synthetic_calibration=any(calibrated_on_synthetic(r) for r in group), pooled=pooled,
     )
+
+
+def _short_baseline(cell: StudyCell, cells: dict[tuple[str, str, str], StudyCell]) -> bool:
+    """Whether the FP32 cell `cell`'s speed-up divides by (same framework and device) has fewer
+    than 3 repeats, so the speed-up's interval needs the pooled spread."""
+    base = cells.get((cell.framework, cell.device, "fp32"))
+    return cell.precision != "fp32" and base is not None and base.repeats < MIN_FOR_INTERVAL
 
 
 def study_tables(
@@ -440,6 +468,18 @@ def study_tables(
                         cell = _study_cell(runs, pool_list, key, device) if runs else None
                         if cell is not None:
                             picked[(fw, device, prec)] = cell
+            for device in devices:  # cells with fewer than 3 repeats: the device's pooled spread
+                cells_here = {k: c for k, c in picked.items() if k[1] == device and c.status == "ok"}
+                for k, c in cells_here.items():
+                    if c.repeats >= MIN_FOR_INTERVAL and not _short_baseline(c, cells_here):
+                        continue
+                    pooled = pooled_for(c.values, (o.values for ok, o in cells_here.items() if ok != k))
+                    if pooled is None:
+                        continue
+                    runs = [r for r in here if (r.profile.framework, r.profile.precision) == (k[0], k[2]) and labels[id(r)] == device]
+                    again = _study_cell(runs, pool_list, key, device, pooled)
+                    if again is not None:
+                        picked[k] = again
             precisions = tuple(q for q in PRECISIONS if any(k[2] == q for k in picked))
             rows = [
                 StudyRow(fw, tuple(picked.get((fw, device, prec)) for prec in precisions), device)
@@ -460,6 +500,8 @@ def study_notes(tables: Iterable[StudyTable]) -> list[str]:
     notes = [STUDY_SPEEDUP_NOTE]
     if any(t.has_repeats for t in tables):
         notes.append(STUDY_REPEATS_NOTE)
+    if any(t.has_pooled for t in tables):
+        notes.append(STUDY_POOLED_NOTE)
     if any(t.has_unstable for t in tables):
         notes.append(STUDY_UNSTABLE_NOTE)
     if any(t.show_delta for t in tables):

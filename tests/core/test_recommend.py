@@ -22,6 +22,8 @@ from qtui.core.recommend import (
     recommendations_text,
 )
 from qtui.core.results import RunResult
+from tests.core.intervals import log_t, pooled_one, pooled_ratio, speedup_text, welch
+from tests.core.intervals import text as interval_text
 from tests.core.test_study_table import fidelity, make_run, repeats, save_all
 
 
@@ -59,19 +61,27 @@ def test_recommends_the_fastest_within_budget_and_names_its_evidence() -> None:
     assert best.quality.evidence == "fidelity" and best.quality.caveat == RANDOM_WEIGHTS_CAVEAT
     assert best.quality.run_id == "i-acc"
     assert (runner.cell.framework, runner.cell.precision) == ("onnxruntime", "int8_dynamic")
-    # 12 ms / 8 ms from three repeats each: ×1.5 with the bootstrap interval (min/max ratios)
+    # 12 ms / 8 ms from three repeats each: ×1.5 with Welch's interval on the logs
     assert answer.margin.median == pytest.approx(1.5)
-    assert (answer.margin.low, answer.margin.high) == (pytest.approx(11.5 / 8.2), pytest.approx(12.5 / 7.8))
+    margin = welch([12.0, 12.5, 11.5], [8.0, 8.2, 7.8])
+    assert (answer.margin.low, answer.margin.high) == pytest.approx(margin)
     assert [o.label for o in answer.faster_unmeasured] == ["PyTorch INT8 static"]
     assert [o.label for o in answer.over_budget] == ["OpenVINO INT8 static"]
     assert "SQNR 14.0 dB (< 20)" in answer.over_budget[0].quality.summary
     text = "\n".join(answer.text_lines())
-    assert "recommended: ONNX Runtime INT8 static: 8 [7.8–8.2] p90 ms, ×2.50 [2.32–2.69] over ONNX Runtime FP32 (3 runs)" in text
+    best_text = f"{interval_text(8.0, log_t([8.0, 8.2, 7.8]))} p90 ms, {speedup_text(2.5, welch([20.0, 21.0, 19.0], [8.0, 8.2, 7.8]))}"
+    assert f"recommended: ONNX Runtime INT8 static: {best_text} over ONNX Runtime FP32 (3 runs)" in text
     assert "evidence: fidelity against FP32 PyTorch on the same weights and 256 samples: SQNR 28.0 dB (≥ 20), centred top-1 agreement 85 % over 48 classes (≥ 70 %)" in text
     assert RANDOM_WEIGHTS_CAVEAT in text
-    assert "runner-up: ONNX Runtime INT8 dynamic: 12 [11.5–12.5] p90 ms" in text
-    assert "ONNX Runtime INT8 static is ×1.50 [1.40–1.60] as fast as the runner-up: faster at 95 % confidence" in text
-    assert "faster, but quality not measured: PyTorch INT8 static: 5 p90 ms, ×6.00 over PyTorch FP32 (1 run)" in text
+    assert f"runner-up: ONNX Runtime INT8 dynamic: {interval_text(12.0, log_t([12.0, 12.5, 11.5]))} p90 ms" in text
+    assert f"ONNX Runtime INT8 static is {speedup_text(1.5, margin)} as fast as the runner-up: faster at 95 % confidence" in text
+    # one run each: the interval borrows the spread of the 3 ONNX Runtime cells (6 df, t 2.4469)
+    ort = [[20.0, 21.0, 19.0], [8.0, 8.2, 7.8], [12.0, 12.5, 11.5]]
+    assert (
+        f"faster, but quality not measured: PyTorch INT8 static: {interval_text(5.0, pooled_one(5.0, ort, 2.446911851))}~ "
+        f"p90 ms, {speedup_text(6.0, pooled_ratio(6.0, ort, 2.446911851))}~ over PyTorch FP32 "
+        "(1 run; ~ interval from the spread pooled over the table's cells, 6 degrees of freedom)"
+    ) in text
     # "study" is no profile here: the shipped quick one, with every value that differs
     assert (
         "to measure it: qtui run quick --set framework=torch --set precision=int8_static "

@@ -4,9 +4,9 @@ matching FP32 cell's repeats with its interval, an unstable flag above the state
 executed precision on demand; results from several folders put devices side by side, a run
 copied into two folders counts once; `qtui report` reads several folders and filters a device.
 
-Every result is made here, with known values: the intervals below are worked out by hand (three
-distinct values: the bootstrap median's 2.5 % and 97.5 % quantiles are the smallest and largest
-value, since each has a 7/27 chance of being a resample's median)."""
+Every result is made here, with known values: the intervals below are worked out independently
+(tests/core/intervals.py: Student's t on the logs of 3 repeats, Welch for a speed-up); they are
+wider than the repeats' range, which a 95 % interval from 3 repeats must be."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from qtui.core.study_tables import (
     study_notes,
     study_tables,
 )
+from tests.core.intervals import log_t, pooled_one, speedup_text, text, welch
 
 _MINUTE = [0]
 
@@ -123,23 +124,25 @@ def test_repeats_give_median_interval_and_speedup_interval() -> None:
     runs = repeats("f", "fp32", [20.0, 21.0, 19.0]) + repeats("i", "int8_static", [8.0, 8.2, 7.8])
     tables = study_tables(runs)
     fp32, int8 = _cell(tables, "onnxruntime", "fp32"), _cell(tables, "onnxruntime", "int8_static")
-    assert (fp32.value, fp32.estimate.low, fp32.estimate.high, fp32.repeats) == (20.0, 19.0, 21.0, 3)
-    assert (int8.value, int8.estimate.low, int8.estimate.high) == (8.0, 7.8, 8.2)
-    # latency: speed-up = FP32 latency / this latency, each side resampled
+    f_ci, i_ci, s_ci = log_t([20.0, 21.0, 19.0]), log_t([8.0, 8.2, 7.8]), welch([20.0, 21.0, 19.0], [8.0, 8.2, 7.8])
+    assert (fp32.value, fp32.repeats) == (20.0, 3) and (fp32.estimate.low, fp32.estimate.high) == pytest.approx(f_ci)
+    assert int8.value == 8.0 and (int8.estimate.low, int8.estimate.high) == pytest.approx(i_ci)
+    assert int8.estimate.low < 7.8 and int8.estimate.high > 8.2  # wider than the repeats' range
+    # latency: speed-up = FP32 latency / this latency, Welch's t on the two cells' logs
     assert int8.speedup == pytest.approx(2.5)
-    assert int8.speedup_estimate.low == pytest.approx(19.0 / 8.2)
-    assert int8.speedup_estimate.high == pytest.approx(21.0 / 7.8)
-    assert tables[0].text_rows() == [[("ONNX Runtime",), ("20 [19–21]",), ("8 [7.8–8.2]", "×2.50 [2.32–2.69]")]]
+    assert (int8.speedup_estimate.low, int8.speedup_estimate.high) == pytest.approx(s_ci)
+    assert tables[0].text_rows() == [[("ONNX Runtime",), (text(20.0, f_ci),), (text(8.0, i_ci), speedup_text(2.5, s_ci))]]
     markdown = study_markdown(runs)
-    assert "| ONNX Runtime | 20 [19–21] | 8 [7.8–8.2]<br>×2.50 [2.32–2.69] |" in markdown
-    assert "95 % CI, bootstrap over repeats" in markdown and STUDY_REPEATS_NOTE in markdown
+    assert f"| ONNX Runtime | {text(20.0, f_ci)} | {text(8.0, i_ci)}<br>{speedup_text(2.5, s_ci)} |" in markdown
+    assert "95 % CI over the repeats (Student's t on the logarithms" in markdown and STUDY_REPEATS_NOTE in markdown
 
 
 def test_throughput_speedup_is_this_over_fp32() -> None:
     runs = repeats("f", "fp32", [100.0, 110.0, 90.0], scenario="Offline") + repeats("i", "int8_dynamic", [300.0, 330.0, 270.0], scenario="Offline")
     int8 = _cell(study_tables(runs), "onnxruntime", "int8_dynamic")
     assert int8.speedup == pytest.approx(3.0)
-    assert (int8.speedup_estimate.low, int8.speedup_estimate.high) == (pytest.approx(270 / 110), pytest.approx(330 / 90))
+    # throughput: this ÷ FP32
+    assert (int8.speedup_estimate.low, int8.speedup_estimate.high) == pytest.approx(welch([300.0, 330.0, 270.0], [100.0, 110.0, 90.0]))
 
 
 def test_two_repeats_give_a_median_but_no_interval() -> None:
@@ -158,7 +161,8 @@ def test_unstable_cells_are_flagged_with_the_stated_threshold() -> None:
     fp32, int8 = _cell(tables, "onnxruntime", "fp32"), _cell(tables, "onnxruntime", "int8_dynamic")
     assert int8.unstable and int8.estimate.spread == pytest.approx(1.4826 / 11)
     assert not fp32.unstable
-    assert int8.lines()[0] == "11 [10–13]!" and fp32.lines()[0] == "20 [19.8–20.2]"
+    assert int8.lines()[0] == text(11.0, log_t([10.0, 13.0, 11.0])) + "!"
+    assert fp32.lines()[0] == text(20.0, log_t([20.0, 20.2, 19.8]))
     assert UNSTABLE_SPREAD == 0.10 and "more than 10 %" in STUDY_UNSTABLE_NOTE
     assert STUDY_UNSTABLE_NOTE in study_notes(tables)
 
@@ -227,15 +231,23 @@ def _two_devices(tmp_path: Path) -> tuple[Path, Path]:
     return laptop, pi
 
 
+LAPTOP_FP32, LAPTOP_INT8 = text(20.0, log_t([20.0, 21.0, 19.0])), text(8.0, log_t([8.0, 8.2, 7.8]))
+LAPTOP_SPEEDUP = speedup_text(2.5, welch([20.0, 21.0, 19.0], [8.0, 8.2, 7.8]))
+# PyTorch FP32 measured once on the laptop: the laptop's pooled spread (2 cells × 2 df, t(4))
+LAPTOP_TORCH = text(30.0, pooled_one(30.0, [[20.0, 21.0, 19.0], [8.0, 8.2, 7.8]], 2.776445105)) + "~"
+PI_FP32, PI_INT8 = text(100.0, log_t([100.0, 104.0, 96.0])), text(25.0, log_t([25.0, 26.0, 24.0]))
+PI_SPEEDUP = speedup_text(4.0, welch([100.0, 104.0, 96.0], [25.0, 26.0, 24.0]))
+
+
 def test_two_results_folders_make_one_side_by_side_table(tmp_path: Path) -> None:
     laptop, pi = _two_devices(tmp_path)
     pool = load_results_dirs([laptop, pi])
     (table,) = study_tables(pool)
     assert table.devices == ("laptop", "pi4") and table.header == ["framework", "device", "FP32", "INT8s"]
     assert table.text_rows() == [
-        [("ONNX Runtime",), ("laptop",), ("20 [19–21]",), ("8 [7.8–8.2]", "×2.50 [2.32–2.69]")],
-        [("ONNX Runtime",), ("pi4",), ("100 [96–104]",), ("25 [24–26]", "×4.00 [3.69–4.33]")],
-        [("PyTorch",), ("laptop",), ("30",), ("–",)],
+        [("ONNX Runtime",), ("laptop",), (LAPTOP_FP32,), (LAPTOP_INT8, LAPTOP_SPEEDUP)],
+        [("ONNX Runtime",), ("pi4",), (PI_FP32,), (PI_INT8, PI_SPEEDUP)],
+        [("PyTorch",), ("laptop",), (LAPTOP_TORCH,), ("–",)],
     ]
 
 
@@ -260,9 +272,9 @@ def test_report_reads_several_folders_and_filters_a_device(tmp_path: Path) -> No
     assert both.exit_code == 0, both.output
     assert _markdown_rows(both.stdout) == [
         ["framework", "device", "FP32", "INT8s"],
-        ["ONNX Runtime", "laptop", "20 [19–21]", "8 [7.8–8.2]<br>×2.50 [2.32–2.69]"],
-        ["ONNX Runtime", "pi4", "100 [96–104]", "25 [24–26]<br>×4.00 [3.69–4.33]"],
-        ["PyTorch", "laptop", "30", "–"],
+        ["ONNX Runtime", "laptop", LAPTOP_FP32, f"{LAPTOP_INT8}<br>{LAPTOP_SPEEDUP}"],
+        ["ONNX Runtime", "pi4", PI_FP32, f"{PI_INT8}<br>{PI_SPEEDUP}"],
+        ["PyTorch", "laptop", LAPTOP_TORCH, "–"],
     ]
     one = CliRunner().invoke(main, ["report", "--results-dir", str(pi), "--format", "study"])
     assert one.exit_code == 0 and _markdown_rows(one.stdout)[0] == ["framework", "FP32", "INT8s"]

@@ -33,7 +33,7 @@ from textual.widget import Widget
 from qtui.core import labels
 from qtui.core.catalog import FRAMEWORK_TITLES
 from qtui.core.frameworks import TABLE as FRAMEWORK_TABLE
-from qtui.core.study_tables import STUDY_PRECISION_LABELS, StudyCell, StudyTable
+from qtui.core.study_tables import STUDY_POOLED_MARK, STUDY_PRECISION_LABELS, StudyCell, StudyTable
 from qtui.ui.widgets.histogram import (
     MARKED_PERCENTILES,
     _axis_row,
@@ -216,6 +216,8 @@ def speedup_chart(table: StudyTable, width: int) -> list[ChartLine]:
     legend = f"{FULL} speed-up (median of the repeats)"
     if any(b.interval is not None for b in bars):
         legend += f"  {CI_BELOW}{CI_ABOVE} 95 % CI"
+    if any(b.cell is not None and b.cell.speedup_estimate is not None and b.cell.speedup_estimate.pooled for b in bars):
+        legend += f" ({STUDY_POOLED_MARK} pooled spread)"
     legend += f"  {REFERENCE} ×1 = FP32"
     out.append(ChartLine(fit(legend, width), "legend"))
     return out
