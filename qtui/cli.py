@@ -1243,10 +1243,18 @@ def study(profile: str, assignments: tuple[str, ...], models: tuple[str, ...], f
     printer = _StudyPrinter(_err(), quiet=quiet)
     resolved = options.resolved(prof)
     n_runs = len(runnable) * (resolved.repeats or 1)
-    _echo_err(
-        f"study {for_terminal(prof.name)}: {plural(len(runnable), 'combination')} × "
-        f"{plural(resolved.repeats or 1, 'repeat')} = {plural(n_runs, 'run')}"
-    )
+    if resolved.adaptive:
+        least = min(resolved.min_repeats or 1, resolved.repeats or 1)
+        _echo_err(
+            f"study {for_terminal(prof.name)}: {plural(len(runnable), 'combination')} × "
+            f"{least}–{resolved.repeats} repeats (more while a cell's 95 % interval is wider than "
+            f"{(resolved.target_width or 0) * 100:g} % of its figure) = {len(runnable) * least}–{n_runs} runs"
+        )
+    else:
+        _echo_err(
+            f"study {for_terminal(prof.name)}: {plural(len(runnable), 'combination')} × "
+            f"{plural(resolved.repeats or 1, 'repeat')} = {plural(n_runs, 'run')}"
+        )
     box: dict[str, Any] = {}
 
     def target() -> None:

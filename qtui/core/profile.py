@@ -169,6 +169,13 @@ class StudySpec:
     #: one accuracy-mode run per artifact before measuring (fidelity against FP32, or top-1 with
     #: labelled data), so `recommend` can judge quality; false: speed only
     quality: bool = True
+    #: adaptive repeats: every cell gets at least this many runs, then more (up to `repeats`)
+    #: until its 95 % interval is as narrow as `repeats` runs of its own would give at the
+    #: run-to-run spread its table shows, or spans at most `target_width`; unset: `repeats` each
+    min_repeats: int | None = None
+    #: a 95 % interval this narrow (a fraction of the cell's median) always stops a cell; unset
+    #: with `min_repeats`: 0.05
+    target_width: float | None = None
 
 
 @dataclass(frozen=True)
@@ -296,6 +303,8 @@ BOUNDS: dict[str, Bound] = {
     "study.repeats": Bound(100, "a 95 % interval needs 3; 100 is a night of runs", zero=False),
     "study.cooldown_below_c": Bound(120, "CPUs throttle near 80-100 °C"),
     "study.cooldown_max_wait_s": Bound(3600, "1 hour between two runs"),
+    "study.min_repeats": Bound(100, "at most `repeats`; 3 gives every cell an interval of its own", zero=False),
+    "study.target_width": Bound(10, "0.05 stops a cell whose interval spans 5 % of its figure", zero=False),
 }
 
 #: A profile's `name` and `device` label: at most this many printable characters on one line

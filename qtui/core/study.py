@@ -45,11 +45,15 @@ from qtui.core.identity import machine_identity, measured_identity, runtime_iden
 from qtui.core.model_source import model_matches
 from qtui.core.profile import RunProfile, StudySpec, expand_sweep
 from qtui.core.results import RunResult, _as_number, load_results, measurement_disturbed
+from qtui.core.stats import Estimate, Pooled
 from qtui.core.text import one_line, plural
 from qtui.core.threads import Cancelled
 
 #: Results that count as a measurement of their cell (LoadGen finished the run).
 COMPLETED = ("ok", "invalid")
+#: Adaptive repeats: a cell whose 95 % interval spans at most this fraction of its median stops
+#: (it also stops once as narrow as the fixed study's: `fixed_study_width`).
+DEFAULT_TARGET_WIDTH = 0.05
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,14 @@ class StudyOptions:
     #: how the caller measures reused runs again, said where the study reuses them (the CLI's
     #: flag); "" when the caller has no way (the TUI)
     again_hint: str = "use --force to measure again"
+    #: adaptive repeats (see `_Study.measure_adaptive`); None: the profile's `[study]` values
+    min_repeats: int | None = None
+    target_width: float | None = None
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether cells stop between `min_repeats` and `repeats` by their interval's width."""
+        return self.min_repeats is not None and self.min_repeats < (self.repeats or 1)
 
     def resolved(self, profile: RunProfile) -> StudyOptions:
         """These options with what they leave unset taken from the profile's `[study]` and
@@ -99,6 +111,11 @@ class StudyOptions:
                 else spec.cooldown_max_wait_s
             ),
             quality=self.quality if self.quality is not None else spec.quality,
+            min_repeats=self.min_repeats if self.min_repeats is not None else spec.min_repeats,
+            target_width=(
+                self.target_width if self.target_width is not None
+                else spec.target_width if spec.target_width is not None else DEFAULT_TARGET_WIDTH
+            ),
         )
 
 
@@ -335,6 +352,25 @@ def _positive(value: Any) -> float | None:
     return number if number is not None and number > 0 else None
 
 
+def fixed_study_width(pooled: Pooled, repeats: int) -> float:
+    """The width (÷ the median) of the 95 % interval `repeats` runs of a cell's own give, on
+    average, when their spread is `pooled`'s: 2 sinh(t(repeats − 1) × sd ÷ √repeats) — what a
+    study with fixed repeats shows. Infinite below `MIN_FOR_INTERVAL` (no interval at all)."""
+    import math
+
+    from qtui.core.stats import MIN_FOR_INTERVAL, t_quantile
+
+    if repeats < MIN_FOR_INTERVAL:
+        return math.inf
+    half = t_quantile(0.975, repeats - 1) * pooled.sd / math.sqrt(repeats)
+    return 2.0 * math.sinh(half)
+
+
+def _figure(result: RunResult) -> float | None:
+    """The scenario metric of an `ok` run (what a study cell's interval is made of), else None."""
+    return _positive(result.metric[1]) if result.status == "ok" else None
+
+
 def _loadgen_seconds(result: RunResult) -> float | None:
     """How long LoadGen ran in `result` (its recorded duration), if it finished."""
     return _positive((result.throughput or {}).get("duration_s"))
@@ -468,6 +504,12 @@ class _Study:
         #: samples/s of each artifact in its quality run: (model, framework, precision, key)
         self.rates: dict[tuple[Any, ...], float] = {}
         self.by_key = {_cell_key(c.profile): c for c in self.cells}
+        #: adaptive repeats: each cell's figures so far (clean ok runs' scenario metric), its
+        #: runs attempted this time, the cells that failed (never retried), runs before this one
+        self.values: dict[int, list[float]] = {}
+        self.attempts: dict[int, int] = {}
+        self.gave_up: set[int] = set()
+        self.step_base = 0
 
     def execute(self) -> StudyReport:
         """The phases, in order: each is one method below."""
@@ -538,13 +580,97 @@ class _Study:
             cell.reused = min(len(have), repeats)
             cell.run_ids = [r.run_id for r in have[:repeats]]
             report.results += have[:repeats]
+            self.values[id(cell)] = [v for r in have[:repeats] if (v := _figure(r)) is not None]
             self.todo += [(cell, i) for i in range(cell.reused, repeats)]
         self.skipped = sum(c.reused for c in self.cells)
         if self.skipped:
             self._say_reused()
         t0 = time.perf_counter()
-        report.runs_done, report.runs_failed = self.run_each(self.todo, self._measuring_step, COMPLETED, self._keep_measurement)
+        if options.adaptive:
+            report.runs_done, report.runs_failed = self.measure_adaptive()
+        else:
+            report.runs_done, report.runs_failed = self.run_each(self.todo, self._measuring_step, COMPLETED, self._keep_measurement)
         report.measure_s = time.perf_counter() - t0
+
+    def measure_adaptive(self) -> tuple[int, int]:
+        """Adaptive repeats (`[study] min_repeats` < `repeats`): run by run, the next one from
+        `adaptive_plan` (recomputed after each), until no cell needs more: (runs that count,
+        failed). A cell whose run fails is not tried again this time."""
+        done = failed = 0
+        while not (self.stop.is_set() or self.report.cancelled):
+            self.todo = self.adaptive_plan()
+            if not self.todo:
+                break
+            cell = self.todo[0][0]
+            self.step_base = done + failed
+            self.total_runs = self.skipped + self.step_base + len(self.todo)
+            self.attempts[id(cell)] = self.attempts.get(id(cell), 0) + 1
+            d, f = self.run_each(self.todo[:1], self._measuring_step, COMPLETED, self._keep_measurement)
+            done, failed = done + d, failed + f
+            if f:
+                self.gave_up.add(id(cell))
+        if self.stop.is_set():
+            self.report.cancelled = True
+        self.total_runs = self.skipped + done + failed + (len(self.todo) if self.report.cancelled else 0)
+        return done, failed
+
+    def adaptive_plan(self) -> list[tuple[CellStatus, int]]:
+        """The runs still wanted, next first: every cell up to `min_repeats`, slowest first (the
+        long runs early, so the time left holds from the start); then one more run of each cell
+        whose 95 % interval is wider than `target_width` × its median (`cell_interval`), the
+        cells with the fewest runs first, then the fastest: the quick runs narrow the pooled
+        spread, which may settle the slow cells without another slow run. At most `repeats` runs
+        a cell."""
+        options, most = self.options, self.repeats
+        least = min(options.min_repeats or 1, most)
+        below, wide = [], []
+        for cell in self.cells:
+            n = len(cell.run_ids)
+            if cell.prepare_error or id(cell) in self.gave_up or n >= most or self.attempts.get(id(cell), 0) >= most - cell.reused:
+                continue
+            if n < least:
+                below.append(cell)
+            elif not self.settled(cell):
+                wide.append(cell)
+
+        def seconds(cell: CellStatus) -> float:
+            guess = self.predicted_seconds(cell.profile)
+            return guess if guess is not None else float("inf")
+
+        below.sort(key=seconds, reverse=True)
+        wide.sort(key=lambda c: (len(c.run_ids), seconds(c)))
+        return [(c, len(c.run_ids)) for c in below + wide]
+
+    def cell_interval(self, cell: CellStatus) -> tuple[Estimate, Pooled | None]:
+        """The cell's median and 95 % interval from its figures so far; with fewer than 3, from
+        the run-to-run spread pooled over the study's cells of its model and scenario, as the
+        study tables give it (`stats.pooled_for`: not when its own runs spread more than the
+        others allow); and that pooled spread."""
+        from qtui.core.stats import median_estimate, pooled_for, pooled_spread
+
+        p = cell.profile
+        values = self.values.get(id(cell), [])
+        others = [
+            self.values.get(id(c), []) for c in self.cells
+            if c is not cell and (c.profile.model, c.profile.scenario) == (p.model, p.scenario)
+        ]
+        if not values:
+            return Estimate(0.0, None, None, 0, None), None
+        pooled = pooled_for(values, others)
+        return median_estimate(values, pooled=pooled), pooled or pooled_spread([*others, values])
+
+    def settled(self, cell: CellStatus) -> bool:
+        """Whether the cell's 95 % interval is narrow enough: no wider than `repeats` runs of its
+        own would give at the spread its table shows (the confidence of the fixed study, got
+        with fewer runs when the pooled spread says so), or than `target_width` of its median."""
+        est, pooled = self.cell_interval(cell)
+        if not est.has_interval or est.median <= 0:
+            return False
+        assert est.low is not None and est.high is not None
+        width = (est.high - est.low) / est.median
+        if width <= (self.options.target_width or DEFAULT_TARGET_WIDTH):
+            return True
+        return pooled is not None and width <= fixed_study_width(pooled, self.repeats)
 
     # -- the one loop of runs -----------------------------------------------------------------
     def run_each(
@@ -617,14 +743,20 @@ class _Study:
     def _measuring_step(self, n: int, cell: CellStatus, repeat: int) -> ev.StudyStep:
         overhead = sum(self.overheads) / len(self.overheads) if self.overheads else None
         eta = runs_time_left([c.profile for c, _ in self.todo[n:]], self.timed, self.predicted_seconds, overhead)
-        label = f"{cell.label} (repeat {repeat + 1}/{self.repeats})"
-        return ev.StudyStep("measuring", self.skipped + n + 1, self.total_runs, label, eta, cell.profile)
+        if self.options.adaptive:
+            least = min(self.options.min_repeats or 1, self.repeats)
+            label = f"{cell.label} (run {repeat + 1}, {least}–{self.repeats} by its interval)"
+        else:
+            label = f"{cell.label} (repeat {repeat + 1}/{self.repeats})"
+        return ev.StudyStep("measuring", self.skipped + self.step_base + n + 1, self.total_runs, label, eta, cell.profile)
 
     def _keep_measurement(self, cell: CellStatus, result: RunResult, seconds: float, counts: bool) -> None:
         self.timed.append((cell.profile, seconds))
         self.report.results.append(result)
         if counts:
             cell.run_ids.append(result.run_id)
+            if not measurement_disturbed(result) and (v := _figure(result)) is not None:
+                self.values.setdefault(id(cell), []).append(v)
 
     def predicted_seconds(self, p: RunProfile) -> float | None:
         """What a run should take before it is timed: LoadGen's seconds from the cell's earlier
