@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -369,10 +370,12 @@ def status(inventory: str, limit: str | None, forks: int) -> None:
         sys.exit(EXIT_FAILED)
 
 
-def status_source(inventory: str) -> tuple[list[list[str]], list[str]]:
-    """`fleet status`'s rows and notes for `inventory`: what the TUI's fleet view shows."""
+def status_source(inventory: str, cancel: threading.Event | None = None) -> tuple[list[list[str]], list[str]]:
+    """`fleet status`'s rows and notes for `inventory`: what the TUI's fleet view shows. Setting
+    `cancel` (the view's worker, given up when the view closes) stops the Ansible run at once
+    and raises FleetCancelled."""
     try:
-        outcomes = run_playbook("status.yml", inventory)
+        outcomes = run_playbook("status.yml", inventory, cancel=cancel)
     except ImportError:
         raise FleetError("qtui fleet needs Ansible on this machine: pip install 'qtui[fleet]'") from None
     rows, notes, _ = status_rows(outcomes)
