@@ -267,13 +267,13 @@ def _pushes(
             lost[out.name] = out
             continue
         res = out.results.get("needs") or {}
-        try:
-            answer = json.loads(res.get("stdout") or "")
+        try:  # the answer is the last line (a warning may come before it)
+            answer = json.loads(([""] + str(res.get("stdout") or "").strip().splitlines())[-1])
             answers[out.name] = answer if isinstance(answer, dict) else "not an answer"
         except ValueError:
             lines = [ln.strip() for ln in str(res.get("stderr") or "").splitlines() if ln.strip()]
             answers[out.name] = lines[-1] if lines else f"exit {res.get('rc')}"
-    pushes = plan_pushes(path, answers, mode)
+    pushes = plan_pushes(path, answers, mode, _say)
     export_pushes(pushes)
     return lost, pushes
 

@@ -93,12 +93,13 @@ def plan_pushes(
     profile_path: Path,
     answers: dict[str, dict[str, Any] | str],
     mode: str,
-    on_event: Callable[[Any], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> dict[str, Push]:
     """What each device is sent, from its answer (`needs.device_needs`' dict, or a str saying
     why there is none). Each artifact is prepared here once for all devices; one that cannot
     be made here, is another artifact than the device asked for, or is made with another
-    recipe than the device's is not sent, and the device's Push says why."""
+    recipe than the device's is not sent, and the device's Push says why. `say` hears of each
+    preparation here before it starts (a large model takes minutes)."""
     from qtui.core.prepare.for_profile import prepare_only
     from qtui.core.profile import load
     from qtui.core.study import StudyOptions, plan
@@ -137,8 +138,10 @@ def plan_pushes(
                     )
                     continue
                 if index not in made:
+                    if say is not None:
+                        say(f"preparing here (or from this machine's cache) for {device}: {cell_name(entry)}")
                     try:
-                        made[index] = prepare_only(cell, on_event)[0]
+                        made[index] = prepare_only(cell)[0]
                     except Exception as exc:  # preparation raises many kinds; each says what failed
                         made[index] = exc
                 artifact = made[index]

@@ -38,7 +38,7 @@ def controller(session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     shutil.rmtree(root, ignore_errors=True)
 
 
-def test_a_device_gets_what_it_cannot_prepare_and_nothing_twice(fleet_devices: Fleet, session_cache: Path, controller: Path, tmp_path: Path) -> None:
+def test_a_device_gets_what_it_cannot_prepare_and_nothing_twice(fleet_devices: Fleet, session_cache: Path, controller: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     import psutil
 
     a, b = fleet_devices.devices[:2]
@@ -54,6 +54,7 @@ def test_a_device_gets_what_it_cannot_prepare_and_nothing_twice(fleet_devices: F
     # pi-b's study waits for its gate: it stays running while pi-b is asked again
     gate = tmp_path / "gate-b"
     gate.write_text("")
+    request.addfinalizer(lambda: gate.unlink(missing_ok=True))  # never left waiting
     inv = fleet_devices.inventory(tmp_path / "inv.ini", command={a.name: " ".join([*device_python, "-m", "qtui"]), b.name: gated_command(gate)})
     profile = tmp_path / "push.toml"
     profile.write_text(dumps(small_profile(name="fleet-push", study=StudySpec(quality=False))))
