@@ -60,6 +60,7 @@ def device_needs(profile_path: Path) -> dict[str, Any]:
     and one entry per distinct artifact of the plan (the plan's first cell that needs it):
     {cell, model, framework, precision, spec_id, recipe, state, reason}."""
     from qtui.core.catalog import framework_installed, install_hint
+    from qtui.core.data import DatasetError
     from qtui.core.model_source import source_kind
     from qtui.core.prepare import PrepareError, lookup, prepare_module, source_unavailable_reason
     from qtui.core.prepare.for_profile import calibration_spec
@@ -87,7 +88,7 @@ def device_needs(profile_path: Path) -> dict[str, Any]:
                 continue
             calibration = calibration_spec(cell, None, lambda *_: None)[1] if cell.precision == "int8_static" else None
             found = lookup(cell, calibration, module)
-        except (PrepareError, OSError, ValueError) as exc:
+        except (PrepareError, DatasetError, OSError, ValueError) as exc:  # the cell is broken here
             entry["reason"] = str(exc)
             cells.append(entry)
             continue

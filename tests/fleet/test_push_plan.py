@@ -64,3 +64,18 @@ def test_the_architecture_bound_recipes_are_read_from_the_tools_that_make_them(m
     assert arch_recipe("torch", "int8_dynamic", tools["x86_64"]["torch"]) == "x86" and arch_recipe("torch", "int8_static", tools["aarch64"]["torch"]) == "qnnpack"
     for framework, precision in (("onnxruntime", "fp32"), ("onnxruntime", "int8_dynamic"), ("torch", "fp16")):
         assert arch_recipe(framework, precision, tools["x86_64"][framework]) is None is arch_recipe(framework, precision, tools["aarch64"][framework])
+
+
+def test_a_cell_broken_on_the_device_is_named_not_pushed(tmp_path: Path) -> None:
+    """A cell the device cannot even look up (its calibration images are not there) is an
+    error there, named under the table, and nothing is prepared here for it."""
+    from dataclasses import replace
+
+    base = small_profile(name="fleet-broken", precision="int8_static", study=StudySpec(quality=False))
+    profile = tmp_path / "broken.toml"
+    profile.write_text(dumps(replace(base, dataset=replace(base.dataset, source=str(tmp_path / "no-such-images")))))
+    answer = device_needs(profile)
+    [cell] = answer["cells"]
+    assert cell["state"] == "error" and "no-such-images" in cell["reason"], cell
+    push = plan_pushes(profile, {"pi-a": answer}, "all")["pi-a"]
+    assert push.artifacts == [] and push.summary().startswith("nothing pushed; not pushed: mobilenet_v2 onnxruntime int8_static: "), push.summary()
