@@ -822,8 +822,7 @@ def _print_study_tables(tables: list[Any], pool: list[Any] | None = None, saved:
             grid.add_row(*(Text("\n".join(for_terminal(line) for line in cell)) for cell in row))
         console.print(grid)
         console.print()
-    cited = [cite.CELL_NOTE] if cite.any_cited(tables, by_id, summaries) else []
-    for note in [*study_notes(tables), *cited]:
+    for note in [*study_notes(tables), *cite.cited_notes(tables, by_id, summaries)]:
         console.print(Text(for_terminal(note)))
 
 
@@ -955,7 +954,10 @@ def report(results_dirs: tuple[str, ...], fmt: str, model: str | None, framework
         _echo_lines(flag_lines)
         return
     if fmt == "study":
-        text = study_markdown(chosen, pool, executed=executed, delta=delta, efficiency=efficiency)
+        from qtui.core.explain import offline
+
+        saved = offline.summaries(_saved_profiles(results_dirs))
+        text = study_markdown(chosen, pool, executed=executed, delta=delta, efficiency=efficiency, saved=saved)
     elif fmt == "html":
         from qtui.compare_cmd import report_comparison
         from qtui.core.report_html import CHARTS_HINT, charts_available, render_html

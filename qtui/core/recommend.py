@@ -26,6 +26,7 @@ from typing import Any
 
 from qtui.core import labels as names
 from qtui.core.catalog import FRAMEWORK_TITLES, PRECISION_TITLES
+from qtui.core.explain.peak import FAR, SLOWER, Citation, citation, flagged
 from qtui.core.identity import device_label
 from qtui.core.matching import accuracy_run_for, fp32_baseline
 from qtui.core.model_source import is_user_model
@@ -129,8 +130,9 @@ class Recommendation:
     quality_unmeasured: tuple[Option, ...] = ()
     #: (framework, precision, reason) of every combination with no ok measurement on this device
     not_measured: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
-    #: (label, speed-up text, why) of each quantized cell slower than FP32 (`explain.cite`)
-    slower_than_fp32: tuple[tuple[str, str, str], ...] = ()
+    #: each quantized cell slower than its FP32 or far from the int8 peak (`explain.peak`), with
+    #: why per layer or the command that shows it (`explain.cite`)
+    cited: tuple[Citation, ...] = ()
 
     @property
     def title(self) -> str:
@@ -169,8 +171,7 @@ class Recommendation:
             lines.append("  quality not measured (slower): " + ", ".join(o.label for o in slower))
         for reason, labels in _grouped(self.not_measured):
             lines.append(f"  not measured: {'; '.join(labels)}: {reason}")
-        for label, speedup, why in self.slower_than_fp32:
-            lines.append(f"  slower than FP32: {label} {speedup}; {why}")
+        lines += [f"  {c.text()}" for c in self.cited]
         return lines
 
     @property
@@ -204,7 +205,8 @@ class Recommendation:
             "over_budget": [_option_dict(o) for o in self.over_budget],
             "quality_not_measured": [_option_dict(o) for o in self.quality_unmeasured],
             "not_measured": [{"framework": f, "precision": p, "reason": r} for f, p, r in self.not_measured],
-            "slower_than_fp32": [{"cell": c, "speedup": s, "why": w} for c, s, w in self.slower_than_fp32],
+            "slower_than_fp32": [c.as_dict() for c in self.cited if c.trigger == SLOWER],
+            "far_from_int8_peak": [c.as_dict() for c in self.cited if c.trigger == FAR],
         }
 
 
@@ -500,21 +502,21 @@ def recommend(
             )
             out.append(Recommendation(
                 table.model, table.scenario, device, budgets, best, runner_up, margin,
-                faster, over, unmeasured, missing, _slower_than_fp32(options, by_id),
+                faster, over, unmeasured, missing, _cited(options, by_id, table.metric.label),
             ))
     return out
 
 
-def _slower_than_fp32(options: list[Option], by_id: dict[str, RunResult]) -> tuple[tuple[str, str, str], ...]:
-    """Each quantized cell slower than its FP32 baseline, with why (per layer) or how to see it."""
+def _cited(options: list[Option], by_id: dict[str, RunResult], unit: str) -> tuple[Citation, ...]:
+    """Each quantized cell slower than its FP32 or far from the int8 peak of its model, scenario
+    and device (`explain.peak`), with why (per layer) or how to see it."""
     from qtui.core.explain.cite import why_slower
 
     out = []
-    for o in options:
-        run = by_id.get(o.cell.run_id)
-        if run is None or o.cell.precision == "fp32" or o.cell.speedup is None or o.cell.speedup >= 1:
-            continue
-        out.append((o.label, f"{o.cell.speedup_text()} of FP32", why_slower(run)))
+    for kind, cell, best in flagged(o.cell for o in options):
+        run = by_id.get(cell.run_id)
+        if run is not None:
+            out.append(citation(kind, cell, best, unit, why_slower(run)))
     return tuple(out)
 
 

@@ -374,7 +374,7 @@ def render_html(
         charts=draw,
         charts_hint=CHARTS_HINT,
         tables=table_data,
-        notes=[*study_notes(tables), *([cite.CELL_NOTE] if cite.any_cited(tables, by_id, saved) else [])],
+        notes=[*study_notes(tables), *cite.cited_notes(tables, by_id, saved)],
         explained=offline.html_sections(explained or [], {r.profile.model for r in results}),
         explain_legend=offline.HTML_LEGEND,
         precisions=", ".join(f"{STUDY_PRECISION_LABELS[p]} = {PRECISION_TITLES[p]}" for p in STUDY_PRECISION_LABELS),

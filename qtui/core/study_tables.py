@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from statistics import median
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from qtui.core.catalog import FRAMEWORK_TITLES
 from qtui.core.identity import device_label
@@ -505,18 +505,28 @@ def study_markdown(
     executed: bool = False,
     delta: bool = False,
     efficiency: bool = False,
+    saved: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """`study_tables` as Markdown: a heading and a table per model × scenario, a cell's lines
-    joined by <br>, and the notes (`study_notes`)."""
+    joined by <br> (with what a quantized cell's artifact executed, and the per-layer citation of
+    a cell slower than FP32 or far from the int8 peak, where `qtui explain` kept its summary in
+    the cache or `saved` has one: `explain.cite`, as the terminal and HTML tables), and the notes
+    (`study_notes`)."""
+    from qtui.core.explain import cite
+
+    results = list(results)
+    by_id = {r.run_id: r for r in (results if pool is None else list(pool))}
     tables = study_tables(results, pool, executed=executed, delta=delta, efficiency=efficiency)
     blocks = []
     for table in tables:
         lines = [f"### {_md_cell(table.title)}", "", "| " + " | ".join(_md_cell(h) for h in table.header) + " |"]
         lines.append("|" + "---|" * table.label_columns + "---:|" * len(table.precisions))
-        for row in table.text_rows():
+        for row in cite.cited_text_rows(table, by_id, saved):
             lines.append("| " + " | ".join("<br>".join(_md_cell(x) for x in cell) for cell in row) + " |")
         blocks.append("\n".join(lines))
     for note in study_notes(tables):
         # a line starting "* " would be a list item
         blocks.append("\\" + note if note.startswith(STUDY_INVALID_MARK) else note)
+    # read from files (summaries, model names, commands): through the Markdown cell escape
+    blocks += [_md_cell(note) for note in cite.cited_notes(tables, by_id, saved)]
     return "\n\n".join(blocks) + ("\n" if blocks else "")

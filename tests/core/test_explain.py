@@ -191,7 +191,7 @@ def test_recommend_cites_the_profile_when_a_quantized_cell_is_slower(tmp_path: P
     slow.artifact["key"] = "k" * 24
     (answer,) = recommend([fp32, slow], unavailable=lambda f, p: None, this_host="elsewhere")
     text = "\n".join(answer.text_lines())
-    assert "slower than FP32: ONNX Runtime INT8 dynamic ×0.40 of FP32; why, per layer: qtui explain quick --set precision=int8_dynamic" in text
+    assert "slower than FP32: ONNX Runtime INT8 dynamic: p90 50 ms, ×0.40 of FP32; why, per layer: qtui explain quick --set precision=int8_dynamic" in text
     rows = [ex.LayerRow("features.0.0", "n", "ConvInteger", "CPU EP", "int8", 90.0,
                         note=ex.FLOAT_ACTIVATIONS_NOTE + " quantized at run time"),
             ex.LayerRow("", "q", "DynamicQuantizeLinear", "CPU EP", "f32", 10.0, role="quantize")]
@@ -199,8 +199,9 @@ def test_recommend_cites_the_profile_when_a_quantized_cell_is_slower(tmp_path: P
     ex.save_summary_with_artifact(prof, "k" * 24)
     (answer,) = recommend([fp32, slow], unavailable=lambda f, p: None, this_host="elsewhere")
     assert answer.to_dict()["slower_than_fp32"] == [{
-        "cell": "ONNX Runtime INT8 dynamic", "speedup": "×0.40 of FP32",
+        "cell": "ONNX Runtime INT8 dynamic", "value": "p90 50 ms", "speedup": "×0.40 of FP32",
         "why": "per layer (qtui explain): 90 % of its time in int8 kernels, 1 layer quantizing float activations at every inference, (de)quantize 10 %",
+        "int8_peak": "",
     }]
 
 

@@ -292,6 +292,51 @@ def test_the_file_digest_is_in_the_artifact_key(models_dir: Path) -> None:
     assert a.meta["weights"] == f"tflite-file:{inspect_tflite(str(first)).digest}"
 
 
+def _without_module_paths(source: Path, target: Path) -> Path:
+    """`source` with every tensor but its inputs and outputs renamed ('model/block3/out'), as a
+    converter other than litert-torch leaves them: no torch module path in any name."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(source))
+    graph = model.subgraphs[0]
+    kept = {int(i) for i in (*graph.inputs, *graph.outputs)}
+    for index, tensor in enumerate(graph.tensors):
+        if index not in kept:
+            tensor.name = f"model/block{index}/out".encode()
+    flatbuffer_utils.write_model(model, str(target))
+    return target
+
+
+@pytest.mark.parametrize("names", ["litert-torch", "plain"])
+def test_explain_aligns_the_files_layers_across_its_artifacts(models_dir: Path, tmp_path: Path, names: str) -> None:
+    """`qtui explain` side by side for the user's .tflite: one row per compute op of the source
+    file, every artifact (FP32 the file itself, FP16, INT8 dynamic, INT8 static) a cell in each,
+    by the output tensor names the artifacts keep — named by litert-torch's module paths, or by
+    the tensor's own name where the file has none (the rows had no layer then, and FP16's
+    weights' '_dequant' tensor made a row of its own)."""
+    from qtui.core import explain as ex
+
+    source = models_dir / "small.tflite"
+    path = source if names == "litert-torch" else _without_module_paths(source, tmp_path / "plain.tflite")
+    layers = ex.compute_layers(ex.layer_owners(str(path)))
+    if names == "litert-torch":
+        assert layers == ["features.0", "features.3", "head"]  # the conv's module, not its ReLU's
+    else:
+        assert len(layers) == 3 and all("features" not in layer for layer in layers), layers
+    profiles = []
+    for precision in PRECISIONS:
+        if tfl_prep.source_unavailable_reason("tflite", precision) is None:
+            artifact, _ = prepare_only(_profile(path, precision))
+            profiles.append(ex.collect(artifact, str(path), 2, runs=1))
+    assert len(profiles) > 1
+    order, cells = ex.side_by_side(profiles)
+    assert order == layers
+    assert [(layer, p.precision) for layer, row in zip(order, cells, strict=True)
+            for p, c in zip(profiles, row, strict=True) if c is None] == []
+    for prof in profiles:
+        assert {r.layer for r in prof.rows if r.role == "compute"} == set(layers), prof.precision
+
+
 def test_study_names_and_skips_what_the_source_cannot_fill(models_dir: Path, tmp_path: Path) -> None:
     profile = tmp_path / "study.toml"
     profile.write_text(

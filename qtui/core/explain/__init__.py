@@ -119,13 +119,18 @@ def layer_owners(model: str) -> dict[str, str]:
     """`{module name: compute layer it belongs to}` for a built-in model: every Conv2d/Linear owns
     itself and the modules after it in the same parent (its BatchNorm, activation), until the
     next compute layer. For the user's ONNX file, read from its graph (`onnx_graph.owners`:
-    ONNX node and tensor names too). Empty for other models, or when torch (onnx) is not
-    installed."""
+    ONNX node and tensor names too); for the user's .tflite file, from its ops
+    (`tflite_graph.owners`: their output tensor names too). Empty for other models, or when
+    torch (onnx, the TFLite runtime) is not installed."""
     from qtui.core.model_source import source_kind
 
     kind = source_kind(model)
     if kind == "onnx":
         return onnx_graph.owners(model)
+    if kind == "tflite":
+        from qtui.core.explain import tflite_graph
+
+        return tflite_graph.owners(model)
     if kind != "builtin":
         return {}
     try:

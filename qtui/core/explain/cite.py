@@ -1,7 +1,9 @@
-"""What `recommend` says about a quantized cell slower than FP32: the per-layer reason when a
-profile of its artifact was made (its summary in the cache's `explain/` folder), else
-the `qtui explain` command that shows it; and, for a result, its artifact's saved profile (what
-the TUI's `w` shows). Reads files only: no runtime."""
+"""What `recommend` and the study tables say about a quantized cell slower than FP32 or far from
+the int8 peak (`explain.peak`): the per-layer reason when a profile of its artifact was made (its
+summary in the cache's `explain/` folder, or a profile saved beside the runs), else the `qtui
+explain` command that shows it; the study tables' executed-precision line of each quantized cell;
+and, for a result, its artifact's saved profile (what the TUI's `w` shows). Reads files only: no
+runtime."""
 
 from __future__ import annotations
 
@@ -97,9 +99,13 @@ def saved_profile(run: Any, results_root: Path) -> Path | None:
     return max(found)[2] if found else None
 
 
-def why_slower(run: Any) -> str:
-    """For a quantized run slower than FP32: its artifact's per-layer reason, or how to see it."""
-    summary = artifact_summary(artifact_key(run))
+def why_slower(run: Any, saved: dict[str, dict[str, Any]] | None = None) -> str:
+    """For a quantized run slower than FP32 (or far from the int8 peak): its artifact's per-layer
+    reason (this cache's summary, else one of `saved`), or how to see it."""
+    key = artifact_key(run)
+    summary = artifact_summary(key)
+    if summary is None and key is not None and saved:
+        summary = saved.get(key)
     if summary is not None:
         return f"per layer (qtui explain): {reason_text(summary)}"
     command = explain_command(run)
@@ -166,6 +172,31 @@ def cited_text_rows(table: Any, by_id: dict[str, Any], saved: dict[str, dict[str
             if text:
                 out[table.label_columns + i] = (*out[table.label_columns + i], text)
     return rows
+
+
+def cited_notes(tables: list[Any], by_id: dict[str, Any], saved: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """The legend of the executed-precision lines (`CELL_NOTE`) when a cell has one, then, for
+    each cell that has one and is slower than its FP32 or far from the int8 peak of its model,
+    scenario and device (`peak.flagged`), its citation ("Mobilenet V2 · Offline: far from the int8
+    peak: ONNX Runtime INT8 dynamic: 190 samples/s, ×1.10 of FP32; per layer (qtui explain): …
+    → the int8 peak here: …"). [] when no cell is cited."""
+    from qtui.core.explain import peak
+    from qtui.core.labels import title
+
+    if not any_cited(tables, by_id, saved):
+        return []
+    notes = [CELL_NOTE]
+    for table in tables:
+        devices = table.devices or ("",)
+        for device in devices:
+            cells = [c for row in table.rows if not table.by_device or row.device == device for c in row.cells if c is not None]
+            for kind, cell, best in peak.flagged(cells):
+                if not cell_text(cell, by_id, saved):
+                    continue  # only cells the table already cites: a report never profiles
+                where = f"{title(table.model)} · {table.scenario}" + (f" · {device}" if table.by_device else "")
+                why = why_slower(by_id[cell.run_id], saved)
+                notes.append(f"{where}: {peak.citation(kind, cell, best, table.metric.label, why).text()}")
+    return notes
 
 
 def any_cited(tables: list[Any], by_id: dict[str, Any], saved: dict[str, dict[str, Any]] | None = None) -> bool:

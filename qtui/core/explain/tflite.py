@@ -1,6 +1,7 @@
 """TFLite's per-op view: the interpreter's `_get_ops_details()` lists every op of the model with
 its operand and result types; tensor names from litert-torch keep torch's module path
-(`…/Sequential_features/…ConvBNReLU6_0/…ReLU6_2`). Per-op timing is not reachable from the
+(`…/Sequential_features/…ConvBNReLU6_0/…ReLU6_2`); for the user's own .tflite file a compute op
+is the layer of the source file whose output tensor it is named after (`tflite_graph`). Per-op timing is not reachable from the
 interpreter's Python API (LiteRT's op profiler lives in its C++ benchmark tool): a TFLite profile
 says so and has no times, never invented ones."""
 
@@ -10,23 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from qtui.core.explain import LayerRow, Profile, precision_of, resolve
+from qtui.core.explain import LayerRow, Profile, precision_of, resolve, tflite_graph
 from qtui.core.explain._common import cpu_name
+from qtui.core.explain.tflite_graph import tensor_scopes as tensor_scopes
 
 COMPUTE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL"}
 QUANTIZE_OPS = {"QUANTIZE", "DEQUANTIZE"}
 REORDER_OPS = {"TRANSPOSE"}
 NO_TIMING = "not available: TFLite's Python API has no per-op timing"
-
-
-def tensor_scopes(name: str) -> list[str]:
-    """Module paths in a litert-torch tensor name: each '/'-separated part is 'Type_name'."""
-    out = []
-    for piece in name.split(";"):
-        parts = [p.rsplit("_", 1)[-1] for p in piece.split("/")[1:] if "_" in p]
-        if parts:
-            out.append(".".join(parts))
-    return out
 
 
 def _type_name(t: Any) -> str:
@@ -61,8 +53,10 @@ def collect(artifact: Any, owners: dict[str, str], threads: int, runs: int) -> P
         inputs = [int(i) for i in op.get("inputs", []) if int(i) >= 0]
         in_names = [str(tensors[i]["name"]) for i in inputs[1:2] if i in tensors]
         candidates = [*tensor_scopes(out_name), *(s for n in in_names for s in tensor_scopes(n))]
+        # the user's .tflite: the source op whose output tensor this one is named after
+        layer = (tflite_graph.resolve_tensor(out_name, owners) or resolve(candidates, owners)) if role == "compute" else ""
         rows.append(LayerRow(
-            layer=resolve(candidates, owners) if role == "compute" else "", node=f"{op.get('index')}:{name}",
+            layer=layer, node=f"{op.get('index')}:{name}",
             op=name, kernel="", precision=precision, time_us=None, role=role, note=note,
         ))
     notes = [f"per-op time {NO_TIMING}"]

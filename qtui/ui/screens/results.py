@@ -710,12 +710,15 @@ def render_study_note(note: str) -> Table:
 
 
 def study_markdown_for(
-    pool: list[RunResult], model: str, *, executed: bool = False, delta: bool = False, efficiency: bool = False
+    pool: list[RunResult], model: str, *, executed: bool = False, delta: bool = False, efficiency: bool = False,
+    saved: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """The Markdown export of the study view: `qtui report --format study --model MODEL`
-    (with `--executed`, `--delta`, `--efficiency` as the view shows them)."""
+    (with `--executed`, `--delta`, `--efficiency` as the view shows them, and the executed
+    precision cited from the cache's summaries or `saved`, as the view cites it)."""
     return study_markdown(
-        [r for r in pool if r.profile.model == model], pool, executed=executed, delta=delta, efficiency=efficiency
+        [r for r in pool if r.profile.model == model], pool, executed=executed, delta=delta, efficiency=efficiency,
+        saved=saved,
     )
 
 
@@ -781,7 +784,7 @@ class StudyTablesScreen(Screen[None]):
         if not parts:
             parts = [Text(f"no ok or INVALID performance runs of {labels.title(self.model)} yet")]
         else:
-            cited = [cite.CELL_NOTE] if cite.any_cited(studies, by_id, saved) else []
+            cited = cite.cited_notes(studies, by_id, saved)
             parts += [Styled(render_study_note(note), "dim") for note in [*study_notes(studies), *cited]]
         self.query_one("#study-tables", Static).update(Group(*parts))
 
@@ -800,7 +803,10 @@ class StudyTablesScreen(Screen[None]):
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = self.results_root / f"qtui-study-{model_slug(self.model)}-{stamp}.md"  # a file's stem, no folder
         try:
-            path.write_text(study_markdown_for(self.pool, self.model, **self.shown), encoding="utf-8")
+            from qtui.core.explain import offline
+
+            saved = offline.summaries(offline.saved_profiles([self.results_root]))
+            path.write_text(study_markdown_for(self.pool, self.model, saved=saved, **self.shown), encoding="utf-8")
         except OSError as exc:
             self.notify(f"could not write {path}: {exc}", severity="error", markup=False)
             return
