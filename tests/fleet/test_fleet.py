@@ -157,7 +157,10 @@ def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devic
         proc.kill()
     r = qtui("fleet", "status", "-i", str(inv))
     assert r.exit_code == 1 and {k: v[0] for k, v in rows(r.output).items()} == {"pi-a": "unreachable", "pi-b": "finished", "pi-c": "interrupted"}, r.output
-    assert "pi-a: " in r.output and "Connection refused" in r.output
+    # ssh's own reason, or Ansible's when its write of the (pipelined) module to ssh lost the
+    # race against ssh exiting (ansible's ssh plugin waits 1 ms for ssh's exit status)
+    reason = next(line for line in r.output.splitlines() if line.startswith("pi-a: "))
+    assert "Connection refused" in reason or "Data could not be sent to remote host" in reason, r.output
     # pi-a comes back: its study went on without a connection and finishes
     a.start()
     for gate in gates.values():
