@@ -512,10 +512,10 @@ def _fleet_source() -> Any:
     if importlib.util.find_spec("ansible_runner") is None:
         return None
 
-    def source(inventory: str) -> tuple[list[list[str]], list[str]]:
+    def source(inventory: str, cancel: Any = None) -> tuple[list[list[str]], list[str]]:
         from qtui.fleet.cli import status_source
 
-        return status_source(inventory)
+        return status_source(inventory, cancel)
 
     return source
 

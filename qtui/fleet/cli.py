@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -192,11 +193,17 @@ def profile_hash(text: bytes) -> str:
 @_INVENTORY
 @_LIMIT
 @_FORKS
-@click.option("--push-bundle", is_flag=True, help="Prepare the study's artifacts here (as `qtui bundle export` does) and import them on each device first (`qtui bundle import` there checks every digest): a device without the converters runs them.")
-def study(profile: str, inventory: str, limit: str | None, forks: int, push_bundle: bool) -> None:
+@click.option(
+    "--push", "push", type=click.Choice(["auto", "all", "none"]), default="auto", show_default=True,
+    help="What the devices are sent, prepared here (as `qtui bundle export` does) and imported there: auto, the artifacts a device cannot prepare itself (no torch, no converter); all, every artifact it does not have (the same bytes everywhere); none, nothing (each device prepares what it runs).",
+)
+@click.option("--push-bundle", is_flag=True, hidden=True, help="The same as --push all (earlier versions' flag).")
+def study(profile: str, inventory: str, limit: str | None, forks: int, push: str, push_bundle: bool) -> None:
     """Start `qtui study PROFILE` on every device, detached (an Ansible asynchronous task), with
-    its inventory name as the device label, and return. Run it again to continue: devices that
-    finished are left alone, running ones are not disturbed, interrupted ones resume."""
+    its inventory name as the device label, and return; first, each device says which of the
+    study's artifacts it has, can prepare or lacks, and what it lacks is prepared here and
+    pushed there (--push). Run it again to continue: devices that finished are left alone,
+    running ones are not disturbed, interrupted ones resume."""
     from qtui.core.profile import ProfileError, load
     from qtui.core.profile_store import ProfileNotFound, resolve
 
@@ -207,44 +214,83 @@ def study(profile: str, inventory: str, limit: str | None, forks: int, push_bund
         _fail_input(str(exc))
     text = Path(path).read_bytes()
     digest = profile_hash(text)
-    extravars = {"profile_src": str(Path(path).resolve()), "profile_hash": digest}
-    if push_bundle:
-        extravars["bundle_src"] = str(_study_bundle(Path(path)))
-    outcomes = _run("study.yml", inventory, limit, forks, extravars)
+    extravars: dict[str, Any] = {"profile_src": str(Path(path).resolve()), "profile_hash": digest}
+    mode = "all" if push_bundle else push
+    earlier: dict[str, HostOutcome] = {}
+    pushes: dict[str, Any] = {}
+    if mode != "none":
+        earlier, pushes = _pushes(Path(path), inventory, limit, forks, extravars, mode)
+        extravars["bundles"] = {name: str(p.bundle) for name, p in pushes.items() if p.bundle is not None}
+    reachable = [name for name in pushes]
+    outcomes = dict(earlier)
+    if mode == "none" or reachable:
+        outcomes.update(_run("study.yml", inventory, ":".join(reachable) if mode != "none" else limit, forks, extravars))
     rows, failed = [], False
     for out in _device_order(outcomes):
         state = ((out.results.get("state") or {}).get("stdout") or "").strip()
+        sent = pushes.get(out.name)
+        pushed = str(len(sent.artifacts)) if sent is not None and sent.artifacts and not out.unreachable and not out.failed else "–"
         if out.unreachable:
-            rows.append([out.name, "unreachable", out.unreachable])
+            rows.append([out.name, "unreachable", pushed, out.unreachable])
             failed = True
         elif out.failed:
-            rows.append([out.name, "failed", out.failed])
+            rows.append([out.name, "failed", pushed, out.failed])
             failed = True
         elif state == "finished":
-            rows.append([out.name, "finished", "left alone"])
+            rows.append([out.name, "finished", pushed, "left alone"])
         elif state == "running":
-            rows.append([out.name, "running", "already running, not disturbed"])
+            rows.append([out.name, "running", pushed, "already running, not disturbed"])
         else:
-            rows.append([out.name, "started", f"qtui study (profile {digest})"])
-    _table(["device", "study", "detail"], rows, flex=2)
+            rows.append([out.name, "started", pushed, f"qtui study (profile {digest})"])
+    _table(["device", "study", "pushed", "detail"], rows, right=(2,), flex=3)
+    for out in _device_order(outcomes):
+        if out.name in pushes and not out.unreachable and not out.failed:
+            _say(f"{out.name}: {pushes[out.name].summary()}")
     _say("follow it with: " + shell_command(["qtui", "fleet", "status", "-i", inventory]))
     if failed:
         sys.exit(EXIT_FAILED)
 
 
-def _study_bundle(path: Path) -> Path:
-    """`--push-bundle`: the study's artifacts as one bundle on this machine (qtui.fleet.push);
-    a preparation or export that fails exits 1 naming it."""
-    from qtui.core.text import plural
-    from qtui.fleet.push import study_bundle
+def _pushes(
+    path: Path, inventory: str, limit: str | None, forks: int, extravars: dict[str, Any], mode: str
+) -> tuple[dict[str, HostOutcome], dict[str, Any]]:
+    """Ask each device what it lacks (needs.yml: the device's own `qtui fleet needs`) and
+    prepare here what it is to be sent (qtui.fleet.push): (the devices that could not be asked,
+    unreachable or failed; each reachable device's Push, its bundle exported)."""
+    from qtui.fleet.push import export_pushes, plan_pushes
+
+    asked = _run("needs.yml", inventory, limit, forks, extravars)
+    answers: dict[str, dict[str, Any] | str] = {}
+    lost: dict[str, HostOutcome] = {}
+    for out in _device_order(asked):
+        if out.unreachable or out.failed:
+            lost[out.name] = out
+            continue
+        res = out.results.get("needs") or {}
+        try:  # the answer is the last line (a warning may come before it)
+            answer = json.loads(([""] + str(res.get("stdout") or "").strip().splitlines())[-1])
+            answers[out.name] = answer if isinstance(answer, dict) else "not an answer"
+        except ValueError:
+            lines = [ln.strip() for ln in str(res.get("stderr") or "").splitlines() if ln.strip()]
+            answers[out.name] = lines[-1] if lines else f"exit {res.get('rc')}"
+    pushes = plan_pushes(path, answers, mode, _say)
+    export_pushes(pushes)
+    return lost, pushes
+
+
+@fleet.command("needs", hidden=True)
+@click.argument("profile", type=click.Path(dir_okay=False))
+def needs(profile: str) -> None:
+    """The device side of `fleet study` (run there by needs.yml): per artifact of PROFILE's
+    study, whether this machine has it, can prepare it or lacks it, as JSON."""
+    from qtui.core.profile import ProfileError
+    from qtui.fleet.needs import device_needs
 
     try:
-        bundle, artifacts = study_bundle(path)
-    except Exception as exc:  # preparation and export raise many kinds; each says what failed
-        click.echo(f"qtui: --push-bundle: {for_terminal(exc)}", err=True)
-        sys.exit(EXIT_FAILED)
-    _say(f"bundle {bundle.name}: {plural(len(artifacts), 'artifact')}, {bundle.stat().st_size / 1e6:.1f} MB")
-    return bundle
+        answer = device_needs(Path(profile))
+    except (ProfileError, OSError) as exc:
+        _fail_input(f"{profile}: {exc}")
+    click.echo(json.dumps(answer))
 
 
 # ---------------------------------------------------------------------------------------- status
@@ -324,10 +370,12 @@ def status(inventory: str, limit: str | None, forks: int) -> None:
         sys.exit(EXIT_FAILED)
 
 
-def status_source(inventory: str) -> tuple[list[list[str]], list[str]]:
-    """`fleet status`'s rows and notes for `inventory`: what the TUI's fleet view shows."""
+def status_source(inventory: str, cancel: threading.Event | None = None) -> tuple[list[list[str]], list[str]]:
+    """`fleet status`'s rows and notes for `inventory`: what the TUI's fleet view shows. Setting
+    `cancel` (the view's worker, given up when the view closes) stops the Ansible run at once
+    and raises FleetCancelled."""
     try:
-        outcomes = run_playbook("status.yml", inventory)
+        outcomes = run_playbook("status.yml", inventory, cancel=cancel)
     except ImportError:
         raise FleetError("qtui fleet needs Ansible on this machine: pip install 'qtui[fleet]'") from None
     rows, notes, _ = status_rows(outcomes)

@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,44 @@ _SOCKET_DIR_MAX = 70
 class FleetError(Exception):
     """Bad input for a fleet command (an inventory that does not parse, a missing file): the
     CLI exits 2 with this message."""
+
+
+class FleetCancelled(Exception):
+    """The run was told to stop (its cancel event set): Ansible's processes were ended, and
+    there is no result."""
+
+
+#: How often (seconds) a run that can be cancelled looks at its cancel event (ansible-runner's
+#: wait for output between two looks; 5 s by default).
+CANCEL_POLL_S = 0.1
+#: The environment variable that marks every process of one run (its value: the run's folder
+#: name), so that a cancelled run ends all of them and nothing else.
+RUN_MARK = "QTUI_FLEET_RUN"
+
+
+def _end_run(mark: str) -> None:
+    """End every process of the run marked `mark` (this process's descendants that carry the
+    mark): ansible-playbook, its workers and what they started. ansible-runner's own cancel
+    kills ansible-playbook's process group only, but ansible-core's workers each start their
+    own session (setsid), so they and a hung module would go on."""
+    import psutil
+
+    procs = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if proc.environ().get(RUN_MARK) == mark:
+                procs.append(proc)
+        except psutil.Error:
+            continue  # ended meanwhile, or not ours to read
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    # ansible-runner reaps ansible-playbook (this process's child) itself; the others are waited
+    # for by polling only
+    direct = {p.pid for p in psutil.Process().children()}
+    psutil.wait_procs([p for p in procs if p.pid not in direct], timeout=5)
 
 
 @dataclass
@@ -65,11 +104,18 @@ def run_playbook(
     limit: str | None = None,
     extravars: dict[str, Any] | None = None,
     forks: int = 10,
+    cancel: threading.Event | None = None,
 ) -> dict[str, HostOutcome]:
     """Run the shipped playbook `name` on `inventory` (a path: INI or YAML, as for
     ansible-playbook -i), limited to `limit` (a host or group pattern). Returns every host the
     playbook touched. Raises FleetError when Ansible could not even start the play (an
-    inventory that does not parse, a limit that matches no host)."""
+    inventory that does not parse, a limit that matches no host).
+
+    With `cancel` (a thread that must be able to give up, the TUI's fleet view), setting it
+    stops the run within about CANCEL_POLL_S: ansible-runner's cancel callback, which kills
+    ansible-playbook's process group (its workers and the ssh sessions they opened); then
+    FleetCancelled is raised. Without it ansible-runner keeps its own Ctrl+C handling (main
+    thread only)."""
     import ansible_runner  # the fleet extra; imported only here
 
     inv = Path(inventory)
@@ -97,6 +143,7 @@ def run_playbook(
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_DEPRECATION_WARNINGS": "0",
         "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+        RUN_MARK: private.name,
     }
     if len(str(work / "cp")) > _SOCKET_DIR_MAX:
         # ssh's control sockets would not fit a unix socket's path: one connection per task
@@ -121,6 +168,19 @@ def run_playbook(
         return True
 
     cmdline = f"--forks {int(forks)}"
+    stoppable: dict[str, Any] = {}
+    if cancel is not None:
+        if cancel.is_set():
+            raise FleetCancelled()
+        ended: list[bool] = []
+
+        def cancelled() -> bool:
+            if cancel.is_set() and not ended:
+                _end_run(private.name)
+                ended.append(True)
+            return bool(ended)
+
+        stoppable = {"cancel_callback": cancelled, "settings": {"pexpect_timeout": CANCEL_POLL_S}}
     try:
         r = ansible_runner.run(
             private_data_dir=str(private),
@@ -132,10 +192,13 @@ def run_playbook(
             cmdline=cmdline,
             quiet=True,
             event_handler=on_event,
+            **stoppable,
         )
         stdout = r.stdout.read() if r.stdout else ""
     finally:
         shutil.rmtree(private, ignore_errors=True)
+    if cancel is not None and (r.canceled or cancel.is_set()):
+        raise FleetCancelled()
     if not outcomes and r.rc != 0:
         lines = [ln.strip() for ln in stdout.splitlines() if ln.strip()]
         errors = [ln for ln in lines if "ERROR" in ln or "WARNING" in ln] or lines[-3:]

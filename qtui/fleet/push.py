@@ -1,22 +1,34 @@
-"""`fleet study --push-bundle`: the study's artifacts prepared here, on the controller, as one
-bundle (`qtui bundle export`), which the study playbook copies to each device with Ansible's copy
-module and imports there with the device's own `qtui bundle import` (which checks every file's
-digest and refuses a damaged or altered bundle). A device without the converters (a Pi without
-torch, NNCF or the TFLite converter) then runs what it could not prepare.
+"""`fleet study`'s pushes: what the controller prepares here for each device and copies there.
 
-The bundle is named by the artifacts it holds (their cache keys), so the same study pushes the
-same file: Ansible's copy sends it only when a device's copy differs, and a device imports it
-once (a marker beside it records the import).
+Each device first says, with its own qtui, which artifacts of the study it has, can make, or
+lacks (qtui.fleet.needs). The controller prepares (or finds in its cache) those a device lacks
+(`--push auto`, the default) or every one it does not have (`--push all`: every device then runs
+the same bytes), checks that each is the artifact the device asked for (the same spec id: the
+same model, weights, precision and calibration set) made with the device's own
+architecture-bound recipe (`needs.arch_recipe`), and exports them as one bundle per device
+(`qtui bundle export`). The study playbook copies it with Ansible's copy module and the device's
+own `qtui bundle import` checks every digest. A device that has everything gets nothing, so the
+same `fleet study` again pushes nothing.
+
+A bundle is named by the artifacts it holds (their cache keys), so the same artifacts are the
+same file: it is exported once and Ansible's copy sends it only when a device's copy differs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import platform
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qtui.core.paths import cache_dir
+from qtui.core.text import plural
+from qtui.fleet.needs import arch_recipe
+
+#: `fleet study --push`: what a device is sent (`none`: nothing, as before a device said).
+PUSH_MODES = ("auto", "all", "none")
 
 
 def bundle_folder() -> Path:
@@ -29,22 +41,142 @@ def bundle_name(keys: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(set(keys))).encode()).hexdigest()[:16] + ".tar.gz"
 
 
-def study_bundle(profile_path: Path, on_event: Callable[[Any], None] | None = None) -> tuple[Path, list[Any]]:
-    """Prepare (or find in this machine's cache) every artifact of the study of `profile_path`
-    and export them as one bundle, unless the bundle of exactly these artifacts is there
-    already: (the bundle, the artifacts). Raises what preparation and export raise."""
+def bundle_of(artifacts: list[Any]) -> Path:
+    """The bundle of exactly these artifacts in the controller's cache, exported unless it is
+    there already. Raises what export raises."""
     from qtui.core.bundle import export_bundle
+
+    out = bundle_folder() / bundle_name([a.directory.name for a in artifacts])
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        export_bundle(out, artifacts)
+    return out
+
+
+def cell_name(entry: dict[str, Any]) -> str:
+    """An artifact of the study as a note names it: `mobilenet_v2 onnxruntime int8_static`."""
+    return " ".join(str(entry.get(k, "?")) for k in ("model", "framework", "precision"))
+
+
+@dataclass
+class Push:
+    """What one device is sent: the artifacts and their bundle (None: nothing), how many of the
+    study's artifacts it has or makes itself, and why an artifact it needs is not sent."""
+
+    artifacts: list[Any] = field(default_factory=list)
+    bundle: Path | None = None
+    has: int = 0
+    prepares: int = 0
+    not_pushed: list[str] = field(default_factory=list)
+    #: the device's answer could not be read: nothing is pushed, it prepares what it runs
+    unknown: str | None = None
+
+    def summary(self) -> str:
+        """One line for the notes under `fleet study`'s table (after the device's name)."""
+        if self.unknown is not None:
+            return f"cannot tell what it lacks ({self.unknown}): nothing pushed, it prepares what it runs"
+        parts = []
+        if self.artifacts:
+            names = ", ".join(cell_name(a.meta) for a in self.artifacts)
+            size = self.bundle.stat().st_size / 1e6 if self.bundle is not None and self.bundle.is_file() else 0.0
+            parts.append(f"pushed {names} (bundle {self.bundle.name if self.bundle else '?'}, {size:.1f} MB)")
+        else:
+            parts.append("nothing pushed")
+        if self.has:
+            parts.append(f"has {self.has}")
+        if self.prepares:
+            parts.append(f"prepares {self.prepares} itself")
+        return ", ".join(parts) + "".join(f"; not pushed: {n}" for n in self.not_pushed)
+
+
+def plan_pushes(
+    profile_path: Path,
+    answers: dict[str, dict[str, Any] | str],
+    mode: str,
+    say: Callable[[str], None] | None = None,
+) -> dict[str, Push]:
+    """What each device is sent, from its answer (`needs.device_needs`' dict, or a str saying
+    why there is none). Each artifact is prepared here once for all devices; one that cannot
+    be made here, is another artifact than the device asked for, or is made with another
+    recipe than the device's is not sent, and the device's Push says why. `say` hears of each
+    preparation here before it starts (a large model takes minutes)."""
     from qtui.core.prepare.for_profile import prepare_only
     from qtui.core.profile import load
     from qtui.core.study import StudyOptions, plan
 
-    profile = load(profile_path)
-    artifacts: dict[str, Any] = {}
-    for cell in plan(profile, StudyOptions()):
-        artifact, _ = prepare_only(cell, on_event)
-        artifacts.setdefault(artifact.directory.name, artifact)
-    out = bundle_folder() / bundle_name(list(artifacts))
-    if not out.is_file():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        export_bundle(out, list(artifacts.values()))
-    return out, list(artifacts.values())
+    cells = plan(load(profile_path), StudyOptions())
+    made: dict[int, Any] = {}  # plan index → the artifact here, or the exception preparing it
+    here = platform.machine()
+    pushes: dict[str, Push] = {}
+    for device, answer in answers.items():
+        push = pushes[device] = Push()
+        if isinstance(answer, str):
+            push.unknown = answer
+            continue
+        there = str(answer.get("machine") or "?")
+        for entry in answer.get("cells") or []:
+            state = entry.get("state")
+            if state == "have":
+                push.has += 1
+            elif state == "prepare" and mode != "all":
+                push.prepares += 1
+            elif state == "cannot run":
+                push.not_pushed.append(f"{cell_name(entry)}: cannot run there ({entry.get('reason', '')})")
+            elif state == "error":
+                push.not_pushed.append(f"{cell_name(entry)}: {entry.get('reason', '')}")
+            elif state in ("lacks", "prepare"):
+                index = entry.get("cell")
+                cell = cells[index] if isinstance(index, int) and 0 <= index < len(cells) else None
+                if cell is None or (cell.model, cell.framework, cell.precision) != (entry.get("model"), entry.get("framework"), entry.get("precision")):
+                    push.not_pushed.append(f"{cell_name(entry)}: the device plans another study than this machine (another qtui version?)")
+                    continue
+                # the recipe first: an artifact this machine makes another way is not prepared
+                ours = _recipe_here(cell)
+                if ours != entry.get("recipe"):
+                    push.not_pushed.append(
+                        f"{cell_name(entry)}: made here ({here}) with recipe {ours}, the device ({there}) makes it with {entry.get('recipe')}: prepare it on an {there} machine"
+                    )
+                    continue
+                if index not in made:
+                    if say is not None:
+                        say(f"preparing here (or from this machine's cache) for {device}: {cell_name(entry)}")
+                    try:
+                        made[index] = prepare_only(cell)[0]
+                    except Exception as exc:  # preparation raises many kinds; each says what failed
+                        made[index] = exc
+                artifact = made[index]
+                if isinstance(artifact, Exception):
+                    push.not_pushed.append(f"{cell_name(entry)}: cannot be prepared here either: {artifact}")
+                elif artifact.meta.get("spec_id") != entry.get("spec_id"):
+                    push.not_pushed.append(f"{cell_name(entry)}: the device's is another artifact (its weights, data or calibration set differ)")
+                elif arch_recipe(cell.framework, cell.precision, artifact.meta.get("tools") or {}) != entry.get("recipe"):
+                    push.not_pushed.append(f"{cell_name(entry)}: the one in this machine's cache was made with another recipe than the device's")
+                elif all(a.directory != artifact.directory for a in push.artifacts):
+                    push.artifacts.append(artifact)
+    return pushes
+
+
+def _recipe_here(cell: Any) -> str | None:
+    """The architecture-bound recipe this machine makes `cell`'s artifact with (None: none)."""
+    from qtui.core.prepare import PrepareError, prepare_module
+
+    try:
+        tools = prepare_module(cell.framework).tool_versions()
+    except PrepareError:
+        return None  # this qtui cannot prepare the framework: preparing says so
+    return arch_recipe(cell.framework, cell.precision, tools)
+
+
+def export_pushes(pushes: dict[str, Push]) -> None:
+    """Each device's bundle (one file per distinct set of artifacts). A bundle that cannot be
+    written leaves its devices with nothing pushed and says why."""
+    from qtui.core.bundle import BundleError
+
+    for push in pushes.values():
+        if not push.artifacts:
+            continue
+        try:
+            push.bundle = bundle_of(push.artifacts)
+        except BundleError as exc:
+            push.not_pushed.append(f"{plural(len(push.artifacts), 'artifact')}: {exc}")
+            push.artifacts = []

@@ -53,7 +53,7 @@ class QtuiApp(App[None]):
         profile: RunProfile | None = None,
         results_dir: str | None = None,
         ansi: bool = False,
-        fleet_source: Callable[[str], tuple[list[list[str]], list[str]]] | None = None,
+        fleet_source: Callable[[str, Any], tuple[list[list[str]], list[str]]] | None = None,
     ) -> None:
         super().__init__(ansi_color=ansi)
         self.initial_profile = profile

@@ -33,6 +33,12 @@ REPO = Path(__file__).resolve().parents[2]
 QTUI_COMMAND = f"env PYTHONPATH={REPO} {sys.executable} -m qtui"
 
 
+def gated_command(gate: Path, command: str = QTUI_COMMAND) -> str:
+    """A `qtui_command` whose `qtui study` waits while `gate` exists (so that it surely runs
+    meanwhile); its other commands (`fleet needs`, `bundle import`, `--version`) go at once."""
+    return f"sh -c 'for a; do case $a in study) while [ -e {gate} ]; do sleep 0.2; done;; esac; done; exec \"$@\"' gate {command}"
+
+
 def _missing() -> str | None:
     if SSHD is None or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
         return "no sshd/ssh (Debian: apt-get install openssh-server)"

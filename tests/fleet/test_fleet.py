@@ -22,7 +22,7 @@ from qtui import __version__
 from qtui.cli import main
 from qtui.core.profile import StudySpec, dumps
 from tests.conftest import small_profile
-from tests.fleet.conftest import QTUI_COMMAND, Fleet, _free_port
+from tests.fleet.conftest import Fleet, _free_port, gated_command
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -137,11 +137,13 @@ def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devic
     gates = {d.name: tmp_path / f"gate-{d.name}" for d in (a, c)}
     for gate in gates.values():
         gate.write_text("")
-    gated = {name: f"sh -c 'while [ -e {gate} ]; do sleep 0.2; done; exec \"$@\"' gate {QTUI_COMMAND}" for name, gate in gates.items()}
+    gated = {name: gated_command(gate) for name, gate in gates.items()}
     inv = fleet_devices.inventory(tmp_path / "inv.ini", command=gated)
     r = qtui("fleet", "study", str(seeded_homes), "-i", str(inv))
     assert r.exit_code == 0, r.output
     assert {k: v[0] for k, v in rows(r.output).items()} == {"pi-a": "started", "pi-b": "started", "pi-c": "started"}
+    # each device said it has the study's artifact (by its spec's hash): nothing is pushed
+    assert all(f"{d.name}: nothing pushed, has 1\n" in r.output for d in (a, b, c)), r.output
     state = [next((d.home / "fleet").glob("*/profile.toml")).parent for d in (a, b, c)]
     assert wait_for(state[1] / "rc") == "0"
     r = qtui("fleet", "status", "-i", str(inv))
@@ -155,7 +157,10 @@ def test_study_on_three_devices_survives_a_dropped_device_and_merges(fleet_devic
         proc.kill()
     r = qtui("fleet", "status", "-i", str(inv))
     assert r.exit_code == 1 and {k: v[0] for k, v in rows(r.output).items()} == {"pi-a": "unreachable", "pi-b": "finished", "pi-c": "interrupted"}, r.output
-    assert "pi-a: " in r.output and "Connection refused" in r.output
+    # ssh's own reason, or Ansible's when its write of the (pipelined) module to ssh lost the
+    # race against ssh exiting (ansible's ssh plugin waits 1 ms for ssh's exit status)
+    reason = next(line for line in r.output.splitlines() if line.startswith("pi-a: "))
+    assert "Connection refused" in reason or "Data could not be sent to remote host" in reason, r.output
     # pi-a comes back: its study went on without a connection and finishes
     a.start()
     for gate in gates.values():

@@ -21,7 +21,7 @@ class Source:
         self.go = threading.Event()
         self.asked: list[str] = []
 
-    def __call__(self, inventory: str) -> tuple[list[list[str]], list[str]]:
+    def __call__(self, inventory: str, cancel: threading.Event | None = None) -> tuple[list[list[str]], list[str]]:
         self.asked.append(inventory)
         assert self.go.wait(60)
         log = "hash 01\nversion qtui, version 0.1.0\nstate running\nstep [3/8] measuring ORT FP32 SingleStream, ~2m 5s left\n--- log\n"
@@ -108,3 +108,38 @@ async def test_ctrl_f_opens_the_fleet_view_from_the_main_tui_and_back(tmp_path: 
     assert callable(cli._fleet_source())
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "ansible_runner" else object())
     assert cli._fleet_source() is None
+
+
+class SlowSource:
+    """A refresh that lasts as long as slow devices make it (here: until it is told to stop, or
+    30 s), writing down what happened in order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.asking = threading.Event()
+
+    def __call__(self, inventory: str, cancel: threading.Event | None = None) -> tuple[list[list[str]], list[str]]:
+        self.events.append("asking")
+        self.asking.set()
+        stopped = (cancel or threading.Event()).wait(30)
+        self.events.append("stopped" if stopped else "finished on its own")
+        return [], []
+
+
+def test_q_during_a_refresh_stops_it_and_quits_at_once(tmp_path: Path) -> None:
+    """`q` while the devices are asked: the refresh is told to stop (the real source stops its
+    Ansible run: tests/fleet/test_cancel.py) and the app ends as soon as it has, never waiting
+    for the devices. The app runs as `qtui fleet view` runs it (App.run, whose end waits for
+    its worker threads)."""
+    inventory = tmp_path / "pis.ini"
+    inventory.write_text("[pis]\npi-a\n")
+    source = SlowSource()
+
+    async def press_q(pilot: Any) -> None:
+        await wait_for(pilot, source.asking.is_set)
+        source.events.append("q")
+        await pilot.press("q")
+
+    FleetApp(source, str(inventory), interval=3600).run(headless=True, size=(80, 24), auto_pilot=press_q)
+    source.events.append("exited")
+    assert source.events == ["asking", "q", "stopped", "exited"]

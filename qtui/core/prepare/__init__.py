@@ -190,6 +190,29 @@ def discard_own_staging() -> None:
     remove_own_staging(artifacts_root())
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What the cache holds for a profile's artifact: the key these local tools would make, its
+    spec and spec id, and the artifact found (that key, else one imported with the same spec)."""
+
+    key: str
+    spec: dict[str, Any]
+    spec_id: str
+    artifact: Artifact | None
+
+
+def lookup(profile: RunProfile, calibration: CalibrationSpec | None, module: Preparer | None = None) -> Lookup:
+    """`find_or_prepare`'s cache lookup, without preparing: the artifact these local tools
+    would make (exact key), else one imported from another machine with the same spec.
+    PrepareError when the weights cannot be identified (a missing weights file)."""
+    module = module if module is not None else prepare_module(profile.framework)
+    calib_id = calibration.identity if (calibration and profile.precision == "int8_static") else None
+    key, spec = artifact_key(profile, weights_identity(profile), module.tool_versions(), calib_id)
+    sid = spec_id(spec)
+    found = load_artifact(artifacts_root() / key) or imported_match(sid)
+    return Lookup(key, spec, sid, found)
+
+
 def find_or_prepare(
     profile: RunProfile,
     load_model: Callable[[], Any],
@@ -211,18 +234,11 @@ def find_or_prepare(
     runtime_reason = module.runtime_unavailable_reason(profile.precision)
     if runtime_reason:
         raise PrepareError(runtime_reason)
-    weights_id = weights_identity(profile)
-    tools = module.tool_versions()
-    calib_id = calibration.identity if (calibration and profile.precision == "int8_static") else None
-    key, spec = artifact_key(profile, weights_id, tools, calib_id)
-    sid = spec_id(spec)
+    found = lookup(profile, calibration, module)
+    if found.artifact is not None:
+        return found.artifact, True
+    key, spec, sid = found.key, found.spec, found.spec_id
     final = artifacts_root() / key
-    cached = load_artifact(final)
-    if cached is not None:
-        return cached, True
-    imported = imported_match(sid)
-    if imported is not None:
-        return imported, True
     reason = source_unavailable_reason(module, profile.model, profile.precision)
     if reason:
         misses = near_misses(spec)

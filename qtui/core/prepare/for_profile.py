@@ -41,18 +41,23 @@ def prepare_artifact(
     cache hit). The one path for runs, `qtui prepare`, bundles, studies and benches. INT8 static
     calibrates on `dataset`'s calibration images (opened here when None), pulled in batches of 8;
     each batch is a checkpoint where `stop` cancels."""
+    if profile.precision != "int8_static":
+        return find_or_prepare(profile, load_model, None, None, step)
+    dataset, calib = calibration_spec(profile, dataset, step)
+    return find_or_prepare(profile, load_model, calib, CalibrationBatches(dataset, calib.indices, stop), step)
+
+
+def calibration_spec(profile: RunProfile, dataset: Any | None, step: Step) -> tuple[Any, CalibrationSpec]:
+    """The images INT8 static calibrates on, from `dataset` (opened here when None): (the
+    calibration data set, which of its images and their identity, part of the cache key)."""
     from qtui.core.data import calibration_indices
     from qtui.core.profile_data import calibration_dataset, open_profile_dataset
 
-    if profile.precision != "int8_static":
-        return find_or_prepare(profile, load_model, None, None, step)
     if dataset is None:
         dataset = open_profile_dataset(profile, lambda f: step("checking data", f))
     dataset = calibration_dataset(profile, dataset)
     indices = tuple(calibration_indices(dataset, profile.dataset.calibration_count, seed=profile.dataset.seed))
-    calib = CalibrationSpec(dataset_identity=dataset_identity(dataset), indices=indices)
-
-    return find_or_prepare(profile, load_model, calib, CalibrationBatches(dataset, indices, stop), step)
+    return dataset, CalibrationSpec(dataset_identity=dataset_identity(dataset), indices=indices)
 
 
 class CalibrationBatches:

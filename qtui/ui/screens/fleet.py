@@ -2,16 +2,20 @@
 running (step done/total, time left), finished, failed, interrupted, unreachable — refreshed
 every `interval` seconds by a worker thread, so the screen never waits for the devices.
 
-The UI never imports qtui.fleet (Ansible): the status comes from `source(inventory)`, which
-`qtui fleet view` gives (`qtui.fleet.cli.status_source`) and the tests stub. It returns the
+The UI never imports qtui.fleet (Ansible): the status comes from `source(inventory, cancel)`,
+which `qtui fleet view` gives (`qtui.fleet.cli.status_source`) and the tests stub. It returns the
 table's rows (device, study, step, left, doing) and the notes under it; an exception it raises is
-shown on the status line (the last rows stay). The inventory is `-i`, else the one used last
+shown on the status line (the last rows stay). `cancel` is the worker's cancelled event: closing
+the view or quitting (`q`) cancels the worker, and the source stops its Ansible run then
+(ansible-runner's cancel callback), so quitting never waits for the devices and leaves no
+Ansible process behind. The inventory is `-i`, else the one used last
 (kept in the config folder, `fleet-inventory`), else asked for in a dialog (`i` changes it).
 Every cell and note is device text: it reaches the screen through `for_terminal`, as `Text`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,13 +28,13 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Label, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from qtui.core.sinks import for_terminal
 from qtui.ui.widgets.footer import KeysFooter
 
-#: (rows, notes) of `fleet status` for an inventory path
-StatusSource = Callable[[str], tuple[list[list[str]], list[str]]]
+#: (rows, notes) of `fleet status` for an inventory path; the event, once set, stops the asking
+StatusSource = Callable[[str, threading.Event], tuple[list[list[str]], list[str]]]
 COLUMNS = ("device", "study", "step", "left", "doing")
 #: Seconds between two refreshes (each one asks every device over ssh).
 INTERVAL = 30.0
@@ -138,7 +142,7 @@ class FleetScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fleet")
     def _fetch(self, inventory: str) -> tuple[str, list[list[str]], list[str]]:
-        rows, notes = self.source(inventory)
+        rows, notes = self.source(inventory, get_current_worker().cancelled_event)
         return inventory, rows, notes
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -196,6 +200,8 @@ class FleetScreen(Screen[None]):
         self.app.push_screen(InventoryScreen(self.inventory or ""), chosen)
 
     def action_close(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()  # a refresh under way stops its Ansible run now
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
         else:
