@@ -79,7 +79,12 @@ def trigger(cell: Any, peak: Any | None) -> str | None:
     if not _measured(cell) or cell.precision == "fp32":
         return None
     if cell.speedup < 1:
-        return SLOWER
+        # with an interval, slower only when the whole of it is below ×1 (×0.91 [0.71–1.15] is
+        # not shown to be slower); a cell without one is judged by its figure, which it shows bare
+        est = getattr(cell, "speedup_estimate", None)
+        if est is None or not est.has_interval or est.high < 1:
+            return SLOWER
+        return None
     if cell.precision in INT8 and peak is not None and cell.speedup < FAR_FROM_PEAK * peak.speedup:
         return FAR
     return None
