@@ -1547,6 +1547,14 @@ def explain_cmd(profile: str | None, assignments: tuple[str, ...], frameworks: s
         if profile is None:
             _fail_input("explain: give a PROFILE to profile, or --from a saved profile")
         base = _load_profile(str(profile), assignments)
+        if base.sweep is not None:
+            from qtui.core.profile import expand_sweep
+
+            # a sweep narrowed to one artifact (the command `recommend` suggests for a study's
+            # cell) explains that artifact, not the profile's own framework and precision
+            swept = expand_sweep(base)
+            if len({(c.model, c.framework, c.precision) for c in swept}) == 1:
+                base = swept[0]
         combos = [replace(base, framework=f, precision=p)
                   for f in (_csv_list(frameworks, FRAMEWORKS, "--frameworks") or [base.framework])
                   for p in (_csv_list(precisions, PRECISIONS, "--precisions") or [base.precision])]

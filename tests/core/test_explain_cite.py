@@ -143,3 +143,32 @@ def test_html_report_without_saved_profiles_has_no_explain_section(tmp_path: Pat
 
     page = render_html(_results(tmp_path), charts=False)
     assert 'id="explain"' not in page
+
+
+def test_the_suggested_explain_command_profiles_the_cell_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`recommend` suggests `qtui explain paper-matrix --set sweep…` for a study's cell: that
+    command profiles the cell's artifact (TFLite INT8 dynamic here), not the profile's own
+    framework and precision (ONNX Runtime FP32), which it did before."""
+    import shlex
+    from dataclasses import replace
+
+    from qtui.core.profile import expand_sweep, load
+    from qtui.core.profile_store import resolve
+
+    matrix = load(resolve("paper-matrix"))
+    cell = next(p for p in expand_sweep(matrix) if (p.framework, p.precision, p.scenario) == ("tflite", "int8_dynamic", "MultiStream"))
+    run = replace(fake_result("r-cell", "2026-01-02T10:00:00+00:00", "int8_dynamic"), profile=cell)
+    command = cite.explain_command(run)
+    assert command is not None and command.startswith("qtui explain paper-matrix ")
+    asked: list[tuple[str, str, str]] = []
+
+    class Stop(Exception):
+        pass
+
+    def record(prof: object, *args: object, **kwargs: object) -> None:
+        asked.append((prof.model, prof.framework, prof.precision))  # type: ignore[attr-defined]
+        raise Stop("recorded")
+
+    monkeypatch.setattr(profiling, "profile_and_save", record)
+    out = CliRunner().invoke(cli.main, shlex.split(command)[1:])
+    assert asked == [(cell.model, "tflite", "int8_dynamic")], (command, out.output)
