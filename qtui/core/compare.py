@@ -42,7 +42,7 @@ from qtui.core.matching import repeats_of
 from qtui.core.raw_latencies import RAW_LATENCIES_FILE, load_latencies, run_folder
 from qtui.core.results import RunResult, measurement_disturbed, order_key, scenario_metric
 from qtui.core.run_table import runs_text
-from qtui.core.stats import CONFIDENCE, MIN_FOR_INTERVAL, RESAMPLES, ratio_estimate
+from qtui.core.stats import CONFIDENCE, MIN_FOR_INTERVAL, RESAMPLES, ratio_estimate, welch_logs
 from qtui.core.text import one_line
 
 #: At most this many per-query latencies a side enter the bootstrap (evenly spread over each
@@ -319,13 +319,10 @@ def _bootstrap_medians(groups: list[np.ndarray], rng: np.random.Generator, resam
 def _welch_draws(num: list[float], den: list[float], rng: np.random.Generator, resamples: int) -> np.ndarray:
     """Draws of the ratio of two sides' medians from Welch's t on their log values (what
     `stats.ratio_estimate`'s interval is made of), for the geometric mean's interval."""
-    la, lb = np.log(np.asarray(num, dtype=np.float64)), np.log(np.asarray(den, dtype=np.float64))
-    va, vb = float(np.var(la, ddof=1)) / la.size, float(np.var(lb, ddof=1)) / lb.size
-    centre = float(np.mean(la) - np.mean(lb))
-    if va + vb == 0.0:
+    centre, se, df = welch_logs(num, den)
+    if se == 0.0:
         return np.full(resamples, math.exp(centre))
-    df = (va + vb) ** 2 / ((va * va / (la.size - 1) if va else 0.0) + (vb * vb / (lb.size - 1) if vb else 0.0))
-    return np.exp(centre + math.sqrt(va + vb) * rng.standard_t(df, size=resamples))
+    return np.exp(centre + se * rng.standard_t(df, size=resamples))
 
 
 def _mann_whitney(a: np.ndarray, b: np.ndarray) -> float | None:

@@ -294,6 +294,20 @@ def median_estimate(values: Sequence[float], confidence: float = CONFIDENCE, poo
     return Estimate(med, min(low, med), max(high, med), int(data.size), spread)
 
 
+def welch_logs(numerators: Sequence[float] | np.ndarray, denominators: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+    """Welch's t on the logarithms of two sides (positive values, 2 or more a side): the
+    difference of their means, its standard error and the Welch–Satterthwaite degrees of freedom
+    (0 when both sides are constant)."""
+    la = np.log(np.asarray(numerators, dtype=np.float64))
+    lb = np.log(np.asarray(denominators, dtype=np.float64))
+    va, vb = float(np.var(la, ddof=1)) / la.size, float(np.var(lb, ddof=1)) / lb.size
+    centre = float(np.mean(la) - np.mean(lb))
+    if va + vb == 0.0:
+        return centre, 0.0, 0.0
+    df = (va + vb) ** 2 / ((va * va / (la.size - 1) if va else 0.0) + (vb * vb / (lb.size - 1) if vb else 0.0))
+    return centre, math.sqrt(va + vb), df
+
+
 def ratio_estimate(
     numerators: Sequence[float],
     denominators: Sequence[float],
@@ -312,21 +326,17 @@ def ratio_estimate(
         raise ValueError("no finite positive values to summarise")
     value = float(np.median(num) / np.median(den))
     n = int(min(num.size, den.size))
-    la, lb = np.log(num), np.log(den)
     if n < MIN_FOR_INTERVAL:
         if pooled is None:
             return Estimate(value, None, None, n, None)
-        centre = float(np.mean(la) - np.mean(lb))
-        half = t_quantile(0.5 + confidence / 2.0, pooled.df) * pooled.sd * math.sqrt(1.0 / la.size + 1.0 / lb.size)
+        centre = float(np.mean(np.log(num)) - np.mean(np.log(den)))
+        half = t_quantile(0.5 + confidence / 2.0, pooled.df) * pooled.sd * math.sqrt(1.0 / num.size + 1.0 / den.size)
         low, high = math.exp(centre - half), math.exp(centre + half)
         return Estimate(value, min(low, value), max(high, value), n, None, pooled=True)
-    va, vb = float(np.var(la, ddof=1)) / la.size, float(np.var(lb, ddof=1)) / lb.size
-    se = math.sqrt(va + vb)
-    centre = float(np.mean(la) - np.mean(lb))
+    centre, se, df = welch_logs(num, den)
     if se == 0.0:
         low = high = math.exp(centre)
     else:
-        df = (va + vb) ** 2 / ((va * va / (la.size - 1) if va else 0.0) + (vb * vb / (lb.size - 1) if vb else 0.0))
         half = t_quantile(0.5 + confidence / 2.0, df) * se
         low, high = math.exp(centre - half), math.exp(centre + half)
     spread = relative_spread((num / np.median(den)).tolist())
