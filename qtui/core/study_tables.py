@@ -458,6 +458,7 @@ def study_tables(
                 continue
             devices = tuple(sorted({labels[id(r)] for r in here}, key=str.casefold))
             picked: dict[tuple[str, str, str], StudyCell] = {}
+            runs_of: dict[tuple[str, str, str], list[RunResult]] = {}
             for fw in FRAMEWORKS:
                 for device in devices:
                     for prec in PRECISIONS:
@@ -468,6 +469,7 @@ def study_tables(
                         cell = _study_cell(runs, pool_list, key, device) if runs else None
                         if cell is not None:
                             picked[(fw, device, prec)] = cell
+                            runs_of[(fw, device, prec)] = runs
             for device in devices:  # cells with fewer than 3 repeats: the device's pooled spread
                 cells_here = {k: c for k, c in picked.items() if k[1] == device and c.status == "ok"}
                 for k, c in cells_here.items():
@@ -476,8 +478,7 @@ def study_tables(
                     pooled = pooled_for(c.values, (o.values for ok, o in cells_here.items() if ok != k))
                     if pooled is None:
                         continue
-                    runs = [r for r in here if (r.profile.framework, r.profile.precision) == (k[0], k[2]) and labels[id(r)] == device]
-                    again = _study_cell(runs, pool_list, key, device, pooled)
+                    again = _study_cell(runs_of[k], pool_list, key, device, pooled)
                     if again is not None:
                         picked[k] = again
             precisions = tuple(q for q in PRECISIONS if any(k[2] == q for k in picked))
