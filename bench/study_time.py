@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from stats import machine_line
 
+from qtui.core import runner
 from qtui.core import study as study_module
 from qtui.core.profile import StudySpec, load
 from qtui.core.profile_store import resolve
@@ -127,22 +128,20 @@ def main() -> None:
         queue.setdefault((r.profile.model, r.profile.framework, r.profile.precision, r.profile.scenario), []).append(r)
     spent: list[float] = []
 
-    def replay(self: Any, p: Any) -> tuple[RunResult, float]:
+    def replay(p: Any, *args: Any, **kwargs: Any) -> RunResult:
+        """`runner.run` for the adaptive study: the cell's next run from step 1, copied where the
+        study saves it; the study's own `measure` keeps it as any run."""
         result = queue[(p.model, p.framework, p.precision, p.scenario)].pop(0)
         shutil.copytree(before_dir / result.run_id, after_dir / result.run_id)
-        seconds = seconds_of[result.run_id]
-        spent.append(seconds)
-        self.report.ran.append(result)
-        loadgen_s = study_module._loadgen_seconds(result)
-        if result.status in study_module.COMPLETED and loadgen_s is not None:
-            self.overheads.append(max(0.0, seconds - loadgen_s))
-        return result, seconds
+        spent.append(seconds_of[result.run_id])
+        return result
 
-    study_module._Study.measure = replay  # type: ignore[method-assign]
+    real_run = runner.run
+    runner.run = replay  # type: ignore[assignment]
     try:
         after: StudyReport = run_study(profile, StudyOptions(results_root=after_dir, **filters))
     finally:
-        study_module._Study.measure = real_measure  # type: ignore[method-assign]
+        runner.run = real_run
     after_s = before.prepare_s + before.quality_s + sum(spent)
 
     # 3. times and widths
