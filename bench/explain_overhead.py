@@ -20,10 +20,9 @@ import tempfile
 from pathlib import Path
 
 from stats import bootstrap_ci, machine_line
-from user_model import band_verdict, samples_per_s
+from user_model import band_verdict, bench_profile, samples_per_s
 
 from qtui.core.explain.profiling import profile_and_save
-from qtui.core.profile import DatasetSpec, LoadGenSpec, RunProfile
 from qtui.core.runner import prepare_only, resolve_threads
 
 
@@ -40,12 +39,7 @@ def main() -> None:
     ap.add_argument("--profiled-runs", type=int, default=5, help="inferences the profiling pass profiles")
     args = ap.parse_args()
     threads = resolve_threads(args.threads)
-    profile = RunProfile(
-        name="bench-explain", model=args.model, framework=args.framework, precision=args.precision,
-        scenario=args.scenario, threads=threads, batch_size=args.batch, warmup_queries=16,
-        dataset=DatasetSpec(count=256, performance_sample_count=256, calibration_count=256),
-        loadgen=LoadGenSpec(preset="quick", min_duration_ms=int(args.seconds * 1000)),
-    )
+    profile = bench_profile("bench-explain", args, threads)
     with tempfile.TemporaryDirectory(prefix="qtui-bench-explain-") as scratch:
         root = Path(scratch)
         print(machine_line(threads))

@@ -37,6 +37,17 @@ def band_verdict(low: float, high: float) -> str:
     return "undecided: more passes or a quieter machine"
 
 
+def bench_profile(name: str, args: argparse.Namespace, threads: int) -> RunProfile:
+    """The profile a bench times: the command line's model, framework, precision, scenario and
+    batch, 256 synthetic images, LoadGen's quick preset for `args.seconds` a run."""
+    return RunProfile(
+        name=name, model=args.model, framework=args.framework, precision=args.precision,
+        scenario=args.scenario, threads=threads, batch_size=args.batch, warmup_queries=16,
+        dataset=DatasetSpec(count=256, performance_sample_count=256, calibration_count=256),
+        loadgen=LoadGenSpec(preset="quick", min_duration_ms=int(args.seconds * 1000)),
+    )
+
+
 def samples_per_s(profile: RunProfile, results: Path) -> float:
     result = run(profile, None, None, RunOptions(results_root=results))
     if result.status not in ("ok", "invalid"):
@@ -56,12 +67,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=2.0)
     args = ap.parse_args()
     threads = resolve_threads(args.threads)
-    builtin = RunProfile(
-        name="bench-user-model", model=args.model, framework=args.framework, precision=args.precision,
-        scenario=args.scenario, threads=threads, batch_size=args.batch, warmup_queries=16,
-        dataset=DatasetSpec(count=256, performance_sample_count=256, calibration_count=256),
-        loadgen=LoadGenSpec(preset="quick", min_duration_ms=int(args.seconds * 1000)),
-    )
+    builtin = bench_profile("bench-user-model", args, threads)
     with tempfile.TemporaryDirectory(prefix="qtui-bench-user-") as scratch:
         root = Path(scratch)
         fp32, _ = prepare_only(replace(builtin, framework="onnxruntime", precision="fp32"))
