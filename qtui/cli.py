@@ -1356,9 +1356,18 @@ def bundle() -> None:
 @click.option("--model", type=ModelValue(), default=None, help="A built-in, or your model file (.onnx, .tflite) or module:factory.")
 @click.option("--framework", type=FRAMEWORK_FILTER, default=None)
 @click.option("--precision", type=PRECISION_FILTER, default=None)
-def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, framework: str | None, precision: str | None) -> None:
+@click.option(
+    "--for", "for_machine", type=click.Choice(["aarch64", "x86_64", "x86_64-vnni"]), default=None,
+    help="Prepare PROFILES' artifacts for this kind of CPU (default: this machine's): the recipes that "
+    "depend on it (ONNX Runtime INT8 static, PyTorch INT8) are the target's.",
+)
+def bundle_export(
+    file: str, profiles: tuple[str, ...], model: str | None, framework: str | None, precision: str | None, for_machine: str | None
+) -> None:
     """Write FILE (.tar.gz) with the artifacts of PROFILES (prepared first if needed), or every
     cached artifact matching --model/--framework/--precision."""
+    from contextlib import nullcontext
+
     from qtui.core.bundle import (
         BundleError,
         BundleWriteError,
@@ -1368,10 +1377,13 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
     )
     from qtui.core.model_source import model_label
     from qtui.core.prepare.for_profile import prepare_only
+    from qtui.core.prepare.target import NAMED, preparing_for
     from qtui.core.profile import expand_sweep
     from qtui.core.text import plural
 
     chosen = []
+    if for_machine is not None and not profiles:
+        _fail_input("--for needs PROFILES: it prepares their artifacts for that CPU (a cached artifact was made for the machine that made it)")
     if profiles:
         printer = _ProgressPrinter(sys.stderr)
         loaded = [one for path in profiles for one in expand_sweep(_load_profile(path, ()))]
@@ -1379,7 +1391,8 @@ def bundle_export(file: str, profiles: tuple[str, ...], model: str | None, frame
         for path in profiles:
             for prof in expand_sweep(_load_profile(path, ())):
                 try:
-                    artifact, _ = prepare_only(prof, printer)
+                    with preparing_for(NAMED[for_machine]) if for_machine is not None else nullcontext():
+                        artifact, _ = prepare_only(prof, printer)
                 except Exception as exc:
                     click.echo(f"qtui: {for_terminal(model_label(prof.model))} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)
                     sys.exit(EXIT_FAILED)

@@ -565,6 +565,8 @@ class _Manifest:
             details = self.obj(meta["details"], f"{where}.details")
             self.text(details, "quantized_engine", f"{where}.details", optional=True, none_ok=True, max_len=100)
             self.text(details, "model", f"{where}.details", optional=True, none_ok=True, max_len=100)
+            if details.get("made_for") is not None:  # the architecture it was made for: shown by `fleet study`
+                self.identity(details, "made_for", f"{where}.details")
         for field in ("weights_digest", "weights_provenance", "created"):
             self.text(meta, field, where, optional=True, none_ok=True)
         self.number(meta, "prepare_seconds", where)

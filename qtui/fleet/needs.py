@@ -10,7 +10,8 @@ that precision), `error` (the cell is broken there: a weights file or data set i
 It also says its CPU architecture and, per artifact, its own architecture-bound recipe
 (`arch_recipe`), so the controller never pushes an artifact made with another recipe than the
 device's (ONNX Runtime's INT8 static is U8S8 on x86 and S8S8 on ARM; PyTorch's INT8 is packed
-for the x86 engine or QNNPACK).
+for the x86 engine or QNNPACK): it makes such an artifact with the device's recipe
+(`device_target`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from qtui import __version__
+from qtui.core.prepare.target import Target
 
 #: The states a device gives an artifact of the study (see the module's docstring).
 STATES = ("have", "prepare", "lacks", "cannot run", "error")
@@ -39,6 +41,17 @@ def arch_recipe(framework: str, precision: str, tools: dict[str, Any]) -> str | 
         engine = tools.get("quantized_engine")
         return str(engine) if engine else None
     return None
+
+
+def device_target(machine: str, recipe: object) -> Target:
+    """The device to prepare for (`target.preparing_for`) when its architecture-bound recipe is
+    not this machine's: its architecture, and for x86 whether its CPU has VNNI, read from its
+    ONNX Runtime INT8 static recipe (7-bit weights, `-rr`, only without VNNI); the caller checks
+    that the recipe made for this target is the device's."""
+    vnni = None
+    if isinstance(recipe, str) and recipe.startswith("v") and ":static=U8S8" in recipe:
+        vnni = not recipe.endswith("-rr")
+    return Target(machine, vnni)
 
 
 def _torch_import_problem() -> str | None:

@@ -19,13 +19,15 @@ from __future__ import annotations
 import hashlib
 import platform
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qtui.core.paths import cache_dir
+from qtui.core.prepare.target import Target, preparing_for
 from qtui.core.text import plural
-from qtui.fleet.needs import arch_recipe
+from qtui.fleet.needs import arch_recipe, device_target
 
 #: `fleet study --push`: what a device is sent (`none`: nothing, as before a device said).
 PUSH_MODES = ("auto", "all", "none")
@@ -58,6 +60,13 @@ def cell_name(entry: dict[str, Any]) -> str:
     return " ".join(str(entry.get(k, "?")) for k in ("model", "framework", "precision"))
 
 
+def _made_for(meta: dict[str, Any]) -> str:
+    """` (made here for aarch64)` for an artifact made with another architecture's recipe."""
+    details = meta.get("details")
+    made_for = details.get("made_for") if isinstance(details, dict) else None
+    return f" (made here for {made_for})" if made_for else ""
+
+
 @dataclass
 class Push:
     """What one device is sent: the artifacts and their bundle (None: nothing), how many of the
@@ -77,7 +86,7 @@ class Push:
             return f"cannot tell what it lacks ({self.unknown}): nothing pushed, it prepares what it runs"
         parts = []
         if self.artifacts:
-            names = ", ".join(cell_name(a.meta) for a in self.artifacts)
+            names = ", ".join(cell_name(a.meta) + _made_for(a.meta) for a in self.artifacts)
             size = self.bundle.stat().st_size / 1e6 if self.bundle is not None and self.bundle.is_file() else 0.0
             parts.append(f"pushed {names} (bundle {self.bundle.name if self.bundle else '?'}, {size:.1f} MB)")
         else:
@@ -98,18 +107,20 @@ def plan_pushes(
     """What each device is sent, from its answer (`needs.device_needs`' dict, or a str saying
     why there is none). Each artifact is prepared here once for all devices; one that cannot
     be made here, is another artifact than the device asked for, or is made with another
-    recipe than the device's is not sent, and the device's Push says why. `say` hears of each
+    recipe than the device's is not sent, and the device's Push says why. An artifact whose
+    recipe depends on the CPU (`needs.arch_recipe`) is made here with the device's recipe
+    (`target.preparing_for` its architecture) when this machine's differs. `say` hears of each
     preparation here before it starts (a large model takes minutes)."""
     from qtui.core.prepare.for_profile import prepare_only
     from qtui.core.profile import load
     from qtui.core.study import StudyOptions, plan
 
     cells = plan(load(profile_path), StudyOptions())
-    made: dict[int, Any] = {}  # plan index → the artifact here, or the exception preparing it
+    made: dict[tuple[int, Target | None], Any] = {}  # (plan index, made for) → the artifact here, or the exception preparing it
     here = platform.machine()
     pushes: dict[str, Push] = {}
-    for device, answer in answers.items():
-        push = pushes[device] = Push()
+    for device_name, answer in answers.items():
+        push = pushes[device_name] = Push()
         if isinstance(answer, str):
             push.unknown = answer
             continue
@@ -130,21 +141,29 @@ def plan_pushes(
                 if cell is None or (cell.model, cell.framework, cell.precision) != (entry.get("model"), entry.get("framework"), entry.get("precision")):
                     push.not_pushed.append(f"{cell_name(entry)}: the device plans another study than this machine (another qtui version?)")
                     continue
-                # the recipe first: an artifact this machine makes another way is not prepared
-                ours = _recipe_here(cell)
+                # the recipe first: an artifact the device makes another way than this machine is
+                # made here for it (its architecture's recipe) when this qtui knows that recipe
+                ours = _recipe_for(cell, None)
+                device = None
                 if ours != entry.get("recipe"):
-                    push.not_pushed.append(
-                        f"{cell_name(entry)}: made here ({here}) with recipe {ours}, the device ({there}) makes it with {entry.get('recipe')}: prepare it on an {there} machine"
-                    )
-                    continue
-                if index not in made:
+                    device = device_target(there, entry.get("recipe"))
+                    theirs = _recipe_for(cell, device)
+                    if theirs != entry.get("recipe"):
+                        push.not_pushed.append(
+                            f"{cell_name(entry)}: the device ({there}) makes it with recipe {entry.get('recipe')}, which this qtui cannot make "
+                            f"(it makes {ours} here on {here}, {theirs} for an {there} device): another qtui version there?"
+                        )
+                        continue
+                if (index, device) not in made:
                     if say is not None:
-                        say(f"preparing here (or from this machine's cache) for {device}: {cell_name(entry)}")
+                        recipe = f" with the {there} recipe" if device is not None else ""
+                        say(f"preparing here{recipe} (or from this machine's cache) for {device_name}: {cell_name(entry)}")
                     try:
-                        made[index] = prepare_only(cell)[0]
+                        with preparing_for(device) if device is not None else nullcontext():
+                            made[index, device] = prepare_only(cell)[0]
                     except Exception as exc:  # preparation raises many kinds; each says what failed
-                        made[index] = exc
-                artifact = made[index]
+                        made[index, device] = exc
+                artifact = made[index, device]
                 if isinstance(artifact, Exception):
                     push.not_pushed.append(f"{cell_name(entry)}: cannot be prepared here either: {artifact}")
                 elif artifact.meta.get("spec_id") != entry.get("spec_id"):
@@ -156,12 +175,14 @@ def plan_pushes(
     return pushes
 
 
-def _recipe_here(cell: Any) -> str | None:
-    """The architecture-bound recipe this machine makes `cell`'s artifact with (None: none)."""
+def _recipe_for(cell: Any, device: Target | None) -> str | None:
+    """The architecture-bound recipe this machine makes `cell`'s artifact with for `device`
+    (None: for itself); None when there is none."""
     from qtui.core.prepare import PrepareError, prepare_module
 
     try:
-        tools = prepare_module(cell.framework).tool_versions()
+        with preparing_for(device) if device is not None else nullcontext():
+            tools = prepare_module(cell.framework).tool_versions()
     except PrepareError:
         return None  # this qtui cannot prepare the framework: preparing says so
     return arch_recipe(cell.framework, cell.precision, tools)

@@ -197,3 +197,49 @@ def test_manifest_key_check_matches_how_prepare_computes_keys() -> None:
     artifact, _ = prepare_only(small_profile())
     assert bundle.artifact_key_of(artifact.meta) == artifact.meta["key"] == artifact.directory.name
     assert spec_id(artifact.meta) == artifact.meta["spec_id"]
+
+
+def test_export_for_a_pi_makes_the_arm_recipe_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`qtui bundle export --for aarch64`: ONNX Runtime's INT8 static is made with ARM's S8S8
+    recipe on this machine, whatever its own CPU, and the bundle says what it was made for; a
+    Pi importing it then has the artifact its own tools would have made (the same spec and
+    recipe). `--for` without profiles is refused: a cached artifact is already made."""
+    from click.testing import CliRunner
+
+    from qtui.cli import main
+    from qtui.core.profile import dumps
+    from qtui.fleet.needs import arch_recipe
+
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(tmp_path / "laptop"))
+    profile = tmp_path / "int8.toml"
+    profile.write_text(dumps(small_profile(precision="int8_static")))
+    out = tmp_path / "pi.tar.gz"
+    done = CliRunner().invoke(main, ["bundle", "export", str(out), str(profile), "--for", "aarch64"])
+    assert done.exit_code == 0, done.output
+    with tarfile.open(out) as tar:
+        metas = [json.load(tar.extractfile(m)) for m in tar.getmembers() if m.name.endswith("/meta.json")]  # type: ignore[arg-type]
+    [meta] = metas
+    assert meta["precision"] == "int8_static" and meta["details"]["made_for"] == "aarch64"
+    assert meta["details"]["activations"] == "int8"
+    assert arch_recipe("onnxruntime", "int8_static", meta["tools"]).startswith("v1:static=S8S8")
+
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    monkeypatch.setenv("QTUI_CACHE_DIR", str(tmp_path / "pi"))
+    [item] = bundle.import_bundle(out)
+    assert item.status == "imported"
+    from qtui.core.prepare import lookup
+
+    found = lookup(small_profile(precision="int8_static"), _calibration(small_profile(precision="int8_static")))
+    assert found.artifact is not None and found.key == meta["key"]  # the key the Pi's own tools give
+
+    refused = CliRunner().invoke(main, ["bundle", "export", str(tmp_path / "x.tar.gz"), "--for", "aarch64"])
+    assert refused.exit_code == 2 and "--for needs PROFILES" in refused.output
+    assert not (tmp_path / "x.tar.gz").exists()
+
+
+def _calibration(profile: Any) -> Any:
+    from qtui.core.prepare.for_profile import calibration_spec
+
+    return calibration_spec(profile, None, lambda *_: None)[1]

@@ -252,7 +252,7 @@ def test_engine_selection_per_architecture(monkeypatch: pytest.MonkeyPatch) -> N
 
     # this machine, this build
     assert torchprep.select_engine() == (EXPECTED_ENGINE, EXPECTED_ENGINE)
-    monkeypatch.setattr(torchprep.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     assert torchprep.engine_family() == "qnnpack"
     assert torchprep.select_engine(["qnnpack", "none"]) == ("qnnpack", "qnnpack")
     assert torchprep.select_engine() == ("qnnpack", "qnnpack")  # x86 and ARM builds have qnnpack
@@ -260,14 +260,14 @@ def test_engine_selection_per_architecture(monkeypatch: pytest.MonkeyPatch) -> N
     assert torchprep.unavailable_reason("int8_static") is None
     with pytest.raises(PrepareError, match="no int8 engine"):
         torchprep.select_engine(["none"])
-    monkeypatch.setattr(torchprep.platform, "machine", lambda: "arm64")
+    monkeypatch.setattr(platform, "machine", lambda: "arm64")
     assert torchprep.engine_family() == "qnnpack"
 
-    monkeypatch.setattr(torchprep.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     assert torchprep.select_engine(["qnnpack", "onednn", "x86", "fbgemm", "none"]) == ("x86", "x86")
     assert torchprep.select_engine(["qnnpack", "fbgemm", "none"]) == ("fbgemm", "fbgemm")
 
-    monkeypatch.setattr(torchprep.platform, "machine", lambda: "riscv64")
+    monkeypatch.setattr(platform, "machine", lambda: "riscv64")
     assert "riscv64" in (torchprep.unavailable_reason("int8_static") or "")
     assert torchprep.unavailable_reason("fp32") is None and torchprep.unavailable_reason("fp16") is None
     assert "not implemented" in (torchprep.unavailable_reason("int4") or "")
@@ -341,7 +341,7 @@ def test_qnnpack_int8_static_runs_here(monkeypatch: pytest.MonkeyPatch, tmp_path
 
     images, ref = reference[0][:64], reference[1][:64]
     calibration = SyntheticDataset(16, 0)
-    monkeypatch.setattr(torchprep.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     produced = torchprep.prepare(
         _loaded("mobilenet_v2"),
         "int8_static",

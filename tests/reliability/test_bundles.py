@@ -395,6 +395,7 @@ HOSTILE: dict[str, tuple[Builder, str]] = {
     "tools-version-a-number": (_with_meta(tools={"torch": 2}), r"\.tools must map tool names to version strings"),
     "details-a-list": (_with_meta(details=[1]), r"\.details must be an object"),
     "details-engine-a-number": (_with_meta(details={"quantized_engine": 1}), r"\.details\.quantized_engine must be a string"),
+    "details-made-for-escape-codes": (_with_meta(details={"made_for": "aarch64\x1b[2J"}), r"\.details\.made_for must be a non-empty printable string"),
     "format-a-number": (_with_meta(format=1), r"\.format must be a string"),
     "prepare-seconds-a-string": (_with_meta(prepare_seconds="fast"), r"\.prepare_seconds must be a number"),
     "peak-rss-negative": (_with_meta(prepare_peak_rss_bytes=-1), r"\.prepare_peak_rss_bytes must be a whole number"),

@@ -31,7 +31,7 @@ from typing import Any
 
 from qtui.core.model_input import input_feed
 from qtui.core.model_source import OnnxModel
-from qtui.core.prepare import PrepareError, dist_version, require_available
+from qtui.core.prepare import PrepareError, dist_version, require_available, target
 from qtui.core.quiet import quiet_python
 
 OPSET = 17
@@ -42,7 +42,9 @@ _ARM = ("aarch64", "arm64")
 
 
 def _is_arm() -> bool:
-    return platform.machine().lower() in _ARM
+    """Whether the artifact being prepared will run on ARM (this machine, or the device of
+    `target.preparing_for`)."""
+    return target.machine().lower() in _ARM
 
 
 def static_recipe() -> dict[str, Any]:
@@ -91,7 +93,11 @@ def static_recipe() -> dict[str, Any]:
 
 
 def _has_vnni() -> bool | None:
-    """Whether the x86 CPU has VNNI (None: cannot tell, e.g. no /proc/cpuinfo)."""
+    """Whether the x86 CPU the artifact will run on has VNNI (None: cannot tell, e.g. no
+    /proc/cpuinfo): this machine's flags, or what the device of `target.preparing_for` said."""
+    device = target.target()
+    if device is not None:
+        return device.vnni
     try:
         from qtui.core.environment import cpu_flags
 
@@ -358,6 +364,7 @@ def _to_int8_static(
         "weights": recipe["weights"],
         "reduce_range": recipe["reduce_range"],
         "machine": platform.machine(),
+        **({"made_for": target.machine()} if target.target() is not None else {}),
         "choice_basis": recipe["basis"],
     }
 

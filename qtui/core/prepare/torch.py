@@ -19,13 +19,12 @@ prints straight to fd 2, out of the user's terminal.
 from __future__ import annotations
 
 import copy
-import platform
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qtui.core.prepare import PrepareError, dist_version, require_available
+from qtui.core.prepare import PrepareError, dist_version, require_available, target
 from qtui.core.quiet import quiet
 
 #: Implemented precisions and what each means here (shown by `qtui doctor` and the TUI).
@@ -60,12 +59,15 @@ EXAMPLE_SHAPE = (1, 3, 224, 224)
 
 
 def is_arm(machine: str | None = None) -> bool:
-    m = (machine if machine is not None else platform.machine()).lower()
+    """Whether `machine` (default: the CPU the artifact being prepared runs on, see
+    `target.preparing_for`) is an ARM CPU."""
+    m = (machine if machine is not None else target.machine()).lower()
     return m in ARM_MACHINES or m.startswith("arm")
 
 
 def is_x86(machine: str | None = None) -> bool:
-    return (machine if machine is not None else platform.machine()).lower() in X86_MACHINES
+    """Whether `machine` (default: as for `is_arm`) is an x86 CPU."""
+    return (machine if machine is not None else target.machine()).lower() in X86_MACHINES
 
 
 def engine_family(machine: str | None = None) -> str | None:
@@ -97,7 +99,7 @@ def select_engine(supported: list[str] | None = None, machine: str | None = None
             if engine in supported:
                 return engine, engine
     raise PrepareError(
-        f"PyTorch has no int8 engine for this CPU ({platform.machine() if machine is None else machine}; "
+        f"PyTorch has no int8 engine for this CPU ({target.machine() if machine is None else machine}; "
         f"quantized engines built in: {', '.join(e for e in supported if e != 'none') or 'none'})"
     )
 
@@ -112,7 +114,7 @@ def unavailable_reason(precision: str) -> str | None:
     if precision not in PRECISION_NOTES:
         return f"PyTorch {precision} is not implemented in this qtui version"
     if precision.startswith("int8") and engine_family() is None:
-        return f"PyTorch int8 needs the x86 (fbgemm) or ARM (qnnpack) engine; this CPU is {platform.machine()}"
+        return f"PyTorch int8 needs the x86 (fbgemm) or ARM (qnnpack) engine; this CPU is {target.machine()}"
     return None
 
 
@@ -143,6 +145,8 @@ def prepare(
     import torch
 
     details: dict[str, Any] = {"model": loaded.name}
+    if target.target() is not None:  # made here for a device of another architecture
+        details["made_for"] = target.machine()
     if hasattr(loaded, "location") and precision in ("fp32", "fp16"):
         return _prepare_entry_float(loaded, precision, out_dir, progress, details)
     if precision == "fp32":
