@@ -39,7 +39,7 @@ from qtui.core import runner
 from qtui.core import study as study_module
 from qtui.core.profile import StudySpec, load
 from qtui.core.profile_store import resolve
-from qtui.core.results import RunResult, load_results
+from qtui.core.results import RunResult, load_results, measurement_disturbed
 from qtui.core.study import StudyOptions, StudyReport, run_study
 from qtui.core.study_tables import study_tables
 from qtui.core.text import format_duration
@@ -151,6 +151,10 @@ def main() -> None:
     print(f"after (adaptive, {after.runs_done + after.runs_failed} of those runs): {format_duration(after_s, 0)} "
           f"(measuring {format_duration(sum(spent), 0)})")
     print(f"after ÷ before: ×{after_s / before_s:.3f} of the time")
+    disturbed = [r for r in measured if measurement_disturbed(r)]
+    if disturbed:  # left out of every interval, as the study leaves them out: the comparison is off
+        print(f"⚠ {len(disturbed)} of the {len(measured)} runs were disturbed (other processes, throttling): "
+              "their cells lost those runs; re-run this bench on a quiet machine")
     w_before = widths(load_results(before_dir))
     w_after = widths(load_results(after_dir))
     print("95 % interval width ÷ median, median over the cells (cells; runs):")
