@@ -70,6 +70,34 @@ def widths(results: list[RunResult]) -> dict[tuple[str, str, str], tuple[float |
     return out
 
 
+def _measured_before(
+    folder: Path, profile: Any, filters: dict[str, Any], repeats: int
+) -> tuple[list[RunResult], dict[str, float], list[RunResult]]:
+    """A fixed study's runs measured before, for `--replay`: the performance runs of the cells in
+    the filters (each must have `repeats` of them), each run's wall time (from its start to the
+    next run's start in the folder; the last one its LoadGen duration plus the median of the
+    others' overhead), and the quality runs."""
+    from datetime import datetime
+
+    from qtui.core.study import plan
+
+    everything = sorted(load_results(folder), key=lambda r: r.created)
+    perf = [r for r in everything if r.profile.mode == "performance"]
+    starts = [datetime.fromisoformat(r.created).timestamp() for r in perf]
+    seconds = {r.run_id: starts[k + 1] - starts[k] for k, r in enumerate(perf[:-1])}
+    overheads = [seconds[r.run_id] - float((r.throughput or {}).get("duration_s") or 0) for r in perf[:-1]]
+    last = perf[-1]
+    seconds[last.run_id] = float((last.throughput or {}).get("duration_s") or 0) + (statistics.median(overheads) if overheads else 0.0)
+    cells = {(c.model, c.framework, c.precision, c.scenario) for c in plan(profile, StudyOptions(**filters))}
+    chosen = [r for r in perf if (r.profile.model, r.profile.framework, r.profile.precision, r.profile.scenario) in cells]
+    for cell in cells:
+        have = sum(1 for r in chosen if (r.profile.model, r.profile.framework, r.profile.precision, r.profile.scenario) == cell)
+        if have < repeats:
+            raise SystemExit(f"--replay: {' '.join(cell)} has {have} of {repeats} runs in {folder}: narrow the filters")
+    quality = [r for r in everything if r.profile.mode != "performance"]
+    return chosen, {r.run_id: seconds[r.run_id] for r in chosen}, quality
+
+
 def _median(values: list[float]) -> str:
     return f"{statistics.median(values) * 100:.1f} %" if values else "–"
 
@@ -81,6 +109,12 @@ def main() -> None:
     ap.add_argument("--precision", action="append", default=[])
     ap.add_argument("--scenario", action="append", default=[])
     ap.add_argument("--keep", type=Path, default=None, help="keep both results folders here")
+    ap.add_argument(
+        "--replay", type=Path, default=None,
+        help="skip step 1: replay on a fixed study's results folder measured before (a kept `before`, or an "
+        "interrupted bench's); each run's wall time is the time to the next run's start, and every cell in the "
+        "filters must have all its repeats there",
+    )
     args = ap.parse_args()
 
     profile = load(resolve(args.profile))
@@ -99,30 +133,39 @@ def main() -> None:
 
     # 1. the fixed study, measured; each run's wall time kept (what the adaptive replay spends)
     seconds_of: dict[str, float] = {}
-    real_measure = study_module._Study.measure
+    if args.replay is not None:
+        before_dir = args.replay
+        measured, seconds_of, quality = _measured_before(before_dir, profile, filters, spec.repeats)
+        before_s = sum(seconds_of.values())
+        prepare_s = quality_s = 0.0
+        runs_before = len(measured)
+    else:
+        real_measure = study_module._Study.measure
 
-    def timed_measure(self: Any, p: Any) -> tuple[RunResult, float]:
-        result, seconds = real_measure(self, p)
-        seconds_of[result.run_id] = seconds
-        return result, seconds
+        def timed_measure(self: Any, p: Any) -> tuple[RunResult, float]:
+            result, seconds = real_measure(self, p)
+            seconds_of[result.run_id] = seconds
+            return result, seconds
 
-    study_module._Study.measure = timed_measure  # type: ignore[method-assign]
-    t0 = time.perf_counter()
-    before: StudyReport = run_study(fixed, StudyOptions(results_root=before_dir, **filters))
-    before_s = time.perf_counter() - t0
-    study_module._Study.measure = real_measure  # type: ignore[method-assign]
-    if before.cancelled:
-        raise SystemExit("the fixed study was cancelled")
+        study_module._Study.measure = timed_measure  # type: ignore[method-assign]
+        t0 = time.perf_counter()
+        before: StudyReport = run_study(fixed, StudyOptions(results_root=before_dir, **filters))
+        before_s = time.perf_counter() - t0
+        study_module._Study.measure = real_measure  # type: ignore[method-assign]
+        if before.cancelled:
+            raise SystemExit("the fixed study was cancelled")
+        prepare_s, quality_s, runs_before = before.prepare_s, before.quality_s, before.runs_done + before.runs_failed
+        quality = before.quality_results
+        measured = sorted(
+            (r for r in load_results(before_dir) if r.profile.mode == "performance" and r.run_id in seconds_of),
+            key=lambda r: r.created,
+        )
 
     # 2. the adaptive study replayed on those runs
     after_dir.mkdir(parents=True)
-    for r in before.quality_results:
+    for r in quality:
         if (before_dir / r.run_id).is_dir():
             shutil.copytree(before_dir / r.run_id, after_dir / r.run_id)
-    measured = sorted(
-        (r for r in load_results(before_dir) if r.profile.mode == "performance" and r.run_id in seconds_of),
-        key=lambda r: r.created,
-    )
     queue: dict[tuple[str, str, str, str], list[RunResult]] = {}
     for r in measured:
         queue.setdefault((r.profile.model, r.profile.framework, r.profile.precision, r.profile.scenario), []).append(r)
@@ -142,12 +185,12 @@ def main() -> None:
         after: StudyReport = run_study(profile, StudyOptions(results_root=after_dir, **filters))
     finally:
         runner.run = real_run
-    after_s = before.prepare_s + before.quality_s + sum(spent)
+    after_s = prepare_s + quality_s + sum(spent)
 
     # 3. times and widths
-    print(f"before (fixed, {before.runs_done + before.runs_failed} runs): {format_duration(before_s, 0)} "
-          f"(preparing {format_duration(before.prepare_s, 0)}, quality {format_duration(before.quality_s, 0)}, "
-          f"measuring {format_duration(before.measure_s, 0)})")
+    print(f"before (fixed, {runs_before} runs): {format_duration(before_s, 0)} "
+          f"(preparing {format_duration(prepare_s, 0)}, quality {format_duration(quality_s, 0)}"
+          + (", replayed: measuring only)" if args.replay is not None else ")"))
     print(f"after (adaptive, {after.runs_done + after.runs_failed} of those runs): {format_duration(after_s, 0)} "
           f"(measuring {format_duration(sum(spent), 0)})")
     print(f"after ÷ before: ×{after_s / before_s:.3f} of the time")
@@ -155,7 +198,7 @@ def main() -> None:
     if disturbed:  # left out of every interval, as the study leaves them out: the comparison is off
         print(f"⚠ {len(disturbed)} of the {len(measured)} runs were disturbed (other processes, throttling): "
               "their cells lost those runs; re-run this bench on a quiet machine")
-    w_before = widths(load_results(before_dir))
+    w_before = widths([*measured, *quality])
     w_after = widths(load_results(after_dir))
     print("95 % interval width ÷ median, median over the cells (cells; runs):")
     for scenario in ("SingleStream", "MultiStream", "Offline"):
