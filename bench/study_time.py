@@ -17,7 +17,12 @@
    pooled spread below, marked ~).
 
     .venv/bin/python bench/study_time.py [--profile paper-matrix] [--framework F ...]
-        [--precision P ...] [--scenario S ...] [--keep DIR]
+        [--precision P ...] [--scenario S ...] [--keep DIR] [--replay BEFORE_DIR]
+
+`--replay` skips step 1 and replays on a fixed study measured before (a kept `before` folder, or
+the scratch folder of a bench cut short, for the cells whose repeats are all there): each run's
+wall time is then the time from its start to the next run's start, and "before" is measuring
+only.
 """
 
 from __future__ import annotations
