@@ -1366,8 +1366,6 @@ def bundle_export(
 ) -> None:
     """Write FILE (.tar.gz) with the artifacts of PROFILES (prepared first if needed), or every
     cached artifact matching --model/--framework/--precision."""
-    from contextlib import nullcontext
-
     from qtui.core.bundle import (
         BundleError,
         BundleWriteError,
@@ -1391,7 +1389,7 @@ def bundle_export(
         for path in profiles:
             for prof in expand_sweep(_load_profile(path, ())):
                 try:
-                    with preparing_for(NAMED[for_machine]) if for_machine is not None else nullcontext():
+                    with preparing_for(NAMED[for_machine] if for_machine is not None else None):
                         artifact, _ = prepare_only(prof, printer)
                 except Exception as exc:
                     click.echo(f"qtui: {for_terminal(model_label(prof.model))} {prof.framework} {prof.precision}: {for_terminal(exc)}", err=True)

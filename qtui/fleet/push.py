@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import platform
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,7 +158,7 @@ def plan_pushes(
                         recipe = f" with the {there} recipe" if device is not None else ""
                         say(f"preparing here{recipe} (or from this machine's cache) for {device_name}: {cell_name(entry)}")
                     try:
-                        with preparing_for(device) if device is not None else nullcontext():
+                        with preparing_for(device):
                             made[index, device] = prepare_only(cell)[0]
                     except Exception as exc:  # preparation raises many kinds; each says what failed
                         made[index, device] = exc
@@ -181,7 +180,7 @@ def _recipe_for(cell: Any, device: Target | None) -> str | None:
     from qtui.core.prepare import PrepareError, prepare_module
 
     try:
-        with preparing_for(device) if device is not None else nullcontext():
+        with preparing_for(device):
             tools = prepare_module(cell.framework).tool_versions()
     except PrepareError:
         return None  # this qtui cannot prepare the framework: preparing says so

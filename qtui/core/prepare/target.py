@@ -5,7 +5,7 @@ with 7-bit weights where the CPU has no VNNI, S8S8 on ARM) and PyTorch's INT8 (p
 calibrated for the x86 engine or QNNPACK). Both are ordinary code that runs on any CPU, so a
 controller of `qtui fleet study` can make a Raspberry Pi's artifact on an x86 laptop:
 `preparing_for(Target("aarch64"))` around the preparation makes those recipes read the target's
-architecture (`machine()`, `vnni()`) instead of this machine's, and the tools record (part of the
+architecture (`machine()`, and `target().vnni` for x86) instead of this machine's, and the tools record (part of the
 cache key) says the target's recipe, so the artifact is cached apart from this machine's own.
 Outside the context nothing changes: every recipe reads this machine.
 """
@@ -51,8 +51,9 @@ def machine() -> str:
 
 
 @contextmanager
-def preparing_for(device: Target) -> Iterator[None]:
-    """Within the block, the architecture-bound recipes are the device's."""
+def preparing_for(device: Target | None) -> Iterator[None]:
+    """Within the block, the architecture-bound recipes are the device's (None: this machine's,
+    as outside any block)."""
     token = _TARGET.set(device)
     try:
         yield
